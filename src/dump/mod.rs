@@ -1,0 +1,1 @@
+//! setkey's dump formats, byte for byte.

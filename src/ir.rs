@@ -1,0 +1,449 @@
+//! The intermediate representation: what a script asks the kernel to do.
+//!
+//! The parser lowers every statement to a [`Statement`]: its place in the
+//! script plus the list of kernel [`Operation`]s it stands for, with host
+//! names resolved, `in` policies doubled into their `fwd` twins (RFC mode)
+//! and keys checked. Backends execute operations one by one; nothing here
+//! knows about nom or about PF_KEY's byte layout, so a second backend (XFRM
+//! netlink) can execute the same IR.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use zeroize::Zeroizing;
+
+/// One statement of a script, lowered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// Where the statement sits in its script.
+    pub location: Location,
+    /// Warnings setkey prints while it reads this statement (for example
+    /// `WARNING: mode is obsolete at `;'`), printed when it executes.
+    pub warnings: Vec<String>,
+    /// What the statement does, in the order the messages go to the kernel.
+    pub operations: Vec<Operation>,
+}
+
+/// A statement's place in its script, as setkey reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The line setkey names in messages about this statement: the line of
+    /// its terminating `;` (1-based).
+    pub line: u32,
+    /// Byte offset of the statement's first token in the script.
+    pub offset: usize,
+    /// Length in bytes of the statement's text, up to and including `;`.
+    pub len: usize,
+}
+
+/// One request to the kernel (one message on PF_KEY), or the end of the
+/// script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// `flush [proto];`: remove every SA of that type (all with `None`).
+    Flush(SaType),
+    /// `dump [proto];`: print the SAs of that type.
+    Dump(SaType),
+    /// `spdflush;`
+    SpdFlush,
+    /// `spddump;`
+    SpdDump,
+    /// `add`: install a security association.
+    Add(SecurityAssociation),
+    /// `get`: print one security association.
+    Get(SecurityAssociation),
+    /// `delete`: remove one security association.
+    Delete(SecurityAssociation),
+    /// `getspi`: reserve an SPI (a larval SA).
+    GetSpi(SecurityAssociation),
+    /// `deleteall`: remove every SA of a type between two sets of addresses.
+    DeleteAll(DeleteAll),
+    /// `spdadd`: install a policy.
+    SpdAdd(PolicyRequest),
+    /// `spdupdate`: replace a policy, or install it.
+    SpdUpdate(PolicyRequest),
+    /// `spddelete`: remove a policy.
+    SpdDelete(PolicyRequest),
+    /// `exit;`, `quit;`, `bye;`: stop reading the script.
+    Exit,
+}
+
+/// The SA type of a statement (`sadb_msg_satype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SaType {
+    /// No protocol given (or `tcp`, which Linux has no SA type for).
+    #[default]
+    Unspec,
+    /// `ah`, `ah-old`.
+    Ah,
+    /// `esp`, `esp-old`, `esp-udp`.
+    Esp,
+    /// `ipcomp`.
+    IpComp,
+}
+
+/// IPsec mode of an SA or of a policy request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IpsecMode {
+    /// `-m any` (the default for SAs; Linux stores it as transport).
+    #[default]
+    Any,
+    /// `transport`.
+    Transport,
+    /// `tunnel`.
+    Tunnel,
+}
+
+/// Encryption algorithms setkey can name (`-E`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EncryptAlgorithm {
+    /// `des-cbc`, `des-deriv`, `des-32iv`.
+    DesCbc,
+    /// `3des-cbc`.
+    TripleDesCbc,
+    /// `null`, `simple`.
+    Null,
+    /// `blowfish-cbc`.
+    BlowfishCbc,
+    /// `cast128-cbc`.
+    Cast128Cbc,
+    /// `twofish-cbc`.
+    TwofishCbc,
+    /// `aes-cbc`, `rijndael-cbc`.
+    AesCbc,
+    /// `aes-ctr` (the key carries a 32-bit nonce).
+    AesCtr,
+    /// `camellia-cbc`.
+    CamelliaCbc,
+}
+
+/// Authentication algorithms setkey can name (`-A`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthAlgorithm {
+    /// `hmac-md5`.
+    HmacMd5,
+    /// `hmac-sha1`.
+    HmacSha1,
+    /// `keyed-md5` (never offered by Linux).
+    KeyedMd5,
+    /// `keyed-sha1` (never offered by Linux).
+    KeyedSha1,
+    /// `hmac-sha256`, `hmac-sha2-256`.
+    HmacSha256,
+    /// `hmac-sha384`, `hmac-sha2-384`.
+    HmacSha384,
+    /// `hmac-sha512`, `hmac-sha2-512`.
+    HmacSha512,
+    /// `hmac-ripemd160`.
+    HmacRipemd160,
+    /// `aes-xcbc-mac`.
+    AesXcbcMac,
+    /// `null`.
+    Null,
+}
+
+/// Compression algorithms setkey can name (`-C`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompressionAlgorithm {
+    /// `oui`.
+    Oui,
+    /// `deflate`.
+    Deflate,
+    /// `lzs`.
+    Lzs,
+}
+
+/// Key material. The bytes are wiped from memory when dropped, and `Debug`
+/// never shows them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Key(Zeroizing<Vec<u8>>);
+
+impl Key {
+    /// Wraps key bytes.
+    pub fn new(bytes: Vec<u8>) -> Key {
+        Key(Zeroizing::new(bytes))
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The key length in bits, as `sadb_key_bits` carries it.
+    pub fn bits(&self) -> usize {
+        self.0.len() * 8
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({} bits)", self.bits())
+    }
+}
+
+/// The algorithm part of an SA: which transforms and which keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Transforms {
+    /// `-E ALGO [KEY]`. The key is `Some` whenever `-E` was given, also for
+    /// `null` (an empty key: setkey sends a zero-bit key extension).
+    pub encrypt: Option<(EncryptAlgorithm, Key)>,
+    /// `-A ALGO [KEY]`. No key for `-A null`.
+    pub auth: Option<(AuthAlgorithm, Option<Key>)>,
+    /// `-C ALGO` (IPComp).
+    pub compression: Option<CompressionAlgorithm>,
+}
+
+/// A hard or soft lifetime (`-lh`/`-bh`, `-ls`/`-bs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lifetime {
+    /// Seconds after creation (`-lh`, `-ls`).
+    pub seconds: u64,
+    /// Bytes processed (`-bh`, `-bs`).
+    pub bytes: u64,
+}
+
+impl Lifetime {
+    /// Whether the lifetime is set at all (setkey sends it only then).
+    pub fn is_set(&self) -> bool {
+        self.seconds != 0 || self.bytes != 0
+    }
+}
+
+/// A security context (`-ctx DOI ALG "string"`), for SELinux labelled IPsec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityContext {
+    /// Domain of interpretation (8 bits; 0 means "none" and is not sent).
+    pub doi: u8,
+    /// Algorithm (8 bits).
+    pub alg: u8,
+    /// The context string, without a terminating NUL.
+    pub context: Vec<u8>,
+}
+
+/// NAT traversal (`esp-udp`): ESP in UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatTraversal {
+    /// UDP source port (the source address' port, 4500 when none).
+    pub sport: u16,
+    /// UDP destination port (the destination address' port, 4500 when none).
+    pub dport: u16,
+    /// The NAT original address, when written after `esp-udp`.
+    pub original: Option<IpAddr>,
+}
+
+/// One security association as a statement describes it: everything an
+/// `add`, `get`, `delete` or `getspi` message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityAssociation {
+    /// AH, ESP or IPComp.
+    pub satype: SaType,
+    /// Source address; the port is sent as written (`[port]`).
+    pub src: SocketAddr,
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// SPI (or CPI for IPComp), host order.
+    pub spi: u32,
+    /// `-m`.
+    pub mode: IpsecMode,
+    /// `-u`.
+    pub reqid: u32,
+    /// `-r`, already reduced to 8 bits as setkey does.
+    pub replay: u8,
+    /// `sadb_sa_flags`: setkey's KAME flags (0x40 cyclic sequence numbers by
+    /// default, padding options, old-protocol bits, raw CPI).
+    pub flags: u32,
+    /// Algorithms and keys.
+    pub transforms: Transforms,
+    /// `-lh`, `-bh`.
+    pub hard: Lifetime,
+    /// `-ls`, `-bs`.
+    pub soft: Lifetime,
+    /// `-ctx`.
+    pub context: Option<SecurityContext>,
+    /// `esp-udp`.
+    pub nat: Option<NatTraversal>,
+}
+
+/// `deleteall SRC DST PROTO;`: delete every SA of the type from any source
+/// address to any destination address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteAll {
+    /// The SA type to delete.
+    pub satype: SaType,
+    /// Every address the source resolved to.
+    pub src: Vec<IpAddr>,
+    /// Every address the destination resolved to.
+    pub dst: Vec<IpAddr>,
+}
+
+/// Direction of a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// `in`.
+    In,
+    /// `out`.
+    Out,
+    /// `fwd`.
+    Fwd,
+}
+
+/// What a policy does with matching packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyAction {
+    /// `discard`.
+    Discard,
+    /// `none`: no IPsec.
+    None,
+    /// `ipsec`: apply the requests.
+    Ipsec,
+    /// `entrust` (refused by Linux).
+    Entrust,
+    /// `bypass` (refused by Linux).
+    Bypass,
+}
+
+/// IPsec protocol of a policy request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpsecProtocol {
+    /// `esp` (IP protocol 50).
+    Esp,
+    /// `ah` (51).
+    Ah,
+    /// `ipcomp` (108).
+    IpComp,
+}
+
+/// How strictly a policy request must be met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Level {
+    /// `default` (or no level).
+    #[default]
+    Default,
+    /// `use`.
+    Use,
+    /// `require`.
+    Require,
+    /// `unique` / `unique:N`.
+    Unique,
+}
+
+/// One `proto/mode/src-dst/level` element of an `ipsec` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpsecRequest {
+    /// `esp`, `ah`, `ipcomp`.
+    pub protocol: IpsecProtocol,
+    /// `transport` or `tunnel`.
+    pub mode: IpsecMode,
+    /// The level.
+    pub level: Level,
+    /// The N of `unique:N`, else 0.
+    pub reqid: u32,
+    /// The end points (`src-dst`), when written.
+    pub endpoints: Option<(SocketAddr, SocketAddr)>,
+}
+
+/// A policy: direction, priority, action and requests (the `-P` text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `in`, `out`, `fwd`.
+    pub direction: Direction,
+    /// The action.
+    pub action: PolicyAction,
+    /// `sadb_x_policy_priority`: 0x80000000 by default, 0 for a
+    /// direction-only policy.
+    pub priority: u32,
+    /// The requests, in order.
+    pub requests: Vec<IpsecRequest>,
+}
+
+/// One side of a policy selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectorAddress {
+    /// Address and port (the port also carries ICMP type/code or GRE key
+    /// halves).
+    pub addr: SocketAddr,
+    /// Prefix length, as written (8 bits, unchecked like setkey).
+    pub prefixlen: u8,
+}
+
+/// One policy message: `spdadd`, `spdupdate` or `spddelete`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRequest {
+    /// Source selector.
+    pub src: SelectorAddress,
+    /// Destination selector.
+    pub dst: SelectorAddress,
+    /// Upper-layer protocol number; 255 = any.
+    pub upper: u8,
+    /// The policy.
+    pub policy: Policy,
+    /// `-ctx`.
+    pub context: Option<SecurityContext>,
+}
+
+/// Upper-layer protocol number meaning "any".
+pub const UPPER_ANY: u8 = 255;
+
+/// Default policy priority (`prio def`).
+pub const PRIORITY_DEFAULT: u32 = 0x8000_0000;
+
+/// Default NAT-T port.
+pub const NAT_T_PORT: u16 = 4500;
+
+/// The algorithms the running kernel offers, with their key sizes in bits
+/// (from its SADB_REGISTER reply); setkey checks key lengths against them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SupportedAlgorithms {
+    /// Authentication algorithms: (algorithm, min bits, max bits).
+    pub auth: Vec<(AuthAlgorithm, u16, u16)>,
+    /// Encryption algorithms: (algorithm, min bits, max bits).
+    pub encrypt: Vec<(EncryptAlgorithm, u16, u16)>,
+}
+
+impl SupportedAlgorithms {
+    /// Key size range of an authentication algorithm, if offered.
+    pub fn auth_bits(&self, alg: AuthAlgorithm) -> Option<(u16, u16)> {
+        self.auth
+            .iter()
+            .find(|(a, _, _)| *a == alg)
+            .map(|&(_, min, max)| (min, max))
+    }
+
+    /// Key size range of an encryption algorithm, if offered.
+    pub fn encrypt_bits(&self, alg: EncryptAlgorithm) -> Option<(u16, u16)> {
+        self.encrypt
+            .iter()
+            .find(|(a, _, _)| *a == alg)
+            .map(|&(_, min, max)| (min, max))
+    }
+
+    /// What a Linux 6.1 kernel with the usual crypto modules offers: used
+    /// where no kernel can be asked (`-n` on a kernel without PF_KEY).
+    pub fn linux_default() -> SupportedAlgorithms {
+        use AuthAlgorithm as A;
+        use EncryptAlgorithm as E;
+        SupportedAlgorithms {
+            auth: vec![
+                (A::Null, 0, 0),
+                (A::HmacMd5, 128, 128),
+                (A::HmacSha1, 160, 160),
+                (A::HmacSha256, 256, 256),
+                (A::HmacSha384, 384, 384),
+                (A::HmacSha512, 512, 512),
+                (A::HmacRipemd160, 160, 160),
+                (A::AesXcbcMac, 128, 128),
+            ],
+            encrypt: vec![
+                (E::Null, 0, 0),
+                (E::DesCbc, 64, 64),
+                (E::TripleDesCbc, 192, 192),
+                (E::Cast128Cbc, 40, 128),
+                (E::BlowfishCbc, 40, 448),
+                (E::AesCbc, 128, 256),
+                (E::CamelliaCbc, 128, 256),
+                (E::TwofishCbc, 128, 256),
+                (E::AesCtr, 160, 288),
+            ],
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! rsetkey: manually keyed IPsec for Linux, a drop-in for `setkey(8)`.
+//!
+//! The layers, and the one direction their dependencies point:
+//!
+//! * [`parse`] reads the setkey script dialect and lowers it to [`ir`];
+//! * [`ir`] is the plain description of what a script asks for;
+//! * [`pfkey`] speaks PF_KEY v2: typed wire messages, the socket, and the
+//!   translation of IR operations into messages;
+//! * [`dump`] prints kernel messages exactly as setkey does (it reads wire
+//!   types only, never the parser);
+//! * [`cli`] ties them together the way setkey's command line does.
+
+pub mod cli;
+pub mod dump;
+pub mod ir;
+pub mod parse;
+pub mod pfkey;

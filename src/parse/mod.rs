@@ -1,0 +1,1 @@
+//! The setkey `-f` / `-c` script dialect: lexer, parser and lowering to IR.

@@ -1,0 +1,3 @@
+//! PF_KEY v2 (RFC 2367) as Linux speaks it.
+
+pub mod wire;

@@ -1,0 +1,1 @@
+//! PF_KEY v2 messages: typed views over bytes and plain representations.
