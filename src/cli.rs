@@ -1,1 +1,461 @@
-//! The command line, setkey's way.
+//! The command line, setkey's way: the same flags, the same modes, the same
+//! messages and exit statuses.
+//!
+//! Deliberate differences (each listed in the README): `-f` validates the
+//! whole script before it sends anything, replies are matched to their
+//! requests, `deleteall` deletes every match, and `--strict` turns kernel
+//! errors into a non-zero exit status.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::Path;
+
+use clap::{ArgAction, Parser};
+
+use crate::dump::{self, DumpOptions};
+use crate::ir::{Statement, SupportedAlgorithms};
+use crate::parse::{self, Options, ParseError};
+use crate::pfkey::request;
+use crate::pfkey::socket::PfKeySocket;
+use crate::pfkey::wire::{self, MessageType};
+use crate::run::{self, Executor, Flow, Reporter, RunError};
+
+/// rsetkey's command line (setkey's flags, plus long options of its own).
+#[derive(Debug, Parser)]
+#[command(
+    name = "rsetkey",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD"
+)]
+struct Args {
+    /// With -D: also show dead SAs.
+    #[arg(short = 'a')]
+    all: bool,
+    /// Read statements from standard input and run each as soon as it is read.
+    #[arg(short = 'c')]
+    commands: bool,
+    /// Accepted and ignored, like setkey.
+    #[arg(short = 'd')]
+    debug: bool,
+    /// Run the statements of FILE (`-` for standard input).
+    #[arg(short = 'f', value_name = "FILE")]
+    file: Option<OsString>,
+    /// Hex-dump messages.
+    #[arg(short = 'H')]
+    hex: bool,
+    /// With -D: repeat every second.
+    #[arg(short = 'l')]
+    repeat: bool,
+    /// Parse and check only; send nothing.
+    #[arg(short = 'n')]
+    no_action: bool,
+    /// Decode every message sent and received.
+    #[arg(short = 'v')]
+    verbose: bool,
+    /// Monitor every PF_KEY message (twice: raw timestamps).
+    #[arg(short = 'x', action = ArgAction::Count)]
+    monitor: u8,
+    /// Dump the SAD (with -P: the SPD).
+    #[arg(short = 'D')]
+    dump: bool,
+    /// Flush the SAD (with -P: the SPD).
+    #[arg(short = 'F')]
+    flush: bool,
+    /// With -D / -F: the SPD instead of the SAD.
+    #[arg(short = 'P')]
+    policy: bool,
+    /// Show ports in dumps.
+    #[arg(short = 'p')]
+    ports: bool,
+    /// With -DP: hide per-socket policies.
+    #[arg(short = 'N')]
+    hide_socket_policies: bool,
+    /// Print usage.
+    #[arg(short = 'h', short_alias = '?')]
+    help: bool,
+    /// Print the version.
+    #[arg(short = 'V')]
+    version: bool,
+    /// RFC semantics (default): an `in` policy also installs its `fwd` twin.
+    #[arg(short = 'r')]
+    rfc: bool,
+    /// Kernel semantics: no automatic `fwd` policy.
+    #[arg(short = 'k')]
+    kernel: bool,
+    /// Exit with status 1 when the kernel refuses any statement (setkey
+    /// reports the error and exits 0).
+    #[arg(long)]
+    strict: bool,
+    /// Files of raw PF_KEY messages to print as dumps would.
+    #[arg(value_name = "FILE")]
+    files: Vec<OsString>,
+}
+
+const USAGE: &str = "usage: setkey [-vrk] file ...
+       setkey [-nvrk] -c
+       setkey [-nvrk] -f filename
+       setkey [-PalpvNrk] -D
+       setkey [-Pv] -F
+       setkey [-H] -x
+       setkey [-V] [-h]
+";
+
+/// Runs rsetkey with the given arguments; returns the exit status.
+pub fn main(argv: Vec<OsString>) -> i32 {
+    let program = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map_or_else(|| "rsetkey".to_string(), |n| n.to_string_lossy().into_owned());
+    let args = match Args::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) => {
+            eprint!("{program}: {}", e.render());
+            usage(&program);
+            return 1;
+        }
+    };
+    let cli = Cli { program, args };
+    cli.run()
+}
+
+fn usage(program: &str) {
+    println!("{}", version_line(program));
+    print!("{}", USAGE.replace("setkey", program));
+}
+
+fn version_line(program: &str) -> String {
+    format!("{program} @(#) rsetkey {} (setkey compatible)", env!("CARGO_PKG_VERSION"))
+}
+
+struct Cli {
+    program: String,
+    args: Args,
+}
+
+impl Cli {
+    fn run(&self) -> i32 {
+        let a = &self.args;
+        if a.help {
+            usage(&self.program);
+            return 1;
+        }
+        if a.version {
+            println!("{}", version_line(&self.program));
+            return 1;
+        }
+        if !a.files.is_empty() {
+            return self.print_files();
+        }
+        if let Some(file) = &a.file {
+            return self.script_file(file);
+        }
+        if a.commands {
+            return self.commands();
+        }
+        if a.dump {
+            return self.dump_mode();
+        }
+        if a.flush {
+            return self.flush_mode();
+        }
+        usage(&self.program);
+        1
+    }
+
+    fn error(&self, text: &str) {
+        eprintln!("{}: {}", self.program, text);
+    }
+
+    fn dump_options(&self) -> DumpOptions {
+        DumpOptions {
+            show_dead: self.args.all,
+            show_ports: self.args.ports,
+            hide_socket_policies: self.args.hide_socket_policies,
+        }
+    }
+
+    fn parse_options(&self, supported: SupportedAlgorithms) -> Options {
+        Options {
+            supported,
+            rfc_mode: !self.args.kernel,
+        }
+    }
+
+    fn open(&self) -> Option<PfKeySocket> {
+        match PfKeySocket::open() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.error(&e.setkey_text());
+                None
+            }
+        }
+    }
+
+    /// Asks the kernel which algorithms it offers (setkey's key-length checks
+    /// depend on them).
+    fn register(&self, socket: &mut PfKeySocket) -> Option<SupportedAlgorithms> {
+        let message = request::register(socket.header(0, 0));
+        match socket.request(&message) {
+            Ok(reply) if reply.header.errno == 0 => Some(request::supported_algorithms(&reply)),
+            Ok(reply) => {
+                self.error(&crate::os::strerror(i32::from(reply.header.errno)));
+                None
+            }
+            Err(e) => {
+                self.error(&e.setkey_text());
+                None
+            }
+        }
+    }
+
+    /// `-f FILE`: parse and check everything, then execute.
+    fn script_file(&self, file: &OsString) -> i32 {
+        let name = file.to_string_lossy().into_owned();
+        let source = if name == "-" {
+            let mut s = String::new();
+            io::Read::read_to_string(&mut io::stdin(), &mut s).map(|_| s)
+        } else {
+            std::fs::read(file).map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        let source = match source {
+            Ok(s) => s,
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                self.error(&format!("Can't open `{name}': {}", crate::os::strerror(errno)));
+                return 1;
+            }
+        };
+        let mut socket = match (self.open(), self.args.no_action) {
+            (Some(s), _) => Some(s),
+            // -n needs no kernel: check against what Linux usually offers.
+            (None, true) => None,
+            (None, false) => return 1,
+        };
+        let supported = match socket.as_mut() {
+            Some(s) => match self.register(s) {
+                Some(sup) => sup,
+                None => return 1,
+            },
+            None => SupportedAlgorithms::linux_default(),
+        };
+        let statements = match parse::parse_script(&source, &self.parse_options(supported)) {
+            Ok(s) => s,
+            Err(e) => {
+                self.parse_error(&name, &source, e);
+                return 1;
+            }
+        };
+        let Some(socket) = socket.as_mut().filter(|_| !self.args.no_action) else {
+            return 0;
+        };
+        let reporter = Reporter {
+            program: self.program.clone(),
+            file: name,
+            interactive: false,
+        };
+        self.execute(socket, reporter, &statements)
+    }
+
+    fn execute(&self, socket: &mut PfKeySocket, reporter: Reporter, statements: &[Statement]) -> i32 {
+        let stdout = io::stdout();
+        let mut exec = Executor::new(socket, BufWriter::new(stdout.lock()), reporter);
+        let mut status = 0;
+        for statement in statements {
+            match exec.execute(statement) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Exit) => break,
+                Err(e) => {
+                    status = self.run_error(e);
+                    break;
+                }
+            }
+        }
+        if exec.output().flush().is_err() {
+            status = 1;
+        }
+        if self.args.strict && exec.kernel_errors() > 0 {
+            status = 1;
+        }
+        status
+    }
+
+    fn run_error(&self, e: RunError) -> i32 {
+        match e {
+            RunError::Socket(e) => self.error(&e.setkey_text()),
+            RunError::Output(e) => self.error(&format!("write: {e}")),
+        }
+        1
+    }
+
+    /// Prints a parse error the way setkey does, then as a diagnostic.
+    fn parse_error(&self, name: &str, source: &str, e: ParseError) {
+        if let Some((bits, min, max)) = e.key_bits {
+            eprintln!("{bits} {min} {max}");
+        }
+        if let Some(message) = &e.message {
+            eprintln!("{}: {},{}: {}", self.program, name, e.line, message);
+        }
+        if !e.lexer_fatal {
+            eprintln!("{}: {},{}: parse failed", self.program, name, e.line);
+        }
+        let report = miette::Report::new(e.with_source_name(name, source.to_string()));
+        eprintln!("{report:?}");
+    }
+
+    /// `-c`: statements from stdin, each run as soon as its `;` is read.
+    fn commands(&self) -> i32 {
+        let Some(mut socket) = self.open() else {
+            return 1;
+        };
+        let Some(supported) = self.register(&mut socket) else {
+            return 1;
+        };
+        let options = self.parse_options(supported);
+        let reporter = Reporter {
+            program: self.program.clone(),
+            file: "-".to_string(),
+            interactive: true,
+        };
+        let stdout = io::stdout();
+        let mut exec = Executor::new(&mut socket, BufWriter::new(stdout.lock()), reporter);
+        let mut pending = String::new();
+        let mut status = 0;
+        'lines: for line in io::stdin().lock().split(b'\n') {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line).into_owned();
+            // setkey -c cuts each line at its first `#`, even inside quotes.
+            let line = line.split('#').next().unwrap_or_default();
+            if line.is_empty() {
+                continue;
+            }
+            if !pending.is_empty() {
+                pending.push(' ');
+            }
+            pending.push_str(line);
+            while let Some(end) = pending.find(';') {
+                let piece: String = pending.drain(..=end).collect();
+                match parse::parse_script(&piece, &options) {
+                    Ok(statements) => {
+                        for statement in &statements {
+                            match exec.execute(statement) {
+                                Ok(Flow::Continue) => {}
+                                Ok(Flow::Exit) => break 'lines,
+                                Err(e) => {
+                                    status = self.run_error(e);
+                                    break 'lines;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) if e.lexer_fatal => {
+                        let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                        status = 1;
+                        break 'lines;
+                    }
+                    Err(e) => {
+                        if let Some(bits) = e.key_bits {
+                            eprintln!("{} {} {}", bits.0, bits.1, bits.2);
+                        }
+                        let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                    }
+                }
+                let _ = exec.output().flush();
+            }
+        }
+        if exec.output().flush().is_err() {
+            status = 1;
+        }
+        if self.args.strict && exec.kernel_errors() > 0 {
+            status = 1;
+        }
+        status
+    }
+
+    /// `-D` / `-DP`: dump the SAD or SPD.
+    fn dump_mode(&self) -> i32 {
+        let Some(mut socket) = self.open() else {
+            return 1;
+        };
+        let msg_type = if self.args.policy {
+            MessageType::SpdDump
+        } else {
+            MessageType::Dump
+        };
+        let message = request::bare(socket.header(0, 0), msg_type, 0);
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let options = self.dump_options();
+        let result: Result<(), RunError> = (|| {
+            let mut reply = socket.request(&message)?;
+            loop {
+                dump::write_reply(&mut out, &reply, run::now(), &options)?;
+                if reply.header.seq == 0 || reply.header.errno != 0 {
+                    return Ok(());
+                }
+                reply = socket.receive_reply(msg_type as u8)?;
+            }
+        })();
+        let status = match result {
+            Ok(()) => 0,
+            Err(e) => self.run_error(e),
+        };
+        if out.flush().is_err() {
+            return 1;
+        }
+        status
+    }
+
+    /// `-F` / `-FP`: flush the SAD or SPD, silently.
+    fn flush_mode(&self) -> i32 {
+        let Some(mut socket) = self.open() else {
+            return 1;
+        };
+        let msg_type = if self.args.policy {
+            MessageType::SpdFlush
+        } else {
+            MessageType::Flush
+        };
+        let message = request::bare(socket.header(0, 0), msg_type, 0);
+        match socket.request(&message) {
+            Ok(reply) if reply.header.errno != 0 => {
+                println!("{}.", crate::os::strerror(i32::from(reply.header.errno)));
+                0
+            }
+            Ok(_) => 0,
+            Err(e) => self.run_error(e.into()),
+        }
+    }
+
+    /// `setkey FILE...`: print files of raw PF_KEY messages as dumps would.
+    fn print_files(&self) -> i32 {
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let options = self.dump_options();
+        for file in &self.args.files {
+            let bytes = match std::fs::read(file) {
+                Ok(b) => b,
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    let _ = out.flush();
+                    self.error(&format!(
+                        "{}: {}",
+                        file.to_string_lossy(),
+                        crate::os::strerror(errno)
+                    ));
+                    return 1;
+                }
+            };
+            for message in wire::messages(&bytes) {
+                let Ok(message) = message else { break };
+                if dump::write_reply(&mut out, &message, run::now(), &options).is_err() {
+                    return 1;
+                }
+            }
+        }
+        if out.flush().is_err() {
+            return 1;
+        }
+        0
+    }
+}

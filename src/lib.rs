@@ -8,10 +8,14 @@
 //!   translation of IR operations into messages;
 //! * [`dump`] prints kernel messages exactly as setkey does (it reads wire
 //!   types only, never the parser);
+//! * [`run`] executes IR statements over a PF_KEY socket and reports like
+//!   setkey;
 //! * [`cli`] ties them together the way setkey's command line does.
 
 pub mod cli;
 pub mod dump;
 pub mod ir;
+pub mod os;
 pub mod parse;
 pub mod pfkey;
+pub mod run;

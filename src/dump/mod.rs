@@ -1,1 +1,219 @@
 //! setkey's dump formats, byte for byte.
+//!
+//! Formatters from [`crate::pfkey::wire`] messages to the text ipsec-tools
+//! `setkey` prints for `-D`, `-DP` (with `-a`, `-p`, `-N`), the `get`,
+//! `dump` and `spddump` statements and `setkey FILE`. They stream: each call
+//! renders one message, so dumps of any size never sit in memory.
+//!
+//! Inputs that setkey takes from its environment are explicit: `now` (the
+//! `time(NULL)` of `current:`/`diff:`), the time zone ([`Zone`]) and the
+//! protocols database ([`Protocols`]). The free functions use the system
+//! defaults (C library local time, `/etc/protocols`); [`Printer`] lets a
+//! caller or test inject them and keeps the `-N` counter across messages.
+
+pub mod addr;
+pub mod kdebug;
+pub mod policy;
+pub mod protocols;
+pub mod sa;
+pub mod short;
+pub mod time;
+
+use std::io::Write;
+
+use crate::pfkey::wire::{Message, MessageType, sa_state};
+
+pub use protocols::Protocols;
+pub use time::Zone;
+
+/// The command-line switches that change dump text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DumpOptions {
+    /// `-a`: also show SAs in state dead.
+    pub show_dead: bool,
+    /// `-p`: show ports on SA addresses and policy request end points.
+    pub show_ports: bool,
+    /// `-N`: hide per-socket policies (with a count line at the end).
+    pub hide_socket_policies: bool,
+}
+
+/// `ENOENT`, which setkey words specially per request type.
+const ENOENT: u8 = 2;
+
+/// A dump printer with its environment and the `-N` hidden-entry counter.
+#[derive(Debug, Clone)]
+pub struct Printer<'p> {
+    /// Dump switches.
+    pub opts: DumpOptions,
+    /// Protocol names for selector lines.
+    pub protocols: &'p Protocols,
+    /// Time zone of time stamps.
+    pub zone: Zone,
+    hidden: u64,
+}
+
+impl Printer<'static> {
+    /// A printer using the system protocols database and local time.
+    pub fn new(opts: DumpOptions) -> Printer<'static> {
+        Printer::with_env(opts, Protocols::system(), Zone::Local)
+    }
+}
+
+impl<'p> Printer<'p> {
+    /// A printer with an explicit protocols database and time zone.
+    pub fn with_env(opts: DumpOptions, protocols: &'p Protocols, zone: Zone) -> Printer<'p> {
+        Printer {
+            opts,
+            protocols,
+            zone,
+            hidden: 0,
+        }
+    }
+
+    /// One SA block (SADB_DUMP entry or SADB_GET reply). Dead SAs are
+    /// printed too; the `-a` filter belongs to [`Printer::reply`].
+    pub fn sa(&self, out: &mut impl Write, msg: &Message, now: u64) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(512);
+        sa::render(&mut buf, msg, now, self);
+        out.write_all(&buf)
+    }
+
+    /// One SP block, or nothing for a per-socket policy under `-N` (which
+    /// is counted for the line printed after the last entry).
+    pub fn policy(&mut self, out: &mut impl Write, msg: &Message, now: u64) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(512);
+        // setkey restarts the count at the first entry of a dump.
+        if msg.header.seq == 1 {
+            self.hidden = 0;
+        }
+        if self.opts.hide_socket_policies && policy::is_per_socket(msg) {
+            self.hidden += 1;
+        } else {
+            policy::render(&mut buf, msg, now, self);
+        }
+        if msg.header.seq == 0 && self.hidden > 0 {
+            let n = self.hidden;
+            self.hidden = 0;
+            let what = if n == 1 {
+                "per-socket policy"
+            } else {
+                "per-socket policies"
+            };
+            buf.extend_from_slice(format!("{n} {what} not shown (filtered by -N)\n").as_bytes());
+        }
+        out.write_all(&buf)
+    }
+
+    /// What setkey's reply printer shows for `msg`: an error line for
+    /// errno ≠ 0, an SA block for SADB_GET / SADB_DUMP (dead ones only with
+    /// `-a`), an SP block for SADB_X_SPDGET / SADB_X_SPDDUMP, else nothing.
+    pub fn reply(&mut self, out: &mut impl Write, msg: &Message, now: u64) -> std::io::Result<()> {
+        if msg.header.errno != 0 {
+            return out.write_all(error_line(&msg.header).as_bytes());
+        }
+        match msg.message_type() {
+            Some(MessageType::Get) => self.sa(out, msg, now),
+            Some(MessageType::Dump) => {
+                let dead = msg.sa().is_some_and(|s| s.state == sa_state::DEAD);
+                if dead && !self.opts.show_dead {
+                    Ok(())
+                } else {
+                    self.sa(out, msg, now)
+                }
+            }
+            Some(MessageType::SpdGet | MessageType::SpdDump) => self.policy(out, msg, now),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The text setkey prints for a reply with `sadb_msg_errno` set, newline
+/// included: `No SAD entries.` / `No SPD entries.` / `No entry.` for ENOENT
+/// on dump / spddump / get, delete, spddelete, `(null).` for ENOENT on any
+/// other request (setkey has no text then), else `<strerror>.`.
+pub fn error_line(header: &crate::pfkey::wire::Header) -> String {
+    format!("{}.\n", error_text(header))
+}
+
+/// [`error_line`] without the period and newline (what `-f` mode reports
+/// on stderr after `file,line: `).
+pub fn error_text(header: &crate::pfkey::wire::Header) -> String {
+    if header.errno == ENOENT {
+        return match header.message_type() {
+            Some(MessageType::Delete | MessageType::Get | MessageType::SpdDelete) => "No entry",
+            Some(MessageType::Dump) => "No SAD entries",
+            Some(MessageType::SpdDump) => "No SPD entries",
+            _ => "(null)",
+        }
+        .to_string();
+    }
+    strerror(i32::from(header.errno))
+}
+
+/// The C library's `strerror` text (e.g. `Unknown error 234`).
+pub fn strerror(errno: i32) -> String {
+    // std formats OS errors with the C library's text plus " (os error N)".
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let suffix = format!(" (os error {errno})");
+    text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+}
+
+/// One SA block with system defaults (see [`Printer::sa`]); nothing for a
+/// dead SA without `-a`.
+pub fn write_sa(
+    out: &mut impl Write,
+    msg: &Message,
+    now: u64,
+    opts: &DumpOptions,
+) -> std::io::Result<()> {
+    let dead = msg.sa().is_some_and(|s| s.state == sa_state::DEAD);
+    if dead && !opts.show_dead {
+        return Ok(());
+    }
+    Printer::new(*opts).sa(out, msg, now)
+}
+
+/// One SP block with system defaults; under `-N` a per-socket policy
+/// prints nothing. The `-N` count line needs state across messages: use
+/// [`Printer::policy`] for that.
+pub fn write_policy(
+    out: &mut impl Write,
+    msg: &Message,
+    now: u64,
+    opts: &DumpOptions,
+) -> std::io::Result<()> {
+    if opts.hide_socket_policies && policy::is_per_socket(msg) {
+        return Ok(());
+    }
+    let mut buf = Vec::with_capacity(512);
+    policy::render(&mut buf, msg, now, &Printer::new(*opts));
+    out.write_all(&buf)
+}
+
+/// setkey's reply printer with system defaults (see [`Printer::reply`];
+/// stateless, so without the `-N` count line — use a [`Printer`] for a
+/// whole dump).
+pub fn write_reply(
+    out: &mut impl Write,
+    msg: &Message,
+    now: u64,
+    opts: &DumpOptions,
+) -> std::io::Result<()> {
+    let mut opts = *opts;
+    let hide = opts.hide_socket_policies;
+    opts.hide_socket_policies = false;
+    if hide
+        && msg.header.errno == 0
+        && matches!(
+            msg.message_type(),
+            Some(MessageType::SpdGet | MessageType::SpdDump)
+        )
+        && policy::is_per_socket(msg)
+    {
+        return Ok(());
+    }
+    Printer::new(opts).reply(out, msg, now)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! The kdebug decoder of `-x` / `-v` (not yet implemented).

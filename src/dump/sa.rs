@@ -1,0 +1,301 @@
+//! The SA block (`pfkey_sadump` in setkey).
+
+use std::io::Write as _;
+
+use super::Printer;
+use super::addr::push_ip;
+use super::time::str_time;
+use crate::pfkey::wire::{
+    AddressKind, KeyKind, LifetimeExt, LifetimeKind, Message, NatTPortKind, SATYPE_ESP,
+    SATYPE_IPCOMP, SecCtxExt,
+};
+
+/// satype names, index = satype (setkey's `str_satype`).
+const SATYPES: [&str; 12] = [
+    "unspec", "unknown", "ah", "esp", "unknown", "rsvp", "ospfv2", "ripv2", "mip", "ipcomp",
+    "policy", "tcp",
+];
+/// IPsec modes (`str_mode`).
+const MODES: [&str; 3] = ["any", "transport", "tunnel"];
+/// SA states (`str_state`).
+const STATES: [&str; 4] = ["larval", "mature", "dying", "dead"];
+
+/// Encryption algorithm names as setkey's dump table has them.
+fn ealg_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        0 => "none",
+        2 => "des-cbc",
+        3 => "3des-cbc",
+        6 => "cast128-cbc",
+        7 => "blowfish-cbc",
+        11 => "null",
+        12 => "aes-cbc",
+        13 => "aes-ctr",
+        22 => "camellia-cbc",
+        253 => "twofish-cbc",
+        _ => return None,
+    })
+}
+
+/// Authentication algorithm names of the dump table.
+fn aalg_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        0 => "none",
+        2 => "hmac-md5",
+        3 => "hmac-sha1",
+        5 => "hmac-sha256",
+        6 => "hmac-sha384",
+        7 => "hmac-sha512",
+        8 => "hmac-ripemd160",
+        9 => "aes-xcbc-mac",
+        249 => "md5",
+        250 => "sha",
+        251 => "null",
+        _ => return None,
+    })
+}
+
+/// IPComp algorithm names of the dump table.
+fn calg_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        0 => "none",
+        1 => "oui",
+        2 => "deflate",
+        3 => "lzs",
+        _ => return None,
+    })
+}
+
+/// setkey's `GETMSGSTR`: table name or number, always followed by a space.
+fn table(buf: &mut Vec<u8>, names: &[&str], v: u8) {
+    match names.get(usize::from(v)) {
+        Some(name) => {
+            let _ = write!(buf, "{name} ");
+        }
+        None => {
+            let _ = write!(buf, "{v} ");
+        }
+    }
+}
+
+/// setkey's `GETMSGV2S`: value lookup, name or number, then a space.
+fn named(buf: &mut Vec<u8>, name: Option<&str>, v: u8) {
+    match name {
+        Some(name) => {
+            let _ = write!(buf, "{name} ");
+        }
+        None => {
+            let _ = write!(buf, "{v} ");
+        }
+    }
+}
+
+/// `ipsec_hexdump`: bytes in groups of 4 each led by a space, a newline
+/// before every 32nd byte. No trailing newline.
+pub fn push_hex(buf: &mut Vec<u8>, bytes: &[u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 32 == 0 {
+            buf.push(b'\n');
+        }
+        if i % 4 == 0 {
+            buf.push(b' ');
+        }
+        let _ = write!(buf, "{b:02x}");
+    }
+}
+
+/// The security context lines shared by SA and SP blocks.
+pub fn push_sec_ctx(buf: &mut Vec<u8>, ctx: &SecCtxExt) {
+    let _ = write!(
+        buf,
+        "\tsecurity context doi: {}\n\tsecurity context algorithm: {}\n\tsecurity context length: {}\n\tsecurity context: ",
+        ctx.doi,
+        ctx.alg,
+        ctx.context.len()
+    );
+    // Printed with %s: the string stops at its first NUL.
+    let end = ctx
+        .context
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(ctx.context.len());
+    buf.extend_from_slice(&ctx.context[..end]);
+    buf.push(b'\n');
+}
+
+/// Renders one SA block into `buf`.
+pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
+    let zone = p.zone;
+    let nat_t = msg.nat_t_type().is_some_and(|t| t != 0);
+
+    // Line 1: addresses, with -p ports and NAT-T ports.
+    let address = |buf: &mut Vec<u8>, kind: AddressKind, port_kind: NatTPortKind| -> bool {
+        let Some(a) = msg.address(kind) else {
+            return false;
+        };
+        let mut s = String::new();
+        push_ip(&mut s, &a.addr);
+        if p.opts.show_ports {
+            s.push_str(&format!("[{}]", a.addr.port()));
+        }
+        if nat_t && let Some(port) = msg.nat_t_port(port_kind) {
+            s.push_str(&format!("[{port}]"));
+        }
+        buf.extend_from_slice(s.as_bytes());
+        true
+    };
+    if !address(buf, AddressKind::Src, NatTPortKind::Src) {
+        buf.extend_from_slice(b"no ADDRESS_SRC extension.\n");
+        return;
+    }
+    buf.push(b' ');
+    if !address(buf, AddressKind::Dst, NatTPortKind::Dst) {
+        buf.extend_from_slice(b" no ADDRESS_DST extension.\n");
+        return;
+    }
+    buf.push(b' ');
+    let Some(sa) = msg.sa() else {
+        buf.extend_from_slice(b"no SA extension.\n");
+        return;
+    };
+    let Some(sa2) = msg.sa2() else {
+        buf.extend_from_slice(b"no SA2 extension.\n");
+        return;
+    };
+    let satype = msg.header.satype;
+
+    // Line 2: protocol, mode, SPI, reqid.
+    buf.extend_from_slice(b"\n\t");
+    if nat_t && satype == SATYPE_ESP {
+        buf.extend_from_slice(b"esp-udp ");
+    } else {
+        if nat_t {
+            buf.extend_from_slice(b"natt+");
+        }
+        table(buf, &SATYPES, satype);
+    }
+    buf.extend_from_slice(b"mode=");
+    table(buf, &MODES, sa2.mode);
+    let _ = writeln!(
+        buf,
+        "spi={}(0x{:08x}) reqid={}(0x{:08x})",
+        sa.spi, sa.spi, sa2.reqid, sa2.reqid
+    );
+
+    // Keys. The IPComp line deliberately has no newline (setkey's quirk).
+    if satype == SATYPE_IPCOMP {
+        buf.extend_from_slice(b"\tC: ");
+        named(buf, calg_name(sa.encrypt), sa.encrypt);
+    } else if satype == SATYPE_ESP
+        && let Some(key) = msg.key(KeyKind::Encrypt)
+    {
+        buf.extend_from_slice(b"\tE: ");
+        named(buf, ealg_name(sa.encrypt), sa.encrypt);
+        push_key(buf, key.bits, &key.key);
+        buf.push(b'\n');
+    }
+    if let Some(key) = msg.key(KeyKind::Auth) {
+        buf.extend_from_slice(b"\tA: ");
+        named(buf, aalg_name(sa.auth), sa.auth);
+        push_key(buf, key.bits, &key.key);
+        buf.push(b'\n');
+    }
+
+    // Line 5.
+    let _ = write!(
+        buf,
+        "\tseq=0x{:08x} replay={} flags=0x{:08x} state=",
+        sa2.sequence, sa.replay, sa.flags
+    );
+    table(buf, &STATES, sa.state);
+    buf.push(b'\n');
+
+    // Lifetimes.
+    if let Some(cur) = msg.lifetime(LifetimeKind::Current) {
+        let zero = LifetimeExt::default();
+        let hard = msg.lifetime(LifetimeKind::Hard).unwrap_or(&zero);
+        let soft = msg.lifetime(LifetimeKind::Soft).unwrap_or(&zero);
+        // setkey computes the age in unsigned long: a future add time wraps.
+        let diff = if cur.addtime == 0 {
+            0
+        } else {
+            now.wrapping_sub(cur.addtime)
+        };
+        let _ = write!(
+            buf,
+            "\tcreated: {}\tcurrent: {}\n\tdiff: {}(s)\thard: {}(s)\tsoft: {}(s)\n\tlast: {}\thard: {}(s)\tsoft: {}(s)\n",
+            str_time(cur.addtime, zone),
+            str_time(now, zone),
+            diff,
+            hard.addtime,
+            soft.addtime,
+            str_time(cur.usetime, zone),
+            hard.usetime,
+            soft.usetime,
+        );
+        // Byte counts go through a double printed with %.0f.
+        let _ = writeln!(
+            buf,
+            "\tcurrent: {:.0}(bytes)\thard: {:.0}(bytes)\tsoft: {:.0}(bytes)",
+            cur.bytes as f64, hard.bytes as f64, soft.bytes as f64
+        );
+        let _ = writeln!(
+            buf,
+            "\tallocated: {}\thard: {}\tsoft: {}",
+            cur.allocations, hard.allocations, soft.allocations
+        );
+    }
+
+    if let Some(ctx) = msg.sec_ctx() {
+        push_sec_ctx(buf, ctx);
+    }
+
+    let _ = writeln!(
+        buf,
+        "\tsadb_seq={} pid={} refcnt={}",
+        msg.header.seq, msg.header.pid, msg.header.reserved
+    );
+}
+
+/// Key bytes as setkey dumps them: `bits / 8` bytes (integer division).
+fn push_key(buf: &mut Vec<u8>, bits: u16, key: &[u8]) {
+    let n = (usize::from(bits) / 8).min(key.len());
+    push_hex(buf, &key[..n]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_grouping_and_wrapping() {
+        let mut b = Vec::new();
+        push_hex(&mut b, &(0u8..36).collect::<Vec<_>>());
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            " 00010203 04050607 08090a0b 0c0d0e0f 10111213 14151617 18191a1b 1c1d1e1f\n 20212223"
+        );
+        let mut b = Vec::new();
+        push_hex(&mut b, &[0xab, 0xcd, 0xef, 0x01, 0x02]);
+        assert_eq!(b, b" abcdef01 02");
+        let mut b = Vec::new();
+        push_hex(&mut b, &[]);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn key_uses_integer_division_of_bits() {
+        let mut b = Vec::new();
+        push_key(&mut b, 12, &[1, 2]);
+        assert_eq!(b, b" 01");
+    }
+
+    #[test]
+    fn lookups_always_add_a_space() {
+        let mut b = Vec::new();
+        table(&mut b, &MODES, 3);
+        named(&mut b, ealg_name(252), 252);
+        named(&mut b, calg_name(2), 2);
+        assert_eq!(b, b"3 252 deflate ");
+    }
+}

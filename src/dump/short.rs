@@ -1,0 +1,1 @@
+//! `setkey -D -l`: the one-line-per-SA loop format (not yet implemented).

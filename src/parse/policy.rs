@@ -1,0 +1,476 @@
+//! The `-P` policy text: libipsec's little language (dialect.md §8).
+//!
+//! setkey hands the whole policy text to libipsec's `ipsec_set_policy`,
+//! whose own scanner splits it into words; this module does the same with
+//! nom: [`word`] reproduces that scanner's longest-match (a run of address
+//! characters, classified afterwards, so `in` is a direction but `inx` an
+//! address), and the grammar functions follow libipsec's productions,
+//! performing its checks at the same points so the same error wins.
+
+use std::net::SocketAddr;
+
+use nom::branch::alt;
+use nom::bytes::complete::take_while1;
+use nom::character::complete::{char, multispace0};
+use nom::combinator::{eof, opt, recognize, verify};
+use nom::sequence::{pair, preceded};
+use nom::{IResult, Parser};
+
+use super::resolve::{Family, NameService};
+use crate::ir::{
+    Direction, IpsecMode, IpsecProtocol, IpsecRequest, Level, Policy, PolicyAction,
+    PRIORITY_DEFAULT,
+};
+
+/// libipsec's error texts.
+pub(crate) const TOO_FEW: &str = "Too few arguments";
+const INVALID_ARGUMENT: &str = "Invalid argument";
+const INVALID_ADDRESS: &str = "Invalid address specification";
+const FAMILY_MISMATCH: &str = "Family mismatch";
+const INVALID_DIRECTION: &str = "Invalid direction";
+const PRIO_RANGE: &str = "Priority offset not in valid range [-2147483647, 2147483648]";
+const PRIO_BASE_RANGE: &str = "Priority offset from base not in valid range [0, 1073741823] \
+     for negative offsets and [0, 1073741824] for positive offsets";
+
+/// Why a policy text was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PolErr {
+    /// A libipsec grammar error: reported as `Invalid argument`.
+    Syntax,
+    /// A libipsec check failed with this text.
+    Msg(String),
+}
+
+impl<'a> nom::error::ParseError<&'a str> for PolErr {
+    fn from_error_kind(_: &'a str, _: nom::error::ErrorKind) -> Self {
+        PolErr::Syntax
+    }
+    fn append(_: &'a str, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+type PRes<'a, T> = IResult<&'a str, T, PolErr>;
+
+/// A check failure: stops the whole parse with its text.
+fn fail<T>(msg: &str) -> Result<T, nom::Err<PolErr>> {
+    Err(nom::Err::Failure(PolErr::Msg(msg.to_string())))
+}
+
+fn is_addr_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_')
+}
+
+/// One word of libipsec's scanner: an address-character run with an
+/// optional `%scope`, after optional white space.
+fn word(i: &str) -> PRes<'_, &str> {
+    preceded(
+        multispace0,
+        recognize(pair(
+            take_while1(is_addr_char),
+            opt(pair(char('%'), take_while1(|c: char| c.is_ascii_alphanumeric()))),
+        )),
+    )
+    .parse(i)
+}
+
+/// A punctuation character of the policy language.
+fn sym<'a>(c: char) -> impl Parser<&'a str, Output = char, Error = PolErr> {
+    preceded(multispace0, char(c))
+}
+
+/// An exact keyword (a whole word).
+fn kw<'a>(k: &'static str) -> impl Parser<&'a str, Output = &'a str, Error = PolErr> {
+    verify(word, move |w: &str| w == k)
+}
+
+/// Words that are keywords of the policy scanner, not addresses.
+const RESERVED: &[&str] = &[
+    "in", "out", "fwd", "priority", "prio", "low", "def", "high", "discard", "none", "ipsec",
+    "bypass", "entrust", "esp", "ah", "ipcomp", "transport", "tunnel", "me", "any", "default",
+    "use", "require", "unique",
+];
+
+/// A number word; the value saturates like strtoul.
+fn number(i: &str) -> PRes<'_, u64> {
+    verify(word, |w: &str| w.bytes().all(|b| b.is_ascii_digit()))
+        .map(|w: &str| {
+            w.bytes().fold(0u64, |n, d| {
+                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+            })
+        })
+        .parse(i)
+}
+
+/// An address word (anything the scanner does not classify otherwise).
+fn ip_word(i: &str) -> PRes<'_, &str> {
+    verify(word, |w: &str| {
+        !RESERVED.contains(&w)
+            && !w.bytes().all(|b| b.is_ascii_digit())
+            && !w
+                .strip_prefix("unique:")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+    .parse(i)
+}
+
+fn direction(i: &str) -> PRes<'_, Direction> {
+    alt((
+        kw("in").map(|_| Direction::In),
+        kw("out").map(|_| Direction::Out),
+        kw("fwd").map(|_| Direction::Fwd),
+    ))
+    .parse(i)
+}
+
+fn action(i: &str) -> PRes<'_, PolicyAction> {
+    alt((
+        kw("discard").map(|_| PolicyAction::Discard),
+        kw("none").map(|_| PolicyAction::None),
+        kw("ipsec").map(|_| PolicyAction::Ipsec),
+        kw("bypass").map(|_| PolicyAction::Bypass),
+        kw("entrust").map(|_| PolicyAction::Entrust),
+    ))
+    .parse(i)
+}
+
+fn protocol(i: &str) -> PRes<'_, IpsecProtocol> {
+    alt((
+        kw("esp").map(|_| IpsecProtocol::Esp),
+        kw("ah").map(|_| IpsecProtocol::Ah),
+        kw("ipcomp").map(|_| IpsecProtocol::IpComp),
+    ))
+    .parse(i)
+}
+
+fn mode(i: &str) -> PRes<'_, IpsecMode> {
+    alt((
+        kw("transport").map(|_| IpsecMode::Transport),
+        kw("tunnel").map(|_| IpsecMode::Tunnel),
+    ))
+    .parse(i)
+}
+
+/// `default`, `use`, `require`, `unique`, `unique:N`.
+fn level(i: &str) -> PRes<'_, (Level, u32)> {
+    let (rest, w) = word(i)?;
+    let lv = match w {
+        "default" => (Level::Default, 0),
+        "use" => (Level::Use, 0),
+        "require" => (Level::Require, 0),
+        "unique" => (Level::Unique, 0),
+        _ => match w.strip_prefix("unique:") {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                // atol, stored in 32 bits.
+                let v = n.bytes().fold(0u64, |a, d| {
+                    a.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                });
+                (Level::Unique, v as u32)
+            }
+            _ => return Err(nom::Err::Error(PolErr::Syntax)),
+        },
+    };
+    Ok((rest, lv))
+}
+
+/// The priority part after `prio`/`priority`, unchecked: (value computer).
+#[derive(Debug, Clone, Copy)]
+enum Prio {
+    Offset(u64),
+    Negative(u64),
+    Base(u32),
+    BasePlus(u32, u64),
+    BaseMinus(u32, u64),
+}
+
+fn base(i: &str) -> PRes<'_, u32> {
+    alt((
+        kw("low").map(|_| 0xC000_0000u32),
+        kw("def").map(|_| PRIORITY_DEFAULT),
+        kw("high").map(|_| 0x4000_0000u32),
+    ))
+    .parse(i)
+}
+
+fn prio_spec(i: &str) -> PRes<'_, Prio> {
+    preceded(
+        alt((kw("priority"), kw("prio"))),
+        alt((
+            number.map(Prio::Offset),
+            preceded(sym('-'), number).map(Prio::Negative),
+            pair(base, opt(pair(alt((sym('+'), sym('-'))), number))).map(|(b, off)| match off {
+                None => Prio::Base(b),
+                Some(('+', n)) => Prio::BasePlus(b, n),
+                Some((_, n)) => Prio::BaseMinus(b, n),
+            }),
+        )),
+    )
+    .parse(i)
+}
+
+/// Computes a priority with libipsec's range checks.
+fn priority_value(p: Prio) -> Result<u32, &'static str> {
+    const MID: u64 = 0x8000_0000;
+    match p {
+        Prio::Offset(n) if n <= MID => Ok((MID - n) as u32),
+        Prio::Negative(n) if n < MID => Ok((MID + n) as u32),
+        Prio::Offset(_) | Prio::Negative(_) => Err(PRIO_RANGE),
+        Prio::Base(b) => Ok(b),
+        Prio::BasePlus(b, n) if n <= 0x4000_0000 => Ok(b.wrapping_sub(n as u32)),
+        Prio::BaseMinus(b, n) if n < 0x4000_0000 => Ok(b.wrapping_add(n as u32)),
+        Prio::BasePlus(..) | Prio::BaseMinus(..) => Err(PRIO_BASE_RANGE),
+    }
+}
+
+/// Policy parser with what the checks need.
+struct PolicyParser<'n> {
+    dir: Direction,
+    action: PolicyAction,
+    names: &'n dyn NameService,
+}
+
+/// Request end points as parsed: `None` = none written, `me-any`/`any-me`
+/// also give none (libipsec sends no addresses for them).
+type Endpoints = Option<(SocketAddr, SocketAddr)>;
+
+impl PolicyParser<'_> {
+    /// libipsec's `parse_sockaddr`: numeric host, optional port.
+    fn sockaddr<'a>(&self, host: &str, port: Option<u64>) -> Result<SocketAddr, nom::Err<PolErr>> {
+        let port = port.map(|p| p.to_string());
+        match self.names.resolve(host, port.as_deref(), Family::Any, true) {
+            Ok(list) => match list.first() {
+                Some(a) => Ok(*a),
+                None => fail("Name or service not known"),
+            },
+            Err(text) => fail(&text),
+        }
+    }
+
+    /// `IP - IP`, `IP[N] - IP[N]`, `me - any`, `any - me`.
+    fn addresses<'a>(&self, i: &'a str) -> PRes<'a, Endpoints> {
+        if let Ok((rest, _)) = (kw("me"), sym('-'), kw("any")).parse(i) {
+            if self.dir != Direction::Out {
+                return fail(INVALID_DIRECTION);
+            }
+            return Ok((rest, None));
+        }
+        if let Ok((rest, _)) = (kw("any"), sym('-'), kw("me")).parse(i) {
+            if self.dir != Direction::In {
+                return fail(INVALID_DIRECTION);
+            }
+            return Ok((rest, None));
+        }
+        let port = |i| -> PRes<'_, u64> { preceded(sym('['), number).parse(i) };
+        let (i, src) = ip_word(i)?;
+        let (i, sport) = opt(port).parse(i)?;
+        let (i, sport) = match sport {
+            Some(p) => (sym(']').parse(i)?.0, Some(p)),
+            None => (i, None),
+        };
+        let src = self.sockaddr(src, sport)?;
+        let (i, _) = sym('-').parse(i)?;
+        let (i, dst) = ip_word(i)?;
+        let (i, dport) = if sport.is_some() {
+            let (i, p) = port(i)?;
+            (sym(']').parse(i)?.0, Some(p))
+        } else {
+            (i, None)
+        };
+        let dst = self.sockaddr(dst, dport)?;
+        Ok((i, Some((src, dst))))
+    }
+
+    /// One request, with libipsec's `Too few arguments` shortcuts and its
+    /// `rule_check` (only for `ipsec` policies).
+    fn request<'a>(&self, i: &'a str) -> PRes<'a, IpsecRequest> {
+        let (i, proto) = protocol(i)?;
+        let Ok((i, _)) = sym('/').parse(i) else {
+            return fail(TOO_FEW);
+        };
+        let Ok((i, mode)) = mode(i) else {
+            return fail(TOO_FEW);
+        };
+        let mut endpoints = None;
+        let mut lv = (Level::Default, 0);
+        let mut i = i;
+        if let Ok((r, _)) = sym::<'a>('/').parse(i) {
+            i = r;
+            if let Ok((r, _)) = sym::<'a>('/').parse(i) {
+                // PROTO/MODE//level: the level is required here.
+                let (r, l) = level(r)?;
+                lv = l;
+                i = r;
+            } else {
+                match self.addresses(i) {
+                    Ok((r, eps)) => {
+                        endpoints = eps;
+                        i = r;
+                        if let Ok((r, _)) = sym::<'a>('/').parse(i) {
+                            i = r;
+                            if let Ok((r, l)) = level(i) {
+                                lv = l;
+                                i = r;
+                            }
+                        }
+                    }
+                    // A failed check (bad address, wrong direction) stops here.
+                    Err(e @ nom::Err::Failure(_)) => return Err(e),
+                    // No addresses: `PROTO/MODE/` alone.
+                    Err(_) => {}
+                }
+            }
+        }
+        if self.action == PolicyAction::Ipsec {
+            match endpoints {
+                None if mode != IpsecMode::Transport => return fail(INVALID_ADDRESS),
+                Some((s, d)) if s.is_ipv4() != d.is_ipv4() => return fail(FAMILY_MISMATCH),
+                _ => {}
+            }
+        }
+        Ok((
+            i,
+            IpsecRequest {
+                protocol: proto,
+                mode,
+                level: lv.0,
+                reqid: lv.1,
+                endpoints,
+            },
+        ))
+    }
+}
+
+/// Parses a whole policy text (the part after `-P`) into a [`Policy`], or
+/// returns libipsec's error text.
+pub(crate) fn parse_policy(text: &str, names: &dyn NameService) -> Result<Policy, String> {
+    let to_text = |e: nom::Err<PolErr>| match e {
+        nom::Err::Failure(PolErr::Msg(m)) | nom::Err::Error(PolErr::Msg(m)) => m,
+        _ => INVALID_ARGUMENT.to_string(),
+    };
+    let (i, dir) = direction(text).map_err(to_text)?;
+    let end = |i| -> PRes<'_, &str> { preceded(multispace0, eof).parse(i) };
+    if end(i).is_ok() {
+        return Ok(Policy {
+            direction: dir,
+            action: PolicyAction::Discard,
+            priority: 0,
+            requests: Vec::new(),
+        });
+    }
+    let (i, prio) = opt(prio_spec).parse(i).map_err(to_text)?;
+    let (mut i, act) = action(i).map_err(to_text)?;
+    let priority = match prio {
+        Some(p) => priority_value(p)?,
+        None => PRIORITY_DEFAULT,
+    };
+    let parser = PolicyParser {
+        dir,
+        action: act,
+        names,
+    };
+    let mut requests = Vec::new();
+    loop {
+        if end(i).is_ok() {
+            break;
+        }
+        let (r, req) = parser.request(i).map_err(to_text)?;
+        requests.push(req);
+        i = r;
+    }
+    Ok(Policy {
+        direction: dir,
+        action: act,
+        priority,
+        requests,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::resolve::FileNames;
+    use super::*;
+
+    fn p(text: &str) -> Result<Policy, String> {
+        parse_policy(text, &FileNames::default())
+    }
+
+    #[test]
+    fn direction_only_and_actions() {
+        let pol = p(" in").unwrap();
+        assert_eq!((pol.action, pol.priority), (PolicyAction::Discard, 0));
+        let pol = p(" out none").unwrap();
+        assert_eq!((pol.action, pol.priority), (PolicyAction::None, PRIORITY_DEFAULT));
+        assert_eq!(p(" out entrust").unwrap().action, PolicyAction::Entrust);
+        assert_eq!(p(" sideways none"), Err(INVALID_ARGUMENT.into()));
+        assert_eq!(p(" out none garbage"), Err(INVALID_ARGUMENT.into()));
+    }
+
+    #[test]
+    fn priorities() {
+        let prio = |t: &str| p(t).map(|pol| pol.priority);
+        assert_eq!(prio(" out prio def none"), Ok(0x8000_0000));
+        assert_eq!(prio(" out prio low none"), Ok(0xC000_0000));
+        assert_eq!(prio(" out prio high none"), Ok(0x4000_0000));
+        assert_eq!(prio(" out prio 100 none"), Ok(0x8000_0000 - 100));
+        assert_eq!(prio(" out prio -7 none"), Ok(0x8000_0007));
+        assert_eq!(prio(" out prio low + 5 none"), Ok(0xC000_0000 - 5));
+        assert_eq!(prio(" out prio high - 5 none"), Ok(0x4000_0005));
+        assert_eq!(prio(" out priority def + 3 none"), Ok(0x8000_0000 - 3));
+        assert_eq!(prio(" out prio 2147483648 none"), Ok(0));
+        assert_eq!(prio(" out prio 2147483649 none"), Err(PRIO_RANGE.into()));
+        assert_eq!(prio(" out prio -2147483648 none"), Err(PRIO_RANGE.into()));
+        assert_eq!(prio(" out prio def + 1073741825 none"), Err(PRIO_BASE_RANGE.into()));
+        assert_eq!(prio(" out prio def - 1073741824 none"), Err(PRIO_BASE_RANGE.into()));
+        assert_eq!(prio(" out prio +5 none"), Err(INVALID_ARGUMENT.into()));
+    }
+
+    #[test]
+    fn requests_and_levels() {
+        let pol = p(" out ipsec\n esp/transport//require ah/transport//unique:42 ipcomp/transport/")
+            .unwrap();
+        assert_eq!(pol.requests.len(), 3);
+        assert_eq!(pol.requests[0].level, Level::Require);
+        assert_eq!((pol.requests[1].level, pol.requests[1].reqid), (Level::Unique, 42));
+        assert_eq!(pol.requests[2].level, Level::Default);
+        let pol = p(" out ipsec esp / transport // use").unwrap();
+        assert_eq!(pol.requests[0].level, Level::Use);
+        assert_eq!(p(" out ipsec esp/transport//"), Err(INVALID_ARGUMENT.into()));
+    }
+
+    #[test]
+    fn request_errors() {
+        assert_eq!(p(" out ipsec esp/bogus//require"), Err(TOO_FEW.into()));
+        assert_eq!(p(" out ipsec esp"), Err(TOO_FEW.into()));
+        assert_eq!(p(" out ipsec esp/"), Err(TOO_FEW.into()));
+        assert_eq!(p(" out ipsec esp/tunnel//require"), Err(INVALID_ADDRESS.into()));
+        assert_eq!(
+            p(" out ipsec esp/tunnel/10.0.0.1-::1/require"),
+            Err(FAMILY_MISMATCH.into())
+        );
+        assert_eq!(p(" in ipsec esp/transport/me-any/require"), Err(INVALID_DIRECTION.into()));
+        assert_eq!(p(" out ipsec esp/transport/any-me/require"), Err(INVALID_DIRECTION.into()));
+        assert!(p(" out ipsec esp/transport/me-any/require").is_ok());
+        assert!(p(" in ipsec esp/transport/any-me").is_ok());
+        assert_eq!(
+            p(" out ipsec esp/tunnel/me-any/require"),
+            Err(INVALID_ADDRESS.into())
+        );
+        assert_eq!(
+            p(" out ipsec esp/tunnel/10.0.0.300-10.0.0.1/require"),
+            Err("Name or service not known".into())
+        );
+        // Checks are for ipsec policies only.
+        assert!(p(" out none esp/tunnel//require").is_ok());
+    }
+
+    #[test]
+    fn tunnel_endpoints_with_ports() {
+        let pol = p(" out ipsec esp/tunnel/10.0.0.1[500]-10.0.0.2[4500]/require").unwrap();
+        assert_eq!(
+            pol.requests[0].endpoints,
+            Some(("10.0.0.1:500".parse().unwrap(), "10.0.0.2:4500".parse().unwrap()))
+        );
+        let pol = p(" out ipsec esp/tunnel/2001:db8::1-2001:db8::2/require").unwrap();
+        assert!(pol.requests[0].endpoints.is_some());
+    }
+}

@@ -1,0 +1,418 @@
+//! Name resolution for scripts: host names, service names and protocol
+//! names, the way setkey looks them up.
+//!
+//! setkey resolves every address with `getaddrinfo` (datagram socket type,
+//! UDP, `AI_NUMERICHOST` for `-n`) and keeps glibc's result order,
+//! duplicates included, and upper-layer protocols with `getprotobyname`.
+//! [`SystemNames`] does exactly that on the running system (this file holds
+//! the parser's only `unsafe`: the `getaddrinfo` FFI). [`FileNames`] answers
+//! from the texts of a `hosts`, `services` and `protocols` file, behaving like
+//! glibc with `hosts: files` in nsswitch.conf: tests use it so results do
+//! not depend on the machine.
+
+use std::ffi::{CStr, CString};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// Which address family `-4`/`-6` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// No flag: both families.
+    #[default]
+    Any,
+    /// `-4`.
+    V4,
+    /// `-6`.
+    V6,
+}
+
+/// The lookups the parser needs. Errors are `gai_strerror` texts, which
+/// setkey prints verbatim.
+pub trait NameService {
+    /// `getaddrinfo(host, service)` with setkey's hints; `service` is a port
+    /// number or a UDP service name (`None` = no service, port 0).
+    fn resolve(
+        &self,
+        host: &str,
+        service: Option<&str>,
+        family: Family,
+        numeric: bool,
+    ) -> Result<Vec<SocketAddr>, String>;
+
+    /// `getprotobyname(name)`: the protocol number of a name or alias.
+    fn protocol(&self, name: &str) -> Option<u8>;
+}
+
+/// glibc's texts for the `getaddrinfo` errors the files emulation produces.
+const EAI_NONAME_TEXT: &str = "Name or service not known";
+const EAI_ADDRFAMILY_TEXT: &str = "Address family for hostname not supported";
+const EAI_SERVICE_TEXT: &str = "Servname not supported for ai_socktype";
+
+/// Looks a protocol name up in the text of a `protocols` file (name or
+/// alias, case-sensitive like glibc).
+fn protocol_in(text: &str, name: &str) -> Option<u8> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let official = fields.next()?;
+        let number: u8 = fields.next()?.parse().ok()?;
+        (official == name || fields.any(|alias| alias == name)).then_some(number)
+    })
+}
+
+/// Resolution through the C library of the running system.
+#[derive(Debug, Clone, Default)]
+pub struct SystemNames {
+    /// Path of the protocols database; `None` = `/etc/protocols`.
+    pub protocols_file: Option<std::path::PathBuf>,
+}
+
+impl NameService for SystemNames {
+    fn resolve(
+        &self,
+        host: &str,
+        service: Option<&str>,
+        family: Family,
+        numeric: bool,
+    ) -> Result<Vec<SocketAddr>, String> {
+        getaddrinfo(host, service, family, numeric)
+    }
+
+    fn protocol(&self, name: &str) -> Option<u8> {
+        let path = self
+            .protocols_file
+            .clone()
+            .unwrap_or_else(|| "/etc/protocols".into());
+        let text = std::fs::read_to_string(path).ok()?;
+        protocol_in(&text, name)
+    }
+}
+
+/// Calls the C library's `getaddrinfo` with setkey's hints and converts the
+/// result list, in order.
+fn getaddrinfo(
+    host: &str,
+    service: Option<&str>,
+    family: Family,
+    numeric: bool,
+) -> Result<Vec<SocketAddr>, String> {
+    // A NUL inside a name cannot reach C; glibc would never find such a name.
+    let c_host = CString::new(host).map_err(|_| EAI_NONAME_TEXT.to_string())?;
+    let c_service = match service {
+        Some(s) => Some(CString::new(s).map_err(|_| EAI_SERVICE_TEXT.to_string())?),
+        None => None,
+    };
+    // SAFETY: `addrinfo` is a plain C struct for which all-zero bytes are a
+    // valid value (null pointers, zero integers), as getaddrinfo(3) expects
+    // for unused hint fields.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = match family {
+        Family::Any => libc::AF_UNSPEC,
+        Family::V4 => libc::AF_INET,
+        Family::V6 => libc::AF_INET6,
+    };
+    hints.ai_socktype = libc::SOCK_DGRAM;
+    hints.ai_protocol = libc::IPPROTO_UDP;
+    hints.ai_flags = if numeric { libc::AI_NUMERICHOST } else { 0 };
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: every pointer passed is valid for the call: the strings are
+    // NUL-terminated and outlive it, `hints` is initialised, `res` is a
+    // valid out pointer.
+    let rc = unsafe {
+        libc::getaddrinfo(
+            c_host.as_ptr(),
+            c_service.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            &hints,
+            &mut res,
+        )
+    };
+    if rc != 0 {
+        // SAFETY: gai_strerror returns a pointer to a static NUL-terminated
+        // string for any error code.
+        let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };
+        return Err(text.to_string_lossy().into_owned());
+    }
+    let mut out = Vec::new();
+    let mut cur = res;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getaddrinfo returned and that
+        // we have not freed yet.
+        let ai = unsafe { &*cur };
+        if !ai.ai_addr.is_null() {
+            if ai.ai_family == libc::AF_INET
+                && usize::try_from(ai.ai_addrlen).unwrap_or(0)
+                    >= std::mem::size_of::<libc::sockaddr_in>()
+            {
+                // SAFETY: family and length say this is a sockaddr_in.
+                let sin = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in) };
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                out.push(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )));
+            } else if ai.ai_family == libc::AF_INET6
+                && usize::try_from(ai.ai_addrlen).unwrap_or(0)
+                    >= std::mem::size_of::<libc::sockaddr_in6>()
+            {
+                // SAFETY: family and length say this is a sockaddr_in6.
+                let sin6 = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in6) };
+                out.push(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                    u16::from_be(sin6.sin6_port),
+                    0,
+                    sin6.sin6_scope_id,
+                )));
+            }
+        }
+        cur = ai.ai_next;
+    }
+    // SAFETY: `res` came from a successful getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(res) };
+    Ok(out)
+}
+
+/// Resolution from the texts of name-service files, emulating glibc with
+/// `hosts: files`, `services: files`, `protocols: files` and an empty
+/// `gai.conf` (the corpus' recording conditions).
+#[derive(Debug, Clone, Default)]
+pub struct FileNames {
+    /// Text of the `hosts` file.
+    pub hosts: String,
+    /// Text of the `services` file.
+    pub services: String,
+    /// Text of the `protocols` file.
+    pub protocols: String,
+}
+
+/// glibc's default RFC 3484 precedence table (`::1` 50, `::/0` 40, 2002::/16
+/// 30, `::/96` 20, IPv4 10), which decides the order of AF_UNSPEC results.
+fn precedence(addr: &IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => 10,
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            if a.is_loopback() {
+                50
+            } else if s[0] == 0x2002 {
+                30
+            } else if s[..6].iter().all(|&x| x == 0) {
+                20
+            } else {
+                40
+            }
+        }
+    }
+}
+
+/// Parses a numeric host the way `getaddrinfo` does (IPv4 dotted quad,
+/// IPv6 with an optional numeric `%scope`, or `%lo`).
+fn numeric_host(host: &str) -> Option<(IpAddr, u32)> {
+    if let Ok(v4) = host.parse::<Ipv4Addr>() {
+        return Some((IpAddr::V4(v4), 0));
+    }
+    let (addr, scope) = match host.split_once('%') {
+        Some((a, s)) => (a, Some(s)),
+        None => (host, None),
+    };
+    let v6 = addr.parse::<Ipv6Addr>().ok()?;
+    let scope_id = match scope {
+        None => 0,
+        Some("lo") => 1,
+        Some(s) => s.parse().ok()?,
+    };
+    Some((IpAddr::V6(v6), scope_id))
+}
+
+impl FileNames {
+    /// Reads `hosts`, `services` and `protocols` from a directory laid out
+    /// like `/etc`.
+    pub fn from_dir(dir: &std::path::Path) -> std::io::Result<FileNames> {
+        Ok(FileNames {
+            hosts: std::fs::read_to_string(dir.join("hosts"))?,
+            services: std::fs::read_to_string(dir.join("services"))?,
+            protocols: std::fs::read_to_string(dir.join("protocols"))?,
+        })
+    }
+
+    /// The UDP port of a service (numeric, or a name/alias with `/udp`).
+    fn port(&self, service: Option<&str>) -> Result<u16, String> {
+        let Some(service) = service else { return Ok(0) };
+        if !service.is_empty() && service.bytes().all(|b| b.is_ascii_digit()) {
+            // glibc converts with strtoul and keeps the low 16 bits.
+            let n = service
+                .bytes()
+                .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+            return Ok((n & 0xffff) as u16);
+        }
+        self.services
+            .lines()
+            .find_map(|line| {
+                let line = line.split('#').next().unwrap_or("");
+                let mut fields = line.split_whitespace();
+                let name = fields.next()?;
+                let (port, proto) = fields.next()?.split_once('/')?;
+                if proto != "udp" {
+                    return None;
+                }
+                (name == service || fields.any(|a| a == service))
+                    .then(|| port.parse::<u16>().ok())
+                    .flatten()
+            })
+            .ok_or_else(|| EAI_SERVICE_TEXT.to_string())
+    }
+
+    /// The addresses of a host name in the hosts file, as glibc's files
+    /// backend returns them for `family` (for AF_INET it maps `::1` to
+    /// 127.0.0.1 and v4-mapped addresses to IPv4, so `localhost` can come
+    /// back twice).
+    fn lookup(&self, host: &str, family: Family) -> Vec<(IpAddr, u32)> {
+        let mut found = Vec::new();
+        for line in self.hosts.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut fields = line.split_whitespace();
+            let Some(addr) = fields.next() else { continue };
+            if !fields.any(|name| name == host) {
+                continue;
+            }
+            let Some((ip, scope)) = numeric_host(addr) else {
+                continue;
+            };
+            let ip = match (family, ip) {
+                (Family::V6, IpAddr::V4(_)) => continue,
+                (Family::V4, IpAddr::V6(v6)) => {
+                    if let Some(v4) = v6.to_ipv4_mapped() {
+                        IpAddr::V4(v4)
+                    } else if v6.is_loopback() {
+                        IpAddr::V4(Ipv4Addr::LOCALHOST)
+                    } else {
+                        continue;
+                    }
+                }
+                (_, ip) => ip,
+            };
+            found.push((ip, scope));
+        }
+        if family == Family::Any {
+            // Stable sort: equal precedence keeps the file order.
+            found.sort_by_key(|(ip, _)| std::cmp::Reverse(precedence(ip)));
+        }
+        found
+    }
+}
+
+impl NameService for FileNames {
+    fn resolve(
+        &self,
+        host: &str,
+        service: Option<&str>,
+        family: Family,
+        numeric: bool,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let port = self.port(service)?;
+        let addrs = match numeric_host(host) {
+            Some((ip, scope)) => {
+                let ok = matches!(
+                    (family, ip),
+                    (Family::Any, _) | (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
+                );
+                if !ok {
+                    return Err(EAI_ADDRFAMILY_TEXT.to_string());
+                }
+                vec![(ip, scope)]
+            }
+            None if numeric => return Err(EAI_NONAME_TEXT.to_string()),
+            None => self.lookup(host, family),
+        };
+        if addrs.is_empty() {
+            return Err(EAI_NONAME_TEXT.to_string());
+        }
+        Ok(addrs
+            .into_iter()
+            .map(|(ip, scope)| match ip {
+                IpAddr::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, port)),
+                IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, port, 0, scope)),
+            })
+            .collect())
+    }
+
+    fn protocol(&self, name: &str) -> Option<u8> {
+        protocol_in(&self.protocols, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files() -> FileNames {
+        FileNames {
+            hosts: "127.0.0.1 localhost\n::1 localhost ip6-localhost\n\
+                    192.0.2.30 dual.example\n2001:db8::30 dual.example\n"
+                .into(),
+            services: "ssh 22/tcp\ndomain 53/tcp\ndomain 53/udp\nisakmp 500/udp\n".into(),
+            protocols: "tcp 6 TCP\nudp 17 UDP # c\nipv6-icmp 58 IPv6-ICMP\n".into(),
+        }
+    }
+
+    #[test]
+    fn localhost_orders_like_glibc() {
+        let f = files();
+        let any = f.resolve("localhost", None, Family::Any, false);
+        assert_eq!(
+            any,
+            Ok(vec!["[::1]:0".parse().unwrap(), "127.0.0.1:0".parse().unwrap()])
+        );
+        let v4 = f.resolve("localhost", None, Family::V4, false);
+        assert_eq!(v4.map(|v| v.len()), Ok(2));
+        let v6 = f.resolve("localhost", None, Family::V6, false);
+        assert_eq!(v6, Ok(vec!["[::1]:0".parse().unwrap()]));
+    }
+
+    #[test]
+    fn numeric_and_errors() {
+        let f = files();
+        assert_eq!(
+            f.resolve("10.0.0.1", Some("500"), Family::Any, true),
+            Ok(vec!["10.0.0.1:500".parse().unwrap()])
+        );
+        assert_eq!(
+            f.resolve("localhost", None, Family::Any, true),
+            Err(EAI_NONAME_TEXT.into())
+        );
+        assert_eq!(
+            f.resolve("::1", None, Family::V4, false),
+            Err(EAI_ADDRFAMILY_TEXT.into())
+        );
+        assert_eq!(
+            f.resolve("10.0.0.300", None, Family::Any, false),
+            Err(EAI_NONAME_TEXT.into())
+        );
+        assert_eq!(
+            f.resolve("1.2.3.4", Some("ssh"), Family::Any, false),
+            Err(EAI_SERVICE_TEXT.into())
+        );
+        assert_eq!(
+            f.resolve("1.2.3.4", Some("isakmp"), Family::Any, false),
+            Ok(vec!["1.2.3.4:500".parse().unwrap()])
+        );
+    }
+
+    #[test]
+    fn protocols_by_name_and_alias() {
+        let f = files();
+        assert_eq!(f.protocol("udp"), Some(17));
+        assert_eq!(f.protocol("TCP"), Some(6));
+        assert_eq!(f.protocol("IPv6-ICMP"), Some(58));
+        assert_eq!(f.protocol("icmp6"), None);
+    }
+
+    #[test]
+    fn system_resolver_handles_numeric_addresses() {
+        let s = SystemNames::default();
+        assert_eq!(
+            s.resolve("192.0.2.1", Some("0"), Family::Any, true),
+            Ok(vec!["192.0.2.1:0".parse().unwrap()])
+        );
+        assert!(s.resolve("no such host", None, Family::Any, true).is_err());
+        assert!(s.resolve("a\0b", None, Family::Any, true).is_err());
+    }
+}

@@ -1,0 +1,417 @@
+//! IR operations as the PF_KEY messages setkey sends for them.
+//!
+//! The extension order of every message is setkey's (see the fact sheet of
+//! the messages it sends), so that a capture of rsetkey's requests reads
+//! like a capture of setkey's.
+
+use std::net::{IpAddr, SocketAddr};
+
+use zeroize::Zeroizing;
+
+use super::wire::{
+    AddressExt, AddressKind, Extension, Header, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
+    LifetimeKind, Message, MessageType, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt,
+    SupportedKind,
+};
+use crate::ir::{
+    AuthAlgorithm, CompressionAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol,
+    Level, Lifetime, PolicyAction, PolicyRequest, SaType, SecurityAssociation, SecurityContext,
+    SupportedAlgorithms,
+};
+
+/// `sadb_x_nat_t_type` for ESP in UDP (UDP_ENCAP_ESPINUDP).
+const NAT_T_TYPE_ESPINUDP: u8 = 2;
+
+/// IP protocol number "any" in address extensions.
+const PROTO_ANY: u8 = 255;
+
+/// `sadb_msg_satype` of an SA type.
+pub fn satype(t: SaType) -> u8 {
+    match t {
+        SaType::Unspec => 0,
+        SaType::Ah => 2,
+        SaType::Esp => 3,
+        SaType::IpComp => 9,
+    }
+}
+
+/// PF_KEY id of an encryption algorithm.
+pub fn encrypt_id(alg: EncryptAlgorithm) -> u8 {
+    use EncryptAlgorithm::*;
+    match alg {
+        DesCbc => 2,
+        TripleDesCbc => 3,
+        Cast128Cbc => 6,
+        BlowfishCbc => 7,
+        Null => 11,
+        AesCbc => 12,
+        AesCtr => 13,
+        CamelliaCbc => 22,
+        TwofishCbc => 253,
+    }
+}
+
+/// PF_KEY id of an authentication algorithm.
+pub fn auth_id(alg: AuthAlgorithm) -> u8 {
+    use AuthAlgorithm::*;
+    match alg {
+        HmacMd5 => 2,
+        HmacSha1 => 3,
+        HmacSha256 => 5,
+        HmacSha384 => 6,
+        HmacSha512 => 7,
+        HmacRipemd160 => 8,
+        AesXcbcMac => 9,
+        KeyedMd5 => 249,
+        KeyedSha1 => 250,
+        Null => 251,
+    }
+}
+
+/// PF_KEY id of a compression algorithm.
+pub fn compression_id(alg: CompressionAlgorithm) -> u8 {
+    match alg {
+        CompressionAlgorithm::Oui => 1,
+        CompressionAlgorithm::Deflate => 2,
+        CompressionAlgorithm::Lzs => 3,
+    }
+}
+
+fn mode(m: IpsecMode) -> u8 {
+    match m {
+        IpsecMode::Any => 0,
+        IpsecMode::Transport => 1,
+        IpsecMode::Tunnel => 2,
+    }
+}
+
+/// The SADB_REGISTER request (satype 0: the kernel lists every algorithm).
+pub fn register(header: Header) -> Message {
+    bare(header, MessageType::Register, 0)
+}
+
+/// A message with no extensions: flush, dump, spdflush, spddump.
+pub fn bare(mut header: Header, msg_type: MessageType, satype: u8) -> Message {
+    header.msg_type = msg_type as u8;
+    header.satype = satype;
+    Message {
+        header,
+        extensions: Vec::new(),
+    }
+}
+
+/// What a SADB_REGISTER reply says the kernel supports, in setkey's terms.
+/// Algorithms setkey cannot name are left out.
+pub fn supported_algorithms(reply: &Message) -> SupportedAlgorithms {
+    let mut supported = SupportedAlgorithms::default();
+    for ext in &reply.extensions {
+        let Extension::Supported(kind, algs) = ext else {
+            continue;
+        };
+        for alg in algs {
+            match kind {
+                SupportedKind::Auth => {
+                    for a in ALL_AUTH.iter().filter(|a| auth_id(**a) == alg.id) {
+                        supported.auth.push((*a, alg.min_bits, alg.max_bits));
+                    }
+                }
+                SupportedKind::Encrypt => {
+                    for e in ALL_ENCRYPT.iter().filter(|e| encrypt_id(**e) == alg.id) {
+                        supported.encrypt.push((*e, alg.min_bits, alg.max_bits));
+                    }
+                }
+            }
+        }
+    }
+    supported
+}
+
+const ALL_AUTH: [AuthAlgorithm; 10] = [
+    AuthAlgorithm::HmacMd5,
+    AuthAlgorithm::HmacSha1,
+    AuthAlgorithm::KeyedMd5,
+    AuthAlgorithm::KeyedSha1,
+    AuthAlgorithm::HmacSha256,
+    AuthAlgorithm::HmacSha384,
+    AuthAlgorithm::HmacSha512,
+    AuthAlgorithm::HmacRipemd160,
+    AuthAlgorithm::AesXcbcMac,
+    AuthAlgorithm::Null,
+];
+
+const ALL_ENCRYPT: [EncryptAlgorithm; 9] = [
+    EncryptAlgorithm::DesCbc,
+    EncryptAlgorithm::TripleDesCbc,
+    EncryptAlgorithm::Null,
+    EncryptAlgorithm::BlowfishCbc,
+    EncryptAlgorithm::Cast128Cbc,
+    EncryptAlgorithm::TwofishCbc,
+    EncryptAlgorithm::AesCbc,
+    EncryptAlgorithm::AesCtr,
+    EncryptAlgorithm::CamelliaCbc,
+];
+
+fn sa_address(kind: AddressKind, addr: SocketAddr) -> Extension {
+    Extension::Address(
+        kind,
+        AddressExt {
+            proto: PROTO_ANY,
+            prefixlen: full_prefix(addr.ip()),
+            addr,
+        },
+    )
+}
+
+fn full_prefix(ip: IpAddr) -> u8 {
+    match ip {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    }
+}
+
+fn lifetime(kind: LifetimeKind, l: &Lifetime) -> Option<Extension> {
+    l.is_set().then(|| {
+        Extension::Lifetime(
+            kind,
+            LifetimeExt {
+                allocations: 0,
+                bytes: l.bytes,
+                addtime: l.seconds,
+                usetime: 0,
+            },
+        )
+    })
+}
+
+fn context(ctx: &Option<SecurityContext>) -> Option<Extension> {
+    let ctx = ctx.as_ref().filter(|c| c.doi != 0)?;
+    // setkey sends the string with its terminating NUL and counts it.
+    let mut context = ctx.context.clone();
+    context.push(0);
+    Some(Extension::SecCtx(SecCtxExt {
+        alg: ctx.alg,
+        doi: ctx.doi,
+        context,
+    }))
+}
+
+fn key(kind: KeyKind, bytes: &[u8]) -> Extension {
+    Extension::Key(
+        kind,
+        KeyExt {
+            bits: (bytes.len() * 8) as u16,
+            key: Zeroizing::new(bytes.to_vec()),
+        },
+    )
+}
+
+/// Which SA message to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaMessage {
+    /// SADB_ADD: everything.
+    Add,
+    /// SADB_GETSPI: lifetimes, context, SPI range, SA, SA2, addresses.
+    GetSpi,
+    /// SADB_GET: SA, SA2, addresses.
+    Get,
+    /// SADB_DELETE: SA, SA2, addresses.
+    Delete,
+}
+
+/// The message setkey sends for an SA statement.
+pub fn security_association(header: Header, kind: SaMessage, sa: &SecurityAssociation) -> Message {
+    let msg_type = match kind {
+        SaMessage::Add => MessageType::Add,
+        SaMessage::GetSpi => MessageType::GetSpi,
+        SaMessage::Get => MessageType::Get,
+        SaMessage::Delete => MessageType::Delete,
+    };
+    let mut m = bare(header, msg_type, satype(sa.satype));
+    let ext = &mut m.extensions;
+    let full = matches!(kind, SaMessage::Add | SaMessage::GetSpi);
+    let (mut auth, mut encrypt) = (0, 0);
+    if kind == SaMessage::Add {
+        if let Some((alg, k)) = &sa.transforms.encrypt {
+            encrypt = encrypt_id(*alg);
+            if sa.satype != SaType::IpComp {
+                ext.push(key(KeyKind::Encrypt, k.as_bytes()));
+            }
+        }
+        if let Some((alg, k)) = &sa.transforms.auth {
+            auth = auth_id(*alg);
+            if let Some(k) = k {
+                ext.push(key(KeyKind::Auth, k.as_bytes()));
+            }
+        }
+        if let Some(c) = sa.transforms.compression {
+            encrypt = compression_id(c);
+        }
+    }
+    if full {
+        ext.extend(lifetime(LifetimeKind::Hard, &sa.hard));
+        ext.extend(lifetime(LifetimeKind::Soft, &sa.soft));
+        ext.extend(context(&sa.context));
+    }
+    if kind == SaMessage::GetSpi && sa.spi != 0 {
+        ext.push(Extension::SpiRange {
+            min: sa.spi,
+            max: sa.spi,
+        });
+    }
+    ext.push(Extension::Sa(SaExt {
+        spi: sa.spi,
+        replay: sa.replay,
+        state: 0,
+        auth,
+        encrypt,
+        flags: sa.flags,
+    }));
+    ext.push(Extension::Sa2(Sa2Ext {
+        mode: mode(sa.mode),
+        sequence: 0,
+        reqid: sa.reqid,
+    }));
+    let nat = sa.nat.filter(|_| full);
+    if let Some(nat) = nat {
+        ext.push(Extension::NatTType(NAT_T_TYPE_ESPINUDP));
+        if let Some(oa) = nat.original {
+            ext.push(sa_address(AddressKind::NatTOa, SocketAddr::new(oa, 0)));
+        }
+    }
+    ext.push(sa_address(AddressKind::Src, sa.src));
+    ext.push(sa_address(AddressKind::Dst, sa.dst));
+    if let Some(nat) = nat {
+        ext.push(Extension::NatTPort(NatTPortKind::Src, nat.sport));
+        ext.push(Extension::NatTPort(NatTPortKind::Dst, nat.dport));
+    }
+    m
+}
+
+/// Which policy message to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyMessage {
+    /// SADB_X_SPDADD.
+    Add,
+    /// SADB_X_SPDUPDATE.
+    Update,
+    /// SADB_X_SPDDELETE.
+    Delete,
+}
+
+/// The message setkey sends for a policy statement.
+pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message {
+    let msg_type = match kind {
+        PolicyMessage::Add => MessageType::SpdAdd,
+        PolicyMessage::Update => MessageType::SpdUpdate,
+        PolicyMessage::Delete => MessageType::SpdDelete,
+    };
+    let mut m = bare(header, msg_type, 0);
+    let requests = p
+        .policy
+        .requests
+        .iter()
+        .map(|r| IpsecRequestExt {
+            proto: match r.protocol {
+                IpsecProtocol::Esp => 50,
+                IpsecProtocol::Ah => 51,
+                IpsecProtocol::IpComp => 108,
+            },
+            mode: mode(r.mode),
+            level: match r.level {
+                Level::Default => 0,
+                Level::Use => 1,
+                Level::Require => 2,
+                Level::Unique => 3,
+            },
+            reqid: r.reqid,
+            endpoints: r.endpoints,
+        })
+        .collect();
+    m.extensions.push(Extension::Policy(PolicyExt {
+        policy_type: match p.policy.action {
+            PolicyAction::Discard => 0,
+            PolicyAction::None => 1,
+            PolicyAction::Ipsec => 2,
+            PolicyAction::Entrust => 3,
+            PolicyAction::Bypass => 4,
+        },
+        dir: match p.policy.direction {
+            Direction::In => 1,
+            Direction::Out => 2,
+            Direction::Fwd => 3,
+        },
+        id: 0,
+        priority: p.policy.priority,
+        requests,
+    }));
+    for (kind, sel) in [(AddressKind::Src, &p.src), (AddressKind::Dst, &p.dst)] {
+        m.extensions.push(Extension::Address(
+            kind,
+            AddressExt {
+                proto: p.upper,
+                prefixlen: sel.prefixlen,
+                addr: sel.addr,
+            },
+        ));
+    }
+    m.extensions.extend(context(&p.context));
+    m
+}
+
+/// Whether an SA in a dump reply lies between one of `src` and one of `dst`
+/// (for `deleteall`).
+pub fn sa_between(message: &Message, src: &[IpAddr], dst: &[IpAddr]) -> bool {
+    let addr = |kind| {
+        message.extensions.iter().find_map(|e| match e {
+            Extension::Address(k, a) if *k == kind => Some(a.addr.ip()),
+            _ => None,
+        })
+    };
+    let same = |a: IpAddr, list: &[IpAddr]| list.iter().any(|b| canonical(*b) == canonical(a));
+    match (addr(AddressKind::Src), addr(AddressKind::Dst)) {
+        (Some(s), Some(d)) => same(s, src) && same(d, dst),
+        _ => false,
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The DELETE request for an SA found in a dump (deleteall): SA (SPI only),
+/// SA2 and the two addresses, as setkey builds it.
+pub fn delete_dumped(header: Header, dumped: &Message) -> Option<Message> {
+    let spi = dumped.extensions.iter().find_map(|e| match e {
+        Extension::Sa(sa) => Some(sa.spi),
+        _ => None,
+    })?;
+    let addr = |kind| {
+        dumped.extensions.iter().find_map(|e| match e {
+            Extension::Address(k, a) if *k == kind => Some(a.addr),
+            _ => None,
+        })
+    };
+    let (src, dst) = (addr(AddressKind::Src)?, addr(AddressKind::Dst)?);
+    let mut m = bare(header, MessageType::Delete, dumped.header.satype);
+    m.extensions.push(Extension::Sa(SaExt {
+        spi,
+        replay: 0,
+        state: 0,
+        auth: 0,
+        encrypt: 0,
+        flags: 0x40,
+    }));
+    m.extensions.push(Extension::Sa2(Sa2Ext {
+        mode: 0,
+        sequence: 0,
+        reqid: 0,
+    }));
+    m.extensions.push(sa_address(AddressKind::Src, SocketAddr::new(src.ip(), 0)));
+    m.extensions.push(sa_address(AddressKind::Dst, SocketAddr::new(dst.ip(), 0)));
+    Some(m)
+}

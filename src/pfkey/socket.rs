@@ -1,0 +1,166 @@
+//! A PF_KEY v2 socket: one message per datagram, replies matched to their
+//! requests.
+//!
+//! Linux answers a request inside `send()`: when `send` returns, every reply
+//! to it is already queued. setkey nevertheless takes whatever message comes
+//! next as the reply, so after a flush that removed entries (two identical
+//! FLUSH messages arrive, unicast and broadcast) every later statement reads
+//! its predecessor's reply. rsetkey drains what is queued before each request
+//! and accepts only replies of the request's type addressed to its own pid.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use nix::errno::Errno;
+use nix::sys::socket::{self, MsgFlags, sockopt};
+use nix::sys::time::TimeVal;
+
+use super::wire::{Header, Message, PF_KEY_V2, WireError};
+
+/// `PF_KEY_V2`, the protocol argument of `socket(PF_KEY, SOCK_RAW, ...)`.
+const PF_KEY_PROTOCOL: libc::c_int = 2;
+
+/// The largest datagram Linux sends on PF_KEY is far below this.
+const RECEIVE_BUFFER: usize = 64 * 1024;
+
+/// How long to wait for a reply, as setkey does (SO_RCVTIMEO of 1 s).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Errors of the PF_KEY transport (not kernel error replies, which are
+/// messages with `sadb_msg_errno` set).
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// `socket(PF_KEY, ...)` failed: no PF_KEY in this kernel, or no
+    /// CAP_NET_ADMIN.
+    #[error("pfkey_open: {0}")]
+    Open(Errno),
+    /// A socket option could not be set.
+    #[error("setsockopt: {0}")]
+    SetOption(Errno),
+    /// `send` failed.
+    #[error("send: {0}")]
+    Send(Errno),
+    /// `recv` failed or timed out.
+    #[error("recv: {0}")]
+    Receive(Errno),
+    /// The kernel sent something that is not a PF_KEY message.
+    #[error("invalid keymsg length")]
+    Malformed(#[from] WireError),
+}
+
+impl SocketError {
+    /// The text setkey prints after its program name, e.g.
+    /// `recv: Resource temporarily unavailable`.
+    pub fn setkey_text(&self) -> String {
+        match self {
+            SocketError::Open(e) => format!("pfkey_open: {}", crate::os::strerror(*e as i32)),
+            SocketError::SetOption(e) => format!("setsockopt: {}", crate::os::strerror(*e as i32)),
+            SocketError::Send(e) => format!("send: {}", crate::os::strerror(*e as i32)),
+            SocketError::Receive(e) => format!("recv: {}", crate::os::strerror(*e as i32)),
+            SocketError::Malformed(_) => "invalid keymsg length".to_string(),
+        }
+    }
+}
+
+/// An open PF_KEY v2 socket.
+pub struct PfKeySocket {
+    fd: OwnedFd,
+    pid: u32,
+    receive: Vec<u8>,
+    send: BytesMut,
+}
+
+impl PfKeySocket {
+    /// Opens a PF_KEY socket with setkey's buffer sizes and reply timeout.
+    pub fn open() -> Result<PfKeySocket, SocketError> {
+        // SAFETY: plain socket(2) call; the returned descriptor is checked
+        // and owned by the OwnedFd from here on. nix has no variant for the
+        // PF_KEY_V2 protocol number, hence the direct call.
+        let raw = unsafe { libc::socket(libc::PF_KEY, libc::SOCK_RAW | libc::SOCK_CLOEXEC, PF_KEY_PROTOCOL) };
+        if raw < 0 {
+            return Err(SocketError::Open(Errno::last()));
+        }
+        // SAFETY: `raw` is a fresh, valid descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // setkey raises the send buffer to 128 KiB and asks for a 2 MiB
+        // receive buffer, halving until the kernel accepts, so that large
+        // dumps are not cut short by a full queue.
+        socket::setsockopt(&fd, sockopt::SndBuf, &(128 * 1024)).map_err(SocketError::SetOption)?;
+        let mut rcvbuf = 2 * 1024 * 1024;
+        while rcvbuf >= 32 * 1024 && socket::setsockopt(&fd, sockopt::RcvBuf, &rcvbuf).is_err() {
+            rcvbuf /= 2;
+        }
+        let timeout = TimeVal::new(REPLY_TIMEOUT.as_secs() as _, REPLY_TIMEOUT.subsec_micros() as _);
+        socket::setsockopt(&fd, sockopt::ReceiveTimeout, &timeout).map_err(SocketError::SetOption)?;
+        Ok(PfKeySocket {
+            fd,
+            pid: std::process::id(),
+            receive: vec![0; RECEIVE_BUFFER],
+            send: BytesMut::with_capacity(1024),
+        })
+    }
+
+    /// The pid this socket puts into `sadb_msg_pid` (the process id, like
+    /// setkey; the kernel echoes it in replies and dumps print it).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// A request header of the given type and SA type, with setkey's
+    /// sequence number 0 and this process' pid.
+    pub fn header(&self, msg_type: u8, satype: u8) -> Header {
+        Header {
+            version: PF_KEY_V2,
+            msg_type,
+            satype,
+            pid: self.pid,
+            ..Header::default()
+        }
+    }
+
+    /// Throws away everything queued: replies that arrived after the one a
+    /// previous request was answered with, and other processes' broadcasts.
+    pub fn drain(&mut self) {
+        while socket::recv(self.fd.as_raw_fd(), &mut self.receive, MsgFlags::MSG_DONTWAIT).is_ok() {}
+    }
+
+    /// Sends one message as it is.
+    pub fn send(&mut self, message: &Message) -> Result<(), SocketError> {
+        self.send.clear();
+        message.emit(&mut self.send);
+        socket::send(self.fd.as_raw_fd(), &self.send, MsgFlags::empty()).map_err(SocketError::Send)?;
+        Ok(())
+    }
+
+    /// Receives the next message, whatever it is.
+    pub fn receive(&mut self) -> Result<Message, SocketError> {
+        let n = loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut self.receive, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                other => break other.map_err(SocketError::Receive)?,
+            }
+        };
+        let bytes = self.receive.get(..n).unwrap_or_default();
+        Ok(Message::parse(bytes)?)
+    }
+
+    /// Receives the next message that answers a request of `msg_type` sent
+    /// by this process; anything else is skipped.
+    pub fn receive_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
+        loop {
+            let message = self.receive()?;
+            if message.header.msg_type == msg_type && message.header.pid == self.pid {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Sends a request after draining stale messages, and returns its first
+    /// reply (an error reply has `errno` set).
+    pub fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
+        self.drain();
+        self.send(message)?;
+        self.receive_reply(message.header.msg_type)
+    }
+}

@@ -1,0 +1,241 @@
+//! Executes lowered statements against the kernel and reports the way setkey
+//! reports: kernel errors are printed with the statement's line and the
+//! script goes on; `get`, `dump` and `spddump` print on stdout.
+
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::dump::{self, DumpOptions};
+use crate::ir::{Operation, SaType, Statement};
+use crate::pfkey::request::{self, PolicyMessage, SaMessage};
+use crate::pfkey::socket::{PfKeySocket, SocketError};
+use crate::pfkey::wire::{Message, MessageType};
+
+/// Where and how messages about statements are printed.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    /// The program name messages start with (`setkey`, `rsetkey`).
+    pub program: String,
+    /// The script's name as given on the command line (`-` for stdin).
+    pub file: String,
+    /// `-c`: errors go to stdout, as `TEXT.` lines, without a prefix.
+    pub interactive: bool,
+}
+
+impl Reporter {
+    /// A kernel error (or a warning) about the statement on `line`.
+    fn statement_error(&self, out: &mut dyn Write, line: u32, text: &str) -> io::Result<()> {
+        if self.interactive {
+            writeln!(out, "{text}.")
+        } else {
+            eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+            Ok(())
+        }
+    }
+
+    /// A warning found while reading the statement on `line`.
+    fn warning(&self, out: &mut dyn Write, line: u32, text: &str) -> io::Result<()> {
+        if self.interactive {
+            write!(out, "{text}")
+        } else {
+            eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+            Ok(())
+        }
+    }
+
+    /// A message without a statement (`error encountered`).
+    fn plain(&self, text: &str) {
+        eprintln!("{}: {}", self.program, text);
+    }
+}
+
+/// Whether to go on after a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Next statement.
+    Continue,
+    /// `exit;` was executed.
+    Exit,
+}
+
+/// Runs statements over one PF_KEY socket.
+pub struct Executor<'a, W: Write> {
+    socket: &'a mut PfKeySocket,
+    out: W,
+    reporter: Reporter,
+    dump_options: DumpOptions,
+    kernel_errors: usize,
+}
+
+impl<'a, W: Write> Executor<'a, W> {
+    /// An executor printing to `out`.
+    pub fn new(socket: &'a mut PfKeySocket, out: W, reporter: Reporter) -> Self {
+        Executor {
+            socket,
+            out,
+            reporter,
+            dump_options: DumpOptions::default(),
+            kernel_errors: 0,
+        }
+    }
+
+    /// How many requests the kernel refused so far.
+    pub fn kernel_errors(&self) -> usize {
+        self.kernel_errors
+    }
+
+    /// The output, for flushing.
+    pub fn output(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Executes one statement: its warnings, then its operations in order.
+    pub fn execute(&mut self, statement: &Statement) -> Result<Flow, RunError> {
+        let line = statement.location.line;
+        for w in &statement.warnings {
+            self.reporter.warning(&mut self.out, line, w)?;
+        }
+        for op in &statement.operations {
+            if self.operation(op, line)? == Flow::Exit {
+                return Ok(Flow::Exit);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn operation(&mut self, op: &Operation, line: u32) -> Result<Flow, RunError> {
+        let h = self.socket.header(0, 0);
+        let message = match op {
+            Operation::Exit => return Ok(Flow::Exit),
+            Operation::Flush(t) => request::bare(h, MessageType::Flush, request::satype(*t)),
+            Operation::SpdFlush => request::bare(h, MessageType::SpdFlush, 0),
+            Operation::Dump(t) => {
+                let m = request::bare(h, MessageType::Dump, request::satype(*t));
+                return self.dump(&m, line).map(|_| Flow::Continue);
+            }
+            Operation::SpdDump => {
+                let m = request::bare(h, MessageType::SpdDump, 0);
+                return self.dump(&m, line).map(|_| Flow::Continue);
+            }
+            Operation::Add(sa) => request::security_association(h, SaMessage::Add, sa),
+            Operation::Get(sa) => request::security_association(h, SaMessage::Get, sa),
+            Operation::Delete(sa) => request::security_association(h, SaMessage::Delete, sa),
+            Operation::GetSpi(sa) => request::security_association(h, SaMessage::GetSpi, sa),
+            Operation::SpdAdd(p) => request::policy(h, PolicyMessage::Add, p),
+            Operation::SpdUpdate(p) => request::policy(h, PolicyMessage::Update, p),
+            Operation::SpdDelete(p) => request::policy(h, PolicyMessage::Delete, p),
+            Operation::DeleteAll(d) => {
+                return self.delete_all(d.satype, &d.src, &d.dst, line).map(|_| Flow::Continue);
+            }
+        };
+        let reply = self.socket.request(&message)?;
+        if reply.header.errno != 0 {
+            self.kernel_error(&reply, line)?;
+        } else if matches!(op, Operation::Get(_)) {
+            dump::write_sa(&mut self.out, &reply, now(), &self.dump_options)?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Reports a kernel error reply with setkey's texts.
+    fn kernel_error(&mut self, reply: &Message, line: u32) -> Result<(), RunError> {
+        self.kernel_errors += 1;
+        let text = error_text(reply.header.msg_type, reply.header.errno);
+        Ok(self.reporter.statement_error(&mut self.out, line, &text)?)
+            
+    }
+
+    /// `dump;` / `spddump;`: every entry on stdout.
+    fn dump(&mut self, request: &Message, line: u32) -> Result<(), RunError> {
+        let msg_type = request.header.msg_type;
+        let mut reply = self.socket.request(request)?;
+        loop {
+            if reply.header.errno != 0 {
+                return self.kernel_error(&reply, line);
+            }
+            let now = now();
+            if msg_type == MessageType::Dump as u8 {
+                dump::write_sa(&mut self.out, &reply, now, &self.dump_options)?;
+            } else {
+                dump::write_policy(&mut self.out, &reply, now, &self.dump_options)?;
+            }
+            if reply.header.seq == 0 {
+                return Ok(());
+            }
+            reply = self.socket.receive_reply(msg_type)?;
+        }
+    }
+
+    /// `deleteall`: dump the SAs of the type, then delete every one between
+    /// the two address sets (setkey on Linux stops after the first match).
+    fn delete_all(
+        &mut self,
+        satype: SaType,
+        src: &[std::net::IpAddr],
+        dst: &[std::net::IpAddr],
+        line: u32,
+    ) -> Result<(), RunError> {
+        let h = self.socket.header(0, 0);
+        let dump = request::bare(h, MessageType::Dump, request::satype(satype));
+        let mut reply = self.socket.request(&dump)?;
+        let mut doomed = Vec::new();
+        loop {
+            if reply.header.errno != 0 {
+                self.reporter.plain("error encountered");
+                return Ok(());
+            }
+            if request::sa_between(&reply, src, dst) {
+                doomed.extend(request::delete_dumped(h, &reply));
+            }
+            if reply.header.seq == 0 {
+                break;
+            }
+            reply = self.socket.receive_reply(MessageType::Dump as u8)?;
+        }
+        for delete in doomed {
+            let reply = self.socket.request(&delete)?;
+            if reply.header.errno != 0 {
+                self.kernel_error(&reply, line)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// setkey's text for a kernel error reply: strerror, except ENOENT, which
+/// means something specific for each request.
+pub fn error_text(msg_type: u8, errno: u8) -> String {
+    if i32::from(errno) == libc::ENOENT {
+        return match msg_type {
+            t if t == MessageType::Delete as u8
+                || t == MessageType::Get as u8
+                || t == MessageType::SpdDelete as u8 =>
+            {
+                "No entry".to_string()
+            }
+            t if t == MessageType::Dump as u8 => "No SAD entries".to_string(),
+            t if t == MessageType::SpdDump as u8 => "No SPD entries".to_string(),
+            // setkey has no text here and glibc prints a null string so.
+            _ => "(null)".to_string(),
+        };
+    }
+    crate::os::strerror(i32::from(errno))
+}
+
+/// Seconds since the epoch, as setkey's `time(NULL)`.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Why execution had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The PF_KEY socket failed.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// Writing the output failed (a closed pipe, a full disk).
+    #[error("write: {0}")]
+    Output(#[from] io::Error),
+}
