@@ -12,7 +12,7 @@ use std::path::Path;
 
 use clap::{ArgAction, Parser};
 
-use crate::dump::{self, DumpOptions};
+use crate::dump::{self, DumpOptions, Printer};
 use crate::ir::{Statement, SupportedAlgorithms};
 use crate::parse::{self, Options, ParseError};
 use crate::pfkey::request;
@@ -155,6 +155,9 @@ impl Cli {
         }
         if a.dump {
             return self.dump_mode();
+        }
+        if a.monitor > 0 {
+            return self.monitor();
         }
         if a.flush {
             return self.flush_mode();
@@ -372,7 +375,8 @@ impl Cli {
         status
     }
 
-    /// `-D` / `-DP`: dump the SAD or SPD.
+    /// `-D` / `-DP`: dump the SAD or SPD (with `-l`: every second, for
+    /// ever; the SAD in the one-line format).
     fn dump_mode(&self) -> i32 {
         let Some(mut socket) = self.open() else {
             return 1;
@@ -382,18 +386,34 @@ impl Cli {
         } else {
             MessageType::Dump
         };
-        let message = request::bare(socket.header(0, 0), msg_type, 0);
+        let short = self.args.repeat && !self.args.policy;
         let stdout = io::stdout();
         let mut out = BufWriter::new(stdout.lock());
-        let options = self.dump_options();
+        let mut printer = Printer::new(self.dump_options());
         let result: Result<(), RunError> = (|| {
-            let mut reply = socket.request(&message)?;
+            if short {
+                out.write_all(dump::short::SHORT_HEADER.as_bytes())?;
+            }
             loop {
-                dump::write_reply(&mut out, &reply, run::now(), &options)?;
-                if reply.header.seq == 0 || reply.header.errno != 0 {
+                let message = request::bare(socket.header(0, 0), msg_type, 0);
+                let mut reply = socket.request(&message)?;
+                loop {
+                    let now = run::now();
+                    if short && reply.header.errno == 0 {
+                        dump::short::write_short(&mut out, &reply, now, &self.dump_options())?;
+                    } else {
+                        printer.reply(&mut out, &reply, now)?;
+                    }
+                    if reply.header.seq == 0 || reply.header.errno != 0 {
+                        break;
+                    }
+                    reply = socket.receive_reply(msg_type as u8)?;
+                }
+                if !self.args.repeat {
                     return Ok(());
                 }
-                reply = socket.receive_reply(msg_type as u8)?;
+                out.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(1));
             }
         })();
         let status = match result {
@@ -404,6 +424,66 @@ impl Cli {
             return 1;
         }
         status
+    }
+
+    /// `-x` / `-xx`: print every PF_KEY message of the network namespace, for
+    /// ever, in libipsec's debug format.
+    fn monitor(&self) -> i32 {
+        let Some(mut socket) = self.open() else {
+            return 1;
+        };
+        let mut promisc = request::bare(socket.header(0, 0), MessageType::Promisc, 1);
+        promisc.header.satype = 1;
+        let epoch_stamps = self.args.monitor >= 2;
+        // setkey computes the UTC offset once, at start-up.
+        let offset = dump::time::local_offset(run::now() as i64);
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let result: Result<(), RunError> = (|| {
+            socket.set_timeout(None)?;
+            socket.send(&promisc)?;
+            loop {
+                let bytes = socket.receive_raw()?;
+                let since = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let micros = since.subsec_micros();
+                if epoch_stamps {
+                    writeln!(out, "{}.{micros:06} ", since.as_secs())?;
+                } else {
+                    let t = (since.as_secs() as i64 + offset).rem_euclid(86_400);
+                    writeln!(
+                        out,
+                        "{:02}:{:02}:{:02}.{micros:06} ",
+                        t / 3600,
+                        t / 60 % 60,
+                        t % 60
+                    )?;
+                }
+                if self.args.hex {
+                    dump::kdebug::write_hexdump(&mut out, bytes)?;
+                }
+                let body = if bytes.get(1) == Some(&(MessageType::Promisc as u8)) {
+                    // The kernel's echo of a PROMISC request carries nothing
+                    // more: setkey prints the bare time stamp and leaves it
+                    // in its buffer until the next full message.
+                    match bytes.get(wire::HEADER_LEN..) {
+                        Some(inner) if !inner.is_empty() => inner,
+                        _ => continue,
+                    }
+                } else {
+                    bytes
+                };
+                dump::kdebug::write_kdebug(&mut out, body)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+            }
+        })();
+        let _ = out.flush();
+        match result {
+            Ok(()) => 0,
+            Err(e) => self.run_error(e),
+        }
     }
 
     /// `-F` / `-FP`: flush the SAD or SPD, silently.

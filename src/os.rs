@@ -1,24 +1,17 @@
-//! The few C library services whose exact text setkey users see.
+//! The C library texts setkey users see.
 //!
-//! setkey prints the C library's `strerror` texts ("No such process",
-//! "Unknown error 234"); Rust's `io::Error` adds " (os error N)" and nix's
-//! table is its own, so the text comes from the C library itself.
+//! setkey prints `strerror` texts ("No such process", "Unknown error 234").
+//! Rust's `io::Error` takes its text from the C library too, but appends
+//! " (os error N)", which is cut off here.
 
-use std::ffi::CStr;
-
-/// The C library's message for `errno`, exactly as `strerror(3)` gives it.
+/// The C library's message for `errno`, as `strerror(3)` gives it.
 pub fn strerror(errno: i32) -> String {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: the buffer is valid for its whole length; the XSI variant
-    // (which the libc crate binds on Linux) writes a NUL-terminated string
-    // into it or fails without touching memory outside it.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr(), buf.len()) };
-    if rc != 0 {
-        return format!("Unknown error {errno}");
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let suffix = format!(" (os error {errno})");
+    match text.strip_suffix(&suffix) {
+        Some(t) => t.to_string(),
+        None => text,
     }
-    // SAFETY: strerror_r succeeded, so `buf` holds a NUL-terminated string.
-    let text = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    text.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ impl<'a, W: Write> Executor<'a, W> {
     /// Reports a kernel error reply with setkey's texts.
     fn kernel_error(&mut self, reply: &Message, line: u32) -> Result<(), RunError> {
         self.kernel_errors += 1;
-        let text = error_text(reply.header.msg_type, reply.header.errno);
+        let text = dump::error_text(&reply.header);
         Ok(self.reporter.statement_error(&mut self.out, line, &text)?)
             
     }
@@ -200,26 +200,6 @@ impl<'a, W: Write> Executor<'a, W> {
         }
         Ok(())
     }
-}
-
-/// setkey's text for a kernel error reply: strerror, except ENOENT, which
-/// means something specific for each request.
-pub fn error_text(msg_type: u8, errno: u8) -> String {
-    if i32::from(errno) == libc::ENOENT {
-        return match msg_type {
-            t if t == MessageType::Delete as u8
-                || t == MessageType::Get as u8
-                || t == MessageType::SpdDelete as u8 =>
-            {
-                "No entry".to_string()
-            }
-            t if t == MessageType::Dump as u8 => "No SAD entries".to_string(),
-            t if t == MessageType::SpdDump as u8 => "No SPD entries".to_string(),
-            // setkey has no text here and glibc prints a null string so.
-            _ => "(null)".to_string(),
-        };
-    }
-    crate::os::strerror(i32::from(errno))
 }
 
 /// Seconds since the epoch, as setkey's `time(NULL)`.

@@ -224,3 +224,33 @@ fn script_run_stdout_matches_received_replies() {
     eprintln!("script stdout: {}/{} passed", total - failed.len(), total);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// Monitor cases (079, 080): the kdebug text of every message the script
+/// run sent or received appears in the monitor output as a whole block
+/// (timestamp line, decoded message, empty line).
+#[test]
+fn monitor_output_contains_every_decoded_message() {
+    use rsetkey::dump::kdebug::write_kdebug;
+    let mut checked = 0;
+    for case in ["079-monitor-x", "080-monitor-xx"] {
+        let dir = fixtures().join("cases").join(case);
+        let x = std::fs::read_to_string(dir.join("x.txt")).unwrap();
+        for raw_name in ["F.send.raw", "F.recv.raw"] {
+            let raw = std::fs::read(dir.join(raw_name)).unwrap();
+            let mut it = messages(&raw);
+            while let Some(bytes) = it.next_raw() {
+                let bytes = bytes.unwrap();
+                let mut text = Vec::new();
+                write_kdebug(&mut text, bytes).unwrap();
+                let block = format!(" \n{}\n", show(&text));
+                assert!(
+                    x.contains(&block),
+                    "{case} {raw_name}: not in x.txt:\n{block}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("monitor blocks: {checked} found");
+    assert!(checked > 20);
+}

@@ -147,15 +147,7 @@ pub fn error_text(header: &crate::pfkey::wire::Header) -> String {
         }
         .to_string();
     }
-    strerror(i32::from(header.errno))
-}
-
-/// The C library's `strerror` text (e.g. `Unknown error 234`).
-pub fn strerror(errno: i32) -> String {
-    // std formats OS errors with the C library's text plus " (os error N)".
-    let text = std::io::Error::from_raw_os_error(errno).to_string();
-    let suffix = format!(" (os error {errno})");
-    text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+    crate::os::strerror(i32::from(header.errno))
 }
 
 /// One SA block with system defaults (see [`Printer::sa`]); nothing for a

@@ -88,6 +88,23 @@ fn local_tm(t: i64) -> Option<Tm> {
     })
 }
 
+/// Seconds east of UTC of the C library's local time at `t` (0 when the
+/// C library cannot tell). `setkey -x` computes this once at start-up and
+/// prints every time stamp with it.
+pub fn local_offset(t: i64) -> i64 {
+    let Some(t) = libc::time_t::try_from(t).ok() else {
+        return 0;
+    };
+    // SAFETY: as in `local_tm`: reentrant, writes only into our own `tm`.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return 0;
+        }
+        i64::from(tm.tm_gmtoff)
+    }
+}
+
 /// setkey's `str_time`: exactly what it prints for a time stamp `t`.
 ///
 /// 0 gives 20 blanks; otherwise `asctime` text without the weekday, cut at

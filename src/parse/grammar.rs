@@ -12,14 +12,14 @@ use std::net::{IpAddr, SocketAddr};
 
 use nom::{IResult, Input, Needed};
 
+use super::Options;
 use super::lexer::{EncKind, ExtFlag, Keyword, ProtoKw, TokKind, Token};
 use super::policy::parse_policy;
 use super::resolve::{Family, NameService};
-use super::Options;
 use crate::ir::{
-    self, DeleteAll, Direction, IpsecMode,
-    Key, Level, Lifetime, NatTraversal, Operation, PolicyRequest, SaType, SecurityAssociation,
-    SecurityContext, SelectorAddress, Statement, Transforms, NAT_T_PORT, UPPER_ANY,
+    self, DeleteAll, Direction, IpsecMode, Key, Level, Lifetime, NAT_T_PORT, NatTraversal,
+    Operation, PolicyRequest, SaType, SecurityAssociation, SecurityContext, SelectorAddress,
+    Statement, Transforms, UPPER_ANY,
 };
 
 /// The token stream as nom input: the whole slice plus a position, so
@@ -193,14 +193,10 @@ fn dec_value(t: &Token) -> u64 {
 
 /// A hex token as base-16 strtoul reads it.
 fn hex_value(t: &Token) -> u64 {
-    t.text
-        .get(2..)
-        .unwrap_or("")
-        .chars()
-        .fold(0u64, |n, c| {
-            n.saturating_mul(16)
-                .saturating_add(u64::from(c.to_digit(16).unwrap_or(0)))
-        })
+    t.text.get(2..).unwrap_or("").chars().fold(0u64, |n, c| {
+        n.saturating_mul(16)
+            .saturating_add(u64::from(c.to_digit(16).unwrap_or(0)))
+    })
 }
 
 /// Key bytes of a key token: raw bytes of a quoted string, or hex digits
@@ -345,11 +341,7 @@ impl<'a> Grammar<'a> {
     ) -> Result<Vec<SocketAddr>, nom::Err<Fail>> {
         match self.names.resolve(&host.text, service, p.family, p.numeric) {
             Ok(list) if !list.is_empty() => Ok(list),
-            Ok(_) => self.resolve_fail(
-                "Name or service not known".to_string(),
-                host,
-                err_at,
-            ),
+            Ok(_) => self.resolve_fail("Name or service not known".to_string(), host, err_at),
             Err(text) => self.resolve_fail(text, host, err_at),
         }
     }
@@ -490,7 +482,9 @@ impl<'a> Grammar<'a> {
     /// `{ extension }`.
     fn extensions<'i>(&self, mut i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
         loop {
-            let Some(t) = i.peek() else { return Ok((i, ())) };
+            let Some(t) = i.peek() else {
+                return Ok((i, ()));
+            };
             let rest = i.take_from(1);
             i = match t.kind {
                 TokKind::FExt => {
@@ -627,10 +621,20 @@ impl<'a> Grammar<'a> {
     }
 
     /// `ealg`: the name and its key, with setkey's checks.
-    fn enc_alg<'i>(&self, i: Toks<'i>, p: &mut SaParams, warnings: &mut Vec<String>) -> Res<'i, ()> {
+    fn enc_alg<'i>(
+        &self,
+        i: Toks<'i>,
+        p: &mut SaParams,
+        warnings: &mut Vec<String>,
+    ) -> Res<'i, ()> {
         let names: Vec<&str> = super::lexer::ENC_NAMES.iter().map(|n| n.0).collect();
         let name_at = i.pos();
-        let (i, t) = self.alg_name(i, |k| matches!(k, TokKind::EncAlg(..)), &names, "encryption")?;
+        let (i, t) = self.alg_name(
+            i,
+            |k| matches!(k, TokKind::EncAlg(..)),
+            &names,
+            "encryption",
+        )?;
         let TokKind::EncAlg(alg, kind) = t.kind else {
             return cut_at(i, FailKind::Syntax);
         };
@@ -676,13 +680,20 @@ impl<'a> Grammar<'a> {
     /// `aalg`: the name and its key (none for `null`).
     fn auth_alg<'i>(&self, i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
         let names: Vec<&str> = super::lexer::AUTH_NAMES.iter().map(|n| n.0).collect();
-        let (i, t) = match self.alg_name(i, |k| matches!(k, TokKind::AuthAlg(..)), &names, "authentication") {
+        let (i, t) = match self.alg_name(
+            i,
+            |k| matches!(k, TokKind::AuthAlg(..)),
+            &names,
+            "authentication",
+        ) {
             Ok(r) => r,
             Err(nom::Err::Failure(mut f)) => {
                 // `-A tcp-md5 KEY`: the name vanished in the scanner.
-                if self.source.get(..i.peek().map_or(0, |t| t.start)).is_some_and(|s| {
-                    s.trim_end().ends_with("tcp-md5")
-                }) {
+                if self
+                    .source
+                    .get(..i.peek().map_or(0, |t| t.start))
+                    .is_some_and(|s| s.trim_end().ends_with("tcp-md5"))
+                {
                     f.help = Some("tcp-md5 (RFC 2385) is not available on Linux".into());
                 }
                 return Err(nom::Err::Failure(f));
@@ -697,13 +708,23 @@ impl<'a> Grammar<'a> {
             return Ok((i, ()));
         }
         let (i, (key, at)) = self.key(i)?;
-        self.check_key(self.options.supported.auth_bits(alg), key.bits(), at, &t.text)?;
+        self.check_key(
+            self.options.supported.auth_bits(alg),
+            key.bits(),
+            at,
+            &t.text,
+        )?;
         p.transforms.auth = Some((alg, Some(key)));
         Ok((i, ()))
     }
 
     /// `algorithm` of `add`.
-    fn algorithm_spec<'i>(&self, i: Toks<'i>, p: &mut SaParams, warnings: &mut Vec<String>) -> Res<'i, ()> {
+    fn algorithm_spec<'i>(
+        &self,
+        i: Toks<'i>,
+        p: &mut SaParams,
+        warnings: &mut Vec<String>,
+    ) -> Res<'i, ()> {
         if let Ok((i, _)) = tok(i, TokKind::FEnc) {
             let (i, _) = self.enc_alg(i, p, warnings)?;
             if let Ok((i, _)) = tok(i, TokKind::FAuth) {
@@ -745,7 +766,11 @@ impl<'a> Grammar<'a> {
     }
 
     /// `add`, `get`, `delete`, `getspi`.
-    fn sa_statement<'i>(&self, i: Toks<'i>, cmd: SaCmd) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
+    fn sa_statement<'i>(
+        &self,
+        i: Toks<'i>,
+        cmd: SaCmd,
+    ) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
         let mut p = SaParams::default();
         let mut warnings = Vec::new();
         let (i, _) = self.ipaddropts(i, &mut p)?;
@@ -832,7 +857,11 @@ impl<'a> Grammar<'a> {
     }
 
     /// `flush [proto];` / `dump [proto];`.
-    fn flush_dump<'i>(&self, i: Toks<'i>, dump: bool) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
+    fn flush_dump<'i>(
+        &self,
+        i: Toks<'i>,
+        dump: bool,
+    ) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
         let mut p = SaParams::default();
         let (i, _) = self.protocol_spec(i, &mut p)?;
         let eot_at = i.pos();
@@ -886,7 +915,11 @@ impl<'a> Grammar<'a> {
     }
 
     /// `spdadd`, `spdupdate`, `spddelete`.
-    fn spd_statement<'i>(&self, i: Toks<'i>, cmd: SpdCmd) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
+    fn spd_statement<'i>(
+        &self,
+        i: Toks<'i>,
+        cmd: SpdCmd,
+    ) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
         if cmd != SpdCmd::Delete
             && let Ok((i, _)) = tok(i, TokKind::Keyword(Keyword::Tagged))
         {
@@ -957,7 +990,10 @@ impl<'a> Grammar<'a> {
             return cut_tok(
                 eot_at,
                 FailKind::Msg("multiple address specified".into()),
-                Some("a policy selector needs exactly one address; use a numeric address or -4/-6".into()),
+                Some(
+                    "a policy selector needs exactly one address; use a numeric address or -4/-6"
+                        .into(),
+                ),
             );
         }
         let mut ops = Vec::new();
@@ -980,17 +1016,18 @@ impl<'a> Grammar<'a> {
                     policy: policy.clone(),
                     context: context.clone(),
                 };
-                let twin = (self.options.rfc_mode && policy.direction == Direction::In).then(|| {
-                    let mut fwd = req.clone();
-                    fwd.policy.direction = Direction::Fwd;
-                    if let Some(first) = fwd.policy.requests.first_mut()
-                        && first.level == Level::Unique
-                    {
-                        first.level = Level::Require;
-                        first.reqid = 0;
-                    }
-                    fwd
-                });
+                let twin =
+                    (self.options.rfc_mode && policy.direction == Direction::In).then(|| {
+                        let mut fwd = req.clone();
+                        fwd.policy.direction = Direction::Fwd;
+                        if let Some(first) = fwd.policy.requests.first_mut()
+                            && first.level == Level::Unique
+                        {
+                            first.level = Level::Require;
+                            first.reqid = 0;
+                        }
+                        fwd
+                    });
                 let wrap = |r: PolicyRequest| match cmd {
                     SpdCmd::Add => Operation::SpdAdd(r),
                     SpdCmd::Update => Operation::SpdUpdate(r),
@@ -1048,22 +1085,32 @@ impl<'a> Grammar<'a> {
                         "setkey has no `update` command; `delete` the SA and `add` it again".into()
                     } else {
                         let cmds = [
-                            "add", "get", "delete", "deleteall", "getspi", "flush", "dump", "spdadd",
-                            "spdupdate", "spddelete", "spdflush", "spddump", "exit",
+                            "add",
+                            "get",
+                            "delete",
+                            "deleteall",
+                            "getspi",
+                            "flush",
+                            "dump",
+                            "spdadd",
+                            "spdupdate",
+                            "spddelete",
+                            "spdflush",
+                            "spddump",
+                            "exit",
                         ];
                         match suggest(&first.text, cmds.into_iter()) {
                             Some(c) => format!("not a statement; did you mean `{c}`?"),
-                            None => "a statement starts with a command such as add or spdadd".into(),
+                            None => {
+                                "a statement starts with a command such as add or spdadd".into()
+                            }
                         }
                     });
                 }
                 return Err(nom::Err::Failure(f));
             }
         };
-        let (line, end) = i
-            .all
-            .get(eot_at)
-            .map_or((0, start), |t| (t.line, t.end));
+        let (line, end) = i.all.get(eot_at).map_or((0, start), |t| (t.line, t.end));
         Ok((
             i,
             Some(Statement {

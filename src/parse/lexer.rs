@@ -212,7 +212,11 @@ pub(crate) const ENC_NAMES: &[(&str, EncryptAlgorithm, EncKind)] = &[
     ("3des-cbc", EncryptAlgorithm::TripleDesCbc, EncKind::Keyed),
     ("null", EncryptAlgorithm::Null, EncKind::NoKey),
     ("simple", EncryptAlgorithm::Null, EncKind::Old),
-    ("blowfish-cbc", EncryptAlgorithm::BlowfishCbc, EncKind::Keyed),
+    (
+        "blowfish-cbc",
+        EncryptAlgorithm::BlowfishCbc,
+        EncKind::Keyed,
+    ),
     ("cast128-cbc", EncryptAlgorithm::Cast128Cbc, EncKind::Keyed),
     ("des-deriv", EncryptAlgorithm::DesCbc, EncKind::Deriv),
     ("des-32iv", EncryptAlgorithm::DesCbc, EncKind::Iv32),
@@ -220,7 +224,11 @@ pub(crate) const ENC_NAMES: &[(&str, EncryptAlgorithm, EncKind)] = &[
     ("aes-cbc", EncryptAlgorithm::AesCbc, EncKind::Keyed),
     ("rijndael-cbc", EncryptAlgorithm::AesCbc, EncKind::Keyed),
     ("aes-ctr", EncryptAlgorithm::AesCtr, EncKind::Keyed),
-    ("camellia-cbc", EncryptAlgorithm::CamelliaCbc, EncKind::Keyed),
+    (
+        "camellia-cbc",
+        EncryptAlgorithm::CamelliaCbc,
+        EncKind::Keyed,
+    ),
 ];
 
 /// Authentication names of the `-A` state (dialect.md §10.2).
@@ -306,7 +314,10 @@ fn policy_text(i: &str) -> Res<'_> {
 fn ai_flags(i: &str) -> Res<'_> {
     value(
         Lexeme::Tok(TokKind::AiFlags),
-        recognize(pair(char('-'), take_while1(|c| matches!(c, 'n' | '4' | '6')))),
+        recognize(pair(
+            char('-'),
+            take_while1(|c| matches!(c, 'n' | '4' | '6')),
+        )),
     )
     .parse(i)
 }
@@ -514,7 +525,9 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
                 // setkey's scanner keeps the policy text in yytext (yymore),
                 // so messages at this `;` show the policy followed by `;`.
                 if let Some(prev) = last_policy_text.take()
-                    && tokens.last().is_some_and(|t: &Token| t.kind == TokKind::PolicyText)
+                    && tokens
+                        .last()
+                        .is_some_and(|t: &Token| t.kind == TokKind::PolicyText)
                 {
                     text = format!("{prev};");
                 }
@@ -612,7 +625,10 @@ mod tests {
     #[test]
     fn algorithm_names_only_after_their_flag() {
         let k = kinds("-E aes-cbc null -A null");
-        assert_eq!(k[1], TokKind::EncAlg(EncryptAlgorithm::AesCbc, EncKind::Keyed));
+        assert_eq!(
+            k[1],
+            TokKind::EncAlg(EncryptAlgorithm::AesCbc, EncKind::Keyed)
+        );
         assert_eq!(k[2], TokKind::Str);
         assert_eq!(k[4], TokKind::AuthAlg(AuthAlgorithm::Null, true));
         // Unknown names stay STRINGs.
@@ -674,11 +690,7 @@ mod tests {
     fn comments_and_layout() {
         assert_eq!(
             kinds("# c\n\tflush;   # x\n"),
-            vec![
-                TokKind::Keyword(Keyword::Flush),
-                TokKind::Eot,
-                TokKind::Eof
-            ]
+            vec![TokKind::Keyword(Keyword::Flush), TokKind::Eot, TokKind::Eof]
         );
         assert_eq!(tokenize("flush\n").last().map(|t| t.line), Some(2));
     }

@@ -18,8 +18,8 @@ use nom::{IResult, Parser};
 
 use super::resolve::{Family, NameService};
 use crate::ir::{
-    Direction, IpsecMode, IpsecProtocol, IpsecRequest, Level, Policy, PolicyAction,
-    PRIORITY_DEFAULT,
+    Direction, IpsecMode, IpsecProtocol, IpsecRequest, Level, PRIORITY_DEFAULT, Policy,
+    PolicyAction,
 };
 
 /// libipsec's error texts.
@@ -68,7 +68,10 @@ fn word(i: &str) -> PRes<'_, &str> {
         multispace0,
         recognize(pair(
             take_while1(is_addr_char),
-            opt(pair(char('%'), take_while1(|c: char| c.is_ascii_alphanumeric()))),
+            opt(pair(
+                char('%'),
+                take_while1(|c: char| c.is_ascii_alphanumeric()),
+            )),
         )),
     )
     .parse(i)
@@ -86,9 +89,30 @@ fn kw<'a>(k: &'static str) -> impl Parser<&'a str, Output = &'a str, Error = Pol
 
 /// Words that are keywords of the policy scanner, not addresses.
 const RESERVED: &[&str] = &[
-    "in", "out", "fwd", "priority", "prio", "low", "def", "high", "discard", "none", "ipsec",
-    "bypass", "entrust", "esp", "ah", "ipcomp", "transport", "tunnel", "me", "any", "default",
-    "use", "require", "unique",
+    "in",
+    "out",
+    "fwd",
+    "priority",
+    "prio",
+    "low",
+    "def",
+    "high",
+    "discard",
+    "none",
+    "ipsec",
+    "bypass",
+    "entrust",
+    "esp",
+    "ah",
+    "ipcomp",
+    "transport",
+    "tunnel",
+    "me",
+    "any",
+    "default",
+    "use",
+    "require",
+    "unique",
 ];
 
 /// A number word; the value saturates like strtoul.
@@ -399,7 +423,10 @@ mod tests {
         let pol = p(" in").unwrap();
         assert_eq!((pol.action, pol.priority), (PolicyAction::Discard, 0));
         let pol = p(" out none").unwrap();
-        assert_eq!((pol.action, pol.priority), (PolicyAction::None, PRIORITY_DEFAULT));
+        assert_eq!(
+            (pol.action, pol.priority),
+            (PolicyAction::None, PRIORITY_DEFAULT)
+        );
         assert_eq!(p(" out entrust").unwrap().action, PolicyAction::Entrust);
         assert_eq!(p(" sideways none"), Err(INVALID_ARGUMENT.into()));
         assert_eq!(p(" out none garbage"), Err(INVALID_ARGUMENT.into()));
@@ -419,22 +446,35 @@ mod tests {
         assert_eq!(prio(" out prio 2147483648 none"), Ok(0));
         assert_eq!(prio(" out prio 2147483649 none"), Err(PRIO_RANGE.into()));
         assert_eq!(prio(" out prio -2147483648 none"), Err(PRIO_RANGE.into()));
-        assert_eq!(prio(" out prio def + 1073741825 none"), Err(PRIO_BASE_RANGE.into()));
-        assert_eq!(prio(" out prio def - 1073741824 none"), Err(PRIO_BASE_RANGE.into()));
+        assert_eq!(
+            prio(" out prio def + 1073741825 none"),
+            Err(PRIO_BASE_RANGE.into())
+        );
+        assert_eq!(
+            prio(" out prio def - 1073741824 none"),
+            Err(PRIO_BASE_RANGE.into())
+        );
         assert_eq!(prio(" out prio +5 none"), Err(INVALID_ARGUMENT.into()));
     }
 
     #[test]
     fn requests_and_levels() {
-        let pol = p(" out ipsec\n esp/transport//require ah/transport//unique:42 ipcomp/transport/")
-            .unwrap();
+        let pol =
+            p(" out ipsec\n esp/transport//require ah/transport//unique:42 ipcomp/transport/")
+                .unwrap();
         assert_eq!(pol.requests.len(), 3);
         assert_eq!(pol.requests[0].level, Level::Require);
-        assert_eq!((pol.requests[1].level, pol.requests[1].reqid), (Level::Unique, 42));
+        assert_eq!(
+            (pol.requests[1].level, pol.requests[1].reqid),
+            (Level::Unique, 42)
+        );
         assert_eq!(pol.requests[2].level, Level::Default);
         let pol = p(" out ipsec esp / transport // use").unwrap();
         assert_eq!(pol.requests[0].level, Level::Use);
-        assert_eq!(p(" out ipsec esp/transport//"), Err(INVALID_ARGUMENT.into()));
+        assert_eq!(
+            p(" out ipsec esp/transport//"),
+            Err(INVALID_ARGUMENT.into())
+        );
     }
 
     #[test]
@@ -442,13 +482,22 @@ mod tests {
         assert_eq!(p(" out ipsec esp/bogus//require"), Err(TOO_FEW.into()));
         assert_eq!(p(" out ipsec esp"), Err(TOO_FEW.into()));
         assert_eq!(p(" out ipsec esp/"), Err(TOO_FEW.into()));
-        assert_eq!(p(" out ipsec esp/tunnel//require"), Err(INVALID_ADDRESS.into()));
+        assert_eq!(
+            p(" out ipsec esp/tunnel//require"),
+            Err(INVALID_ADDRESS.into())
+        );
         assert_eq!(
             p(" out ipsec esp/tunnel/10.0.0.1-::1/require"),
             Err(FAMILY_MISMATCH.into())
         );
-        assert_eq!(p(" in ipsec esp/transport/me-any/require"), Err(INVALID_DIRECTION.into()));
-        assert_eq!(p(" out ipsec esp/transport/any-me/require"), Err(INVALID_DIRECTION.into()));
+        assert_eq!(
+            p(" in ipsec esp/transport/me-any/require"),
+            Err(INVALID_DIRECTION.into())
+        );
+        assert_eq!(
+            p(" out ipsec esp/transport/any-me/require"),
+            Err(INVALID_DIRECTION.into())
+        );
         assert!(p(" out ipsec esp/transport/me-any/require").is_ok());
         assert!(p(" in ipsec esp/transport/any-me").is_ok());
         assert_eq!(
@@ -468,7 +517,10 @@ mod tests {
         let pol = p(" out ipsec esp/tunnel/10.0.0.1[500]-10.0.0.2[4500]/require").unwrap();
         assert_eq!(
             pol.requests[0].endpoints,
-            Some(("10.0.0.1:500".parse().unwrap(), "10.0.0.2:4500".parse().unwrap()))
+            Some((
+                "10.0.0.1:500".parse().unwrap(),
+                "10.0.0.2:4500".parse().unwrap()
+            ))
         );
         let pol = p(" out ipsec esp/tunnel/2001:db8::1-2001:db8::2/require").unwrap();
         assert!(pol.requests[0].endpoints.is_some());

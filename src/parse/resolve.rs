@@ -238,9 +238,9 @@ impl FileNames {
         let Some(service) = service else { return Ok(0) };
         if !service.is_empty() && service.bytes().all(|b| b.is_ascii_digit()) {
             // glibc converts with strtoul and keeps the low 16 bits.
-            let n = service
-                .bytes()
-                .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+            let n = service.bytes().fold(0u64, |n, d| {
+                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+            });
             return Ok((n & 0xffff) as u16);
         }
         self.services
@@ -359,7 +359,10 @@ mod tests {
         let any = f.resolve("localhost", None, Family::Any, false);
         assert_eq!(
             any,
-            Ok(vec!["[::1]:0".parse().unwrap(), "127.0.0.1:0".parse().unwrap()])
+            Ok(vec![
+                "[::1]:0".parse().unwrap(),
+                "127.0.0.1:0".parse().unwrap()
+            ])
         );
         let v4 = f.resolve("localhost", None, Family::V4, false);
         assert_eq!(v4.map(|v| v.len()), Ok(2));

@@ -35,7 +35,9 @@ fn msg(s: &str) -> (u32, Option<String>) {
 fn only_sa(s: &str) -> SecurityAssociation {
     let v = parse(s).expect("parses");
     match v.first().and_then(|st| st.operations.first()) {
-        Some(Operation::Add(sa) | Operation::Get(sa) | Operation::Delete(sa) | Operation::GetSpi(sa)) => sa.clone(),
+        Some(
+            Operation::Add(sa) | Operation::Get(sa) | Operation::Delete(sa) | Operation::GetSpi(sa),
+        ) => sa.clone(),
         other => panic!("not an SA: {other:?}"),
     }
 }
@@ -63,7 +65,9 @@ fn tutorial() {
     assert_eq!(v[0].operations, vec![Operation::Flush(SaType::Unspec)]);
     assert_eq!(v[0].location.line, 2);
     assert_eq!(v[1].operations, vec![Operation::SpdFlush]);
-    let Operation::Add(ah) = &v[2].operations[0] else { panic!() };
+    let Operation::Add(ah) = &v[2].operations[0] else {
+        panic!()
+    };
     assert_eq!(ah.satype, SaType::Ah);
     assert_eq!(ah.spi, 15700);
     assert_eq!(ah.flags, 0x40);
@@ -71,11 +75,18 @@ fn tutorial() {
     let (alg, key) = ah.transforms.auth.clone().unwrap();
     assert_eq!(alg, AuthAlgorithm::HmacMd5);
     assert_eq!(key.unwrap().as_bytes(), b"1234567890123456");
-    let Operation::Add(esp) = &v[3].operations[0] else { panic!() };
-    assert_eq!(esp.transforms.encrypt.as_ref().map(|e| e.0), Some(EncryptAlgorithm::TripleDesCbc));
+    let Operation::Add(esp) = &v[3].operations[0] else {
+        panic!()
+    };
+    assert_eq!(
+        esp.transforms.encrypt.as_ref().map(|e| e.0),
+        Some(EncryptAlgorithm::TripleDesCbc)
+    );
     assert_eq!(v[4].location.line, 8);
     assert_eq!(v[4].operations.len(), 1);
-    let Operation::SpdAdd(p) = &v[4].operations[0] else { panic!() };
+    let Operation::SpdAdd(p) = &v[4].operations[0] else {
+        panic!()
+    };
     assert_eq!(p.upper, 255);
     assert_eq!(p.src.prefixlen, 32);
     assert_eq!(p.policy.direction, Direction::Out);
@@ -87,6 +98,526 @@ fn tutorial() {
     // in + fwd twin
     assert_eq!(v[5].operations.len(), 2);
     assert_eq!(v[5].location.line, 11);
-    let Operation::SpdAdd(fwd) = &v[5].operations[1] else { panic!() };
+    let Operation::SpdAdd(fwd) = &v[5].operations[1] else {
+        panic!()
+    };
     assert_eq!(fwd.policy.direction, Direction::Fwd);
+}
+
+#[test]
+fn sa_options_and_flags() {
+    let sa = only_sa(
+        "add 10.0.0.1 10.0.0.2 esp 0x1000 -m tunnel -u 7 -r 300 -f random-pad -f nocyclic-seq -lh 3600 -ls 3000 -bh 10 -bs 5 -E aes-cbc 0x00112233445566778899aabbccddeeff;",
+    );
+    assert_eq!(sa.mode, IpsecMode::Tunnel);
+    assert_eq!(sa.reqid, 7);
+    assert_eq!(sa.replay, 44); // 300 mod 256
+    assert_eq!(sa.flags, 0x100);
+    assert_eq!(
+        sa.hard,
+        Lifetime {
+            seconds: 3600,
+            bytes: 10
+        }
+    );
+    assert_eq!(
+        sa.soft,
+        Lifetime {
+            seconds: 3000,
+            bytes: 5
+        }
+    );
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp-old 1 -E des-32iv \"12345678\";");
+    assert_eq!(sa.flags, 0x40 | 0x01 | 0x10);
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp 1 -E des-deriv \"12345678\";");
+    assert_eq!(sa.flags, 0x40 | 0x20);
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 ipcomp 1 -C deflate -R;");
+    assert_eq!(
+        (sa.flags, sa.transforms.compression),
+        (0xc0, Some(CompressionAlgorithm::Deflate))
+    );
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp 1 -f zero-pad -f seq-pad -E null;");
+    assert_eq!(sa.flags, 0x240);
+    assert_eq!(sa.transforms.encrypt.map(|e| e.1.bits()), Some(0));
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 1 -A null;");
+    assert_eq!(sa.satype, SaType::Unspec);
+    assert_eq!(sa.transforms.auth, Some((AuthAlgorithm::Null, None)));
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 tcp 1 -A hmac-md5 \"0123456789abcdef\";");
+    assert_eq!(sa.satype, SaType::Unspec);
+}
+
+#[test]
+fn spi_forms_wrap_to_32_bits() {
+    let spi = |s: &str| only_sa(&format!("get 10.0.0.1 10.0.0.2 esp {s};")).spi;
+    assert_eq!(spi("256"), 256);
+    assert_eq!(spi("0x1ffffffff"), 0xffff_ffff);
+    assert_eq!(spi("4294967297"), 1);
+    assert_eq!(spi("0XABCDEF"), 0xabcdef);
+    assert_eq!(spi("99999999999999999999999"), 0xffff_ffff);
+}
+
+#[test]
+fn keys_quoted_and_hex() {
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp 1 -E des-cbc 0x123456789abcdef;");
+    let key = sa.transforms.encrypt.unwrap().1;
+    assert_eq!(
+        key.as_bytes(),
+        &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+    );
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp 1 -E blowfish-cbc \"a\nb#c;d\";");
+    assert_eq!(sa.transforms.encrypt.unwrap().1.as_bytes(), b"a\nb#c;d");
+}
+
+#[test]
+fn key_errors_and_masking() {
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc 0x0102030405;");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Invalid key length at `0x0102030405'")
+    );
+    assert_eq!(e.key_bits, Some((40, 192, 192)));
+    assert!(
+        !e.to_string().contains("0102030405"),
+        "headline masks the key"
+    );
+    assert!(e.help_text().is_some_and(|h| h.contains("192-bit")));
+    let e = e.with_source_name(
+        "x.conf",
+        "add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc 0x0102030405;".into(),
+    );
+    let rendered = format!("{:?}", miette::Report::new(e));
+    assert!(!rendered.contains("0102030405"), "{rendered}");
+    let e = err("add 10.0.0.1 10.0.0.2 ah 1 -A keyed-md5 \"secret-key-here!\";");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Not supported at `secret-key-here!'")
+    );
+    assert!(!e.to_string().contains("secret"));
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E null \"k\";");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `k'"));
+    let mut sup = SupportedAlgorithms::linux_default();
+    sup.encrypt.retain(|e| e.0 != EncryptAlgorithm::Null);
+    let opts = Options {
+        supported: sup,
+        rfc_mode: true,
+    };
+    let e = parse_script_with("add 10.0.0.1 10.0.0.2 esp 1 -E null;", &opts, &names()).unwrap_err();
+    assert_eq!(e.message.as_deref(), Some("Not supported at `null'"));
+}
+
+#[test]
+fn algorithm_checks() {
+    assert_eq!(
+        msg("add 10.0.0.1 10.0.0.2 esp-old 1 -E des-deriv \"12345678\";")
+            .1
+            .as_deref(),
+        Some("algorithm mismatched at `12345678'")
+    );
+    assert_eq!(
+        msg("add 10.0.0.1 10.0.0.2 esp 1 -E des-32iv \"12345678\";")
+            .1
+            .as_deref(),
+        Some("algorithm mismatched at `12345678'")
+    );
+    assert_eq!(
+        msg("add 10.0.0.1 10.0.0.2 ah-old 1 -r 4 -A hmac-md5 \"0123456789abcdef\";")
+            .1
+            .as_deref(),
+        Some("replay prevention cannot be used with ah/esp-old at `4'")
+    );
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbs \"0123456789abcdef\";");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `aes-cbs'"));
+    assert!(e.help_text().is_some_and(|h| h.contains("aes-cbc")));
+    let e = err("add 10.0.0.1 10.0.0.2 tcp 1 -A tcp-md5 \"secret\";");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `secret'"));
+    assert!(e.help_text().is_some_and(|h| h.contains("tcp-md5")));
+    let v = parse("add 10.0.0.1 10.0.0.2 esp 1 -E simple;").unwrap();
+    assert_eq!(
+        v[0].warnings,
+        vec!["WARNING: obsolete algorithm at `simple'".to_string()]
+    );
+}
+
+#[test]
+fn syntax_errors_name_setkey_tokens_and_lines() {
+    assert_eq!(
+        msg("flush;\nupdate 1 2;"),
+        (2, Some("syntax error at `update'".into()))
+    );
+    assert_eq!(
+        msg("flush;\nflush\n"),
+        (3, Some("syntax error at `'".into()))
+    );
+    let e = err("flush;\nadd \\\n");
+    assert!(e.lexer_fatal);
+    assert_eq!(
+        (e.line, e.message.as_deref()),
+        (2, Some("Syntax error at `\\'"))
+    );
+    assert_eq!(
+        msg("spdadd 1.2.3.4 5.6.7.8 icmp 8 -P out none;")
+            .1
+            .as_deref(),
+        Some("syntax error at `8'")
+    );
+    assert_eq!(
+        msg("add 1.2.3.4 5.6.7.8 esp 1;").1.as_deref(),
+        Some("syntax error at `;'")
+    );
+    assert_eq!(
+        msg("spdadd 1.2.3.4 5.6.7.8 esp -P out none;").1.as_deref(),
+        Some("syntax error at `esp'")
+    );
+}
+
+#[test]
+fn exit_stops_reading() {
+    let v = parse("flush;\nexit;\nthis is \\ never read").unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1].operations, vec![Operation::Exit]);
+    assert_eq!(parse("quit;").unwrap()[0].operations, vec![Operation::Exit]);
+    assert_eq!(parse("bye ;").unwrap()[0].operations, vec![Operation::Exit]);
+}
+
+#[test]
+fn statements_and_protocols() {
+    let ops = |s: &str| {
+        parse(s)
+            .unwrap()
+            .into_iter()
+            .flat_map(|s| s.operations)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ops("flush esp; flush ah-old; dump ipcomp; dump; spddump; spdflush;"),
+        vec![
+            Operation::Flush(SaType::Esp),
+            Operation::Flush(SaType::Ah),
+            Operation::Dump(SaType::IpComp),
+            Operation::Dump(SaType::Unspec),
+            Operation::SpdDump,
+            Operation::SpdFlush
+        ]
+    );
+    let v = ops("deleteall localhost 10.0.0.2 esp;");
+    let Operation::DeleteAll(d) = &v[0] else {
+        panic!()
+    };
+    assert_eq!(d.src.len(), 2);
+    let v = ops("getspi 10.0.0.1 10.0.0.2 esp 0xc00;");
+    assert!(matches!(&v[0], Operation::GetSpi(sa) if sa.spi == 0xc00));
+    let v = parse("get 10.0.0.1 10.0.0.2 esp 1 -m tunnel;").unwrap();
+    assert_eq!(
+        v[0].warnings,
+        vec!["WARNING: mode is obsolete at `;'".to_string()]
+    );
+    let v = parse("delete 10.0.0.1 10.0.0.2 esp 1 -m any;").unwrap();
+    assert!(v[0].warnings.is_empty());
+    assert_eq!(
+        msg("delete localhost 10.0.0.2 esp 1;").1.as_deref(),
+        Some("multiple address specified at `;'")
+    );
+}
+
+#[test]
+fn addresses_flags_and_pairs() {
+    let count = |s: &str| parse(s).unwrap()[0].operations.len();
+    assert_eq!(count("add -4 localhost localhost esp 1 -E null;"), 4);
+    assert_eq!(count("add -6 localhost localhost esp 1 -E null;"), 1);
+    assert_eq!(count("add localhost localhost esp 1 -E null;"), 2);
+    assert_eq!(count("add dual.example gw-b esp 1 -E null;"), 1);
+    let v = parse("add localhost localhost esp 1 -E null;").unwrap();
+    let Operation::Add(first) = &v[0].operations[0] else {
+        panic!()
+    };
+    assert!(first.src.is_ipv6(), "glibc puts ::1 first");
+    assert_eq!(
+        msg("add -n gw-a 10.0.0.2 esp 1 -E null;").1.as_deref(),
+        Some("Name or service not known at `10.0.0.2'")
+    );
+    assert_eq!(
+        msg("add -4 ::1 10.0.0.2 esp 1 -E null;").1.as_deref(),
+        Some("Address family for hostname not supported at `10.0.0.2'")
+    );
+    let e = err("add 10.0.0.1 ::1 esp 1 -E null;");
+    assert_eq!((e.message, e.line), (None, 1));
+    assert_eq!(
+        msg("add 1.2.3.4[ssh] 1.2.3.5 esp 1 -E null;").1.as_deref(),
+        Some("Servname not supported for ai_socktype at `1.2.3.5'")
+    );
+    let sa = only_sa("add 1.2.3.4[isakmp] 1.2.3.5[any] esp 1 -E null;");
+    assert_eq!((sa.src.port(), sa.dst.port()), (500, 0));
+}
+
+#[test]
+fn nat_traversal() {
+    let sa = only_sa("add 10.0.0.1 10.0.0.2[4501] esp-udp 1 -E null;");
+    assert_eq!(
+        sa.nat,
+        Some(NatTraversal {
+            sport: 4500,
+            dport: 4501,
+            original: None
+        })
+    );
+    assert_eq!(sa.satype, SaType::Esp);
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp-udp 192.0.2.9 1 -E null;");
+    assert_eq!(
+        sa.nat.and_then(|n| n.original),
+        Some("192.0.2.9".parse().unwrap())
+    );
+}
+
+#[test]
+fn security_context() {
+    let sa = only_sa("add 10.0.0.1 10.0.0.2 esp 1 -ctx 1 2 \"u:r:t:s0\" -E null;");
+    assert_eq!(
+        sa.context,
+        Some(SecurityContext {
+            doi: 1,
+            alg: 2,
+            context: b"u:r:t:s0".to_vec()
+        })
+    );
+    assert_eq!(
+        only_sa("add 10.0.0.1 10.0.0.2 esp 1 -ctx 256 2 \"x\" -E null;").context,
+        None
+    );
+    let p = only_policy("spdadd 10.0.0.1 10.0.0.2 any -ctx 1 1 \"c\" -P out none;");
+    assert!(p[0].context.is_some());
+}
+
+#[test]
+fn selectors_upper_layer_and_misc() {
+    let p = only_policy("spdadd 10.0.0.0/24[any] 10.0.1.0/300[80] tcp -P out none;");
+    assert_eq!(
+        (p[0].src.prefixlen, p[0].dst.prefixlen, p[0].dst.addr.port()),
+        (24, 44, 80)
+    );
+    assert_eq!(p[0].upper, 6);
+    let p = only_policy("spdadd 10.0.0.1 10.0.0.2 icmp 8,0 -P out none;");
+    assert_eq!(
+        (p[0].upper, p[0].src.addr.port(), p[0].dst.addr.port()),
+        (1, 8, 0)
+    );
+    let p = only_policy("spdadd fe80::/64 ::/0 icmp6 135,0 -P out none;");
+    assert_eq!(
+        (p[0].upper, p[0].src.addr.port(), p[0].src.prefixlen),
+        (58, 135, 64)
+    );
+    let p = only_policy("spdadd 10.0.0.1 10.0.0.2 gre 1.2.3.4 -P out none;");
+    assert_eq!((p[0].src.addr.port(), p[0].dst.addr.port()), (258, 772));
+    let p = only_policy("spdadd 10.0.0.1 10.0.0.2 gre 65537, -P out none;");
+    assert_eq!((p[0].src.addr.port(), p[0].dst.addr.port()), (1, 1));
+    let p = only_policy(
+        "spdadd 10.0.0.1 10.0.0.2 ip4 -P out none; spdadd 10.0.0.1 10.0.0.2 UDP -P out none;",
+    );
+    assert_eq!((p[0].upper, p[1].upper), (4, 17));
+    assert_eq!(
+        msg("spdadd 10.0.0.1 10.0.0.2 bogus -P out none;")
+            .1
+            .as_deref(),
+        Some("invalid upper layer protocol at `bogus'")
+    );
+    assert_eq!(
+        msg("spdadd 10.0.0.1 10.0.0.2 udp 1,2 -P out none;")
+            .1
+            .as_deref(),
+        Some("invalid an upper layer protocol spec at ` out none;'")
+    );
+}
+
+#[test]
+fn policy_statements() {
+    let p = only_policy(
+        "spdadd 10.0.0.1 10.0.0.2 any -P in ipsec esp/transport//unique:5 ah/transport//unique:6;",
+    );
+    assert_eq!(p.len(), 2);
+    assert_eq!(
+        (p[1].policy.requests[0].level, p[1].policy.requests[0].reqid),
+        (Level::Require, 0)
+    );
+    assert_eq!(
+        (p[1].policy.requests[1].level, p[1].policy.requests[1].reqid),
+        (Level::Unique, 6)
+    );
+    let v = parse_script_with(
+        "spdadd 10.0.0.1 10.0.0.2 any -P in none;",
+        &Options {
+            rfc_mode: false,
+            ..Options::default()
+        },
+        &names(),
+    )
+    .unwrap();
+    assert_eq!(v[0].operations.len(), 1);
+    let v = parse(
+        "spddelete 10.0.0.1 10.0.0.2 any -P in;\nspdupdate 10.0.0.1 10.0.0.2 any -P fwd none;",
+    )
+    .unwrap();
+    assert!(
+        matches!(&v[0].operations[1], Operation::SpdDelete(p) if p.policy.direction == Direction::Fwd)
+    );
+    assert!(matches!(&v[1].operations[..], [Operation::SpdUpdate(_)]));
+    assert_eq!(
+        msg("spdadd 10.0.0.1 10.0.0.2 any -P out ipsec\n esp/bogus//require;"),
+        (
+            2,
+            Some("Too few arguments at ` out ipsec\n esp/bogus//require'".into())
+        )
+    );
+    assert_eq!(
+        msg("spdadd localhost 10.0.0.2 any -P out none;")
+            .1
+            .as_deref(),
+        Some("multiple address specified at ` out none;'")
+    );
+    assert_eq!(
+        msg("spdadd 10.0.0.300 10.0.0.2 any -P out none;")
+            .1
+            .as_deref(),
+        Some("Name or service not known at ` out none;'")
+    );
+    let e = err("spdadd 10.0.0.1 ::1 any -P out none;");
+    assert_eq!(e.message, None);
+    let e = err("spdadd tagged \"t\" -P out none;");
+    assert!(e.message.is_some_and(|m| m.contains("not supported")));
+    assert_eq!(
+        msg("spdadd 1.2.3.4 5.6.7.8 any -P out # x\n none;")
+            .1
+            .as_deref(),
+        Some("syntax error at `\n none'")
+    );
+}
+
+#[test]
+fn statement_locations() {
+    let src = "flush;\tspdflush;\n\nadd 10.0.0.1\n 10.0.0.2 esp 1\n -E null;";
+    let v = parse(src).unwrap();
+    assert_eq!(
+        v[1].location,
+        Location {
+            line: 1,
+            offset: 7,
+            len: 9
+        }
+    );
+    assert_eq!(v[2].location.line, 5);
+    assert_eq!(v[2].location.offset, 18);
+    assert_eq!(
+        &src[v[2].location.offset..v[2].location.offset + v[2].location.len],
+        "add 10.0.0.1\n 10.0.0.2 esp 1\n -E null;"
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    // 2 000 cases by default; set PROPTEST_CASES for a longer run.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2000),
+            ..ProptestConfig::default()
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "add",
+        "get",
+        "delete",
+        "deleteall",
+        "getspi",
+        "flush",
+        "dump",
+        "spdadd",
+        "spdupdate",
+        "spddelete",
+        "spdflush",
+        "spddump",
+        "exit",
+        "tagged",
+        "esp",
+        "ah",
+        "esp-udp",
+        "ipcomp",
+        "tcp",
+        "-E",
+        "-A",
+        "-C",
+        "-R",
+        "-m",
+        "-u",
+        "-r",
+        "-f",
+        "-lh",
+        "-ls",
+        "-bh",
+        "-bs",
+        "-ctx",
+        "-P",
+        "-4",
+        "-6n",
+        "aes-cbc",
+        "null",
+        "hmac-sha1",
+        "tcp-md5",
+        "deflate",
+        "transport",
+        "tunnel",
+        "any",
+        "in",
+        "out",
+        "ipsec",
+        "esp/transport//require",
+        "prio",
+        "-",
+        "+",
+        "5",
+        "0x1f",
+        "\"k\"",
+        "10.0.0.1",
+        "::1",
+        "localhost",
+        "/",
+        "[",
+        "]",
+        "500",
+        "icmp",
+        "8,0",
+        ";",
+        "\n",
+        "#c\n",
+        "me-any",
+        "unique:3",
+        "\\",
+    ];
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn never_panics_on_text(s in "\\PC{0,200}") {
+            let _ = parse_script_with(&s, &Options::default(), &names());
+        }
+
+        #[test]
+        fn never_panics_on_bytes(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let s = String::from_utf8_lossy(&b);
+            let _ = parse_script_with(&s, &Options::default(), &names());
+        }
+
+        #[test]
+        fn never_panics_on_token_soup(idx in proptest::collection::vec(0..WORDS.len(), 0..40)) {
+            let s: Vec<&str> = idx.iter().filter_map(|&i| WORDS.get(i).copied()).collect();
+            let text = s.join(" ");
+            if let Err(e) = parse_script_with(&text, &Options::default(), &names()) {
+                // Errors render without panicking either.
+                let _ = format!("{:?}", miette::Report::new(e.with_source_name("t", text.clone())));
+            }
+        }
+    }
 }

@@ -91,14 +91,14 @@ impl PfKeySocket {
         while rcvbuf >= 32 * 1024 && socket::setsockopt(&fd, sockopt::RcvBuf, &rcvbuf).is_err() {
             rcvbuf /= 2;
         }
-        let timeout = TimeVal::new(REPLY_TIMEOUT.as_secs() as _, REPLY_TIMEOUT.subsec_micros() as _);
-        socket::setsockopt(&fd, sockopt::ReceiveTimeout, &timeout).map_err(SocketError::SetOption)?;
-        Ok(PfKeySocket {
+        let mut socket = PfKeySocket {
             fd,
             pid: std::process::id(),
             receive: vec![0; RECEIVE_BUFFER],
             send: BytesMut::with_capacity(1024),
-        })
+        };
+        socket.set_timeout(Some(REPLY_TIMEOUT))?;
+        Ok(socket)
     }
 
     /// The pid this socket puts into `sadb_msg_pid` (the process id, like
@@ -133,15 +133,28 @@ impl PfKeySocket {
         Ok(())
     }
 
-    /// Receives the next message, whatever it is.
-    pub fn receive(&mut self) -> Result<Message, SocketError> {
+    /// Changes how long a receive waits (`None`: for ever, as the monitor
+    /// needs).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), SocketError> {
+        let t = timeout.unwrap_or(Duration::ZERO);
+        let tv = TimeVal::new(t.as_secs() as _, t.subsec_micros() as _);
+        socket::setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).map_err(SocketError::SetOption)
+    }
+
+    /// Receives the next datagram as raw bytes, whatever it holds.
+    pub fn receive_raw(&mut self) -> Result<&[u8], SocketError> {
         let n = loop {
             match socket::recv(self.fd.as_raw_fd(), &mut self.receive, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
                 other => break other.map_err(SocketError::Receive)?,
             }
         };
-        let bytes = self.receive.get(..n).unwrap_or_default();
+        Ok(self.receive.get(..n).unwrap_or_default())
+    }
+
+    /// Receives the next message, whatever it is.
+    pub fn receive(&mut self) -> Result<Message, SocketError> {
+        let bytes = self.receive_raw()?;
         Ok(Message::parse(bytes)?)
     }
 
