@@ -14,6 +14,7 @@ use clap::{ArgAction, Parser};
 
 use crate::dump::{self, DumpOptions, Printer};
 use crate::ir::{Statement, SupportedAlgorithms};
+use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, Options, ParseError};
 use crate::pfkey::request;
 use crate::pfkey::socket::PfKeySocket;
@@ -106,7 +107,10 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let program = argv
         .first()
         .and_then(|a| Path::new(a).file_name())
-        .map_or_else(|| "rsetkey".to_string(), |n| n.to_string_lossy().into_owned());
+        .map_or_else(
+            || "rsetkey".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
     let args = match Args::try_parse_from(&argv) {
         Ok(args) => args,
         Err(e) => {
@@ -125,7 +129,10 @@ fn usage(program: &str) {
 }
 
 fn version_line(program: &str) -> String {
-    format!("{program} @(#) rsetkey {} (setkey compatible)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "{program} @(#) rsetkey {} (setkey compatible)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 struct Cli {
@@ -225,7 +232,10 @@ impl Cli {
             Ok(s) => s,
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(libc::EIO);
-                self.error(&format!("Can't open `{name}': {}", crate::os::strerror(errno)));
+                self.error(&format!(
+                    "Can't open `{name}': {}",
+                    crate::os::strerror(errno)
+                ));
                 return 1;
             }
         };
@@ -260,7 +270,12 @@ impl Cli {
         self.execute(socket, reporter, &statements)
     }
 
-    fn execute(&self, socket: &mut PfKeySocket, reporter: Reporter, statements: &[Statement]) -> i32 {
+    fn execute(
+        &self,
+        socket: &mut PfKeySocket,
+        reporter: Reporter,
+        statements: &[Statement],
+    ) -> i32 {
         let stdout = io::stdout();
         let mut exec = Executor::new(socket, BufWriter::new(stdout.lock()), reporter);
         let mut status = 0;
@@ -322,22 +337,12 @@ impl Cli {
         };
         let stdout = io::stdout();
         let mut exec = Executor::new(&mut socket, BufWriter::new(stdout.lock()), reporter);
-        let mut pending = String::new();
+        let mut splitter = StatementSplitter::default();
         let mut status = 0;
         'lines: for line in io::stdin().lock().split(b'\n') {
             let Ok(line) = line else { break };
             let line = String::from_utf8_lossy(&line).into_owned();
-            // setkey -c cuts each line at its first `#`, even inside quotes.
-            let line = line.split('#').next().unwrap_or_default();
-            if line.is_empty() {
-                continue;
-            }
-            if !pending.is_empty() {
-                pending.push(' ');
-            }
-            pending.push_str(line);
-            while let Some(end) = pending.find(';') {
-                let piece: String = pending.drain(..=end).collect();
+            for piece in splitter.push_line(&line) {
                 match parse::parse_script(&piece, &options) {
                     Ok(statements) => {
                         for statement in &statements {

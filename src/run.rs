@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::dump::{self, DumpOptions};
-use crate::ir::{Operation, SaType, Statement};
-use crate::pfkey::request::{self, PolicyMessage, SaMessage};
+use crate::ir::{Operation, Statement};
+use crate::pfkey::request;
 use crate::pfkey::socket::{PfKeySocket, SocketError};
 use crate::pfkey::wire::{Message, MessageType};
 
@@ -105,29 +105,20 @@ impl<'a, W: Write> Executor<'a, W> {
 
     fn operation(&mut self, op: &Operation, line: u32) -> Result<Flow, RunError> {
         let h = self.socket.header(0, 0);
-        let message = match op {
-            Operation::Exit => return Ok(Flow::Exit),
-            Operation::Flush(t) => request::bare(h, MessageType::Flush, request::satype(*t)),
-            Operation::SpdFlush => request::bare(h, MessageType::SpdFlush, 0),
-            Operation::Dump(t) => {
-                let m = request::bare(h, MessageType::Dump, request::satype(*t));
-                return self.dump(&m, line).map(|_| Flow::Continue);
-            }
-            Operation::SpdDump => {
-                let m = request::bare(h, MessageType::SpdDump, 0);
-                return self.dump(&m, line).map(|_| Flow::Continue);
-            }
-            Operation::Add(sa) => request::security_association(h, SaMessage::Add, sa),
-            Operation::Get(sa) => request::security_association(h, SaMessage::Get, sa),
-            Operation::Delete(sa) => request::security_association(h, SaMessage::Delete, sa),
-            Operation::GetSpi(sa) => request::security_association(h, SaMessage::GetSpi, sa),
-            Operation::SpdAdd(p) => request::policy(h, PolicyMessage::Add, p),
-            Operation::SpdUpdate(p) => request::policy(h, PolicyMessage::Update, p),
-            Operation::SpdDelete(p) => request::policy(h, PolicyMessage::Delete, p),
-            Operation::DeleteAll(d) => {
-                return self.delete_all(d.satype, &d.src, &d.dst, line).map(|_| Flow::Continue);
-            }
+        let Some(message) = request::for_operation(h, op) else {
+            return Ok(Flow::Exit);
         };
+        match op {
+            Operation::Dump(_) | Operation::SpdDump => {
+                return self.dump(&message, line).map(|_| Flow::Continue);
+            }
+            Operation::DeleteAll(d) => {
+                return self
+                    .delete_all(&message, &d.src, &d.dst, line)
+                    .map(|_| Flow::Continue);
+            }
+            _ => {}
+        }
         let reply = self.socket.request(&message)?;
         if reply.header.errno != 0 {
             self.kernel_error(&reply, line)?;
@@ -142,7 +133,6 @@ impl<'a, W: Write> Executor<'a, W> {
         self.kernel_errors += 1;
         let text = dump::error_text(&reply.header);
         Ok(self.reporter.statement_error(&mut self.out, line, &text)?)
-            
     }
 
     /// `dump;` / `spddump;`: every entry on stdout.
@@ -170,14 +160,13 @@ impl<'a, W: Write> Executor<'a, W> {
     /// the two address sets (setkey on Linux stops after the first match).
     fn delete_all(
         &mut self,
-        satype: SaType,
+        dump: &Message,
         src: &[std::net::IpAddr],
         dst: &[std::net::IpAddr],
         line: u32,
     ) -> Result<(), RunError> {
-        let h = self.socket.header(0, 0);
-        let dump = request::bare(h, MessageType::Dump, request::satype(satype));
-        let mut reply = self.socket.request(&dump)?;
+        let h = dump.header;
+        let mut reply = self.socket.request(dump)?;
         let mut doomed = Vec::new();
         loop {
             if reply.header.errno != 0 {

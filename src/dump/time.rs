@@ -101,6 +101,8 @@ pub fn local_offset(t: i64) -> i64 {
         if libc::localtime_r(&t, &mut tm).is_null() {
             return 0;
         }
+        // c_long is narrower than i64 on 32-bit targets.
+        #[allow(clippy::useless_conversion)]
         i64::from(tm.tm_gmtoff)
     }
 }

@@ -11,6 +11,7 @@
 //! snippet and a hint, with key material masked.
 
 mod grammar;
+pub mod interactive;
 mod lexer;
 mod policy;
 pub mod resolve;
@@ -135,12 +136,16 @@ fn is_secret(tokens: &[Token], idx: usize) -> bool {
 /// [`crate::ir::Operation::Exit`], is included; nothing after it is read,
 /// even if it would not parse). On the first error returns it: nothing is
 /// half-returned.
+// The error is big (it carries the whole diagnostic) but is returned once
+// per script; the CLI is written against this exact signature.
+#[allow(clippy::result_large_err)]
 pub fn parse_script(source: &str, options: &Options) -> Result<Vec<Statement>, ParseError> {
     parse_script_with(source, options, &SystemNames::default())
 }
 
 /// [`parse_script`] with an explicit name service (tests resolve through a
 /// fixed hosts file with [`FileNames`]).
+#[allow(clippy::result_large_err)]
 pub fn parse_script_with(
     source: &str,
     options: &Options,
@@ -195,7 +200,11 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         .collect();
     let tok = tokens.get(f.at);
     let (line, text, span) = match tok {
-        Some(t) => (t.line, t.text.clone(), (t.start, t.end - t.start)),
+        Some(t) => (
+            t.line,
+            t.text.clone(),
+            (t.start, t.end.saturating_sub(t.start)),
+        ),
         None => (1, String::new(), (source.len(), 0)),
     };
     let secret_tok = is_secret(tokens, f.at);

@@ -259,7 +259,7 @@ type Endpoints = Option<(SocketAddr, SocketAddr)>;
 
 impl PolicyParser<'_> {
     /// libipsec's `parse_sockaddr`: numeric host, optional port.
-    fn sockaddr<'a>(&self, host: &str, port: Option<u64>) -> Result<SocketAddr, nom::Err<PolErr>> {
+    fn sockaddr(&self, host: &str, port: Option<u64>) -> Result<SocketAddr, nom::Err<PolErr>> {
         let port = port.map(|p| p.to_string());
         match self.names.resolve(host, port.as_deref(), Family::Any, true) {
             Ok(list) => match list.first() {

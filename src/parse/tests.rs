@@ -16,6 +16,7 @@ fn names() -> FileNames {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn parse(s: &str) -> Result<Vec<Statement>, ParseError> {
     parse_script_with(s, &Options::default(), &names())
 }

@@ -15,8 +15,8 @@ use super::wire::{
 };
 use crate::ir::{
     AuthAlgorithm, CompressionAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol,
-    Level, Lifetime, PolicyAction, PolicyRequest, SaType, SecurityAssociation, SecurityContext,
-    SupportedAlgorithms,
+    Level, Lifetime, Operation, PolicyAction, PolicyRequest, SaType, SecurityAssociation,
+    SecurityContext, SupportedAlgorithms,
 };
 
 /// `sadb_x_nat_t_type` for ESP in UDP (UDP_ENCAP_ESPINUDP).
@@ -376,9 +376,7 @@ pub fn sa_between(message: &Message, src: &[IpAddr], dst: &[IpAddr]) -> bool {
 
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -411,7 +409,30 @@ pub fn delete_dumped(header: Header, dumped: &Message) -> Option<Message> {
         sequence: 0,
         reqid: 0,
     }));
-    m.extensions.push(sa_address(AddressKind::Src, SocketAddr::new(src.ip(), 0)));
-    m.extensions.push(sa_address(AddressKind::Dst, SocketAddr::new(dst.ip(), 0)));
+    m.extensions
+        .push(sa_address(AddressKind::Src, SocketAddr::new(src.ip(), 0)));
+    m.extensions
+        .push(sa_address(AddressKind::Dst, SocketAddr::new(dst.ip(), 0)));
     Some(m)
+}
+
+/// The request setkey sends first for an operation: the only one, except for
+/// `deleteall`, whose DUMP is followed by one DELETE per SA found (built
+/// with [`delete_dumped`]). `None` for `exit`.
+pub fn for_operation(header: Header, op: &Operation) -> Option<Message> {
+    Some(match op {
+        Operation::Exit => return None,
+        Operation::Flush(t) => bare(header, MessageType::Flush, satype(*t)),
+        Operation::Dump(t) => bare(header, MessageType::Dump, satype(*t)),
+        Operation::SpdFlush => bare(header, MessageType::SpdFlush, 0),
+        Operation::SpdDump => bare(header, MessageType::SpdDump, 0),
+        Operation::Add(sa) => security_association(header, SaMessage::Add, sa),
+        Operation::Get(sa) => security_association(header, SaMessage::Get, sa),
+        Operation::Delete(sa) => security_association(header, SaMessage::Delete, sa),
+        Operation::GetSpi(sa) => security_association(header, SaMessage::GetSpi, sa),
+        Operation::DeleteAll(d) => bare(header, MessageType::Dump, satype(d.satype)),
+        Operation::SpdAdd(p) => policy(header, PolicyMessage::Add, p),
+        Operation::SpdUpdate(p) => policy(header, PolicyMessage::Update, p),
+        Operation::SpdDelete(p) => policy(header, PolicyMessage::Delete, p),
+    })
 }

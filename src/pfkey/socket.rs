@@ -77,7 +77,13 @@ impl PfKeySocket {
         // SAFETY: plain socket(2) call; the returned descriptor is checked
         // and owned by the OwnedFd from here on. nix has no variant for the
         // PF_KEY_V2 protocol number, hence the direct call.
-        let raw = unsafe { libc::socket(libc::PF_KEY, libc::SOCK_RAW | libc::SOCK_CLOEXEC, PF_KEY_PROTOCOL) };
+        let raw = unsafe {
+            libc::socket(
+                libc::PF_KEY,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                PF_KEY_PROTOCOL,
+            )
+        };
         if raw < 0 {
             return Err(SocketError::Open(Errno::last()));
         }
@@ -122,14 +128,21 @@ impl PfKeySocket {
     /// Throws away everything queued: replies that arrived after the one a
     /// previous request was answered with, and other processes' broadcasts.
     pub fn drain(&mut self) {
-        while socket::recv(self.fd.as_raw_fd(), &mut self.receive, MsgFlags::MSG_DONTWAIT).is_ok() {}
+        while socket::recv(
+            self.fd.as_raw_fd(),
+            &mut self.receive,
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .is_ok()
+        {}
     }
 
     /// Sends one message as it is.
     pub fn send(&mut self, message: &Message) -> Result<(), SocketError> {
         self.send.clear();
         message.emit(&mut self.send);
-        socket::send(self.fd.as_raw_fd(), &self.send, MsgFlags::empty()).map_err(SocketError::Send)?;
+        socket::send(self.fd.as_raw_fd(), &self.send, MsgFlags::empty())
+            .map_err(SocketError::Send)?;
         Ok(())
     }
 
