@@ -16,6 +16,7 @@ use crate::dump::{self, DumpOptions, Printer};
 use crate::ir::{Statement, SupportedAlgorithms};
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, Options, ParseError};
+use crate::pfkey::Kernel;
 use crate::pfkey::request;
 use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::wire::{self, MessageType};
@@ -204,7 +205,7 @@ impl Cli {
 
     /// Asks the kernel which algorithms it offers (setkey's key-length checks
     /// depend on them).
-    fn register(&self, socket: &mut PfKeySocket) -> Option<SupportedAlgorithms> {
+    fn register(&self, socket: &mut dyn Kernel) -> Option<SupportedAlgorithms> {
         let message = request::register(socket.header(0, 0));
         match socket.request(&message) {
             Ok(reply) if reply.header.errno == 0 => Some(request::supported_algorithms(&reply)),
@@ -272,7 +273,7 @@ impl Cli {
 
     fn execute(
         &self,
-        socket: &mut PfKeySocket,
+        socket: &mut dyn Kernel,
         reporter: Reporter,
         statements: &[Statement],
     ) -> i32 {
@@ -412,7 +413,7 @@ impl Cli {
                     if reply.header.seq == 0 || reply.header.errno != 0 {
                         break;
                     }
-                    reply = socket.receive_reply(msg_type as u8)?;
+                    reply = socket.next_reply(msg_type as u8)?;
                 }
                 if !self.args.repeat {
                     return Ok(());

@@ -7,8 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::dump::{self, DumpOptions};
 use crate::ir::{Operation, Statement};
+use crate::pfkey::Kernel;
 use crate::pfkey::request;
-use crate::pfkey::socket::{PfKeySocket, SocketError};
+use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{Message, MessageType};
 
 /// Where and how messages about statements are printed.
@@ -58,9 +59,9 @@ pub enum Flow {
     Exit,
 }
 
-/// Runs statements over one PF_KEY socket.
+/// Runs statements against a kernel.
 pub struct Executor<'a, W: Write> {
-    socket: &'a mut PfKeySocket,
+    kernel: &'a mut dyn Kernel,
     out: W,
     reporter: Reporter,
     dump_options: DumpOptions,
@@ -69,9 +70,9 @@ pub struct Executor<'a, W: Write> {
 
 impl<'a, W: Write> Executor<'a, W> {
     /// An executor printing to `out`.
-    pub fn new(socket: &'a mut PfKeySocket, out: W, reporter: Reporter) -> Self {
+    pub fn new(kernel: &'a mut dyn Kernel, out: W, reporter: Reporter) -> Self {
         Executor {
-            socket,
+            kernel,
             out,
             reporter,
             dump_options: DumpOptions::default(),
@@ -104,7 +105,7 @@ impl<'a, W: Write> Executor<'a, W> {
     }
 
     fn operation(&mut self, op: &Operation, line: u32) -> Result<Flow, RunError> {
-        let h = self.socket.header(0, 0);
+        let h = self.kernel.header(0, 0);
         let Some(message) = request::for_operation(h, op) else {
             return Ok(Flow::Exit);
         };
@@ -119,7 +120,7 @@ impl<'a, W: Write> Executor<'a, W> {
             }
             _ => {}
         }
-        let reply = self.socket.request(&message)?;
+        let reply = self.kernel.request(&message)?;
         if reply.header.errno != 0 {
             self.kernel_error(&reply, line)?;
         } else if matches!(op, Operation::Get(_)) {
@@ -138,7 +139,7 @@ impl<'a, W: Write> Executor<'a, W> {
     /// `dump;` / `spddump;`: every entry on stdout.
     fn dump(&mut self, request: &Message, line: u32) -> Result<(), RunError> {
         let msg_type = request.header.msg_type;
-        let mut reply = self.socket.request(request)?;
+        let mut reply = self.kernel.request(request)?;
         loop {
             if reply.header.errno != 0 {
                 return self.kernel_error(&reply, line);
@@ -152,7 +153,7 @@ impl<'a, W: Write> Executor<'a, W> {
             if reply.header.seq == 0 {
                 return Ok(());
             }
-            reply = self.socket.receive_reply(msg_type)?;
+            reply = self.kernel.next_reply(msg_type)?;
         }
     }
 
@@ -166,7 +167,7 @@ impl<'a, W: Write> Executor<'a, W> {
         line: u32,
     ) -> Result<(), RunError> {
         let h = dump.header;
-        let mut reply = self.socket.request(dump)?;
+        let mut reply = self.kernel.request(dump)?;
         let mut doomed = Vec::new();
         loop {
             if reply.header.errno != 0 {
@@ -179,10 +180,10 @@ impl<'a, W: Write> Executor<'a, W> {
             if reply.header.seq == 0 {
                 break;
             }
-            reply = self.socket.receive_reply(MessageType::Dump as u8)?;
+            reply = self.kernel.next_reply(MessageType::Dump as u8)?;
         }
         for delete in doomed {
-            let reply = self.socket.request(&delete)?;
+            let reply = self.kernel.request(&delete)?;
             if reply.header.errno != 0 {
                 self.kernel_error(&reply, line)?;
             }

@@ -42,8 +42,13 @@ fn cases_dir() -> PathBuf {
     repo().join("fixtures").join("cases")
 }
 
+/// The binary under test: the crate's rsetkey, or `RSETKEY_KERNEL_TOOL` (to
+/// check the harness itself with another setkey-compatible program).
 fn rsetkey() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rsetkey"))
+    match std::env::var_os("RSETKEY_KERNEL_TOOL") {
+        Some(tool) => PathBuf::from(tool),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_rsetkey")),
+    }
 }
 
 fn env_flag(name: &str) -> bool {
@@ -371,7 +376,8 @@ fn lines_of(dir: &Path, file: &str) -> Vec<String> {
         .collect()
 }
 
-/// A short line diff (longest common subsequence), at most `max` lines.
+/// A short line diff (longest common subsequence), at most `max` lines:
+/// `-N| text` for expected line N missing, `+N| text` for actual line N extra.
 fn short_diff(expected: &str, actual: &str, max: usize) -> String {
     let e: Vec<&str> = expected.split_inclusive('\n').collect();
     let a: Vec<&str> = actual.split_inclusive('\n').collect();
@@ -395,12 +401,12 @@ fn short_diff(expected: &str, actual: &str, max: usize) -> String {
         if i < n && j < m && e[i] == a[j] {
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            lines.push(format!("+{} (actual line {})", show(a[j]), j + 1));
-            j += 1;
-        } else {
-            lines.push(format!("-{} (expected line {})", show(e[i]), i + 1));
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            lines.push(format!("-{:>4}| {}", i + 1, show(e[i])));
             i += 1;
+        } else {
+            lines.push(format!("+{:>4}| {}", j + 1, show(a[j])));
+            j += 1;
         }
     }
     if i < n || j < m {
@@ -582,7 +588,12 @@ fn assert_cases(test: &str, out: &Path, cases: &[String]) {
     }
     report += &format!("{test}: {passed}/{} cases identical\n", verdicts.len());
     eprint!("{report}");
-    assert_eq!(passed, verdicts.len(), "{test}: cases differ:\n{report}");
+    assert_eq!(
+        passed,
+        verdicts.len(),
+        "{test}: {} case(s) differ from the recordings (report above)",
+        verdicts.len() - passed
+    );
 }
 
 fn corpus_case_names() -> Vec<String> {

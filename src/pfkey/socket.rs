@@ -16,7 +16,8 @@ use nix::errno::Errno;
 use nix::sys::socket::{self, MsgFlags, sockopt};
 use nix::sys::time::TimeVal;
 
-use super::wire::{Header, Message, PF_KEY_V2, WireError};
+use super::Kernel;
+use super::wire::{Message, WireError};
 
 /// `PF_KEY_V2`, the protocol argument of `socket(PF_KEY, SOCK_RAW, ...)`.
 const PF_KEY_PROTOCOL: libc::c_int = 2;
@@ -107,24 +108,6 @@ impl PfKeySocket {
         Ok(socket)
     }
 
-    /// The pid this socket puts into `sadb_msg_pid` (the process id, like
-    /// setkey; the kernel echoes it in replies and dumps print it).
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// A request header of the given type and SA type, with setkey's
-    /// sequence number 0 and this process' pid.
-    pub fn header(&self, msg_type: u8, satype: u8) -> Header {
-        Header {
-            version: PF_KEY_V2,
-            msg_type,
-            satype,
-            pid: self.pid,
-            ..Header::default()
-        }
-    }
-
     /// Throws away everything queued: replies that arrived after the one a
     /// previous request was answered with, and other processes' broadcasts.
     pub fn drain(&mut self) {
@@ -181,12 +164,21 @@ impl PfKeySocket {
             }
         }
     }
+}
 
-    /// Sends a request after draining stale messages, and returns its first
-    /// reply (an error reply has `errno` set).
-    pub fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
+impl Kernel for PfKeySocket {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Drains stale messages first, then sends and waits for the reply.
+    fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
         self.drain();
         self.send(message)?;
         self.receive_reply(message.header.msg_type)
+    }
+
+    fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
+        self.receive_reply(msg_type)
     }
 }
