@@ -12,6 +12,7 @@ use std::path::Path;
 
 use clap::{ArgAction, Parser};
 
+use crate::dump::kdebug::Keys;
 use crate::dump::{self, DumpOptions, Printer};
 use crate::ir::{Statement, SupportedAlgorithms};
 use crate::parse::interactive::StatementSplitter;
@@ -20,7 +21,7 @@ use crate::pfkey::Kernel;
 use crate::pfkey::request;
 use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::wire::{self, MessageType};
-use crate::run::{self, Executor, Flow, Reporter, RunError};
+use crate::run::{self, Executor, Flow, Reporter, RunError, SharedOutput, Tracer};
 
 /// rsetkey's command line (setkey's flags, plus long options of its own).
 #[derive(Debug, Parser)]
@@ -89,6 +90,9 @@ struct Args {
     /// reports the error and exits 0).
     #[arg(long)]
     strict: bool,
+    /// Show key material in -v / -H traces (masked by default).
+    #[arg(long)]
+    show_keys: bool,
     /// Files of raw PF_KEY messages to print as dumps would.
     #[arg(value_name = "FILE")]
     files: Vec<OsString>,
@@ -273,12 +277,13 @@ impl Cli {
 
     fn execute(
         &self,
-        socket: &mut dyn Kernel,
+        kernel: &mut dyn Kernel,
         reporter: Reporter,
         statements: &[Statement],
     ) -> i32 {
-        let stdout = io::stdout();
-        let mut exec = Executor::new(socket, BufWriter::new(stdout.lock()), reporter);
+        let out = SharedOutput::stdout();
+        let mut traced = self.traced(kernel, &out);
+        let mut exec = Executor::new(&mut traced, out.clone(), reporter);
         let mut status = 0;
         for statement in statements {
             match exec.execute(statement) {
@@ -297,6 +302,16 @@ impl Cli {
             status = 1;
         }
         status
+    }
+
+    /// The kernel, with `-v` / `-H` tracing of its messages onto `out`.
+    fn traced<'k>(&self, kernel: &'k mut dyn Kernel, out: &SharedOutput) -> Tracer<'k> {
+        let keys = if self.args.show_keys {
+            Keys::Show
+        } else {
+            Keys::Mask
+        };
+        Tracer::new(kernel, out.clone(), self.args.verbose, self.args.hex, keys)
     }
 
     fn run_error(&self, e: RunError) -> i32 {
@@ -336,8 +351,9 @@ impl Cli {
             file: "-".to_string(),
             interactive: true,
         };
-        let stdout = io::stdout();
-        let mut exec = Executor::new(&mut socket, BufWriter::new(stdout.lock()), reporter);
+        let out = SharedOutput::stdout();
+        let mut traced = self.traced(&mut socket, &out);
+        let mut exec = Executor::new(&mut traced, out.clone(), reporter);
         let mut splitter = StatementSplitter::default();
         let mut status = 0;
         'lines: for line in io::stdin().lock().split(b'\n') {
@@ -393,8 +409,8 @@ impl Cli {
             MessageType::Dump
         };
         let short = self.args.repeat && !self.args.policy;
-        let stdout = io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
+        let mut out = SharedOutput::stdout();
+        let mut socket = self.traced(&mut socket, &out);
         let mut printer = Printer::new(self.dump_options());
         let result: Result<(), RunError> = (|| {
             if short {
@@ -480,7 +496,7 @@ impl Cli {
                 } else {
                     bytes
                 };
-                dump::kdebug::write_kdebug(&mut out, body)?;
+                dump::kdebug::write_kdebug(&mut out, body, Keys::Show)?;
                 out.write_all(b"\n")?;
                 out.flush()?;
             }
@@ -502,15 +518,23 @@ impl Cli {
         } else {
             MessageType::Flush
         };
+        let mut out = SharedOutput::stdout();
+        let mut socket = self.traced(&mut socket, &out);
         let message = request::bare(socket.header(0, 0), msg_type, 0);
-        match socket.request(&message) {
+        let status = match socket.request(&message) {
             Ok(reply) if reply.header.errno != 0 => {
-                println!("{}.", crate::os::strerror(i32::from(reply.header.errno)));
-                0
+                match out.write_all(dump::error_line(&reply.header).as_bytes()) {
+                    Ok(()) => 0,
+                    Err(e) => self.run_error(e.into()),
+                }
             }
             Ok(_) => 0,
             Err(e) => self.run_error(e.into()),
+        };
+        if out.flush().is_err() {
+            return 1;
         }
+        status
     }
 
     /// `setkey FILE...`: print files of raw PF_KEY messages as dumps would.

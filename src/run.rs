@@ -2,9 +2,12 @@
 //! reports: kernel errors are printed with the statement's line and the
 //! script goes on; `get`, `dump` and `spddump` print on stdout.
 
-use std::io::{self, Write};
+use std::cell::RefCell;
+use std::io::{self, BufWriter, Write};
+use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::dump::kdebug::Keys;
 use crate::dump::{self, DumpOptions};
 use crate::ir::{Operation, Statement};
 use crate::pfkey::Kernel;
@@ -208,4 +211,91 @@ pub enum RunError {
     /// Writing the output failed (a closed pipe, a full disk).
     #[error("write: {0}")]
     Output(#[from] io::Error),
+}
+
+/// Standard output shared by everything that prints during a run (the
+/// executor, the dump printer, the message tracer), so that their output
+/// stays in the order it was produced.
+#[derive(Clone)]
+pub struct SharedOutput(Rc<RefCell<BufWriter<io::Stdout>>>);
+
+impl SharedOutput {
+    /// Buffered standard output.
+    pub fn stdout() -> SharedOutput {
+        SharedOutput(Rc::new(RefCell::new(BufWriter::new(io::stdout()))))
+    }
+}
+
+impl Write for SharedOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+/// `-v` / `-H`: prints every message sent (`-H`: also as hex) and, with
+/// `-v`, every message received, in libipsec's debug format.
+pub struct Tracer<'k> {
+    inner: &'k mut dyn Kernel,
+    out: SharedOutput,
+    verbose: bool,
+    hex: bool,
+    keys: Keys,
+}
+
+impl<'k> Tracer<'k> {
+    /// Traces `inner`'s traffic onto `out`: decoded with `verbose`, sent
+    /// messages in hex with `hex`; `keys` says whether key bytes show.
+    pub fn new(
+        inner: &'k mut dyn Kernel,
+        out: SharedOutput,
+        verbose: bool,
+        hex: bool,
+        keys: Keys,
+    ) -> Self {
+        Tracer {
+            inner,
+            out,
+            verbose,
+            hex,
+            keys,
+        }
+    }
+
+    fn print(&mut self, message: &Message, sent: bool) -> io::Result<()> {
+        let bytes = message.to_bytes();
+        // -H asks for the raw bytes, keys included; -v decodes and masks
+        // keys unless --show-keys.
+        if sent && self.hex {
+            dump::kdebug::write_hexdump(&mut self.out, &bytes)?;
+        }
+        if self.verbose {
+            dump::kdebug::write_kdebug(&mut self.out, &bytes, self.keys)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+impl Kernel for Tracer<'_> {
+    fn pid(&self) -> u32 {
+        self.inner.pid()
+    }
+
+    fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
+        // Tracing is best effort: a failed write shows up at the final flush.
+        let _ = self.print(message, true);
+        let reply = self.inner.request(message)?;
+        let _ = self.print(&reply, false);
+        Ok(reply)
+    }
+
+    fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
+        let reply = self.inner.next_reply(msg_type)?;
+        let _ = self.print(&reply, false);
+        Ok(reply)
+    }
 }

@@ -305,10 +305,11 @@ fn normalize(text: &str, monitor: bool) -> String {
             let n = digits_at(s);
             (n > 0 && s[n..].starts_with("(s)")).then_some((n, "<N>"))
         });
-        if let Some(n) = line.strip_prefix("\trefcnt=") {
-            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-                line = "\trefcnt=<N>".to_string();
-            }
+        if let Some(n) = line.strip_prefix("\trefcnt=")
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+        {
+            line = "\trefcnt=<N>".to_string();
         }
         line = rewrite_after(&line, "unique#", |s| {
             let n = digits_at(s);
@@ -710,7 +711,7 @@ fn tutorial_traffic() {
             .filter_map(|r| r.split_once("(bytes)"))
             .filter_map(|(n, _)| n.parse().ok())
             .collect();
-        if counters.len() != 4 || counters.iter().any(|&n| n == 0) {
+        if counters.len() != 4 || counters.contains(&0) {
             problems.push(format!(
                 "host {h}: rsetkey -D should show 4 SAs with non-zero byte counters, \
                  found {counters:?}:\n{dump}"

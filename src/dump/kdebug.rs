@@ -67,15 +67,25 @@ pub fn write_hexdump(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> 
     out.write_all(&s)
 }
 
+/// Whether key material is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// As setkey prints it (`setkey -x` does; the recordings show keys).
+    Show,
+    /// Every hex digit of a key replaced by `*` (the default for `-v`, so
+    /// that a debug log does not leak keys).
+    Mask,
+}
+
 /// Decodes one message (`buf` starts with its `sadb_msg`) as kdebug does.
 /// The caller prints the empty line that follows it in `-x` / `-v`.
-pub fn write_kdebug(out: &mut impl Write, buf: &[u8]) -> std::io::Result<()> {
-    let mut s = Vec::with_capacity(1024);
-    render(&mut s, buf);
+pub fn write_kdebug(out: &mut impl Write, buf: &[u8], keys: Keys) -> std::io::Result<()> {
+    let mut s = zeroize::Zeroizing::new(Vec::with_capacity(1024));
+    render(&mut s, buf, keys);
     out.write_all(&s)
 }
 
-fn render(s: &mut Vec<u8>, buf: &[u8]) {
+fn render(s: &mut Vec<u8>, buf: &[u8], keys: Keys) {
     let r = R(buf);
     let words = r.u16(4);
     let _ = write!(
@@ -107,7 +117,7 @@ fn render(s: &mut Vec<u8>, buf: &[u8]) {
             return;
         }
         let e = R(&buf[off..off + bytes]);
-        if !ext_body(s, t, &e) {
+        if !ext_body(s, t, &e, keys) {
             let _ = writeln!(s, "kdebug_sadb: invalid ext_type {t} was passed.");
             return;
         }
@@ -116,7 +126,7 @@ fn render(s: &mut Vec<u8>, buf: &[u8]) {
 }
 
 /// One extension body; false for types kdebug does not know.
-fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>) -> bool {
+fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
     match t {
         ext_type::SA => {
             let _ = write!(
@@ -158,7 +168,14 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>) -> bool {
         ext_type::KEY_AUTH | ext_type::KEY_ENCRYPT => {
             let bits = e.u16(4);
             let _ = write!(s, "sadb_key{{ bits={bits} reserved={}\n  key=", e.u16(6));
-            push_hex(s, &e.bytes(8, usize::from(bits) / 8));
+            let key = zeroize::Zeroizing::new(e.bytes(8, usize::from(bits) / 8));
+            let start = s.len();
+            push_hex(s, &key);
+            if keys == Keys::Mask {
+                for c in s.iter_mut().skip(start).filter(|c| c.is_ascii_hexdigit()) {
+                    *c = b'*';
+                }
+            }
             s.extend_from_slice(b" }\n");
         }
         ext_type::IDENTITY_SRC | ext_type::IDENTITY_DST => {
@@ -336,15 +353,15 @@ mod tests {
         // zero-length extension
         let mut m = vec![2, 10, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0, 0, 1, 0, 0, 0, 0, 0]);
-        write_kdebug(&mut out, &m).unwrap();
+        write_kdebug(&mut out, &m, Keys::Show).unwrap();
         assert!(String::from_utf8_lossy(&out).ends_with("invalid ext_len=0 was passed.\n"));
         // sec ctx is unknown to kdebug
         out.clear();
         m[16..20].copy_from_slice(&[1, 0, 24, 0]);
-        write_kdebug(&mut out, &m).unwrap();
+        write_kdebug(&mut out, &m, Keys::Show).unwrap();
         assert!(String::from_utf8_lossy(&out).ends_with("invalid ext_type 24 was passed.\n"));
         for n in 0..m.len() {
-            write_kdebug(&mut out, &m[..n]).unwrap();
+            write_kdebug(&mut out, &m[..n], Keys::Show).unwrap();
         }
     }
 }
