@@ -773,9 +773,7 @@ fn sh_quote(p: &Path) -> String {
 
 /// Every case of fixtures/cases, in two guests booted in parallel.
 /// `RSETKEY_CASES="001 057 ..."` limits it to cases whose names start so.
-// enabled when the whole corpus passes
 #[test]
-#[ignore]
 fn corpus_cases() {
     let test = "corpus_cases";
     let work = Work::new("corpus");
