@@ -244,11 +244,14 @@ impl Cli {
                 return 1;
             }
         };
-        let mut socket = match (self.open(), self.args.no_action) {
-            (Some(s), _) => Some(s),
+        let mut socket = match PfKeySocket::open() {
+            Ok(s) => Some(s),
             // -n needs no kernel: check against what Linux usually offers.
-            (None, true) => None,
-            (None, false) => return 1,
+            Err(_) if self.args.no_action => None,
+            Err(e) => {
+                self.error(&e.setkey_text());
+                return 1;
+            }
         };
         let supported = match socket.as_mut() {
             Some(s) => match self.register(s) {

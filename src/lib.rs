@@ -19,3 +19,4 @@ pub mod os;
 pub mod parse;
 pub mod pfkey;
 pub mod run;
+pub mod xfrm;

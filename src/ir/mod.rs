@@ -7,6 +7,8 @@
 //! knows about nom or about PF_KEY's byte layout, so a second backend (XFRM
 //! netlink) can execute the same IR.
 
+pub mod print;
+
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 

@@ -1,0 +1,653 @@
+//! [`XfrmKernel`]: PF_KEY requests answered through NETLINK_XFRM, the way
+//! `af_key` answers them (see the module documentation of [`super`] for the
+//! rules).
+
+use std::collections::VecDeque;
+
+use nix::errno::Errno;
+
+use super::algorithms::{self, Algorithm};
+use super::netlink::{Attr, NLM_F_ACK, NLM_F_DUMP, NlMessage, find};
+use super::socket::{Answer, NetlinkSocket};
+use super::translate::{
+    self, IPPROTO_AH, IPPROTO_ESP, PolicyKey, proto_matches, proto_to_satype, satype_to_proto,
+};
+use super::wire::{
+    AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
+    UsersaId, UsersaInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
+};
+use crate::pfkey::Kernel;
+use crate::pfkey::socket::SocketError;
+use crate::pfkey::wire::{
+    AlgorithmDesc, Extension, Header, Message, MessageType, PF_KEY_V2, SupportedKind, ipsec,
+    sa_state,
+};
+
+/// Why a request got no PF_KEY answer of its own: an errno for an error
+/// reply, or a transport failure.
+enum Fail {
+    Errno(i32),
+    Socket(SocketError),
+}
+
+impl From<SocketError> for Fail {
+    fn from(e: SocketError) -> Fail {
+        Fail::Socket(e)
+    }
+}
+
+impl From<i32> for Fail {
+    fn from(e: i32) -> Fail {
+        Fail::Errno(e)
+    }
+}
+
+type Res<T> = Result<T, Fail>;
+
+/// `sadb_msg_reserved` of SPDADD / SPDUPDATE notifications: list, timer and
+/// the request's own reference.
+const REFCNT_ADDED: u16 = 3;
+/// `sadb_msg_reserved` of SPDDELETE notifications (only the request's
+/// reference is left).
+const REFCNT_DELETED: u16 = 1;
+
+/// The SPI and addresses used to probe algorithms (see [`XfrmKernel`]):
+/// never installed, since the probe SA is refused before insertion.
+const PROBE_SPI: u32 = 0xffff_fffe;
+
+/// PF_KEY over XFRM: implements [`Kernel`] with af_key's answers.
+pub struct XfrmKernel {
+    socket: NetlinkSocket,
+    pid: u32,
+    queued: VecDeque<Message>,
+    registered: u16,
+    reqid_counter: u32,
+    detail: Option<String>,
+}
+
+impl XfrmKernel {
+    /// Opens a NETLINK_XFRM socket. Fails with `SocketError::Open` when the
+    /// kernel has no XFRM netlink interface (module `xfrm_user`), like
+    /// `PfKeySocket::open` without PF_KEY.
+    pub fn open() -> Result<XfrmKernel, SocketError> {
+        Ok(XfrmKernel {
+            socket: NetlinkSocket::open()?,
+            pid: std::process::id(),
+            queued: VecDeque::new(),
+            registered: 0,
+            reqid_counter: ipsec::MANUAL_REQID_MAX,
+            detail: None,
+        })
+    }
+
+    /// The kernel's own explanation of the last refused request (the
+    /// extended ACK text), or a hint about what the kernel lacks, if any.
+    /// PF_KEY has no room for it; callers may print it in verbose modes.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// One XFRM request; a refusal becomes `Fail::Errno` (and `detail`).
+    fn call(&mut self, msg_type: u16, flags: u16, payload: Vec<u8>) -> Res<Vec<NlMessage>> {
+        match self.socket.transact(msg_type, flags, payload)? {
+            Answer::Done(data) => Ok(data),
+            Answer::Refused { errno, message } => {
+                self.detail = hint(msg_type, errno, message);
+                Err(Fail::Errno(errno))
+            }
+        }
+    }
+
+    /// The SA with this identity, as XFRM reports it.
+    fn get_state(&mut self, id: &UsersaId) -> Res<(UsersaInfo, Vec<Attr>)> {
+        let mut p = Vec::new();
+        id.emit(&mut p);
+        let data = self.call(msg::GETSA, 0, p)?;
+        first_state(&data).ok_or(Fail::Errno(libc::ESRCH))
+    }
+
+    /// The policy with this identity, as XFRM reports it.
+    fn get_policy(&mut self, key: &PolicyKey) -> Res<(UserpolicyInfo, Vec<Attr>)> {
+        let data = self.call(msg::GETPOLICY, 0, key.payload())?;
+        first_policy(&data).ok_or(Fail::Errno(libc::ENOENT))
+    }
+
+    /// Whether the kernel's crypto API offers an algorithm, probed the way
+    /// xfrm_user looks names up: an SA naming it is sent with a selector
+    /// family that transport mode cannot accommodate, so the kernel looks
+    /// the algorithm up (ENOSYS when it has none) and then refuses the SA
+    /// before inserting it.
+    fn probe(&mut self, proto: u8, kind: u16, a: &Algorithm) -> Res<bool> {
+        let info = UsersaInfo {
+            sel: Selector {
+                family: AF_INET6,
+                ..Selector::default()
+            },
+            id: XfrmId {
+                daddr: XfrmAddress([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+                spi: PROBE_SPI,
+                proto,
+            },
+            saddr: XfrmAddress([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            family: AF_INET,
+            mode: mode::TRANSPORT,
+            ..UsersaInfo::default()
+        };
+        let mut p = Vec::new();
+        info.emit(&mut p);
+        let mut v = Vec::new();
+        Algo {
+            name: a.name.to_string(),
+            ..Algo::default()
+        }
+        .emit(false, &mut v);
+        Attr::new(kind, v).emit(&mut p);
+        let answer = self.socket.transact(msg::NEWSA, NLM_F_ACK, p)?;
+        match answer {
+            Answer::Refused { errno, .. } => Ok(errno != libc::ENOSYS),
+            Answer::Done(_) => {
+                // A kernel that accepted the probe: take the SA away again.
+                let mut id = Vec::new();
+                UsersaId {
+                    daddr: info.id.daddr,
+                    spi: PROBE_SPI,
+                    family: AF_INET,
+                    proto,
+                }
+                .emit(&mut id);
+                let _ = self.socket.transact(msg::DELSA, NLM_F_ACK, id)?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn register(&mut self, h: Header) -> Res<Message> {
+        if h.satype > 9 {
+            return Err(libc::EINVAL.into());
+        }
+        if h.satype != 0 {
+            let bit = 1u16 << h.satype;
+            if self.registered & bit != 0 {
+                return Err(libc::EEXIST.into());
+            }
+            self.registered |= bit;
+        }
+        let mut auth = Vec::new();
+        for a in &algorithms::AUTH {
+            if self.probe(IPPROTO_AH, attr::ALG_AUTH, a)? {
+                auth.push(desc(a));
+            }
+        }
+        let mut encrypt = Vec::new();
+        for a in &algorithms::ENCRYPT {
+            if self.probe(IPPROTO_ESP, attr::ALG_CRYPT, a)? {
+                encrypt.push(desc(a));
+            }
+        }
+        let mut reply = Message::new(Header { errno: 0, ..h });
+        if !auth.is_empty() {
+            reply
+                .extensions
+                .push(Extension::Supported(SupportedKind::Auth, auth));
+        }
+        if !encrypt.is_empty() {
+            reply
+                .extensions
+                .push(Extension::Supported(SupportedKind::Encrypt, encrypt));
+        }
+        Ok(reply)
+    }
+
+    fn add(&mut self, h: Header, m: &Message) -> Res<Message> {
+        let sa = translate::sa_request(m)?;
+        let t = if h.msg_type == MessageType::Update as u8 {
+            msg::UPDSA
+        } else {
+            msg::NEWSA
+        };
+        self.call(t, NLM_F_ACK, sa.payload())?;
+        let id = UsersaId {
+            daddr: sa.info.id.daddr,
+            spi: sa.info.id.spi,
+            family: sa.info.family,
+            proto: sa.info.id.proto,
+        };
+        let (info, attrs) = self.get_state(&id)?;
+        let (satype, ext) = translate::state_to_pfkey(&info, &attrs, now())?;
+        Ok(notification(h, satype, ext))
+    }
+
+    fn get(&mut self, h: Header, m: &Message) -> Res<Message> {
+        let id = translate::sa_id(m)?;
+        let (info, attrs) = self.get_state(&id)?;
+        let (_, ext) = translate::state_to_pfkey(&info, &attrs, now())?;
+        Ok(answer(h, proto_to_satype(id.proto), 0, ext))
+    }
+
+    fn delete(&mut self, h: Header, m: &Message) -> Res<Message> {
+        let id = translate::sa_id(m)?;
+        let (info, attrs) = self.get_state(&id)?;
+        let mut p = Vec::new();
+        id.emit(&mut p);
+        self.call(msg::DELSA, NLM_F_ACK, p)?;
+        let (satype, mut ext) = translate::state_to_pfkey(&info, &attrs, now())?;
+        // af_key builds the notification after the deletion: a dead SA.
+        for e in &mut ext {
+            if let Extension::Sa(sa) = e {
+                sa.state = sa_state::DEAD;
+            }
+        }
+        Ok(notification(h, satype, ext))
+    }
+
+    fn getspi(&mut self, h: Header, m: &Message) -> Res<Message> {
+        let spi = translate::spi_request(m)?;
+        let mut p = Vec::new();
+        spi.emit(&mut p);
+        let data = self.call(msg::ALLOCSPI, 0, p)?;
+        let (info, attrs) = first_state(&data).ok_or(Fail::Errno(libc::EINVAL))?;
+        let (_, ext) = translate::state_to_pfkey(&info, &attrs, now())?;
+        Ok(answer(h, proto_to_satype(spi.info.id.proto), 0, ext))
+    }
+
+    /// FLUSH and SPDFLUSH: af_key sends the header copy before it looks at
+    /// the flush's result, so that copy is the requester's first answer
+    /// whatever happens; a refusal is kept in `detail` only.
+    fn flush(&mut self, h: Header, msg_type: u16, payload: Vec<u8>) -> Res<Message> {
+        match self.call(msg_type, NLM_F_ACK, payload) {
+            Ok(_) | Err(Fail::Errno(_)) => Ok(Message::new(Header { errno: 0, ..h })),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn dump(&mut self, h: Header) -> Res<Message> {
+        let proto = satype_to_proto(h.satype);
+        if proto == 0 {
+            return Err(libc::EINVAL.into());
+        }
+        let data = self.call(msg::GETSA, NLM_F_DUMP, Vec::new())?;
+        let now = now();
+        let entries = data
+            .iter()
+            .filter(|m| m.header.msg_type == msg::NEWSA)
+            .filter_map(|m| state_of(&m.payload))
+            .filter(|(info, _)| proto_matches(info.id.proto, proto))
+            .map(|(info, attrs)| {
+                translate::state_to_pfkey(&info, &attrs, now).map(|(satype, ext)| {
+                    let header = Header {
+                        version: h.version,
+                        msg_type: MessageType::Dump as u8,
+                        errno: 0,
+                        satype,
+                        len: 0,
+                        reserved: 0,
+                        seq: 0,
+                        pid: h.pid,
+                    };
+                    Message {
+                        header,
+                        extensions: ext,
+                    }
+                })
+            });
+        self.number(entries)
+    }
+
+    fn spddump(&mut self, h: Header) -> Res<Message> {
+        let data = self.call(msg::GETPOLICY, NLM_F_DUMP, Vec::new())?;
+        let now = now();
+        let entries = data
+            .iter()
+            .filter(|m| m.header.msg_type == msg::NEWPOLICY)
+            .filter_map(|m| policy_of(&m.payload))
+            .filter(|(_, attrs)| {
+                find(attrs, attr::POLICY_TYPE)
+                    .and_then(policy_type)
+                    .is_none_or(|t| t == POLICY_TYPE_MAIN)
+            })
+            .map(|(info, attrs)| {
+                translate::policy_to_pfkey(&info, &attrs).map(|ext| Message {
+                    header: Header {
+                        version: h.version,
+                        msg_type: MessageType::SpdDump as u8,
+                        errno: 0,
+                        satype: 0,
+                        len: 0,
+                        reserved: translate::policy_refcnt(&info, now),
+                        seq: 0,
+                        pid: h.pid,
+                    },
+                    extensions: ext,
+                })
+            });
+        self.number(entries)
+    }
+
+    /// Numbers dump entries as af_key sends them (1, 2, …, N−1, then 0 for
+    /// the last) and queues all but the first. An entry PF_KEY cannot
+    /// express ends the walk: the entry held back is sent with seq 0 and the
+    /// error's low byte as errno, or, with nothing held, an error reply.
+    fn number(&mut self, entries: impl Iterator<Item = Result<Message, i32>>) -> Res<Message> {
+        let mut out: Vec<Message> = Vec::new();
+        let mut failure = None;
+        for (i, e) in entries.enumerate() {
+            match e {
+                Ok(mut m) => {
+                    m.header.seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                    out.push(m);
+                }
+                Err(errno) => {
+                    failure = Some(errno);
+                    break;
+                }
+            }
+        }
+        let Some(last) = out.last_mut() else {
+            return Err(failure.unwrap_or(libc::ENOENT).into());
+        };
+        last.header.seq = 0;
+        if let Some(errno) = failure {
+            // the negative error code truncated to sadb_msg_errno's 8 bits
+            last.header.errno = (errno.wrapping_neg()) as u8;
+        }
+        self.queued = out.into();
+        self.queued.pop_front().ok_or(Fail::Errno(libc::ENOENT))
+    }
+
+    /// Reqids used by installed policies' templates.
+    fn used_reqids(&mut self) -> Res<Vec<u32>> {
+        let data = match self.call(msg::GETPOLICY, NLM_F_DUMP, Vec::new()) {
+            Ok(d) => d,
+            Err(Fail::Errno(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(data
+            .iter()
+            .filter_map(|m| policy_of(&m.payload))
+            .flat_map(|(_, attrs)| translate::template_reqids(&attrs))
+            .collect())
+    }
+
+    fn spdadd(&mut self, h: Header, m: &Message) -> Res<Message> {
+        let needs_reqid = m.policy().is_some_and(|p| {
+            p.requests.iter().any(|r| {
+                r.level == ipsec::LEVEL_UNIQUE
+                    && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
+            })
+        });
+        let used = if needs_reqid {
+            self.used_reqids()?
+        } else {
+            Vec::new()
+        };
+        let mut counter = self.reqid_counter;
+        let mut gen_reqid = || -> Result<u32, i32> {
+            // af_key's gen_reqid: a counter above the manual range, skipping
+            // values in use by installed policies.
+            let start = counter;
+            loop {
+                counter = counter.wrapping_add(1);
+                if counter == 0 {
+                    counter = ipsec::MANUAL_REQID_MAX + 1;
+                }
+                if !used.contains(&counter) {
+                    return Ok(counter);
+                }
+                if counter == start {
+                    return Err(libc::ENOBUFS);
+                }
+            }
+        };
+        let policy = translate::policy_request(m, &mut gen_reqid)?;
+        self.reqid_counter = counter;
+        let t = if h.msg_type == MessageType::SpdUpdate as u8 {
+            msg::UPDPOLICY
+        } else {
+            msg::NEWPOLICY
+        };
+        self.call(t, NLM_F_ACK, policy.payload())?;
+        let (info, attrs) = self.get_policy(&policy.id())?;
+        let ext = translate::policy_to_pfkey(&info, &attrs)?;
+        let msg_type = if h.msg_type == MessageType::SpdUpdate as u8 {
+            MessageType::SpdUpdate
+        } else {
+            MessageType::SpdAdd
+        };
+        Ok(policy_notification(h, msg_type, REFCNT_ADDED, ext))
+    }
+
+    fn spddelete(&mut self, h: Header, m: &Message) -> Res<Message> {
+        let key = translate::policy_key(m)?;
+        let (info, attrs) = self.get_policy(&key)?;
+        self.call(msg::DELPOLICY, NLM_F_ACK, key.payload())?;
+        let ext = translate::policy_to_pfkey(&info, &attrs)?;
+        Ok(policy_notification(
+            h,
+            MessageType::SpdDelete,
+            REFCNT_DELETED,
+            ext,
+        ))
+    }
+
+    /// SPDGET / SPDDELETE2: a policy by its id (`sadb_x_policy_id`), whose
+    /// low three bits are the kernel direction.
+    fn spd_by_id(&mut self, h: Header, m: &Message, delete: bool) -> Res<Message> {
+        let pol = m.policy().ok_or(Fail::Errno(libc::EINVAL))?;
+        let dir = (pol.id & 7) as u8;
+        if dir >= 3 {
+            return Err(libc::EINVAL.into());
+        }
+        let key = PolicyKey {
+            id: UserpolicyId {
+                sel: Selector::default(),
+                index: pol.id,
+                dir,
+            },
+            ctx: None,
+        };
+        let (info, attrs) = self.get_policy(&key)?;
+        let ext = translate::policy_to_pfkey(&info, &attrs)?;
+        if delete {
+            self.call(msg::DELPOLICY, NLM_F_ACK, key.payload())?;
+            return Ok(policy_notification(
+                h,
+                MessageType::SpdDelete2,
+                REFCNT_DELETED,
+                ext,
+            ));
+        }
+        let mut reply = Message {
+            header: h,
+            extensions: ext,
+        };
+        reply.header.errno = 0;
+        reply.header.satype = 0;
+        reply.header.reserved = translate::policy_refcnt(&info, now());
+        Ok(reply)
+    }
+
+    fn dispatch(&mut self, m: &Message) -> Res<Message> {
+        let h = m.header;
+        let Some(t) = MessageType::from_u8(h.msg_type) else {
+            return Err(libc::EINVAL.into());
+        };
+        match t {
+            MessageType::Register => self.register(h),
+            MessageType::Add | MessageType::Update => self.add(h, m),
+            MessageType::Get => self.get(h, m),
+            MessageType::Delete => self.delete(h, m),
+            MessageType::GetSpi => self.getspi(h, m),
+            MessageType::Flush => {
+                let proto = satype_to_proto(h.satype);
+                if proto == 0 {
+                    return Err(libc::EINVAL.into());
+                }
+                let mut p = Vec::new();
+                UsersaFlush { proto }.emit(&mut p);
+                self.flush(h, msg::FLUSHSA, p)
+            }
+            MessageType::Dump => self.dump(h),
+            MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
+                self.spdadd(h, m)
+            }
+            MessageType::SpdDelete => self.spddelete(h, m),
+            MessageType::SpdGet => self.spd_by_id(h, m, false),
+            MessageType::SpdDelete2 => self.spd_by_id(h, m, true),
+            MessageType::SpdFlush => self.flush(h, msg::FLUSHPOLICY, Vec::new()),
+            MessageType::SpdDump => self.spddump(h),
+            // Key-manager messages (ACQUIRE, EXPIRE, PROMISC, SPDACQUIRE,
+            // MIGRATE) and those af_key has no handler for.
+            _ => Err(libc::EOPNOTSUPP.into()),
+        }
+    }
+}
+
+impl Kernel for XfrmKernel {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
+        self.queued.clear();
+        self.detail = None;
+        match self.dispatch(message) {
+            Ok(reply) => Ok(reply),
+            Err(Fail::Errno(errno)) => Ok(error_reply(message.header, errno)),
+            Err(Fail::Socket(e)) => Err(e),
+        }
+    }
+
+    fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
+        match self.queued.pop_front() {
+            Some(m) if m.header.msg_type == msg_type => Ok(m),
+            // nothing more to say: what a PF_KEY socket's timeout reports
+            _ => Err(SocketError::Receive(Errno::EAGAIN)),
+        }
+    }
+}
+
+/// af_key's `pfkey_error`: the request's header with the errno (values of
+/// 512 and above, kernel-internal codes, become EINVAL).
+pub fn error_reply(request: Header, errno: i32) -> Message {
+    let errno = if (1..512).contains(&errno) {
+        errno
+    } else {
+        libc::EINVAL
+    };
+    Message::new(Header {
+        errno: errno as u8,
+        ..request
+    })
+}
+
+fn desc(a: &Algorithm) -> AlgorithmDesc {
+    AlgorithmDesc {
+        id: a.id,
+        ivlen: a.ivlen,
+        min_bits: a.min_bits,
+        max_bits: a.max_bits,
+    }
+}
+
+/// A unicast answer (GET, GETSPI): version and type of the request.
+fn answer(h: Header, satype: u8, reserved: u16, ext: Vec<Extension>) -> Message {
+    Message {
+        header: Header {
+            errno: 0,
+            satype,
+            reserved,
+            len: 0,
+            ..h
+        },
+        extensions: ext,
+    }
+}
+
+/// An SA notification (ADD, UPDATE, DELETE): `key_notify_sa`'s header.
+fn notification(h: Header, satype: u8, ext: Vec<Extension>) -> Message {
+    Message {
+        header: Header {
+            version: PF_KEY_V2,
+            msg_type: h.msg_type,
+            errno: 0,
+            satype,
+            len: 0,
+            reserved: 0,
+            seq: h.seq,
+            pid: h.pid,
+        },
+        extensions: ext,
+    }
+}
+
+/// A policy notification: `key_notify_policy`'s header.
+fn policy_notification(h: Header, t: MessageType, reserved: u16, ext: Vec<Extension>) -> Message {
+    Message {
+        header: Header {
+            version: PF_KEY_V2,
+            msg_type: t as u8,
+            errno: 0,
+            satype: 0,
+            len: 0,
+            reserved,
+            seq: h.seq,
+            pid: h.pid,
+        },
+        extensions: ext,
+    }
+}
+
+/// An XFRM_MSG_NEWSA body: the SA and its attributes.
+pub fn state_of(payload: &[u8]) -> Option<(UsersaInfo, Vec<Attr>)> {
+    let info = UsersaInfo::parse(payload).ok()?;
+    let attrs = Attr::parse_all(payload.get(UsersaInfo::LEN..).unwrap_or_default()).ok()?;
+    Some((info, attrs))
+}
+
+/// An XFRM_MSG_NEWPOLICY body: the policy and its attributes.
+pub fn policy_of(payload: &[u8]) -> Option<(UserpolicyInfo, Vec<Attr>)> {
+    let info = UserpolicyInfo::parse(payload).ok()?;
+    let attrs = Attr::parse_all(payload.get(UserpolicyInfo::LEN..).unwrap_or_default()).ok()?;
+    Some((info, attrs))
+}
+
+fn first_state(data: &[NlMessage]) -> Option<(UsersaInfo, Vec<Attr>)> {
+    data.iter()
+        .filter(|m| m.header.msg_type == msg::NEWSA)
+        .find_map(|m| state_of(&m.payload))
+}
+
+fn first_policy(data: &[NlMessage]) -> Option<(UserpolicyInfo, Vec<Attr>)> {
+    data.iter()
+        .filter(|m| m.header.msg_type == msg::NEWPOLICY)
+        .find_map(|m| policy_of(&m.payload))
+}
+
+/// The kernel's explanation, completed with what a refusal usually means
+/// about the running kernel.
+fn hint(msg_type: u16, errno: i32, message: Option<String>) -> Option<String> {
+    let lacking = match (msg_type, errno) {
+        (msg::NEWSA | msg::UPDSA | msg::ALLOCSPI, libc::EPROTONOSUPPORT) => Some(
+            "this kernel has no transform for this protocol \
+             (modules esp4/esp6, ah4/ah6 or ipcomp/ipcomp6 not loaded)",
+        ),
+        (msg::NEWSA | msg::UPDSA, libc::ENOSYS) => {
+            Some("this kernel's crypto API has no implementation of the algorithm")
+        }
+        (msg::NEWSA | msg::UPDSA, libc::EAFNOSUPPORT) => {
+            Some("this kernel has no IPv6 IPsec support (module ipv6 not loaded)")
+        }
+        _ => None,
+    };
+    match (message, lacking) {
+        (Some(m), Some(l)) => Some(format!("{m}: {l}")),
+        (Some(m), None) => Some(m),
+        (None, Some(l)) => Some(l.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    crate::run::now()
+}

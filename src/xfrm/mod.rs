@@ -1,0 +1,97 @@
+//! PF_KEY over XFRM netlink: a [`Kernel`](crate::pfkey::Kernel) for kernels
+//! built without PF_KEY.
+//!
+//! [`XfrmKernel`] accepts the PF_KEY requests rsetkey builds and answers
+//! with the PF_KEY messages Linux's `af_key` would build from the same
+//! kernel state: requests are converted the way af_key converts them into
+//! kernel SAs and policies, the kernel is driven through NETLINK_XFRM, and
+//! what XFRM reports is converted back the way af_key converts kernel
+//! objects into messages. Everything above the [`Kernel`] trait (executor,
+//! command line, dump printer) is unchanged, so `-D` / `-DP` print the same
+//! through both interfaces for the same kernel state.
+//!
+//! Layers: [`netlink`] (framing), [`wire`] (XFRM structures),
+//! [`algorithms`] (af_key's algorithm table), [`translate`] (the pure
+//! conversions), [`socket`] (the netlink socket) and [`kernel`].
+//!
+//! # Derived values
+//!
+//! Where a value exists on one side only, it is derived as the PF_KEY path
+//! would show it:
+//!
+//! * **Supported algorithms (REGISTER).** af_key lists the rows of its table
+//!   whose crypto implementation the kernel has (it probes the crypto API).
+//!   `/proc/crypto` cannot answer that (templates such as `hmac(md5)` appear
+//!   there only once instantiated), so each row is probed through XFRM: an
+//!   AH (ESP) SA naming the algorithm is sent with a selector family that
+//!   transport mode cannot accommodate; the kernel looks the algorithm up
+//!   by name with the same crypto API call — ENOSYS when it has none — and
+//!   only then refuses the SA, before inserting anything. Rows answered
+//!   with ENOSYS are left out. The lookup also marks the row available in
+//!   the kernel's table, as af_key's probe does.
+//! * **ICV truncation.** SAs are created with `XFRMA_ALG_AUTH_TRUNC` and
+//!   af_key's truncation (96 bits for MD5, SHA-1, SHA-256, RIPEMD-160,
+//!   XCBC, SM3; 192 / 256 for SHA-384 / SHA-512).
+//! * **SA state.** XFRM does not report it. An SA without any algorithm is
+//!   larval (only acquire / GETSPI states lack them); one past a soft limit
+//!   (bytes, packets, add or use time, from its lifetimes) is dying;
+//!   otherwise mature. DELETE answers with the SA fetched just before the
+//!   deletion, marked dead, as af_key's notification shows it.
+//! * **SA selector / proxy address.** Like af_key, an SA's selector is all
+//!   zero except its family (or the proxy address, when the request has
+//!   one), so such SAs dump with the 0.0.0.0/0 proxy extension; larval SAs
+//!   have their addresses in the selector and none.
+//! * **Replay window** min(requested, 32); with ESN the ESN window capped
+//!   at 255. **Mode** any → transport. **Flags**: only NOECN, DECAP_DSCP,
+//!   NOPMTUDISC cross over. **Lifetimes**: PF_KEY 0 = XFRM "infinite" for
+//!   byte and packet limits, both ways.
+//! * **sadb_x_sa2 sequence** is 0, as af_key sends it; `km.seq` is the
+//!   request's `sadb_msg_seq`.
+//! * **NAT-T**: type and ports go to `xfrm_encap_tmpl`; the original
+//!   address extension is ignored (af_key ignores it too) and never sent.
+//! * **Security contexts** cross unchanged (`alg`, `doi`, bytes); the
+//!   kernel's security module stores them identically for both interfaces.
+//! * **Policies.** Selector ports are exact (mask 0xffff) when non-zero;
+//!   protocol 255 ↔ 0; discard ↔ block; ipsec/none ↔ allow with/without
+//!   templates. Template levels: `use` → optional, `unique` → the request's
+//!   reqid (1..=0x3fff), otherwise generated, `default`/`require` →
+//!   required (their reqid is dropped, as af_key drops it); `share` is
+//!   always "any"; all algorithms allowed. `sadb_x_policy_id` = index.
+//! * **Generated reqids** (`unique` without a usable reqid): af_key counts
+//!   upwards from 0x4000 with a counter kept for the kernel's lifetime,
+//!   skipping reqids used by installed policies. XFRM has no such counter,
+//!   so it is kept per [`XfrmKernel`]: values may differ from what the
+//!   same history through PF_KEY would give (dumps show `unique#N`).
+//! * **Policy reference count** (`sadb_msg_reserved` of policy messages):
+//!   XFRM does not report it. Dumps and SPDGET show 2 while the policy's
+//!   timer holds a reference — within a second of insertion, or for as
+//!   long as an expiry time is set — and 1 otherwise; SPDADD / SPDUPDATE
+//!   notifications 3 (list, timer, request); SPDDELETE 1.
+//! * **Dumps** walk the same kernel list as af_key's (newest first), so the
+//!   order matches; entries are numbered 1…N−1 and 0. SA dumps by type
+//!   keep AH, ESP and IPComp states only (not the kernel's internal IPIP
+//!   states of IPComp tunnels), policy dumps main-type policies only.
+//! * **Flushes** answer with the header copy even when the kernel refuses
+//!   the flush, as af_key sends that copy before looking at the result.
+//! * **Errors**: validated in af_key's order with af_key's errnos before
+//!   anything is sent (e.g. ELOOP for more than 6 requests, ESRCH for an SA
+//!   type it cannot look up); otherwise the kernel's errno, which both
+//!   interfaces take from the same kernel functions. The kernel's extended
+//!   ACK text, with a hint about missing modules, is kept in
+//!   [`XfrmKernel::detail`].
+//!
+//! Not answered (EOPNOTSUPP): the key-manager messages ACQUIRE, EXPIRE,
+//! X_PROMISC, X_SPDACQUIRE, X_MIGRATE, which setkey never sends except
+//! X_PROMISC for `-x` (monitoring needs the XFRM multicast groups instead).
+
+pub mod algorithms;
+pub mod kernel;
+pub mod netlink;
+pub mod socket;
+pub mod translate;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use kernel::XfrmKernel;

@@ -1,0 +1,288 @@
+//! Netlink framing: message headers, attributes and error acknowledgements,
+//! as typed values with symmetric `parse` / `emit` (smoltcp `wire` style).
+//!
+//! Every length is checked once while parsing; nothing here panics on any
+//! input. Netlink integers are in host order.
+
+use std::fmt;
+
+/// Size of `struct nlmsghdr`.
+pub const NLMSG_HDRLEN: usize = 16;
+/// Size of `struct nlattr`.
+pub const NLA_HDRLEN: usize = 4;
+
+/// `NLMSG_ERROR`: an error or (error 0) an acknowledgement.
+pub const NLMSG_ERROR: u16 = 2;
+/// `NLMSG_DONE`: end of a multi-part (dump) answer.
+pub const NLMSG_DONE: u16 = 3;
+
+/// `NLM_F_REQUEST`.
+pub const NLM_F_REQUEST: u16 = 0x1;
+/// `NLM_F_MULTI`.
+pub const NLM_F_MULTI: u16 = 0x2;
+/// `NLM_F_ACK`.
+pub const NLM_F_ACK: u16 = 0x4;
+/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`).
+pub const NLM_F_DUMP: u16 = 0x300;
+/// `NLM_F_CAPPED` in an error message: the request's payload is not echoed.
+pub const NLM_F_CAPPED: u16 = 0x100;
+/// `NLM_F_ACK_TLVS` in an error message: extended-ACK attributes follow.
+pub const NLM_F_ACK_TLVS: u16 = 0x200;
+
+/// `NLMSGERR_ATTR_MSG`: the extended ACK's human-readable text.
+pub const NLMSGERR_ATTR_MSG: u16 = 1;
+
+/// Netlink messages and attributes are aligned to 4 bytes.
+pub fn align4(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+/// Why bytes could not be read as netlink.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetlinkError {
+    /// Fewer bytes than a structure needs.
+    #[error("truncated {what}: {have} bytes, needs {need}")]
+    Truncated {
+        /// the structure
+        what: &'static str,
+        /// bytes available
+        have: usize,
+        /// bytes needed
+        need: usize,
+    },
+    /// A length field below its header or past the buffer.
+    #[error("bad {what} length {len} (buffer {have})")]
+    BadLength {
+        /// the structure
+        what: &'static str,
+        /// the declared length
+        len: usize,
+        /// bytes available
+        have: usize,
+    },
+}
+
+/// Reads `N` bytes at `at`, or says what was short.
+pub(crate) fn take<const N: usize>(
+    b: &[u8],
+    at: usize,
+    what: &'static str,
+) -> Result<[u8; N], NetlinkError> {
+    b.get(at..at + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(NetlinkError::Truncated {
+            what,
+            have: b.len(),
+            need: at + N,
+        })
+}
+
+/// `struct nlmsghdr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NlHeader {
+    /// `nlmsg_len` (whole message, header included).
+    pub len: u32,
+    /// `nlmsg_type`.
+    pub msg_type: u16,
+    /// `nlmsg_flags`.
+    pub flags: u16,
+    /// `nlmsg_seq`.
+    pub seq: u32,
+    /// `nlmsg_pid` (port id).
+    pub pid: u32,
+}
+
+impl NlHeader {
+    /// Parses the first 16 bytes.
+    pub fn parse(b: &[u8]) -> Result<NlHeader, NetlinkError> {
+        let h: [u8; NLMSG_HDRLEN] = take(b, 0, "nlmsghdr")?;
+        Ok(NlHeader {
+            len: u32::from_ne_bytes([h[0], h[1], h[2], h[3]]),
+            msg_type: u16::from_ne_bytes([h[4], h[5]]),
+            flags: u16::from_ne_bytes([h[6], h[7]]),
+            seq: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
+            pid: u32::from_ne_bytes([h[12], h[13], h[14], h[15]]),
+        })
+    }
+
+    /// Appends the 16 bytes as they are (`len` included).
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.len.to_ne_bytes());
+        out.extend_from_slice(&self.msg_type.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.seq.to_ne_bytes());
+        out.extend_from_slice(&self.pid.to_ne_bytes());
+    }
+}
+
+/// One netlink message: header and payload (the bytes after the header,
+/// without trailing alignment padding).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NlMessage {
+    /// The header (`len` is recomputed by [`NlMessage::emit`]).
+    pub header: NlHeader,
+    /// Everything after the header.
+    pub payload: Vec<u8>,
+}
+
+impl NlMessage {
+    /// Appends the message with a correct `nlmsg_len`, padded to 4 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let mut h = self.header;
+        h.len = u32::try_from(NLMSG_HDRLEN + self.payload.len()).unwrap_or(u32::MAX);
+        h.emit(out);
+        out.extend_from_slice(&self.payload);
+        out.resize(
+            out.len() + align4(self.payload.len()) - self.payload.len(),
+            0,
+        );
+    }
+
+    /// Splits a received datagram into its messages.
+    pub fn parse_all(buf: &[u8]) -> Result<Vec<NlMessage>, NetlinkError> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while buf.len().saturating_sub(off) >= NLMSG_HDRLEN {
+            let rest = &buf[off..];
+            let header = NlHeader::parse(rest)?;
+            let len = header.len as usize;
+            if len < NLMSG_HDRLEN || len > rest.len() {
+                return Err(NetlinkError::BadLength {
+                    what: "nlmsghdr",
+                    len,
+                    have: rest.len(),
+                });
+            }
+            out.push(NlMessage {
+                header,
+                payload: rest[NLMSG_HDRLEN..len].to_vec(),
+            });
+            off += align4(len);
+        }
+        Ok(out)
+    }
+}
+
+/// One netlink attribute (`struct nlattr` and its value).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attr {
+    /// `nla_type` without the NESTED / NET_BYTEORDER flag bits.
+    pub kind: u16,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+impl fmt::Debug for Attr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may hold key material: print only their size.
+        write!(f, "Attr({}, <{} bytes>)", self.kind, self.value.len())
+    }
+}
+
+impl Attr {
+    /// An attribute from a value.
+    pub fn new(kind: u16, value: Vec<u8>) -> Attr {
+        Attr { kind, value }
+    }
+
+    /// Appends the attribute, padded to 4 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let len = u16::try_from(NLA_HDRLEN + self.value.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_ne_bytes());
+        out.extend_from_slice(&self.kind.to_ne_bytes());
+        out.extend_from_slice(&self.value);
+        out.resize(out.len() + align4(self.value.len()) - self.value.len(), 0);
+    }
+
+    /// Parses a run of attributes filling `buf`.
+    pub fn parse_all(buf: &[u8]) -> Result<Vec<Attr>, NetlinkError> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while buf.len().saturating_sub(off) >= NLA_HDRLEN {
+            let rest = &buf[off..];
+            let h: [u8; 4] = take(rest, 0, "nlattr")?;
+            let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+            let kind = u16::from_ne_bytes([h[2], h[3]]) & 0x3fff;
+            if len < NLA_HDRLEN || len > rest.len() {
+                return Err(NetlinkError::BadLength {
+                    what: "nlattr",
+                    len,
+                    have: rest.len(),
+                });
+            }
+            out.push(Attr {
+                kind,
+                value: rest[NLA_HDRLEN..len].to_vec(),
+            });
+            off += align4(len);
+        }
+        Ok(out)
+    }
+}
+
+/// Emits a run of attributes.
+pub fn emit_attrs(attrs: &[Attr], out: &mut Vec<u8>) {
+    for a in attrs {
+        a.emit(out);
+    }
+}
+
+/// The first attribute of a kind.
+pub fn find(attrs: &[Attr], kind: u16) -> Option<&[u8]> {
+    attrs
+        .iter()
+        .find(|a| a.kind == kind)
+        .map(|a| a.value.as_slice())
+}
+
+/// The payload of an `NLMSG_ERROR` message (`struct nlmsgerr` and any
+/// extended-ACK attributes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NlError {
+    /// `error`: 0 for an acknowledgement, otherwise a negative errno.
+    pub error: i32,
+    /// The header of the request it answers.
+    pub request: NlHeader,
+    /// `NLMSGERR_ATTR_MSG`, when the kernel explained itself.
+    pub message: Option<String>,
+}
+
+impl NlError {
+    /// Parses an error message (`flags` are the error message's own).
+    pub fn parse(flags: u16, payload: &[u8]) -> Result<NlError, NetlinkError> {
+        let e: [u8; 4] = take(payload, 0, "nlmsgerr")?;
+        let request = NlHeader::parse(payload.get(4..).unwrap_or_default())?;
+        let mut message = None;
+        if flags & NLM_F_ACK_TLVS != 0 {
+            // Without NLM_F_CAPPED the whole request follows its header.
+            let echoed = if flags & NLM_F_CAPPED != 0 {
+                NLMSG_HDRLEN
+            } else {
+                align4(request.len as usize).max(NLMSG_HDRLEN)
+            };
+            let tlvs = payload.get(4 + echoed..).unwrap_or_default();
+            if let Ok(attrs) = Attr::parse_all(tlvs)
+                && let Some(text) = find(&attrs, NLMSGERR_ATTR_MSG)
+            {
+                let text = text.split(|b| *b == 0).next().unwrap_or_default();
+                message = Some(String::from_utf8_lossy(text).into_owned());
+            }
+        }
+        Ok(NlError {
+            error: i32::from_ne_bytes(e),
+            request,
+            message,
+        })
+    }
+
+    /// Appends the payload as the kernel sends it (capped, with TLVs).
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.error.to_ne_bytes());
+        self.request.emit(out);
+        if let Some(m) = &self.message {
+            let mut v = m.as_bytes().to_vec();
+            v.push(0);
+            Attr::new(NLMSGERR_ATTR_MSG, v).emit(out);
+        }
+    }
+}

@@ -1,0 +1,895 @@
+//! PF_KEY ↔ XFRM, the way `af_key` converts: requests into the kernel
+//! objects it would build (`pfkey_msg2xfrm_state`, `pfkey_spdadd`,
+//! `pfkey_getspi`, ...) and kernel objects back into the extensions it
+//! would send (`__pfkey_xfrm_state2msg`, `pfkey_xfrm_policy2msg`).
+//!
+//! Every function is pure; errors are the positive errno af_key would
+//! answer with, checked in af_key's order.
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+
+use zeroize::Zeroizing;
+
+use super::algorithms;
+use super::netlink::{Attr, find};
+use super::wire::{
+    AF_INET, AF_INET6, Algo, EncapTmpl, LifetimeCfg, LifetimeCur, POLICY_ALLOW, POLICY_BLOCK,
+    Selector, UserSecCtx, UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo,
+    UserspiInfo, XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode,
+    state_flag,
+};
+use crate::pfkey::wire::{
+    AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
+    LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, calg, ealg,
+    ipsec, sa_state,
+};
+
+/// IPPROTO_ESP.
+pub const IPPROTO_ESP: u8 = 50;
+/// IPPROTO_AH.
+pub const IPPROTO_AH: u8 = 51;
+/// IPPROTO_COMP.
+pub const IPPROTO_COMP: u8 = 108;
+/// IPSEC_PROTO_ANY: AH, ESP and IPComp.
+pub const IPSEC_PROTO_ANY: u8 = 255;
+
+/// `XFRM_MAX_DEPTH`: templates per policy.
+const MAX_DEPTH: usize = 6;
+
+/// sadb_sa flags Linux understands.
+const SADB_SAFLAGS_NOPMTUDISC: u32 = 0x2000_0000;
+const SADB_SAFLAGS_DECAP_DSCP: u32 = 0x4000_0000;
+const SADB_SAFLAGS_NOECN: u32 = 0x8000_0000;
+
+/// Highest ids af_key accepts in `sadb_sa` (SADB_AALG_MAX, SADB_EALG_MAX,
+/// SADB_X_CALG_MAX).
+const AALG_MAX: u8 = 251;
+const EALG_MAX: u8 = 253;
+const CALG_MAX: u8 = 4;
+
+/// af_key's `pfkey_satype2proto`: 0 for an SA type it does not know.
+pub fn satype_to_proto(satype: u8) -> u8 {
+    match satype {
+        0 => IPSEC_PROTO_ANY,
+        2 => IPPROTO_AH,
+        3 => IPPROTO_ESP,
+        9 => IPPROTO_COMP,
+        _ => 0,
+    }
+}
+
+/// af_key's `pfkey_proto2satype`.
+pub fn proto_to_satype(proto: u8) -> u8 {
+    match proto {
+        IPPROTO_AH => 2,
+        IPPROTO_ESP => 3,
+        IPPROTO_COMP => 9,
+        _ => 0,
+    }
+}
+
+/// Whether a state of `proto` is part of a dump or flush of `wanted`
+/// (the kernel's `xfrm_id_proto_match` for IPSEC_PROTO_ANY).
+pub fn proto_matches(proto: u8, wanted: u8) -> bool {
+    proto == wanted
+        || (wanted == IPSEC_PROTO_ANY && matches!(proto, IPPROTO_AH | IPPROTO_ESP | IPPROTO_COMP))
+}
+
+/// `pfkey_mode_to_xfrm`: any and transport → transport.
+pub fn mode_to_xfrm(m: u8) -> Option<u8> {
+    match m {
+        ipsec::MODE_ANY | ipsec::MODE_TRANSPORT => Some(mode::TRANSPORT),
+        ipsec::MODE_TUNNEL => Some(mode::TUNNEL),
+        ipsec::MODE_BEET => Some(mode::BEET),
+        _ => None,
+    }
+}
+
+/// `pfkey_mode_from_xfrm`: modes PF_KEY cannot express give `None`.
+pub fn mode_from_xfrm(m: u8) -> Option<u8> {
+    match m {
+        mode::TRANSPORT => Some(ipsec::MODE_TRANSPORT),
+        mode::TUNNEL => Some(ipsec::MODE_TUNNEL),
+        mode::BEET => Some(ipsec::MODE_BEET),
+        _ => None,
+    }
+}
+
+/// `_KEY2X`: 0 means "no limit".
+fn key2x(v: u64) -> u64 {
+    if v == 0 { XFRM_INF } else { v }
+}
+
+/// `_X2KEY`.
+fn x2key(v: u64) -> u64 {
+    if v == XFRM_INF { 0 } else { v }
+}
+
+fn full_prefix(family: u16) -> u8 {
+    if family == AF_INET6 { 128 } else { 32 }
+}
+
+/// Both addresses present and of one family (`present_and_same_family`).
+fn src_dst(msg: &Message) -> Result<(&AddressExt, &AddressExt), i32> {
+    match (msg.address(AddressKind::Src), msg.address(AddressKind::Dst)) {
+        (Some(s), Some(d)) if s.addr.is_ipv4() == d.addr.is_ipv4() => Ok((s, d)),
+        _ => Err(libc::EINVAL),
+    }
+}
+
+/// A sockaddr as af_key fills it from kernel state: flowinfo and scope 0.
+fn sockaddr(ip: IpAddr, port: u16) -> SocketAddr {
+    match ip {
+        IpAddr::V4(_) => SocketAddr::new(ip, port),
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, 0)),
+    }
+}
+
+fn ip_of(a: XfrmAddress, family: u16) -> Result<IpAddr, i32> {
+    a.to_ip(family).ok_or(libc::EINVAL)
+}
+
+/// The lifetime configuration of a request's HARD / SOFT extensions,
+/// starting from "no limits".
+fn lifetimes(msg: &Message) -> LifetimeCfg {
+    let mut lft = LifetimeCfg::default();
+    if let Some(h) = msg.lifetime(LifetimeKind::Hard) {
+        lft.hard_packet_limit = key2x(u64::from(h.allocations));
+        lft.hard_byte_limit = key2x(h.bytes);
+        lft.hard_add_expires_seconds = h.addtime;
+        lft.hard_use_expires_seconds = h.usetime;
+    }
+    if let Some(s) = msg.lifetime(LifetimeKind::Soft) {
+        lft.soft_packet_limit = key2x(u64::from(s.allocations));
+        lft.soft_byte_limit = key2x(s.bytes);
+        lft.soft_add_expires_seconds = s.addtime;
+        lft.soft_use_expires_seconds = s.usetime;
+    }
+    lft
+}
+
+/// A request's security context in XFRM form.
+fn sec_ctx(msg: &Message) -> Option<UserSecCtx> {
+    msg.sec_ctx().map(|c| UserSecCtx {
+        alg: c.alg,
+        doi: c.doi,
+        context: c.context.clone(),
+    })
+}
+
+fn key_bytes(k: Option<&KeyExt>) -> (u32, Zeroizing<Vec<u8>>) {
+    match k {
+        Some(k) => {
+            let n = usize::from(k.bits).div_ceil(8).min(k.key.len());
+            (u32::from(k.bits), Zeroizing::new(k.key[..n].to_vec()))
+        }
+        None => (0, Zeroizing::new(Vec::new())),
+    }
+}
+
+/// An SA to create: the fixed part and its attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSa {
+    /// `xfrm_usersa_info`
+    pub info: UsersaInfo,
+    /// algorithms, encapsulation, security context
+    pub attrs: Vec<Attr>,
+}
+
+impl NewSa {
+    /// The payload of an XFRM_MSG_NEWSA / UPDSA message.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(UsersaInfo::LEN + 256);
+        self.info.emit(&mut out);
+        super::netlink::emit_attrs(&self.attrs, &mut out);
+        out
+    }
+}
+
+/// SADB_ADD / SADB_UPDATE → the SA `pfkey_msg2xfrm_state` would build.
+pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
+    let satype = msg.header.satype;
+    let sa = msg.sa().ok_or(libc::EINVAL)?;
+    let (src, dst) = src_dst(msg)?;
+    let key_a = msg.key(KeyKind::Auth);
+    let key_e = msg.key(KeyKind::Encrypt);
+    if satype == 3 && key_e.is_none() {
+        return Err(libc::EINVAL);
+    }
+    if satype == 2 && key_a.is_none() {
+        return Err(libc::EINVAL);
+    }
+    if msg.lifetime(LifetimeKind::Hard).is_some() != msg.lifetime(LifetimeKind::Soft).is_some() {
+        return Err(libc::EINVAL);
+    }
+    let proto = satype_to_proto(satype);
+    if proto == 0 {
+        return Err(libc::EINVAL);
+    }
+    if sa.auth > AALG_MAX || (satype == 9 && sa.encrypt > CALG_MAX) || sa.encrypt > EALG_MAX {
+        return Err(libc::EINVAL);
+    }
+    if key_a.is_some_and(|k| k.bits == 0) && sa.auth != aalg::NULL {
+        return Err(libc::EINVAL);
+    }
+    if key_e.is_some_and(|k| k.bits == 0) && sa.encrypt != ealg::NULL {
+        return Err(libc::EINVAL);
+    }
+
+    let mut attrs = Vec::new();
+    let ctx = sec_ctx(msg);
+    if sa.auth != 0 {
+        let a = algorithms::auth_by_id(sa.auth).ok_or(libc::ENOSYS)?;
+        let (key_bits, key) = key_bytes(key_a);
+        let algo = Algo {
+            name: a.name.to_string(),
+            key_bits,
+            trunc_bits: a.icv_trunc_bits,
+            key,
+        };
+        let mut v = Vec::new();
+        algo.emit(true, &mut v);
+        attrs.push(Attr::new(attr::ALG_AUTH_TRUNC, v));
+    }
+    if satype == 9 {
+        if sa.encrypt != 0 {
+            let a = algorithms::compress_by_id(sa.encrypt).ok_or(libc::ENOSYS)?;
+            let algo = Algo {
+                name: a.name.to_string(),
+                ..Algo::default()
+            };
+            let mut v = Vec::new();
+            algo.emit(false, &mut v);
+            attrs.push(Attr::new(attr::ALG_COMP, v));
+        }
+    } else if sa.encrypt != 0 {
+        let a = algorithms::encrypt_by_id(sa.encrypt).ok_or(libc::ENOSYS)?;
+        let (key_bits, key) = key_bytes(key_e);
+        let algo = Algo {
+            name: a.name.to_string(),
+            key_bits,
+            trunc_bits: 0,
+            key,
+        };
+        let mut v = Vec::new();
+        algo.emit(false, &mut v);
+        attrs.push(Attr::new(attr::ALG_CRYPT, v));
+    }
+
+    let family = family_of(src.addr.ip());
+    let (mut xmode, mut reqid) = (mode::TRANSPORT, 0);
+    if let Some(sa2) = msg.sa2() {
+        xmode = mode_to_xfrm(sa2.mode).ok_or(libc::EINVAL)?;
+        reqid = sa2.reqid;
+    }
+    let mut sel = Selector::default();
+    if let Some(proxy) = msg.address(AddressKind::Proxy) {
+        sel.family = family_of(proxy.addr.ip());
+        sel.saddr = XfrmAddress::from_ip(proxy.addr.ip());
+        sel.prefixlen_s = proxy.prefixlen;
+    }
+    if sel.family == 0 {
+        sel.family = family;
+    }
+    if let Some(t) = msg.nat_t_type() {
+        let encap = EncapTmpl {
+            encap_type: u16::from(t),
+            sport: msg.nat_t_port(NatTPortKind::Src).unwrap_or(0),
+            dport: msg.nat_t_port(NatTPortKind::Dst).unwrap_or(0),
+            oa: XfrmAddress::default(),
+        };
+        let mut v = Vec::new();
+        encap.emit(&mut v);
+        attrs.push(Attr::new(attr::ENCAP, v));
+    }
+    if let Some(c) = ctx {
+        let mut v = Vec::new();
+        c.emit(&mut v);
+        attrs.push(Attr::new(attr::SEC_CTX, v));
+    }
+    // satype 0 passes af_key's checks as IPSEC_PROTO_ANY and then fails in
+    // xfrm_init_state, which finds no transform for that protocol.
+    if proto == IPSEC_PROTO_ANY {
+        return Err(libc::EPROTONOSUPPORT);
+    }
+    let mut flags = 0;
+    if sa.flags & SADB_SAFLAGS_NOECN != 0 {
+        flags |= state_flag::NOECN;
+    }
+    if sa.flags & SADB_SAFLAGS_DECAP_DSCP != 0 {
+        flags |= state_flag::DECAP_DSCP;
+    }
+    if sa.flags & SADB_SAFLAGS_NOPMTUDISC != 0 {
+        flags |= state_flag::NOPMTUDISC;
+    }
+    let info = UsersaInfo {
+        sel,
+        id: XfrmId {
+            daddr: XfrmAddress::from_ip(dst.addr.ip()),
+            spi: sa.spi,
+            proto,
+        },
+        saddr: XfrmAddress::from_ip(src.addr.ip()),
+        lft: lifetimes(msg),
+        curlft: LifetimeCur::default(),
+        stats: [0; 3],
+        seq: msg.header.seq,
+        reqid,
+        family,
+        mode: xmode,
+        replay_window: sa.replay.min(32),
+        flags,
+    };
+    Ok(NewSa { info, attrs })
+}
+
+/// SADB_GET / SADB_DELETE → the SA identity af_key looks up (`ESRCH` for SA
+/// types it cannot look up, as its lookup then finds nothing).
+pub fn sa_id(msg: &Message) -> Result<UsersaId, i32> {
+    let sa = msg.sa().ok_or(libc::EINVAL)?;
+    let (_, dst) = src_dst(msg)?;
+    let proto = satype_to_proto(msg.header.satype);
+    if !matches!(proto, IPPROTO_AH | IPPROTO_ESP | IPPROTO_COMP) {
+        return Err(libc::ESRCH);
+    }
+    Ok(UsersaId {
+        daddr: XfrmAddress::from_ip(dst.addr.ip()),
+        spi: sa.spi,
+        family: family_of(dst.addr.ip()),
+        proto,
+    })
+}
+
+/// SADB_GETSPI → XFRM_MSG_ALLOCSPI (`pfkey_getspi`).
+pub fn spi_request(msg: &Message) -> Result<UserspiInfo, i32> {
+    let (src, dst) = src_dst(msg)?;
+    let proto = satype_to_proto(msg.header.satype);
+    if proto == 0 {
+        return Err(libc::EINVAL);
+    }
+    let (mut xmode, mut reqid) = (mode::TRANSPORT, 0);
+    if let Some(sa2) = msg.sa2() {
+        xmode = mode_to_xfrm(sa2.mode).ok_or(libc::EINVAL)?;
+        reqid = sa2.reqid;
+    }
+    let (min, max) = msg.spi_range().unwrap_or((0x100, 0x0fff_ffff));
+    // af_key verifies the range after finding the larval SA; xfrm_user
+    // before. Both refuse the same ranges with EINVAL.
+    let range_ok = match proto {
+        IPPROTO_AH | IPPROTO_ESP => true,
+        IPPROTO_COMP => max < 0x10000,
+        _ => false,
+    };
+    if !range_ok || min > max {
+        return Err(libc::EINVAL);
+    }
+    let family = family_of(src.addr.ip());
+    let info = UsersaInfo {
+        id: XfrmId {
+            daddr: XfrmAddress::from_ip(dst.addr.ip()),
+            spi: 0,
+            proto,
+        },
+        saddr: XfrmAddress::from_ip(src.addr.ip()),
+        seq: msg.header.seq,
+        reqid,
+        family,
+        mode: xmode,
+        ..UsersaInfo::default()
+    };
+    Ok(UserspiInfo { info, min, max })
+}
+
+/// A policy to create: fixed part, templates, security context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPolicy {
+    /// `xfrm_userpolicy_info`
+    pub info: UserpolicyInfo,
+    /// the templates
+    pub templates: Vec<UserTmpl>,
+    /// the security context
+    pub ctx: Option<UserSecCtx>,
+}
+
+impl NewPolicy {
+    /// The payload of an XFRM_MSG_NEWPOLICY / UPDPOLICY message.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(UserpolicyInfo::LEN + 64 * self.templates.len() + 64);
+        self.info.emit(&mut out);
+        if !self.templates.is_empty() {
+            let mut v = Vec::new();
+            for t in &self.templates {
+                t.emit(&mut v);
+            }
+            Attr::new(attr::TMPL, v).emit(&mut out);
+        }
+        if let Some(c) = &self.ctx {
+            let mut v = Vec::new();
+            c.emit(&mut v);
+            Attr::new(attr::SEC_CTX, v).emit(&mut out);
+        }
+        out
+    }
+
+    /// The identity to look the policy up with afterwards.
+    pub fn id(&self) -> PolicyKey {
+        PolicyKey {
+            id: UserpolicyId {
+                sel: self.info.sel,
+                index: 0,
+                dir: self.info.dir,
+            },
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
+/// A policy's identity: selector + direction (+ context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyKey {
+    /// selector, index 0, direction
+    pub id: UserpolicyId,
+    /// security context
+    pub ctx: Option<UserSecCtx>,
+}
+
+impl PolicyKey {
+    /// The payload of XFRM_MSG_GETPOLICY / DELPOLICY.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(UserpolicyId::LEN + 64);
+        self.id.emit(&mut out);
+        if let Some(c) = &self.ctx {
+            let mut v = Vec::new();
+            c.emit(&mut v);
+            Attr::new(attr::SEC_CTX, v).emit(&mut out);
+        }
+        out
+    }
+}
+
+/// The selector af_key builds from a policy message's addresses.
+fn policy_selector(src: &AddressExt, dst: &AddressExt) -> Selector {
+    let proto = |p: u8| if p == ipsec::PROTO_ANY { 0 } else { p };
+    let sport = src.addr.port();
+    let dport = dst.addr.port();
+    Selector {
+        daddr: XfrmAddress::from_ip(dst.addr.ip()),
+        saddr: XfrmAddress::from_ip(src.addr.ip()),
+        dport,
+        dport_mask: if dport != 0 { 0xffff } else { 0 },
+        sport,
+        sport_mask: if sport != 0 { 0xffff } else { 0 },
+        family: family_of(src.addr.ip()),
+        prefixlen_d: dst.prefixlen,
+        prefixlen_s: src.prefixlen,
+        // af_key sets it from the source, then again from the destination
+        proto: proto(dst.proto),
+        ifindex: 0,
+        user: 0,
+    }
+}
+
+/// Whether `proto` may be a template's protocol (`xfrm_id_proto_valid`).
+fn template_proto_valid(proto: u16) -> bool {
+    // ESP, AH, IPComp, and the IPv6 routing / destination options headers
+    matches!(proto, 50 | 51 | 108 | 43 | 60)
+}
+
+/// SADB_X_SPDADD / SPDUPDATE → the policy `pfkey_spdadd` would build.
+/// `gen_reqid` supplies a reqid for `unique` requests without one (af_key's
+/// `gen_reqid`).
+pub fn policy_request(
+    msg: &Message,
+    gen_reqid: &mut dyn FnMut() -> Result<u32, i32>,
+) -> Result<NewPolicy, i32> {
+    let (src, dst) = src_dst(msg)?;
+    let pol = msg.policy().ok_or(libc::EINVAL)?;
+    if pol.policy_type > ipsec::POLICY_IPSEC {
+        return Err(libc::EINVAL);
+    }
+    if pol.dir == 0 || pol.dir >= 4 {
+        return Err(libc::EINVAL);
+    }
+    let sel = policy_selector(src, dst);
+    let mut templates = Vec::new();
+    if pol.policy_type == ipsec::POLICY_IPSEC {
+        for rq in &pol.requests {
+            templates.push(template(
+                rq,
+                pol.dir,
+                sel.family,
+                gen_reqid,
+                templates.len(),
+            )?);
+        }
+    }
+    let info = UserpolicyInfo {
+        sel,
+        lft: lifetimes(msg),
+        curlft: LifetimeCur::default(),
+        priority: pol.priority,
+        index: 0,
+        dir: pol.dir - 1,
+        action: if pol.policy_type == ipsec::POLICY_DISCARD {
+            POLICY_BLOCK
+        } else {
+            POLICY_ALLOW
+        },
+        flags: 0,
+        share: 0,
+    };
+    Ok(NewPolicy {
+        info,
+        templates,
+        ctx: sec_ctx(msg),
+    })
+}
+
+/// One `sadb_x_ipsecrequest` → template (`parse_ipsecrequest`).
+fn template(
+    rq: &IpsecRequestExt,
+    dir: u8,
+    family: u16,
+    gen_reqid: &mut dyn FnMut() -> Result<u32, i32>,
+    already: usize,
+) -> Result<UserTmpl, i32> {
+    if already >= MAX_DEPTH {
+        return Err(libc::ELOOP);
+    }
+    if rq.mode == 0 || !template_proto_valid(rq.proto) {
+        return Err(libc::EINVAL);
+    }
+    let m = mode_to_xfrm(rq.mode).ok_or(libc::EINVAL)?;
+    let mut t = UserTmpl {
+        id: XfrmId {
+            proto: rq.proto as u8,
+            ..XfrmId::default()
+        },
+        mode: m,
+        // allalgs: PF_KEY cannot restrict algorithms
+        aalgos: u32::MAX,
+        ealgos: u32::MAX,
+        calgos: u32::MAX,
+        ..UserTmpl::default()
+    };
+    if rq.level == ipsec::LEVEL_USE {
+        if matches!(m, mode::TUNNEL | mode::BEET) && dir == ipsec::DIR_OUTBOUND {
+            return Err(libc::EINVAL);
+        }
+        t.optional = 1;
+    } else if rq.level == ipsec::LEVEL_UNIQUE {
+        t.reqid = rq.reqid;
+        if t.reqid > ipsec::MANUAL_REQID_MAX {
+            t.reqid = 0;
+        }
+        if t.reqid == 0 {
+            t.reqid = gen_reqid()?;
+        }
+    }
+    if m == mode::TUNNEL {
+        let (s, d) = rq.endpoints.ok_or(libc::EINVAL)?;
+        t.saddr = XfrmAddress::from_ip(s.ip());
+        t.id.daddr = XfrmAddress::from_ip(d.ip());
+        t.family = family_of(s.ip());
+    } else {
+        t.family = family;
+    }
+    Ok(t)
+}
+
+/// SADB_X_SPDDELETE → the identity `pfkey_spddelete` looks up.
+pub fn policy_key(msg: &Message) -> Result<PolicyKey, i32> {
+    let (src, dst) = src_dst(msg)?;
+    let pol = msg.policy().ok_or(libc::EINVAL)?;
+    if pol.dir == 0 || pol.dir >= 4 {
+        return Err(libc::EINVAL);
+    }
+    Ok(PolicyKey {
+        id: UserpolicyId {
+            sel: policy_selector(src, dst),
+            index: 0,
+            dir: pol.dir - 1,
+        },
+        ctx: sec_ctx(msg),
+    })
+}
+
+fn lifetime_ext(
+    kind: LifetimeKind,
+    allocations: u64,
+    bytes: u64,
+    add: u64,
+    usetime: u64,
+) -> Extension {
+    Extension::Lifetime(
+        kind,
+        LifetimeExt {
+            // sadb_lifetime_allocations is 32 bits: af_key truncates
+            allocations: allocations as u32,
+            bytes,
+            addtime: add,
+            usetime,
+        },
+    )
+}
+
+fn cfg_lifetimes(lft: &LifetimeCfg, cur: &LifetimeCur) -> [Extension; 3] {
+    [
+        lifetime_ext(
+            LifetimeKind::Hard,
+            x2key(lft.hard_packet_limit),
+            x2key(lft.hard_byte_limit),
+            lft.hard_add_expires_seconds,
+            lft.hard_use_expires_seconds,
+        ),
+        lifetime_ext(
+            LifetimeKind::Soft,
+            x2key(lft.soft_packet_limit),
+            x2key(lft.soft_byte_limit),
+            lft.soft_add_expires_seconds,
+            lft.soft_use_expires_seconds,
+        ),
+        lifetime_ext(
+            LifetimeKind::Current,
+            cur.packets,
+            cur.bytes,
+            cur.add_time,
+            cur.use_time,
+        ),
+    ]
+}
+
+fn ctx_ext(attrs: &[Attr]) -> Result<Option<Extension>, i32> {
+    match find(attrs, attr::SEC_CTX) {
+        None => Ok(None),
+        Some(v) => {
+            let c = UserSecCtx::parse(v).map_err(|_| libc::EINVAL)?;
+            Ok(Some(Extension::SecCtx(SecCtxExt {
+                alg: c.alg,
+                doi: c.doi,
+                context: c.context,
+            })))
+        }
+    }
+}
+
+/// Whether an SA has passed a soft limit (af_key reports such SAs as
+/// DYING; XFRM does not say, so it is recomputed from the lifetimes).
+fn soft_expired(lft: &LifetimeCfg, cur: &LifetimeCur, now: u64) -> bool {
+    let after = |base: u64, secs: u64| secs != 0 && base != 0 && now >= base.saturating_add(secs);
+    cur.bytes >= lft.soft_byte_limit
+        || cur.packets >= lft.soft_packet_limit
+        || after(cur.add_time, lft.soft_add_expires_seconds)
+        || after(cur.use_time, lft.soft_use_expires_seconds)
+}
+
+/// A kernel SA (XFRM_MSG_NEWSA body) → what `__pfkey_xfrm_state2msg`
+/// sends with keys and both lifetimes: `(satype, extensions)`. `EINVAL` for
+/// an SA PF_KEY cannot express (a mode other than transport/tunnel/BEET).
+pub fn state_to_pfkey(
+    info: &UsersaInfo,
+    attrs: &[Attr],
+    now: u64,
+) -> Result<(u8, Vec<Extension>), i32> {
+    let bad = |_| libc::EINVAL;
+    let auth = match find(attrs, attr::ALG_AUTH_TRUNC) {
+        Some(v) => Some(Algo::parse(v, true).map_err(bad)?),
+        None => find(attrs, attr::ALG_AUTH)
+            .map(|v| Algo::parse(v, false))
+            .transpose()
+            .map_err(bad)?,
+    };
+    let crypt = find(attrs, attr::ALG_CRYPT)
+        .map(|v| Algo::parse(v, false))
+        .transpose()
+        .map_err(bad)?;
+    let comp = find(attrs, attr::ALG_COMP)
+        .map(|v| Algo::parse(v, false))
+        .transpose()
+        .map_err(bad)?;
+    let aead = find(attrs, attr::ALG_AEAD).is_some();
+    let family = info.family;
+
+    let state = if auth.is_none() && crypt.is_none() && comp.is_none() && !aead {
+        sa_state::LARVAL
+    } else if soft_expired(&info.lft, &info.curlft, now) {
+        sa_state::DYING
+    } else {
+        sa_state::MATURE
+    };
+    let mut replay = info.replay_window;
+    if info.flags & state_flag::ESN != 0
+        && let Some(w) = find(attrs, attr::REPLAY_ESN_VAL).and_then(esn_replay_window)
+    {
+        replay = u8::try_from(w).unwrap_or(u8::MAX);
+    }
+    let mut encrypt = crypt
+        .as_ref()
+        .map_or(0, |a| algorithms::encrypt_id(&a.name));
+    if let Some(c) = &comp {
+        encrypt = algorithms::compress_id(&c.name);
+    }
+    let mut flags = 0;
+    if info.flags & state_flag::NOECN != 0 {
+        flags |= SADB_SAFLAGS_NOECN;
+    }
+    if info.flags & state_flag::DECAP_DSCP != 0 {
+        flags |= SADB_SAFLAGS_DECAP_DSCP;
+    }
+    if info.flags & state_flag::NOPMTUDISC != 0 {
+        flags |= SADB_SAFLAGS_NOPMTUDISC;
+    }
+    let mut ext = vec![Extension::Sa(SaExt {
+        spi: info.id.spi,
+        replay,
+        state,
+        auth: auth.as_ref().map_or(0, |a| algorithms::auth_id(&a.name)),
+        encrypt,
+        flags,
+    })];
+    ext.extend(cfg_lifetimes(&info.lft, &info.curlft));
+    let prefix = full_prefix(family);
+    for (kind, a) in [
+        (AddressKind::Src, info.saddr),
+        (AddressKind::Dst, info.id.daddr),
+    ] {
+        ext.push(Extension::Address(
+            kind,
+            AddressExt {
+                proto: 0,
+                prefixlen: prefix,
+                addr: sockaddr(ip_of(a, family)?, 0),
+            },
+        ));
+    }
+    if !info.sel.saddr.equal_in(&info.saddr, family) {
+        ext.push(Extension::Address(
+            AddressKind::Proxy,
+            AddressExt {
+                proto: if info.sel.proto == 0 {
+                    ipsec::PROTO_ANY
+                } else {
+                    info.sel.proto
+                },
+                prefixlen: info.sel.prefixlen_s,
+                addr: sockaddr(ip_of(info.sel.saddr, family)?, info.sel.sport),
+            },
+        ));
+    }
+    for (kind, a) in [(KeyKind::Auth, &auth), (KeyKind::Encrypt, &crypt)] {
+        if let Some(a) = a
+            && a.key_bits.div_ceil(8) > 0
+        {
+            ext.push(Extension::Key(
+                kind,
+                KeyExt {
+                    bits: a.key_bits as u16,
+                    key: a.key.clone(),
+                },
+            ));
+        }
+    }
+    ext.push(Extension::Sa2(Sa2Ext {
+        mode: mode_from_xfrm(info.mode).ok_or(libc::EINVAL)?,
+        sequence: 0,
+        reqid: info.reqid,
+    }));
+    if let Some(v) = find(attrs, attr::ENCAP) {
+        let e = EncapTmpl::parse(v).map_err(bad)?;
+        if e.encap_type != 0 {
+            ext.push(Extension::NatTType(e.encap_type as u8));
+            ext.push(Extension::NatTPort(NatTPortKind::Src, e.sport));
+            ext.push(Extension::NatTPort(NatTPortKind::Dst, e.dport));
+        }
+    }
+    ext.extend(ctx_ext(attrs)?);
+    Ok((proto_to_satype(info.id.proto), ext))
+}
+
+/// A kernel policy (XFRM_MSG_NEWPOLICY body) → the extensions of
+/// `pfkey_xfrm_policy2msg`. `EINVAL` for a template mode PF_KEY cannot
+/// express.
+pub fn policy_to_pfkey(info: &UserpolicyInfo, attrs: &[Attr]) -> Result<Vec<Extension>, i32> {
+    let sel = &info.sel;
+    let family = sel.family;
+    let proto = if sel.proto == 0 {
+        ipsec::PROTO_ANY
+    } else {
+        sel.proto
+    };
+    let mut ext = vec![
+        Extension::Address(
+            AddressKind::Src,
+            AddressExt {
+                proto,
+                prefixlen: sel.prefixlen_s,
+                addr: sockaddr(ip_of(sel.saddr, family)?, sel.sport),
+            },
+        ),
+        Extension::Address(
+            AddressKind::Dst,
+            AddressExt {
+                proto,
+                prefixlen: sel.prefixlen_d,
+                addr: sockaddr(ip_of(sel.daddr, family)?, sel.dport),
+            },
+        ),
+    ];
+    ext.extend(cfg_lifetimes(&info.lft, &info.curlft));
+    let templates = match find(attrs, attr::TMPL) {
+        Some(v) => UserTmpl::parse_array(v).map_err(|_| libc::EINVAL)?,
+        None => Vec::new(),
+    };
+    let policy_type = match info.action {
+        POLICY_ALLOW if templates.is_empty() => ipsec::POLICY_NONE,
+        POLICY_ALLOW => ipsec::POLICY_IPSEC,
+        _ => ipsec::POLICY_DISCARD,
+    };
+    let mut requests = Vec::with_capacity(templates.len());
+    for t in &templates {
+        let m = mode_from_xfrm(t.mode).ok_or(libc::EINVAL)?;
+        let level = if t.optional != 0 {
+            ipsec::LEVEL_USE
+        } else if t.reqid != 0 {
+            ipsec::LEVEL_UNIQUE
+        } else {
+            ipsec::LEVEL_REQUIRE
+        };
+        let endpoints = if t.mode == mode::TUNNEL {
+            Some((
+                sockaddr(ip_of(t.saddr, t.family)?, 0),
+                sockaddr(ip_of(t.id.daddr, t.family)?, 0),
+            ))
+        } else {
+            None
+        };
+        requests.push(IpsecRequestExt {
+            proto: u16::from(t.id.proto),
+            mode: m,
+            level,
+            reqid: t.reqid,
+            endpoints,
+        });
+    }
+    ext.push(Extension::Policy(PolicyExt {
+        policy_type,
+        dir: info.dir.wrapping_add(1),
+        id: info.index,
+        priority: info.priority,
+        requests,
+    }));
+    ext.extend(ctx_ext(attrs)?);
+    Ok(ext)
+}
+
+/// The templates' reqids of a kernel policy (for generating unique ones).
+pub fn template_reqids(attrs: &[Attr]) -> Vec<u32> {
+    find(attrs, attr::TMPL)
+        .and_then(|v| UserTmpl::parse_array(v).ok())
+        .map(|ts| ts.iter().map(|t| t.reqid).collect())
+        .unwrap_or_default()
+}
+
+/// `sadb_msg_reserved` of a policy message: the kernel puts the policy's
+/// reference count there, which XFRM does not report. Derived as af_key
+/// would see it: the policy list holds one reference; the policy timer holds
+/// another while armed — for about a second after insertion, and for as long
+/// as any expiry time is configured; the request being answered holds one
+/// more for ADD/UPDATE notifications.
+pub fn policy_refcnt(info: &UserpolicyInfo, now: u64) -> u16 {
+    let lft = &info.lft;
+    let timer = now.saturating_sub(info.curlft.add_time) < 1
+        || lft.hard_add_expires_seconds != 0
+        || lft.soft_add_expires_seconds != 0
+        || lft.hard_use_expires_seconds != 0
+        || lft.soft_use_expires_seconds != 0;
+    if timer { 2 } else { 1 }
+}
+
+/// Whether a family is one PF_KEY can carry.
+pub fn family_supported(family: u16) -> bool {
+    family == AF_INET || family == AF_INET6
+}
+
+/// The IPComp id constant re-exported for callers probing algorithms.
+pub const CALG_DEFLATE: u8 = calg::DEFLATE;

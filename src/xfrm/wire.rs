@@ -1,0 +1,934 @@
+//! XFRM netlink structures (`include/uapi/linux/xfrm.h`) as plain values
+//! with symmetric `parse` / `emit`.
+//!
+//! Layouts are those of 64-bit Linux (`xfrm_usersa_info` is 224 bytes,
+//! `xfrm_userpolicy_info` 168: the structures end padded to 8 because they
+//! hold `u64` lifetimes). Addresses, SPIs and ports are network order on the
+//! wire and held here as numbers / byte arrays in their natural reading;
+//! everything else is host order.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use zeroize::Zeroizing;
+
+use super::netlink::{NetlinkError, take};
+
+/// `XFRM_INF`: "no limit" in byte and packet limits.
+pub const XFRM_INF: u64 = u64::MAX;
+
+/// XFRM netlink message types.
+pub mod msg {
+    /// XFRM_MSG_NEWSA
+    pub const NEWSA: u16 = 0x10;
+    /// XFRM_MSG_DELSA
+    pub const DELSA: u16 = 0x11;
+    /// XFRM_MSG_GETSA
+    pub const GETSA: u16 = 0x12;
+    /// XFRM_MSG_NEWPOLICY
+    pub const NEWPOLICY: u16 = 0x13;
+    /// XFRM_MSG_DELPOLICY
+    pub const DELPOLICY: u16 = 0x14;
+    /// XFRM_MSG_GETPOLICY
+    pub const GETPOLICY: u16 = 0x15;
+    /// XFRM_MSG_ALLOCSPI
+    pub const ALLOCSPI: u16 = 0x16;
+    /// XFRM_MSG_UPDPOLICY
+    pub const UPDPOLICY: u16 = 0x19;
+    /// XFRM_MSG_UPDSA
+    pub const UPDSA: u16 = 0x1a;
+    /// XFRM_MSG_FLUSHSA
+    pub const FLUSHSA: u16 = 0x1c;
+    /// XFRM_MSG_FLUSHPOLICY
+    pub const FLUSHPOLICY: u16 = 0x1d;
+}
+
+/// XFRM attribute types (`XFRMA_*`).
+pub mod attr {
+    /// XFRMA_ALG_AUTH (`xfrm_algo`, no truncation length)
+    pub const ALG_AUTH: u16 = 1;
+    /// XFRMA_ALG_CRYPT (`xfrm_algo`)
+    pub const ALG_CRYPT: u16 = 2;
+    /// XFRMA_ALG_COMP (`xfrm_algo`)
+    pub const ALG_COMP: u16 = 3;
+    /// XFRMA_ENCAP (`xfrm_encap_tmpl`)
+    pub const ENCAP: u16 = 4;
+    /// XFRMA_TMPL (array of `xfrm_user_tmpl`)
+    pub const TMPL: u16 = 5;
+    /// XFRMA_SEC_CTX (`xfrm_user_sec_ctx`)
+    pub const SEC_CTX: u16 = 8;
+    /// XFRMA_POLICY_TYPE (`xfrm_userpolicy_type`)
+    pub const POLICY_TYPE: u16 = 16;
+    /// XFRMA_ALG_AEAD (`xfrm_algo_aead`)
+    pub const ALG_AEAD: u16 = 18;
+    /// XFRMA_ALG_AUTH_TRUNC (`xfrm_algo_auth`)
+    pub const ALG_AUTH_TRUNC: u16 = 20;
+    /// XFRMA_REPLAY_ESN_VAL (`xfrm_replay_state_esn`)
+    pub const REPLAY_ESN_VAL: u16 = 23;
+}
+
+/// `XFRM_MODE_*`.
+pub mod mode {
+    /// XFRM_MODE_TRANSPORT
+    pub const TRANSPORT: u8 = 0;
+    /// XFRM_MODE_TUNNEL
+    pub const TUNNEL: u8 = 1;
+    /// XFRM_MODE_BEET
+    pub const BEET: u8 = 4;
+}
+
+/// `XFRM_STATE_*` SA flags.
+pub mod state_flag {
+    /// XFRM_STATE_NOECN
+    pub const NOECN: u8 = 1;
+    /// XFRM_STATE_DECAP_DSCP
+    pub const DECAP_DSCP: u8 = 2;
+    /// XFRM_STATE_NOPMTUDISC
+    pub const NOPMTUDISC: u8 = 4;
+    /// XFRM_STATE_ESN
+    pub const ESN: u8 = 128;
+}
+
+/// `XFRM_POLICY_ALLOW`.
+pub const POLICY_ALLOW: u8 = 0;
+/// `XFRM_POLICY_BLOCK`.
+pub const POLICY_BLOCK: u8 = 1;
+/// `XFRM_POLICY_TYPE_MAIN`.
+pub const POLICY_TYPE_MAIN: u8 = 0;
+
+/// `AF_INET` as XFRM numbers families.
+pub const AF_INET: u16 = 2;
+/// `AF_INET6`.
+pub const AF_INET6: u16 = 10;
+
+/// Little writer over a byte vector (all integers host order unless named).
+struct W<'a>(&'a mut Vec<u8>);
+
+impl W<'_> {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    fn be16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    fn be32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.0.extend_from_slice(v);
+    }
+    fn pad(&mut self, n: usize) {
+        self.0.resize(self.0.len() + n, 0);
+    }
+}
+
+/// Reader at fixed offsets of a buffer already checked to be long enough.
+struct R<'a>(&'a [u8]);
+
+impl R<'_> {
+    fn u8(&self, at: usize) -> u8 {
+        self.0.get(at).copied().unwrap_or(0)
+    }
+    fn arr<const N: usize>(&self, at: usize) -> [u8; N] {
+        take(self.0, at, "").unwrap_or([0; N])
+    }
+    fn u16(&self, at: usize) -> u16 {
+        u16::from_ne_bytes(self.arr(at))
+    }
+    fn be16(&self, at: usize) -> u16 {
+        u16::from_be_bytes(self.arr(at))
+    }
+    fn u32(&self, at: usize) -> u32 {
+        u32::from_ne_bytes(self.arr(at))
+    }
+    fn be32(&self, at: usize) -> u32 {
+        u32::from_be_bytes(self.arr(at))
+    }
+    fn u64(&self, at: usize) -> u64 {
+        u64::from_ne_bytes(self.arr(at))
+    }
+}
+
+fn need(b: &[u8], n: usize, what: &'static str) -> Result<(), NetlinkError> {
+    if b.len() < n {
+        Err(NetlinkError::Truncated {
+            what,
+            have: b.len(),
+            need: n,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `xfrm_address_t`: 16 bytes, an IPv4 address in the first four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct XfrmAddress(pub [u8; 16]);
+
+impl XfrmAddress {
+    /// The address of an IP.
+    pub fn from_ip(ip: IpAddr) -> XfrmAddress {
+        let mut a = [0u8; 16];
+        match ip {
+            IpAddr::V4(v4) => a[..4].copy_from_slice(&v4.octets()),
+            IpAddr::V6(v6) => a = v6.octets(),
+        }
+        XfrmAddress(a)
+    }
+
+    /// The IP, read in `family` (`None` for other families).
+    pub fn to_ip(self, family: u16) -> Option<IpAddr> {
+        match family {
+            AF_INET => Some(IpAddr::V4(Ipv4Addr::new(
+                self.0[0], self.0[1], self.0[2], self.0[3],
+            ))),
+            AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(self.0))),
+            _ => None,
+        }
+    }
+
+    /// Equality as the kernel's `xfrm_addr_equal` sees it in `family`.
+    pub fn equal_in(&self, other: &XfrmAddress, family: u16) -> bool {
+        match family {
+            AF_INET => self.0[..4] == other.0[..4],
+            _ => self.0 == other.0,
+        }
+    }
+
+    fn parse(b: &[u8], at: usize) -> XfrmAddress {
+        XfrmAddress(R(b).arr(at))
+    }
+}
+
+/// Family of an IP as XFRM numbers it.
+pub fn family_of(ip: IpAddr) -> u16 {
+    match ip {
+        IpAddr::V4(_) => AF_INET,
+        IpAddr::V6(_) => AF_INET6,
+    }
+}
+
+/// `struct xfrm_selector` (56 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Selector {
+    /// destination address
+    pub daddr: XfrmAddress,
+    /// source address
+    pub saddr: XfrmAddress,
+    /// destination port
+    pub dport: u16,
+    /// destination port mask
+    pub dport_mask: u16,
+    /// source port
+    pub sport: u16,
+    /// source port mask
+    pub sport_mask: u16,
+    /// address family
+    pub family: u16,
+    /// destination prefix length
+    pub prefixlen_d: u8,
+    /// source prefix length
+    pub prefixlen_s: u8,
+    /// upper-layer protocol (0 = any)
+    pub proto: u8,
+    /// interface index
+    pub ifindex: i32,
+    /// user id
+    pub user: u32,
+}
+
+impl Selector {
+    /// Wire size.
+    pub const LEN: usize = 56;
+
+    /// Parses the first 56 bytes.
+    pub fn parse(b: &[u8]) -> Result<Selector, NetlinkError> {
+        need(b, Self::LEN, "xfrm_selector")?;
+        let r = R(b);
+        Ok(Selector {
+            daddr: XfrmAddress::parse(b, 0),
+            saddr: XfrmAddress::parse(b, 16),
+            dport: r.be16(32),
+            dport_mask: r.be16(34),
+            sport: r.be16(36),
+            sport_mask: r.be16(38),
+            family: r.u16(40),
+            prefixlen_d: r.u8(42),
+            prefixlen_s: r.u8(43),
+            proto: r.u8(44),
+            ifindex: r.u32(48) as i32,
+            user: r.u32(52),
+        })
+    }
+
+    /// Appends 56 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = W(out);
+        w.bytes(&self.daddr.0);
+        w.bytes(&self.saddr.0);
+        w.be16(self.dport);
+        w.be16(self.dport_mask);
+        w.be16(self.sport);
+        w.be16(self.sport_mask);
+        w.u16(self.family);
+        w.u8(self.prefixlen_d);
+        w.u8(self.prefixlen_s);
+        w.u8(self.proto);
+        w.pad(3);
+        w.u32(self.ifindex as u32);
+        w.u32(self.user);
+    }
+}
+
+/// `struct xfrm_id` (24 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct XfrmId {
+    /// destination address
+    pub daddr: XfrmAddress,
+    /// SPI (as written in scripts; network order on the wire)
+    pub spi: u32,
+    /// IPsec protocol (50, 51, 108)
+    pub proto: u8,
+}
+
+impl XfrmId {
+    /// Wire size.
+    pub const LEN: usize = 24;
+
+    fn parse(b: &[u8]) -> XfrmId {
+        let r = R(b);
+        XfrmId {
+            daddr: XfrmAddress::parse(b, 0),
+            spi: r.be32(16),
+            proto: r.u8(20),
+        }
+    }
+
+    fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = W(out);
+        w.bytes(&self.daddr.0);
+        w.be32(self.spi);
+        w.u8(self.proto);
+        w.pad(3);
+    }
+}
+
+/// `struct xfrm_lifetime_cfg` (64 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifetimeCfg {
+    /// soft byte limit
+    pub soft_byte_limit: u64,
+    /// hard byte limit
+    pub hard_byte_limit: u64,
+    /// soft packet limit
+    pub soft_packet_limit: u64,
+    /// hard packet limit
+    pub hard_packet_limit: u64,
+    /// soft expiry, seconds after creation
+    pub soft_add_expires_seconds: u64,
+    /// hard expiry, seconds after creation
+    pub hard_add_expires_seconds: u64,
+    /// soft expiry, seconds after first use
+    pub soft_use_expires_seconds: u64,
+    /// hard expiry, seconds after first use
+    pub hard_use_expires_seconds: u64,
+}
+
+impl Default for LifetimeCfg {
+    /// No limits: what `xfrm_state_alloc` / `xfrm_policy_alloc` start with.
+    fn default() -> Self {
+        LifetimeCfg {
+            soft_byte_limit: XFRM_INF,
+            hard_byte_limit: XFRM_INF,
+            soft_packet_limit: XFRM_INF,
+            hard_packet_limit: XFRM_INF,
+            soft_add_expires_seconds: 0,
+            hard_add_expires_seconds: 0,
+            soft_use_expires_seconds: 0,
+            hard_use_expires_seconds: 0,
+        }
+    }
+}
+
+impl LifetimeCfg {
+    /// Wire size.
+    pub const LEN: usize = 64;
+
+    fn parse(b: &[u8]) -> LifetimeCfg {
+        let r = R(b);
+        LifetimeCfg {
+            soft_byte_limit: r.u64(0),
+            hard_byte_limit: r.u64(8),
+            soft_packet_limit: r.u64(16),
+            hard_packet_limit: r.u64(24),
+            soft_add_expires_seconds: r.u64(32),
+            hard_add_expires_seconds: r.u64(40),
+            soft_use_expires_seconds: r.u64(48),
+            hard_use_expires_seconds: r.u64(56),
+        }
+    }
+
+    fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = W(out);
+        for v in [
+            self.soft_byte_limit,
+            self.hard_byte_limit,
+            self.soft_packet_limit,
+            self.hard_packet_limit,
+            self.soft_add_expires_seconds,
+            self.hard_add_expires_seconds,
+            self.soft_use_expires_seconds,
+            self.hard_use_expires_seconds,
+        ] {
+            w.u64(v);
+        }
+    }
+}
+
+/// `struct xfrm_lifetime_cur` (32 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LifetimeCur {
+    /// bytes processed
+    pub bytes: u64,
+    /// packets processed
+    pub packets: u64,
+    /// creation time (epoch seconds)
+    pub add_time: u64,
+    /// first (SA) / last (policy) use time, 0 = never
+    pub use_time: u64,
+}
+
+impl LifetimeCur {
+    /// Wire size.
+    pub const LEN: usize = 32;
+
+    fn parse(b: &[u8]) -> LifetimeCur {
+        let r = R(b);
+        LifetimeCur {
+            bytes: r.u64(0),
+            packets: r.u64(8),
+            add_time: r.u64(16),
+            use_time: r.u64(24),
+        }
+    }
+
+    fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = W(out);
+        w.u64(self.bytes);
+        w.u64(self.packets);
+        w.u64(self.add_time);
+        w.u64(self.use_time);
+    }
+}
+
+/// `struct xfrm_usersa_info` (224 bytes): an SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsersaInfo {
+    /// the SA's selector
+    pub sel: Selector,
+    /// destination, SPI, protocol
+    pub id: XfrmId,
+    /// source address
+    pub saddr: XfrmAddress,
+    /// configured lifetimes
+    pub lft: LifetimeCfg,
+    /// current lifetime counters
+    pub curlft: LifetimeCur,
+    /// `xfrm_stats`: replay_window, replay, integrity_failed
+    pub stats: [u32; 3],
+    /// `km.seq`
+    pub seq: u32,
+    /// request id
+    pub reqid: u32,
+    /// address family
+    pub family: u16,
+    /// `XFRM_MODE_*`
+    pub mode: u8,
+    /// replay window (legacy, up to 32)
+    pub replay_window: u8,
+    /// `XFRM_STATE_*`
+    pub flags: u8,
+}
+
+impl UsersaInfo {
+    /// Wire size (64-bit layout).
+    pub const LEN: usize = 224;
+
+    /// Parses the first 224 bytes.
+    pub fn parse(b: &[u8]) -> Result<UsersaInfo, NetlinkError> {
+        need(b, Self::LEN, "xfrm_usersa_info")?;
+        let r = R(b);
+        Ok(UsersaInfo {
+            sel: Selector::parse(b)?,
+            id: XfrmId::parse(&b[56..]),
+            saddr: XfrmAddress::parse(b, 80),
+            lft: LifetimeCfg::parse(&b[96..]),
+            curlft: LifetimeCur::parse(&b[160..]),
+            stats: [r.u32(192), r.u32(196), r.u32(200)],
+            seq: r.u32(204),
+            reqid: r.u32(208),
+            family: r.u16(212),
+            mode: r.u8(214),
+            replay_window: r.u8(215),
+            flags: r.u8(216),
+        })
+    }
+
+    /// Appends 224 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        self.sel.emit(out);
+        self.id.emit(out);
+        out.extend_from_slice(&self.saddr.0);
+        self.lft.emit(out);
+        self.curlft.emit(out);
+        let mut w = W(out);
+        for s in self.stats {
+            w.u32(s);
+        }
+        w.u32(self.seq);
+        w.u32(self.reqid);
+        w.u16(self.family);
+        w.u8(self.mode);
+        w.u8(self.replay_window);
+        w.u8(self.flags);
+        w.pad(7);
+    }
+}
+
+/// `struct xfrm_usersa_id` (24 bytes): an SA's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsersaId {
+    /// destination address
+    pub daddr: XfrmAddress,
+    /// SPI
+    pub spi: u32,
+    /// address family
+    pub family: u16,
+    /// IPsec protocol
+    pub proto: u8,
+}
+
+impl UsersaId {
+    /// Wire size.
+    pub const LEN: usize = 24;
+
+    /// Parses the first 24 bytes.
+    pub fn parse(b: &[u8]) -> Result<UsersaId, NetlinkError> {
+        need(b, Self::LEN, "xfrm_usersa_id")?;
+        let r = R(b);
+        Ok(UsersaId {
+            daddr: XfrmAddress::parse(b, 0),
+            spi: r.be32(16),
+            family: r.u16(20),
+            proto: r.u8(22),
+        })
+    }
+
+    /// Appends 24 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = W(out);
+        w.bytes(&self.daddr.0);
+        w.be32(self.spi);
+        w.u16(self.family);
+        w.u8(self.proto);
+        w.pad(1);
+    }
+}
+
+/// `struct xfrm_userspi_info` (232 bytes): ALLOCSPI's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserspiInfo {
+    /// the larval SA's addresses, protocol, mode, reqid, seq
+    pub info: UsersaInfo,
+    /// lowest SPI (host order)
+    pub min: u32,
+    /// highest SPI (host order)
+    pub max: u32,
+}
+
+impl UserspiInfo {
+    /// Wire size.
+    pub const LEN: usize = 232;
+
+    /// Parses the first 232 bytes.
+    pub fn parse(b: &[u8]) -> Result<UserspiInfo, NetlinkError> {
+        need(b, Self::LEN, "xfrm_userspi_info")?;
+        let r = R(b);
+        Ok(UserspiInfo {
+            info: UsersaInfo::parse(b)?,
+            min: r.u32(224),
+            max: r.u32(228),
+        })
+    }
+
+    /// Appends 232 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        self.info.emit(out);
+        let mut w = W(out);
+        w.u32(self.min);
+        w.u32(self.max);
+    }
+}
+
+/// `struct xfrm_usersa_flush` (1 byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsersaFlush {
+    /// protocol to flush (255 = AH, ESP and IPComp)
+    pub proto: u8,
+}
+
+impl UsersaFlush {
+    /// Parses the first byte.
+    pub fn parse(b: &[u8]) -> Result<UsersaFlush, NetlinkError> {
+        need(b, 1, "xfrm_usersa_flush")?;
+        Ok(UsersaFlush { proto: b[0] })
+    }
+
+    /// Appends 1 byte.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.push(self.proto);
+    }
+}
+
+/// `struct xfrm_userpolicy_info` (168 bytes): a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserpolicyInfo {
+    /// the selector
+    pub sel: Selector,
+    /// configured lifetimes
+    pub lft: LifetimeCfg,
+    /// current lifetime counters
+    pub curlft: LifetimeCur,
+    /// priority
+    pub priority: u32,
+    /// index (`sadb_x_policy_id`)
+    pub index: u32,
+    /// direction: 0 in, 1 out, 2 fwd, 3/4 socket in/out
+    pub dir: u8,
+    /// `XFRM_POLICY_ALLOW` / `XFRM_POLICY_BLOCK`
+    pub action: u8,
+    /// `XFRM_POLICY_LOCALOK` / `XFRM_POLICY_ICMP`
+    pub flags: u8,
+    /// `XFRM_SHARE_*`
+    pub share: u8,
+}
+
+impl UserpolicyInfo {
+    /// Wire size (64-bit layout).
+    pub const LEN: usize = 168;
+
+    /// Parses the first 168 bytes.
+    pub fn parse(b: &[u8]) -> Result<UserpolicyInfo, NetlinkError> {
+        need(b, Self::LEN, "xfrm_userpolicy_info")?;
+        let r = R(b);
+        Ok(UserpolicyInfo {
+            sel: Selector::parse(b)?,
+            lft: LifetimeCfg::parse(&b[56..]),
+            curlft: LifetimeCur::parse(&b[120..]),
+            priority: r.u32(152),
+            index: r.u32(156),
+            dir: r.u8(160),
+            action: r.u8(161),
+            flags: r.u8(162),
+            share: r.u8(163),
+        })
+    }
+
+    /// Appends 168 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        self.sel.emit(out);
+        self.lft.emit(out);
+        self.curlft.emit(out);
+        let mut w = W(out);
+        w.u32(self.priority);
+        w.u32(self.index);
+        w.u8(self.dir);
+        w.u8(self.action);
+        w.u8(self.flags);
+        w.u8(self.share);
+        w.pad(4);
+    }
+}
+
+/// `struct xfrm_userpolicy_id` (64 bytes): a policy's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserpolicyId {
+    /// the selector (used when `index` is 0)
+    pub sel: Selector,
+    /// the index, 0 = look up by selector
+    pub index: u32,
+    /// direction
+    pub dir: u8,
+}
+
+impl UserpolicyId {
+    /// Wire size.
+    pub const LEN: usize = 64;
+
+    /// Parses the first 64 bytes.
+    pub fn parse(b: &[u8]) -> Result<UserpolicyId, NetlinkError> {
+        need(b, Self::LEN, "xfrm_userpolicy_id")?;
+        let r = R(b);
+        Ok(UserpolicyId {
+            sel: Selector::parse(b)?,
+            index: r.u32(56),
+            dir: r.u8(60),
+        })
+    }
+
+    /// Appends 64 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        self.sel.emit(out);
+        let mut w = W(out);
+        w.u32(self.index);
+        w.u8(self.dir);
+        w.pad(3);
+    }
+}
+
+/// `struct xfrm_user_tmpl` (64 bytes): one template of a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserTmpl {
+    /// tunnel destination, SPI (0), protocol
+    pub id: XfrmId,
+    /// family of the tunnel end points
+    pub family: u16,
+    /// tunnel source
+    pub saddr: XfrmAddress,
+    /// request id (0 = any)
+    pub reqid: u32,
+    /// `XFRM_MODE_*`
+    pub mode: u8,
+    /// `XFRM_SHARE_*`
+    pub share: u8,
+    /// 1 = optional (level `use`)
+    pub optional: u8,
+    /// allowed authentication algorithms (bit mask)
+    pub aalgos: u32,
+    /// allowed encryption algorithms
+    pub ealgos: u32,
+    /// allowed compression algorithms
+    pub calgos: u32,
+}
+
+impl UserTmpl {
+    /// Wire size.
+    pub const LEN: usize = 64;
+
+    /// Parses the first 64 bytes.
+    pub fn parse(b: &[u8]) -> Result<UserTmpl, NetlinkError> {
+        need(b, Self::LEN, "xfrm_user_tmpl")?;
+        let r = R(b);
+        Ok(UserTmpl {
+            id: XfrmId::parse(b),
+            family: r.u16(24),
+            saddr: XfrmAddress::parse(b, 28),
+            reqid: r.u32(44),
+            mode: r.u8(48),
+            share: r.u8(49),
+            optional: r.u8(50),
+            aalgos: r.u32(52),
+            ealgos: r.u32(56),
+            calgos: r.u32(60),
+        })
+    }
+
+    /// Appends 64 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        self.id.emit(out);
+        let mut w = W(out);
+        w.u16(self.family);
+        w.pad(2);
+        w.bytes(&self.saddr.0);
+        w.u32(self.reqid);
+        w.u8(self.mode);
+        w.u8(self.share);
+        w.u8(self.optional);
+        w.pad(1);
+        w.u32(self.aalgos);
+        w.u32(self.ealgos);
+        w.u32(self.calgos);
+    }
+
+    /// Parses an `XFRMA_TMPL` value (an array of templates).
+    pub fn parse_array(b: &[u8]) -> Result<Vec<UserTmpl>, NetlinkError> {
+        b.chunks(Self::LEN).map(UserTmpl::parse).collect()
+    }
+}
+
+/// Length of the name field of `xfrm_algo*`.
+pub const ALG_NAME_LEN: usize = 64;
+
+/// `struct xfrm_algo` / `xfrm_algo_auth` / `xfrm_algo_aead`: a named
+/// algorithm with its key; `trunc_bits` is the extra field of the `_auth`
+/// (truncation) and `_aead` (ICV length) forms.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Algo {
+    /// kernel crypto name, e.g. `cbc(aes)`
+    pub name: String,
+    /// key length in bits
+    pub key_bits: u32,
+    /// ICV truncation / length in bits (only in the auth and AEAD forms)
+    pub trunc_bits: u32,
+    /// key bytes (`(key_bits + 7) / 8` of them)
+    pub key: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Algo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("Algo")
+            .field("name", &self.name)
+            .field("key_bits", &self.key_bits)
+            .field("trunc_bits", &self.trunc_bits)
+            .finish()
+    }
+}
+
+impl Algo {
+    /// Parses `xfrm_algo` (`with_trunc` false) or the `_auth` / `_aead`
+    /// form (true).
+    pub fn parse(b: &[u8], with_trunc: bool) -> Result<Algo, NetlinkError> {
+        let fixed = ALG_NAME_LEN + if with_trunc { 8 } else { 4 };
+        need(b, fixed, "xfrm_algo")?;
+        let r = R(b);
+        let name = b[..ALG_NAME_LEN]
+            .split(|c| *c == 0)
+            .next()
+            .unwrap_or_default();
+        let key_bits = r.u32(ALG_NAME_LEN);
+        let key_len = (key_bits as usize).div_ceil(8);
+        let key = b
+            .get(fixed..fixed + key_len)
+            .ok_or(NetlinkError::Truncated {
+                what: "xfrm_algo key",
+                have: b.len(),
+                need: fixed + key_len,
+            })?;
+        Ok(Algo {
+            name: String::from_utf8_lossy(name).into_owned(),
+            key_bits,
+            trunc_bits: if with_trunc {
+                r.u32(ALG_NAME_LEN + 4)
+            } else {
+                0
+            },
+            key: Zeroizing::new(key.to_vec()),
+        })
+    }
+
+    /// Appends the structure (name truncated to 63 bytes plus NUL).
+    pub fn emit(&self, with_trunc: bool, out: &mut Vec<u8>) {
+        let mut name = [0u8; ALG_NAME_LEN];
+        let n = self.name.len().min(ALG_NAME_LEN - 1);
+        name[..n].copy_from_slice(&self.name.as_bytes()[..n]);
+        let mut w = W(out);
+        w.bytes(&name);
+        w.u32(self.key_bits);
+        if with_trunc {
+            w.u32(self.trunc_bits);
+        }
+        w.bytes(&self.key);
+    }
+}
+
+/// `struct xfrm_encap_tmpl` (24 bytes): NAT traversal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EncapTmpl {
+    /// `UDP_ENCAP_*`
+    pub encap_type: u16,
+    /// source port
+    pub sport: u16,
+    /// destination port
+    pub dport: u16,
+    /// original address
+    pub oa: XfrmAddress,
+}
+
+impl EncapTmpl {
+    /// Wire size.
+    pub const LEN: usize = 24;
+
+    /// Parses the first 24 bytes.
+    pub fn parse(b: &[u8]) -> Result<EncapTmpl, NetlinkError> {
+        need(b, Self::LEN, "xfrm_encap_tmpl")?;
+        let r = R(b);
+        Ok(EncapTmpl {
+            encap_type: r.u16(0),
+            sport: r.be16(2),
+            dport: r.be16(4),
+            oa: XfrmAddress::parse(b, 8),
+        })
+    }
+
+    /// Appends 24 bytes.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = W(out);
+        w.u16(self.encap_type);
+        w.be16(self.sport);
+        w.be16(self.dport);
+        w.pad(2);
+        w.bytes(&self.oa.0);
+    }
+}
+
+/// `struct xfrm_user_sec_ctx` and its string.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserSecCtx {
+    /// `ctx_alg`
+    pub alg: u8,
+    /// `ctx_doi`
+    pub doi: u8,
+    /// the context bytes (`ctx_len` of them)
+    pub context: Vec<u8>,
+}
+
+impl UserSecCtx {
+    /// Parses the header and `ctx_len` bytes.
+    pub fn parse(b: &[u8]) -> Result<UserSecCtx, NetlinkError> {
+        need(b, 8, "xfrm_user_sec_ctx")?;
+        let r = R(b);
+        let n = usize::from(r.u16(6));
+        let context = b.get(8..8 + n).ok_or(NetlinkError::Truncated {
+            what: "xfrm_user_sec_ctx string",
+            have: b.len(),
+            need: 8 + n,
+        })?;
+        Ok(UserSecCtx {
+            alg: r.u8(4),
+            doi: r.u8(5),
+            context: context.to_vec(),
+        })
+    }
+
+    /// Appends the structure; `len` = 8 + `ctx_len` as xfrm_user checks.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let ctx_len = u16::try_from(self.context.len()).unwrap_or(u16::MAX);
+        let mut w = W(out);
+        w.u16(ctx_len.saturating_add(8));
+        w.u16(attr::SEC_CTX);
+        w.u8(self.alg);
+        w.u8(self.doi);
+        w.u16(ctx_len);
+        w.bytes(&self.context[..usize::from(ctx_len)]);
+    }
+}
+
+/// The `replay_window` field of an `XFRMA_REPLAY_ESN_VAL` value.
+pub fn esn_replay_window(b: &[u8]) -> Option<u32> {
+    b.get(20..24)
+        .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// The policy type of an `XFRMA_POLICY_TYPE` value.
+pub fn policy_type(b: &[u8]) -> Option<u8> {
+    b.first().copied()
+}
