@@ -11,6 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use nom::{IResult, Input, Needed};
+use zeroize::Zeroizing;
 
 use super::Options;
 use super::lexer::{EncKind, ExtFlag, Keyword, ProtoKw, TokKind, Token};
@@ -201,21 +202,23 @@ fn hex_value(t: &Token) -> u64 {
 
 /// Key bytes of a key token: raw bytes of a quoted string, or hex digits
 /// (an odd count gets a leading zero nibble).
-fn key_bytes(source: &str, t: &Token) -> Vec<u8> {
+///
+/// Every buffer is allocated at its final size (no reallocation leaves a
+/// stray copy behind) and the nibble buffer is wiped; the result goes
+/// straight into a zeroizing [`Key`].
+fn key_bytes(source: &str, t: &Token) -> Key {
     match t.kind {
-        TokKind::Quoted => source
-            .as_bytes()
-            .get(t.start + 1..t.end.saturating_sub(1))
-            .unwrap_or(&[])
-            .to_vec(),
+        TokKind::Quoted => Key::new(
+            source
+                .as_bytes()
+                .get(t.start + 1..t.end.saturating_sub(1))
+                .unwrap_or(&[])
+                .to_vec(),
+        ),
         _ => {
-            let digits: Vec<u8> = t
-                .text
-                .get(2..)
-                .unwrap_or("")
-                .chars()
-                .map(|c| c.to_digit(16).unwrap_or(0) as u8)
-                .collect();
+            let hex = t.text.get(2..).unwrap_or("");
+            let mut digits = Zeroizing::new(Vec::with_capacity(hex.len()));
+            digits.extend(hex.chars().map(|c| c.to_digit(16).unwrap_or(0) as u8));
             let mut out = Vec::with_capacity(digits.len().div_ceil(2));
             let mut iter = digits.iter();
             if digits.len() % 2 == 1 {
@@ -224,7 +227,7 @@ fn key_bytes(source: &str, t: &Token) -> Vec<u8> {
             while let (Some(h), Some(l)) = (iter.next(), iter.next()) {
                 out.push(h << 4 | l);
             }
-            out
+            Key::new(out)
         }
     }
 }
@@ -391,7 +394,7 @@ impl<'a> Grammar<'a> {
         let service = match t.kind {
             TokKind::Any => "0".to_string(),
             TokKind::Dec => dec_value(t).to_string(),
-            _ => t.text.clone(),
+            _ => t.text.to_string(),
         };
         let (i, _) = commit(tok(i, TokKind::ELcl))?;
         Ok((i, Some(service)))
@@ -592,7 +595,7 @@ impl<'a> Grammar<'a> {
     fn key<'i>(&self, i: Toks<'i>) -> Res<'i, (Key, usize)> {
         let at = i.pos();
         let (i, t) = commit(tok_if(i, |k| matches!(k, TokKind::Quoted | TokKind::Hex)))?;
-        Ok((i, (Key::new(key_bytes(self.source, t)), at)))
+        Ok((i, (key_bytes(self.source, t), at)))
     }
 
     /// The algorithm name after `-E`/`-A`, or a syntax error with a hint.
@@ -889,8 +892,8 @@ impl<'a> Grammar<'a> {
             TokKind::Proto(_) => 6,
             _ => match self.names.protocol(&t.text) {
                 Some(n) => u64::from(n),
-                None if t.text == "icmp6" => 58,
-                None if t.text == "ip4" => 4,
+                None if t.text.as_str() == "icmp6" => 58,
+                None if t.text.as_str() == "ip4" => 4,
                 None => {
                     return cut_tok(
                         at,
@@ -1081,7 +1084,7 @@ impl<'a> Grammar<'a> {
             _ => {
                 let mut f = fail_at(i, FailKind::Syntax);
                 if first.kind == TokKind::Str {
-                    f.help = Some(if first.text == "update" {
+                    f.help = Some(if first.text.as_str() == "update" {
                         "setkey has no `update` command; `delete` the SA and `add` it again".into()
                     } else {
                         let cmds = [

@@ -15,6 +15,7 @@ use nom::character::complete::{anychar, char, satisfy};
 use nom::combinator::{recognize, value};
 use nom::sequence::{delimited, pair};
 use nom::{IResult, Parser};
+use zeroize::Zeroizing;
 
 use crate::ir::{AuthAlgorithm, CompressionAlgorithm, EncryptAlgorithm, IpsecMode};
 
@@ -141,7 +142,11 @@ pub(crate) enum TokKind {
 }
 
 /// One token with everything diagnostics need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `text` may be key material (a quoted or hex key), so it is wiped when the
+/// token is dropped and `Debug` shows only its length for the kinds a key
+/// can take.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Token {
     /// What it is.
     pub kind: TokKind,
@@ -152,7 +157,26 @@ pub(crate) struct Token {
     /// The lexer's line counter once this token was read (setkey's LINE).
     pub line: u32,
     /// The text setkey prints for it in `at `TOK'` (its `yytext`).
-    pub text: String,
+    pub text: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Token");
+        d.field("kind", &self.kind)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("line", &self.line);
+        // Any word-like token may be a key (in a key position, or a key
+        // written without quotes); fixed words and punctuation never are.
+        match self.kind {
+            TokKind::Quoted | TokKind::Hex | TokKind::Str | TokKind::Dec | TokKind::Fatal => {
+                d.field("text", &format_args!("<{} bytes>", self.text.len()))
+            }
+            _ => d.field("text", &self.text.as_str()),
+        };
+        d.finish()
+    }
 }
 
 /// Lexer start conditions.
@@ -479,6 +503,18 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
 /// token); the parser reports the fatal one only when it reaches it, so
 /// text after `exit;` never matters.
 pub(crate) fn tokenize(source: &str) -> Vec<Token> {
+    tokenize_impl(source, true)
+}
+
+/// Like [`tokenize`], but goes on after a character no rule accepts (each
+/// one becomes a [`TokKind::Fatal`] token). Only for finding key material
+/// to mask: a diagnostic shows the text around an error, and keys after a
+/// fatal character must be recognised too.
+pub(crate) fn tokenize_for_masking(source: &str) -> Vec<Token> {
+    tokenize_impl(source, false)
+}
+
+fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut pos = 0usize;
     let mut line = 1u32;
@@ -492,7 +528,7 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
                 start: pos,
                 end: pos,
                 line,
-                text: String::new(),
+                text: Zeroizing::new(String::new()),
             });
             return tokens;
         }
@@ -508,7 +544,7 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
             }
             Lexeme::Tok(kind) => kind,
         };
-        let mut text = lexeme_text.to_string();
+        let mut text = Zeroizing::new(lexeme_text.to_string());
         match kind {
             TokKind::FPolicy => state = State::Policy,
             TokKind::FEnc => state = State::Enc,
@@ -518,7 +554,7 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
                 // Newlines inside the policy are counted (flex's rule counts them).
                 let lfs = lexeme_text.bytes().filter(|&b| b == b'\n').count();
                 line = line.saturating_add(u32::try_from(lfs).unwrap_or(u32::MAX));
-                last_policy_text = Some(text.clone());
+                last_policy_text = Some(text.to_string());
             }
             TokKind::Eot if state == State::Policy => {
                 state = State::Initial;
@@ -529,15 +565,17 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
                         .last()
                         .is_some_and(|t: &Token| t.kind == TokKind::PolicyText)
                 {
-                    text = format!("{prev};");
+                    text = Zeroizing::new(format!("{prev};"));
                 }
             }
             TokKind::Quoted => {
                 // yytext loses its quotes; embedded newlines are not counted.
-                text = lexeme_text
-                    .get(1..lexeme_text.len().saturating_sub(1))
-                    .unwrap_or("")
-                    .to_string();
+                text = Zeroizing::new(
+                    lexeme_text
+                        .get(1..lexeme_text.len().saturating_sub(1))
+                        .unwrap_or("")
+                        .to_string(),
+                );
             }
             _ => {}
         }
@@ -552,7 +590,7 @@ pub(crate) fn tokenize(source: &str) -> Vec<Token> {
             line,
             text,
         });
-        if fatal {
+        if fatal && stop_at_fatal {
             return tokens;
         }
     }
@@ -567,7 +605,7 @@ mod tests {
     }
 
     fn texts(s: &str) -> Vec<String> {
-        tokenize(s).into_iter().map(|t| t.text).collect()
+        tokenize(s).into_iter().map(|t| t.text.to_string()).collect()
     }
 
     #[test]
