@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
 
 use clap::{ArgAction, Parser};
+use zeroize::Zeroizing;
 
 use crate::dump::kdebug::Keys;
 use crate::dump::{self, DumpOptions, Printer};
@@ -93,6 +94,14 @@ struct Args {
     /// Show key material in -v / -H traces (masked by default).
     #[arg(long)]
     show_keys: bool,
+    /// Do not warn (on stderr) when the -f script holds keys and group or
+    /// others may read or write it, or when anyone may change it.
+    #[arg(long)]
+    no_warn_permissions: bool,
+    /// Do not print lints (on stderr): advice about weak algorithms,
+    /// replay windows and policies no SA of the script can satisfy.
+    #[arg(long)]
+    no_lint: bool,
     /// Files of raw PF_KEY messages to print as dumps would.
     #[arg(value_name = "FILE")]
     files: Vec<OsString>,
@@ -227,11 +236,12 @@ impl Cli {
     /// `-f FILE`: parse and check everything, then execute.
     fn script_file(&self, file: &OsString) -> i32 {
         let name = file.to_string_lossy().into_owned();
+        // The script holds keys: keep it in a buffer wiped when dropped.
         let source = if name == "-" {
-            let mut s = String::new();
+            let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
             io::Read::read_to_string(&mut io::stdin(), &mut s).map(|_| s)
         } else {
-            std::fs::read(file).map(|b| String::from_utf8_lossy(&b).into_owned())
+            std::fs::read(file).map(parse::script_text)
         };
         let source = match source {
             Ok(s) => s,
@@ -267,6 +277,7 @@ impl Cli {
                 return 1;
             }
         };
+        self.advise(file, &name, &statements);
         let Some(socket) = socket.as_mut().filter(|_| !self.args.no_action) else {
             return 0;
         };
@@ -276,6 +287,23 @@ impl Cli {
             interactive: false,
         };
         self.execute(socket, reporter, &statements)
+    }
+
+    /// rsetkey's own warnings about a parsed `-f` script, on stderr:
+    /// permissions of the file, then lints. They never change stdout or
+    /// the exit status.
+    fn advise(&self, file: &OsString, name: &str, statements: &[Statement]) {
+        if !self.args.no_warn_permissions && name != "-" {
+            let holds_keys = crate::permissions::holds_keys(statements);
+            for w in crate::permissions::check_path(Path::new(file), holds_keys) {
+                self.error(&w);
+            }
+        }
+        if !self.args.no_lint {
+            for l in crate::lint::lint(statements) {
+                eprint!("{}", l.render(&self.program, name));
+            }
+        }
     }
 
     fn execute(
@@ -361,7 +389,8 @@ impl Cli {
         let mut status = 0;
         'lines: for line in io::stdin().lock().split(b'\n') {
             let Ok(line) = line else { break };
-            let line = String::from_utf8_lossy(&line).into_owned();
+            let line = Zeroizing::new(line);
+            let line = Zeroizing::new(String::from_utf8_lossy(&line).into_owned());
             for piece in splitter.push_line(&line) {
                 match parse::parse_script(&piece, &options) {
                     Ok(statements) => {

@@ -10,13 +10,18 @@
 //!   types only, never the parser);
 //! * [`run`] executes IR statements over a PF_KEY socket and reports like
 //!   setkey;
-//! * [`cli`] ties them together the way setkey's command line does.
+//! * [`cli`] ties them together the way setkey's command line does;
+//! * [`permissions`] and [`lint`] warn about scripts others can read and
+//!   about weak or unsatisfiable configurations (rsetkey additions, on
+//!   stderr only).
 
 pub mod cli;
 pub mod dump;
 pub mod ir;
+pub mod lint;
 pub mod os;
 pub mod parse;
+pub mod permissions;
 pub mod pfkey;
 pub mod run;
 pub mod xfrm;

@@ -266,7 +266,7 @@ impl<'k> Tracer<'k> {
     }
 
     fn print(&mut self, message: &Message, sent: bool) -> io::Result<()> {
-        let bytes = message.to_bytes();
+        let bytes = zeroize::Zeroizing::new(message.to_bytes().to_vec());
         // -H asks for the raw bytes, keys included; -v decodes and masks
         // keys unless --show-keys.
         if sent && self.hex {

@@ -40,10 +40,10 @@ fn script(name: &str, text: &str) -> PathBuf {
 fn without_clock(text: &str) -> String {
     text.lines()
         .map(|l| {
-            if let Some((created, _)) = l.split_once("\tcurrent: ") {
-                if created.starts_with("\tcreated: ") {
-                    return created.to_string();
-                }
+            if let Some((created, _)) = l.split_once("\tcurrent: ")
+                && created.starts_with("\tcreated: ")
+            {
+                return created.to_string();
             }
             if let Some(rest) = l.strip_prefix("\tdiff: ") {
                 return format!("\tdiff: N{}", &rest[rest.find('(').unwrap_or(0)..]);

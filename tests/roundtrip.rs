@@ -59,6 +59,9 @@ fn config(default_cases: u32) -> ProptestConfig {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(default_cases),
+        // Integration tests have no source file proptest could find to
+        // store regressions next to; failures print the minimal case.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }

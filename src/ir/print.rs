@@ -666,10 +666,10 @@ fn priority_text(p: u32) -> String {
             if p <= base {
                 // `BASE + N` means base − N (earlier in the lookup).
                 let n = base - p;
-                (n <= 0x4000_0000).then(|| (n, name, '+'))
+                (n <= 0x4000_0000).then_some((n, name, '+'))
             } else {
                 let n = p - base;
-                (n < 0x4000_0000).then(|| (n, name, '-'))
+                (n < 0x4000_0000).then_some((n, name, '-'))
             }
         })
         .min_by_key(|&(n, _, _)| n);

@@ -357,7 +357,7 @@ impl<'a> Grammar<'a> {
     ) -> Result<T, nom::Err<Fail>> {
         let help = Some(format!(
             "`{}` is neither a numeric address nor a host name the resolver knows",
-            host.text
+            host.text.as_str()
         ));
         match err_at {
             Ok(input) => Err(nom::Err::Failure(Fail {
@@ -645,7 +645,10 @@ impl<'a> Grammar<'a> {
         match kind {
             EncKind::NoKey | EncKind::Old => {
                 if kind == EncKind::Old {
-                    warnings.push(format!("WARNING: obsolete algorithm at `{}'", t.text));
+                    warnings.push(format!(
+                        "WARNING: obsolete algorithm at `{}'",
+                        t.text.as_str()
+                    ));
                 }
                 self.check_key(range, 0, name_at, &t.text)?;
                 p.transforms.encrypt = Some((alg, Key::default()));
@@ -797,7 +800,10 @@ impl<'a> Grammar<'a> {
             );
         }
         if matches!(cmd, SaCmd::Get | SaCmd::Delete) && p.mode != IpsecMode::Any {
-            warnings.push(format!("WARNING: mode is obsolete at `{}'", eot.text));
+            warnings.push(format!(
+                "WARNING: mode is obsolete at `{}'",
+                eot.text.as_str()
+            ));
         }
         let mut ops = Vec::new();
         for s in &srcs {
@@ -898,7 +904,10 @@ impl<'a> Grammar<'a> {
                     return cut_tok(
                         at,
                         FailKind::Msg("invalid upper layer protocol".into()),
-                        Some(format!("`{}` is not in the protocols database", t.text)),
+                        Some(format!(
+                            "`{}` is not in the protocols database",
+                            t.text.as_str()
+                        )),
                     );
                 }
             },

@@ -605,7 +605,10 @@ mod tests {
     }
 
     fn texts(s: &str) -> Vec<String> {
-        tokenize(s).into_iter().map(|t| t.text.to_string()).collect()
+        tokenize(s)
+            .into_iter()
+            .map(|t| t.text.to_string())
+            .collect()
     }
 
     #[test]
@@ -710,7 +713,7 @@ mod tests {
     #[test]
     fn quoted_strings_do_not_count_lines() {
         let toks = tokenize("\"a\nb\" x\ny");
-        assert_eq!(toks[0].text, "a\nb");
+        assert_eq!(toks[0].text.as_str(), "a\nb");
         assert_eq!(toks[1].line, 1);
         assert_eq!(toks[2].line, 2);
     }

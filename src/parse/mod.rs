@@ -8,7 +8,16 @@
 //!
 //! Messages are setkey's, byte for byte (dialect.md §11), because the CLI
 //! prints them where setkey would; diagnostics add a labelled source
-//! snippet and a hint, with key material masked.
+//! snippet and a hint. The one deliberate difference: key material is
+//! masked everywhere, also where setkey's message names a key
+//! (``Invalid key length at `****'``, one `*` per character, after the
+//! `0x` of a hex key).
+//!
+//! Key hygiene: token texts, the hex-decoding buffer, `-c` statements and
+//! the unmasked script handed to [`ParseError::with_source_name`] are
+//! wiped when dropped ([`zeroize::Zeroizing`]); keys end up in
+//! [`crate::ir::Key`]. The caller's script text itself necessarily holds the
+//! keys: read it with [`script_text`] to get a wiped buffer.
 
 mod grammar;
 pub mod interactive;
@@ -17,6 +26,7 @@ mod policy;
 pub mod resolve;
 
 use miette::{NamedSource, SourceSpan};
+use zeroize::Zeroizing;
 
 use crate::ir::{Statement, SupportedAlgorithms};
 use grammar::{Fail, FailKind, Grammar, Toks};
@@ -83,7 +93,10 @@ pub struct ParseError {
 impl ParseError {
     /// Attaches the script's name (as the CLI shows it) and text; key
     /// material in it is masked like in the original.
+    ///
+    /// The unmasked `source` is wiped before this returns.
     pub fn with_source_name(mut self, name: &str, source: String) -> Self {
+        let source = Zeroizing::new(source);
         self.src = NamedSource::new(name, mask(&source, &self.secrets));
         self
     }
@@ -96,38 +109,147 @@ impl ParseError {
 
 /// Replaces the bytes of each range by `*` (byte for byte, so spans stay
 /// valid; the result is ASCII where it was masked, hence valid UTF-8).
+/// Newlines stay, so that the masked script has the lines of the original.
 fn mask(source: &str, secrets: &[(usize, usize)]) -> String {
-    let mut bytes = source.as_bytes().to_vec();
+    let mut bytes = Zeroizing::new(source.as_bytes().to_vec());
     for &(start, end) in secrets {
         for b in bytes.iter_mut().take(end).skip(start) {
-            *b = b'*';
+            if *b != b'\n' {
+                *b = b'*';
+            }
         }
     }
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => s.to_string(),
         // A range that cut a multi-byte character: mask conservatively.
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
-/// Whether the token at `idx` is key material: a quoted or hex token right
-/// after `-E`/`-A` or an algorithm name (also where setkey swallowed
-/// `tcp-md5`).
-fn is_secret(tokens: &[Token], idx: usize) -> bool {
+/// Quoted strings and hex numbers: the two ways setkey writes a key.
+fn quoted_or_hex(k: TokKind) -> bool {
+    matches!(k, TokKind::Quoted | TokKind::Hex)
+}
+
+/// Whether the token at `idx` sits where key material goes, judged from
+/// the tokens before it:
+///
+/// * a quoted or hex token right after `-E`/`-A` or after an algorithm
+///   name (known or not: `-E aes-gcm-16 0x…` still carries a key);
+/// * any word-like token (also an unquoted word, a number or a character
+///   the lexer refuses) right after an algorithm that takes a key, after
+///   an unknown algorithm name, or after `-A tcp-md5` (which the scanner
+///   swallows).
+fn in_key_position(tokens: &[Token], idx: usize, source: &str) -> bool {
     let Some(t) = tokens.get(idx) else {
         return false;
     };
-    if !matches!(t.kind, TokKind::Quoted | TokKind::Hex) {
+    let qh = quoted_or_hex(t.kind);
+    let word_like = qh || matches!(t.kind, TokKind::Str | TokKind::Dec | TokKind::Fatal);
+    if !word_like {
         return false;
     }
-    idx.checked_sub(1)
-        .and_then(|p| tokens.get(p))
-        .is_some_and(|prev| {
-            matches!(
-                prev.kind,
-                TokKind::FEnc | TokKind::FAuth | TokKind::EncAlg(..) | TokKind::AuthAlg(..)
-            )
-        })
+    let before = |n: usize| idx.checked_sub(n).and_then(|p| tokens.get(p));
+    let Some(prev) = before(1) else {
+        return false;
+    };
+    match prev.kind {
+        TokKind::EncAlg(_, kind) => {
+            qh || !matches!(kind, lexer::EncKind::NoKey | lexer::EncKind::Old)
+        }
+        TokKind::AuthAlg(_, nokey) => qh || !nokey,
+        // `-E "key"` (no algorithm), or `-A tcp-md5 key`.
+        TokKind::FEnc | TokKind::FAuth => {
+            qh || t.kind == TokKind::Dec
+                || source
+                    .get(prev.end..t.start)
+                    .is_some_and(|gap| gap.contains("tcp-md5"))
+        }
+        // An unknown algorithm name: what follows is its key.
+        TokKind::Str => before(2).is_some_and(|p| matches!(p.kind, TokKind::FEnc | TokKind::FAuth)),
+        _ => false,
+    }
+}
+
+/// Whether the token at `idx` is key material, so that it is masked
+/// wherever it would be shown: a token in a key position, or a quoted or
+/// hex token right after key material (`"part1" "part2"` is most likely
+/// one key in two pieces). Iterative, so a long run of strings costs no
+/// stack.
+fn is_secret(tokens: &[Token], idx: usize, source: &str) -> bool {
+    let mut i = idx;
+    loop {
+        if in_key_position(tokens, i, source) {
+            return true;
+        }
+        let chained = tokens.get(i).is_some_and(|t| quoted_or_hex(t.kind));
+        match i.checked_sub(1) {
+            Some(p) if chained => i = p,
+            _ => return false,
+        }
+    }
+}
+
+/// The byte ranges of key material in `source` that a diagnostic must not
+/// show. Quotes and the `0x` prefix stay visible (they tell the shape of
+/// the key, not the key); a key the lexer choked on (a refused character
+/// in a key position, or an unterminated quote) is masked to the end of its
+/// line, because the rest of it was never tokenized as a key.
+fn secret_ranges(source: &str) -> Vec<(usize, usize)> {
+    let tokens = lexer::tokenize_for_masking(source);
+    let line_end = |from: usize| {
+        source
+            .get(from..)
+            .and_then(|rest| rest.find('\n'))
+            .map_or(source.len(), |n| from + n)
+    };
+    let mut ranges = Vec::new();
+    // Whether the previous token was key material (the chain rule of
+    // `is_secret`, computed in one pass).
+    let mut prev_secret = false;
+    for (i, t) in tokens.iter().enumerate() {
+        let secret = in_key_position(&tokens, i, source) || (prev_secret && quoted_or_hex(t.kind));
+        prev_secret = secret;
+        let unterminated = t.kind == TokKind::Fatal && t.text.as_str() == "\"";
+        if unterminated {
+            ranges.push((t.start, line_end(t.start)));
+            continue;
+        }
+        if !secret {
+            continue;
+        }
+        ranges.push(match t.kind {
+            TokKind::Quoted => (t.start + 1, t.end.saturating_sub(1)),
+            TokKind::Hex => (t.start + 2, t.end),
+            TokKind::Fatal => (t.start, line_end(t.start)),
+            _ => (t.start, t.end),
+        });
+    }
+    ranges
+}
+
+/// A key token's text as messages show it: one `*` per character, after
+/// the `0x` of a hex key (setkey shows a quoted key without its quotes).
+fn masked_text(t: &Token) -> String {
+    let (prefix, rest) = match t.kind {
+        TokKind::Hex => t.text.split_at(2.min(t.text.len())),
+        _ => ("", t.text.as_str()),
+    };
+    format!("{prefix}{}", "*".repeat(rest.chars().count()))
+}
+
+/// A script's bytes as text in a buffer that is wiped when dropped (a
+/// script holds keys). Valid UTF-8 is taken over without a copy; otherwise
+/// invalid sequences become U+FFFD, like a lossy read, and the original
+/// bytes are wiped.
+pub fn script_text(bytes: Vec<u8>) -> Zeroizing<String> {
+    match String::from_utf8(bytes) {
+        Ok(s) => Zeroizing::new(s),
+        Err(e) => {
+            let bytes = Zeroizing::new(e.into_bytes());
+            Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
 }
 
 /// Parses and lowers a whole script with the system's name resolution.
@@ -193,27 +315,29 @@ pub fn parse_script_with(
 }
 
 /// Turns a grammar failure into setkey's message plus a diagnostic.
+///
+/// When setkey would name a key (``Invalid key length at `KEY'``), the key
+/// is masked in `message` too: rsetkey's messages never carry key material,
+/// even where that makes them differ from setkey's.
 fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
-    let secrets: Vec<(usize, usize)> = (0..tokens.len())
-        .filter(|&i| is_secret(tokens, i))
-        .filter_map(|i| tokens.get(i).map(|t| (t.start, t.end)))
-        .collect();
+    let secrets = secret_ranges(source);
     let tok = tokens.get(f.at);
+    let secret_tok = is_secret(tokens, f.at, source);
+    // The token as messages name it (a key masked), and on one line for
+    // the headline.
     let (line, text, span) = match tok {
         Some(t) => (
             t.line,
-            t.text.clone(),
+            if secret_tok {
+                masked_text(t)
+            } else {
+                t.text.to_string()
+            },
             (t.start, t.end.saturating_sub(t.start)),
         ),
         None => (1, String::new(), (source.len(), 0)),
     };
-    let secret_tok = is_secret(tokens, f.at);
-    // In the headline the token of a key error is masked too.
-    let shown = if secret_tok {
-        "*".repeat(text.chars().count().min(8))
-    } else {
-        text.replace('\n', " ")
-    };
+    let shown = text.replace('\n', " ");
     let at = |msg: &str, t: &str| format!("{msg} at `{t}'");
     let (message, display, lexer_fatal, key_bits, label) = match &f.kind {
         FailKind::Syntax => (
@@ -264,6 +388,9 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         ),
     };
     let help = f.help.or_else(|| match &f.kind {
+        FailKind::Fatal if secret_tok => {
+            Some("a key is a \"quoted string\" or 0x followed by hex digits".into())
+        }
         FailKind::Fatal if text == "\\" => {
             Some("setkey has no line continuation; statements may simply span lines".into())
         }

@@ -174,7 +174,7 @@ fn key_errors_and_masking() {
     let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc 0x0102030405;");
     assert_eq!(
         e.message.as_deref(),
-        Some("Invalid key length at `0x0102030405'")
+        Some("Invalid key length at `0x**********'")
     );
     assert_eq!(e.key_bits, Some((40, 192, 192)));
     assert!(
@@ -191,11 +191,11 @@ fn key_errors_and_masking() {
     let e = err("add 10.0.0.1 10.0.0.2 ah 1 -A keyed-md5 \"secret-key-here!\";");
     assert_eq!(
         e.message.as_deref(),
-        Some("Not supported at `secret-key-here!'")
+        Some("Not supported at `****************'")
     );
     assert!(!e.to_string().contains("secret"));
     let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E null \"k\";");
-    assert_eq!(e.message.as_deref(), Some("syntax error at `k'"));
+    assert_eq!(e.message.as_deref(), Some("syntax error at `*'"));
     let mut sup = SupportedAlgorithms::linux_default();
     sup.encrypt.retain(|e| e.0 != EncryptAlgorithm::Null);
     let opts = Options {
@@ -212,13 +212,13 @@ fn algorithm_checks() {
         msg("add 10.0.0.1 10.0.0.2 esp-old 1 -E des-deriv \"12345678\";")
             .1
             .as_deref(),
-        Some("algorithm mismatched at `12345678'")
+        Some("algorithm mismatched at `********'")
     );
     assert_eq!(
         msg("add 10.0.0.1 10.0.0.2 esp 1 -E des-32iv \"12345678\";")
             .1
             .as_deref(),
-        Some("algorithm mismatched at `12345678'")
+        Some("algorithm mismatched at `********'")
     );
     assert_eq!(
         msg("add 10.0.0.1 10.0.0.2 ah-old 1 -r 4 -A hmac-md5 \"0123456789abcdef\";")
@@ -230,7 +230,7 @@ fn algorithm_checks() {
     assert_eq!(e.message.as_deref(), Some("syntax error at `aes-cbs'"));
     assert!(e.help_text().is_some_and(|h| h.contains("aes-cbc")));
     let e = err("add 10.0.0.1 10.0.0.2 tcp 1 -A tcp-md5 \"secret\";");
-    assert_eq!(e.message.as_deref(), Some("syntax error at `secret'"));
+    assert_eq!(e.message.as_deref(), Some("syntax error at `******'"));
     assert!(e.help_text().is_some_and(|h| h.contains("tcp-md5")));
     let v = parse("add 10.0.0.1 10.0.0.2 esp 1 -E simple;").unwrap();
     assert_eq!(
@@ -509,6 +509,121 @@ fn statement_locations() {
         &src[v[2].location.offset..v[2].location.offset + v[2].location.len],
         "add 10.0.0.1\n 10.0.0.2 esp 1\n -E null;"
     );
+}
+
+/// Renders everything a parse error can show: the setkey message, the
+/// headline, the help and the full miette report over the script.
+fn everything_shown(script: &str) -> String {
+    let e = err(script);
+    let mut all = format!(
+        "{}\n{}\n{}\n{:?}\n",
+        e.message.clone().unwrap_or_default(),
+        e,
+        e.help_text().unwrap_or_default(),
+        e.key_bits
+    );
+    let e = e.with_source_name("x.conf", script.to_string());
+    all.push_str(&format!("{:?}", miette::Report::new(e)));
+    all
+}
+
+#[test]
+fn no_diagnostic_shows_a_key() {
+    let secret = "S3cr3tK3y-abcdef";
+    let hex = "0x5ec7e75ec7e75ec7e75ec7e75ec7e7";
+    let scripts = [
+        // Key length, quoted and hex, encryption and authentication.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc {hex};"),
+        format!("add 10.0.0.1 10.0.0.2 ah 1 -A hmac-sha1 \"{secret}\";"),
+        // Not supported, with the key named.
+        format!("add 10.0.0.1 10.0.0.2 ah 1 -A keyed-md5 \"{secret}\";"),
+        // Unknown algorithm: the key after it shows in the snippet.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 {hex};"),
+        // A key without quotes, a decimal key, tcp-md5's swallowed name.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc {secret};"),
+        "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc 1234567890123456;".to_string(),
+        format!("add 10.0.0.1 10.0.0.2 tcp 1 -A tcp-md5 {secret};"),
+        // A character the lexer refuses, inside and before a key.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc '{secret}';"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\";\nadd \\ x;"),
+        format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\";\nadd 1 2 esp 1 -E aes-cbc $x;"
+        ),
+        // Errors elsewhere in statements that hold keys.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\" -A hmac-sha1;"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\" garbage;"),
+        format!("add nowhere.invalid 10.0.0.2 esp 1 -E aes-cbc \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\"\n"),
+        format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\";\n\
+             spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/bogus//require;"
+        ),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc {hex};\nupdate;"),
+        // A key in two parts.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\" \"{secret}\";"),
+    ];
+    for script in &scripts {
+        let shown = everything_shown(script);
+        assert!(!shown.contains(secret), "{script}\n{shown}");
+        assert!(!shown.contains(&hex[2..]), "{script}\n{shown}");
+        assert!(!shown.contains("5ec7e7"), "{script}\n{shown}");
+    }
+}
+
+#[test]
+fn masked_tokens_keep_their_shape() {
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc \"short\";");
+    assert_eq!(e.message.as_deref(), Some("Invalid key length at `*****'"));
+    assert_eq!(e.key_bits, Some((40, 192, 192)));
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc 0xabc;");
+    assert_eq!(e.message.as_deref(), Some("Invalid key length at `0x***'"));
+    // A refused character in a key position is masked, with a hint.
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc 'k';");
+    assert_eq!(e.message.as_deref(), Some("Syntax error at `*'"));
+    assert!(e.lexer_fatal);
+    assert!(e.help_text().is_some_and(|h| h.contains("quoted")));
+    // Tokens that are not keys are named as setkey names them.
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 \"k\";");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `aes-gcm-16'"));
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E null \"k\" x;");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `*'"));
+    let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E null x;");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `x'"));
+    // The snippet keeps the quotes, the 0x and the lines of the script.
+    let script = "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"0123456789abcdef\";\n\
+                  add 10.0.0.1 10.0.0.2 esp 2 -E 3des-cbc 0x0102;";
+    let e = err(script).with_source_name("x.conf", script.to_string());
+    let report = format!("{:?}", miette::Report::new(e));
+    assert!(report.contains("\"****************\""), "{report}");
+    assert!(report.contains("0x****"), "{report}");
+}
+
+#[test]
+fn long_runs_of_strings_stay_cheap() {
+    // Masking looks back over runs of strings: it must stay linear.
+    let mut script = String::from("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"0123456789abcdef\"");
+    for _ in 0..50_000 {
+        script.push_str(" \"k\"");
+    }
+    script.push(';');
+    let started = std::time::Instant::now();
+    let e = err(&script);
+    assert_eq!(e.message.as_deref(), Some("syntax error at `*'"));
+    assert!(started.elapsed().as_secs() < 20);
+}
+
+#[test]
+fn tokens_do_not_debug_print_keys() {
+    let tokens = lexer::tokenize("add 1 2 esp 1 -E aes-cbc \"my-secret-key!!!\" 0xfeedface;");
+    let debug = format!("{tokens:?}");
+    assert!(!debug.contains("my-secret"), "{debug}");
+    assert!(!debug.contains("feedface"), "{debug}");
+    assert!(debug.contains("\"add\""), "{debug}");
+    let mut splitter = interactive::StatementSplitter::default();
+    let _ = splitter.push_line("add 1 2 esp 1 -E aes-cbc \"my-secret-key!!!\"");
+    assert!(!format!("{splitter:?}").contains("my-secret"));
 }
 
 mod fuzz {

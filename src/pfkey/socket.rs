@@ -15,6 +15,7 @@ use bytes::BytesMut;
 use nix::errno::Errno;
 use nix::sys::socket::{self, MsgFlags, sockopt};
 use nix::sys::time::TimeVal;
+use zeroize::Zeroize;
 
 use super::Kernel;
 use super::wire::{Message, WireError};
@@ -124,8 +125,10 @@ impl PfKeySocket {
     pub fn send(&mut self, message: &Message) -> Result<(), SocketError> {
         self.send.clear();
         message.emit(&mut self.send);
-        socket::send(self.fd.as_raw_fd(), &self.send, MsgFlags::empty())
-            .map_err(SocketError::Send)?;
+        let sent = socket::send(self.fd.as_raw_fd(), &self.send, MsgFlags::empty());
+        // The request may carry keys: do not leave them in the buffer.
+        self.send.as_mut().zeroize();
+        sent.map_err(SocketError::Send)?;
         Ok(())
     }
 
@@ -150,8 +153,14 @@ impl PfKeySocket {
 
     /// Receives the next message, whatever it is.
     pub fn receive(&mut self) -> Result<Message, SocketError> {
-        let bytes = self.receive_raw()?;
-        Ok(Message::parse(bytes)?)
+        let n = self.receive_raw()?.len();
+        let parsed = Message::parse(self.receive.get(..n).unwrap_or_default());
+        // Linux echoes keys in ADD/UPDATE/DELETE notifications and dumps:
+        // once parsed (into zeroizing key buffers), wipe the raw copy.
+        if let Some(raw) = self.receive.get_mut(..n) {
+            raw.zeroize();
+        }
+        Ok(parsed?)
     }
 
     /// Receives the next message that answers a request of `msg_type` sent

@@ -13,15 +13,14 @@ use zeroize::Zeroizing;
 use super::algorithms;
 use super::netlink::{Attr, find};
 use super::wire::{
-    AF_INET, AF_INET6, Algo, EncapTmpl, LifetimeCfg, LifetimeCur, POLICY_ALLOW, POLICY_BLOCK,
-    Selector, UserSecCtx, UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo,
-    UserspiInfo, XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode,
-    state_flag,
+    AF_INET6, Algo, EncapTmpl, LifetimeCfg, LifetimeCur, POLICY_ALLOW, POLICY_BLOCK, Selector,
+    UserSecCtx, UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo, UserspiInfo,
+    XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode, state_flag,
 };
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
-    LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, calg, ealg,
-    ipsec, sa_state,
+    LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, ealg, ipsec,
+    sa_state,
 };
 
 /// IPPROTO_ESP.
@@ -885,11 +884,3 @@ pub fn policy_refcnt(info: &UserpolicyInfo, now: u64) -> u16 {
         || lft.soft_use_expires_seconds != 0;
     if timer { 2 } else { 1 }
 }
-
-/// Whether a family is one PF_KEY can carry.
-pub fn family_supported(family: u16) -> bool {
-    family == AF_INET || family == AF_INET6
-}
-
-/// The IPComp id constant re-exported for callers probing algorithms.
-pub const CALG_DEFLATE: u8 = calg::DEFLATE;

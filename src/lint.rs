@@ -1,0 +1,688 @@
+//! Lints: advice about scripts that setkey accepts but that probably do not
+//! protect what their author meant to protect.
+//!
+//! Lints are rsetkey additions. They are printed on stderr, never change
+//! stdout or the exit status, and `--no-lint` silences them. Every rule is
+//! meant to fire only when it is right about the script as written:
+//!
+//! * weak or obsolete algorithms, with RFC 8221's advice (DES, 3DES,
+//!   Blowfish, CAST-128, HMAC-MD5, keyed MD5/SHA-1, null encryption,
+//!   no authentication);
+//! * AES-CTR with manual keys (the counter restarts with every re-add);
+//! * replay windows above 32 (Linux keeps at most 32 for PF_KEY SAs);
+//! * `unique:N` while the script adds SAs but none with `-u N`;
+//! * an outbound `ipsec` policy request that no SA of the script can
+//!   satisfy, judged the way Linux matches SAs to policy templates (same
+//!   protocol, mode, reqid and addresses). Scripts that add no SA at all
+//!   are left alone: their SAs come from a key daemon.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::ir::{
+    AuthAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol, IpsecRequest, Level,
+    Operation, PolicyAction, PolicyRequest, SaType, SecurityAssociation, Statement,
+};
+
+/// The largest replay window Linux gives an SA added through PF_KEY (the
+/// size of its legacy replay bitmap in bits).
+const LINUX_PFKEY_MAX_REPLAY: u8 = 32;
+
+/// The largest `unique:N` Linux takes as written; above it the kernel
+/// picks a reqid of its own (`IPSEC_MANUAL_REQID_MAX`).
+const MANUAL_REQID_MAX: u32 = 0x3fff;
+
+/// One piece of advice about a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lint {
+    /// The statement's line (the line of its `;`, as setkey's messages).
+    pub line: u32,
+    /// What is wrong.
+    pub text: String,
+    /// How to fix it, when there is a clear way.
+    pub help: Option<String>,
+}
+
+impl Lint {
+    fn new(line: u32, text: impl Into<String>, help: Option<String>) -> Lint {
+        Lint {
+            line,
+            text: text.into(),
+            help,
+        }
+    }
+
+    /// The lint as printed on stderr: `PROGRAM: FILE,LINE: lint: TEXT`,
+    /// then an indented `help:` line when there is help.
+    pub fn render(&self, program: &str, file: &str) -> String {
+        let mut s = format!("{program}: {file},{}: lint: {}\n", self.line, self.text);
+        if let Some(help) = &self.help {
+            let _ = writeln!(s, "    help: {help}");
+        }
+        s
+    }
+}
+
+/// Every lint of a parsed script, in statement order (a statement that
+/// expands to several operations is reported once per finding).
+pub fn lint(statements: &[Statement]) -> Vec<Lint> {
+    let sas: Vec<(u32, &SecurityAssociation)> = statements
+        .iter()
+        .flat_map(|s| {
+            s.operations.iter().filter_map(move |op| match op {
+                Operation::Add(sa) => Some((s.location.line, sa)),
+                _ => None,
+            })
+        })
+        .collect();
+    let all_sas: Vec<&SecurityAssociation> = sas.iter().map(|(_, sa)| *sa).collect();
+    let mut out = Vec::new();
+    for statement in statements {
+        let line = statement.location.line;
+        for op in &statement.operations {
+            match op {
+                Operation::Add(sa) => sa_lints(line, sa, &all_sas, &mut out),
+                Operation::SpdAdd(p) | Operation::SpdUpdate(p) => {
+                    policy_lints(line, p, &all_sas, &mut out)
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    out.retain(|l| seen.insert((l.line, l.text.clone())));
+    out
+}
+
+const USE_AES: &str = "use aes-cbc with a 128- or 256-bit key, with hmac-sha2-256";
+
+/// Lints about one SA's algorithms and parameters.
+fn sa_lints(
+    line: u32,
+    sa: &SecurityAssociation,
+    all: &[&SecurityAssociation],
+    out: &mut Vec<Lint>,
+) {
+    let t = &sa.transforms;
+    if let Some((alg, _)) = &t.encrypt {
+        let advice = match alg {
+            EncryptAlgorithm::DesCbc => Some(
+                "des-cbc must not be used (RFC 8221: MUST NOT): its 56-bit key falls to brute \
+                 force",
+            ),
+            EncryptAlgorithm::TripleDesCbc => Some(
+                "3des-cbc should not be used (RFC 8221: SHOULD NOT): its 64-bit blocks wear out \
+                 after a few gigabytes under one key",
+            ),
+            EncryptAlgorithm::BlowfishCbc => Some(
+                "blowfish-cbc must not be used (RFC 8221: MUST NOT): 64-bit blocks and weak keys",
+            ),
+            EncryptAlgorithm::Cast128Cbc => Some(
+                "cast128-cbc is not recommended: 64-bit blocks, and RFC 8221 no longer lists it",
+            ),
+            _ => None,
+        };
+        if let Some(text) = advice {
+            out.push(Lint::new(line, text, Some(USE_AES.into())));
+        }
+        if *alg == EncryptAlgorithm::AesCtr {
+            out.push(Lint::new(
+                line,
+                "aes-ctr with a manual key: the counter starts again whenever this SA is added \
+                 again (after a reboot, a flush, a new run of the script), which reuses key \
+                 stream; RFC 3686 calls counter mode with static keys inappropriate",
+                Some("with manual keys use aes-cbc and an HMAC, or let IKE negotiate keys".into()),
+            ));
+        }
+    }
+    let auth = t.auth.as_ref().map(|(a, _)| *a);
+    match auth {
+        Some(AuthAlgorithm::HmacMd5) => out.push(Lint::new(
+            line,
+            "hmac-md5 must not be used for integrity (RFC 8221: MUST NOT)",
+            Some("use hmac-sha2-256".into()),
+        )),
+        Some(a @ (AuthAlgorithm::KeyedMd5 | AuthAlgorithm::KeyedSha1)) => out.push(Lint::new(
+            line,
+            format!(
+                "{} is an obsolete pre-HMAC construction (RFC 8221: MUST NOT for keyed MD5)",
+                if a == AuthAlgorithm::KeyedMd5 {
+                    "keyed-md5"
+                } else {
+                    "keyed-sha1"
+                }
+            ),
+            Some("use hmac-sha2-256".into()),
+        )),
+        _ => {}
+    }
+    let no_auth = matches!(auth, None | Some(AuthAlgorithm::Null));
+    match sa.satype {
+        SaType::Esp => {
+            let enc = t.encrypt.as_ref().map(|(a, _)| *a);
+            let null_enc = matches!(enc, None | Some(EncryptAlgorithm::Null));
+            if null_enc && no_auth {
+                out.push(Lint::new(
+                    line,
+                    "esp with null encryption and no authentication: packets are neither hidden \
+                     nor protected",
+                    Some(USE_AES.into()),
+                ));
+            } else if null_enc {
+                out.push(Lint::new(
+                    line,
+                    "esp with null encryption: packets are authenticated but travel in clear",
+                    Some("fine when only integrity is wanted; otherwise use aes-cbc".into()),
+                ));
+            } else if no_auth && !has_ah_between(sa, all) {
+                out.push(Lint::new(
+                    line,
+                    "esp without authentication: encryption alone does not stop forged or \
+                     altered packets (RFC 8221 allows no authentication only with combined-mode \
+                     ciphers)",
+                    Some("add -A hmac-sha2-256 with a 256-bit key".into()),
+                ));
+            }
+        }
+        SaType::Ah if matches!(auth, Some(AuthAlgorithm::Null)) => out.push(Lint::new(
+            line,
+            "ah with null authentication protects nothing",
+            Some("use -A hmac-sha2-256 with a 256-bit key".into()),
+        )),
+        _ => {}
+    }
+    if sa.replay > LINUX_PFKEY_MAX_REPLAY {
+        out.push(Lint::new(
+            line,
+            format!(
+                "replay window {}: Linux keeps at most {LINUX_PFKEY_MAX_REPLAY} packets for SAs \
+                 added through PF_KEY, so this SA gets {LINUX_PFKEY_MAX_REPLAY}",
+                sa.replay
+            ),
+            Some("for a larger window add the SA with `ip xfrm state` (replay-window)".into()),
+        ));
+    }
+}
+
+/// Whether an AH SA protects the same traffic as `esp` (the classic
+/// ESP-for-privacy plus AH-for-integrity bundle).
+fn has_ah_between(esp: &SecurityAssociation, all: &[&SecurityAssociation]) -> bool {
+    all.iter().any(|sa| {
+        sa.satype == SaType::Ah
+            && sa.src.ip() == esp.src.ip()
+            && sa.dst.ip() == esp.dst.ip()
+            && !matches!(sa.transforms.auth, None | Some((AuthAlgorithm::Null, _)))
+    })
+}
+
+/// The reqid Linux puts in a policy template for this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TemplateReqid {
+    /// This exact reqid (0 for every level but `unique`).
+    Fixed(u32),
+    /// Bare `unique`, or `unique:N` above the manual range: the kernel
+    /// picks one, which no manually added SA can know.
+    Automatic,
+}
+
+fn template_reqid(r: &IpsecRequest) -> TemplateReqid {
+    match r.level {
+        Level::Unique if r.reqid == 0 || r.reqid > MANUAL_REQID_MAX => TemplateReqid::Automatic,
+        Level::Unique => TemplateReqid::Fixed(r.reqid),
+        _ => TemplateReqid::Fixed(0),
+    }
+}
+
+fn proto_name(p: IpsecProtocol) -> &'static str {
+    match p {
+        IpsecProtocol::Esp => "esp",
+        IpsecProtocol::Ah => "ah",
+        IpsecProtocol::IpComp => "ipcomp",
+    }
+}
+
+fn satype_of(p: IpsecProtocol) -> SaType {
+    match p {
+        IpsecProtocol::Esp => SaType::Esp,
+        IpsecProtocol::Ah => SaType::Ah,
+        IpsecProtocol::IpComp => SaType::IpComp,
+    }
+}
+
+/// Whether `addr` lies in `net/prefix` (an unspecified `net` with prefix 0
+/// is "any"; a prefix longer than the family's is taken as the full one).
+fn in_prefix(addr: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (addr, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let p = u32::from(prefix.min(32));
+            let mask = u32::MAX.checked_shl(32 - p).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let p = u32::from(prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - p).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Linux's address check of an SA against a template: the destination
+/// must be equal, the source equal unless either side is unspecified.
+fn addresses_match(sa: &SecurityAssociation, src: IpAddr, dst: IpAddr) -> bool {
+    sa.dst.ip() == dst
+        && (sa.src.ip() == src || sa.src.ip().is_unspecified() || src.is_unspecified())
+}
+
+/// Why one SA cannot serve a request (the first reason found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mismatch {
+    Addresses,
+    Mode(IpsecMode),
+    Reqid(u32),
+}
+
+fn mismatch(
+    sa: &SecurityAssociation,
+    policy: &PolicyRequest,
+    r: &IpsecRequest,
+    reqid: u32,
+) -> Option<Mismatch> {
+    let addresses = match r.mode {
+        IpsecMode::Tunnel => match r.endpoints {
+            Some((s, d)) => addresses_match(sa, s.ip(), d.ip()),
+            None => true,
+        },
+        // Transport: the packet's own addresses, anywhere in the selector.
+        _ => {
+            (sa.src.ip().is_unspecified()
+                || in_prefix(sa.src.ip(), policy.src.addr.ip(), policy.src.prefixlen))
+                && in_prefix(sa.dst.ip(), policy.dst.addr.ip(), policy.dst.prefixlen)
+        }
+    };
+    if !addresses {
+        return Some(Mismatch::Addresses);
+    }
+    // Linux stores an SA of mode `any` as transport.
+    let sa_tunnel = sa.mode == IpsecMode::Tunnel;
+    if sa_tunnel != (r.mode == IpsecMode::Tunnel) {
+        return Some(Mismatch::Mode(sa.mode));
+    }
+    if sa.reqid != reqid {
+        return Some(Mismatch::Reqid(sa.reqid));
+    }
+    None
+}
+
+/// Lints about one policy's requests.
+fn policy_lints(
+    line: u32,
+    policy: &PolicyRequest,
+    sas: &[&SecurityAssociation],
+    out: &mut Vec<Lint>,
+) {
+    let p = &policy.policy;
+    if p.action != PolicyAction::Ipsec {
+        return;
+    }
+    for r in &p.requests {
+        // unique:N without a matching -u N, whatever the direction.
+        if r.level == Level::Unique
+            && (1..=MANUAL_REQID_MAX).contains(&r.reqid)
+            && !sas.is_empty()
+            && !sas.iter().any(|sa| sa.reqid == r.reqid)
+        {
+            out.push(Lint::new(
+                line,
+                format!(
+                    "unique:{n} but no SA in this script has reqid {n}",
+                    n = r.reqid
+                ),
+                Some(format!(
+                    "add `-u {}` to the SAs meant for this policy (or ignore this if a key daemon \
+                     adds them)",
+                    r.reqid
+                )),
+            ));
+            continue;
+        }
+        if p.direction != Direction::Out || r.level == Level::Use || sas.is_empty() {
+            continue;
+        }
+        if r.mode == IpsecMode::Tunnel && r.endpoints.is_none() {
+            continue;
+        }
+        let proto = proto_name(r.protocol);
+        let mode = if r.mode == IpsecMode::Tunnel {
+            "tunnel"
+        } else {
+            "transport"
+        };
+        let reqid = match template_reqid(r) {
+            TemplateReqid::Fixed(n) => n,
+            TemplateReqid::Automatic => {
+                out.push(Lint::new(
+                    line,
+                    format!(
+                        "{proto}/{mode} request at level unique{}: Linux gives it a reqid of its \
+                         own, which no SA of this script carries",
+                        if r.reqid == 0 {
+                            String::new()
+                        } else {
+                            format!(":{}", r.reqid)
+                        }
+                    ),
+                    Some(format!(
+                        "use unique:N with N from 1 to {MANUAL_REQID_MAX} and `-u N` on the SAs, \
+                         or `require`"
+                    )),
+                ));
+                continue;
+            }
+        };
+        let candidates: Vec<Option<Mismatch>> = sas
+            .iter()
+            .filter(|sa| sa.satype == satype_of(r.protocol))
+            .map(|sa| mismatch(sa, policy, r, reqid))
+            .collect();
+        if candidates.iter().any(Option::is_none) {
+            continue;
+        }
+        let (from, to) = match (r.mode, r.endpoints) {
+            (IpsecMode::Tunnel, Some((s, d))) => (s.ip().to_string(), d.ip().to_string()),
+            _ => (
+                format!("{}/{}", policy.src.addr.ip(), policy.src.prefixlen),
+                format!("{}/{}", policy.dst.addr.ip(), policy.dst.prefixlen),
+            ),
+        };
+        let help = if let Some(Mismatch::Reqid(have)) = candidates
+            .iter()
+            .flatten()
+            .find(|m| matches!(m, Mismatch::Reqid(_)))
+        {
+            Some(if reqid == 0 {
+                format!(
+                    "an {proto} SA fits but has reqid {have}; a `{}` request matches only SAs \
+                     without -u: use unique:{have} in the policy",
+                    level_name(r.level)
+                )
+            } else {
+                format!("an {proto} SA fits but has reqid {have}, not {reqid}")
+            })
+        } else if candidates
+            .iter()
+            .flatten()
+            .any(|m| matches!(m, Mismatch::Mode(_)))
+        {
+            Some(format!(
+                "an {proto} SA between these addresses exists, but not in {mode} mode (`-m {mode}`)"
+            ))
+        } else {
+            Some(format!(
+                "add an {proto} SA from {from} to {to}{}",
+                if r.mode == IpsecMode::Tunnel {
+                    " with -m tunnel"
+                } else {
+                    ""
+                }
+            ))
+        };
+        out.push(Lint::new(
+            line,
+            format!(
+                "no SA in this script can carry this policy's {proto}/{mode} request ({from} -> \
+                 {to}): its packets will be dropped"
+            ),
+            help,
+        ));
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Default => "default",
+        Level::Use => "use",
+        Level::Require => "require",
+        Level::Unique => "unique",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{FileNames, Options, parse_script_with};
+
+    fn lints(script: &str) -> Vec<Lint> {
+        let statements = parse_script_with(script, &Options::default(), &FileNames::default())
+            .unwrap_or_else(|e| panic!("{script}: {e:?}"));
+        lint(&statements)
+    }
+
+    fn texts(script: &str) -> Vec<String> {
+        lints(script).into_iter().map(|l| l.text).collect()
+    }
+
+    fn fires(script: &str, needle: &str) -> bool {
+        texts(script).iter().any(|t| t.contains(needle))
+    }
+
+    const AES: &str = "-E aes-cbc 0x00112233445566778899aabbccddeeff \
+                       -A hmac-sha256 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn sa(extra: &str) -> String {
+        format!("add 10.0.0.1 10.0.0.2 esp 0x100 {extra};\n")
+    }
+
+    #[test]
+    fn a_good_script_is_quiet() {
+        let script = format!(
+            "flush;\nspdflush;\n{}add 10.0.0.2 10.0.0.1 esp 0x101 {AES};\n\
+             spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require;\n\
+             spdadd 10.0.0.2 10.0.0.1 any -P in ipsec esp/transport//require;\n",
+            sa(AES)
+        );
+        assert_eq!(lints(&script), vec![]);
+    }
+
+    #[test]
+    fn weak_ciphers() {
+        let auth =
+            "-A hmac-sha256 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        assert!(fires(
+            &sa(&format!("-E des-cbc 0x0011223344556677 {auth}")),
+            "des-cbc"
+        ));
+        assert!(fires(
+            &sa(&format!("-E 3des-cbc \"123456789012345678901234\" {auth}")),
+            "3des-cbc"
+        ));
+        assert!(fires(
+            &sa(&format!("-E blowfish-cbc \"0123456789abcdef\" {auth}")),
+            "blowfish"
+        ));
+        assert!(fires(
+            &sa(&format!("-E cast128-cbc \"0123456789abcdef\" {auth}")),
+            "cast128"
+        ));
+        assert!(!fires(
+            &sa(&format!("-E camellia-cbc \"0123456789abcdef\" {auth}")),
+            "camellia"
+        ));
+        let l = lints(&sa(&format!("-E des-cbc 0x0011223344556677 {auth}")));
+        assert_eq!(l[0].line, 1);
+        assert!(l[0].help.as_deref().is_some_and(|h| h.contains("aes-cbc")));
+    }
+
+    #[test]
+    fn aes_ctr_with_manual_keys() {
+        let auth =
+            "-A hmac-sha256 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        assert!(fires(
+            &sa(&format!("-E aes-ctr \"0123456789abcdef0123\" {auth}")),
+            "aes-ctr"
+        ));
+    }
+
+    #[test]
+    fn weak_or_missing_authentication() {
+        assert!(fires(
+            "add 10.0.0.1 10.0.0.2 ah 0x100 -A hmac-md5 \"0123456789abcdef\";",
+            "hmac-md5"
+        ));
+        assert!(fires(
+            "add 10.0.0.1 10.0.0.2 ah 0x100 -A null;",
+            "ah with null"
+        ));
+        assert!(fires(
+            &sa("-E null -A null"),
+            "neither hidden nor protected"
+        ));
+        assert!(fires(&sa("-E null"), "neither hidden nor protected"));
+        assert!(fires(
+            &sa("-E null -A hmac-sha1 \"01234567890123456789\""),
+            "travel in clear"
+        ));
+        assert!(fires(
+            &sa("-E aes-cbc \"0123456789abcdef\""),
+            "esp without authentication"
+        ));
+        assert!(fires(
+            &sa("-E aes-cbc \"0123456789abcdef\" -A null"),
+            "esp without authentication"
+        ));
+        // ESP for privacy plus AH for integrity (setkey's tutorial) is fine.
+        let bundle = format!(
+            "{}add 10.0.0.1 10.0.0.2 ah 0x200 -A hmac-sha1 \"01234567890123456789\";",
+            sa("-E aes-cbc \"0123456789abcdef\"")
+        );
+        assert!(!fires(&bundle, "esp without authentication"));
+        // Keyed MD5/SHA-1 exist only where a kernel offers them.
+        let mut supported = crate::ir::SupportedAlgorithms::linux_default();
+        supported.auth.push((AuthAlgorithm::KeyedMd5, 128, 128));
+        let options = Options {
+            supported,
+            rfc_mode: true,
+        };
+        let statements = parse_script_with(
+            "add 10.0.0.1 10.0.0.2 ah 0x100 -A keyed-md5 \"0123456789abcdef\";",
+            &options,
+            &FileNames::default(),
+        )
+        .expect("parses");
+        assert!(
+            lint(&statements)
+                .iter()
+                .any(|l| l.text.contains("keyed-md5"))
+        );
+    }
+
+    #[test]
+    fn replay_windows_above_32() {
+        assert!(fires(&sa(&format!("-r 64 {AES}")), "replay window 64"));
+        assert!(!fires(&sa(&format!("-r 32 {AES}")), "replay window"));
+    }
+
+    #[test]
+    fn unique_without_matching_reqid() {
+        let pol = "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//unique:7;\n";
+        let script = format!("{}{pol}", sa(AES));
+        let l = lints(&script);
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert!(l[0].text.contains("unique:7"));
+        assert_eq!(l[0].line, 2);
+        let ok = format!("{}{pol}", sa(&format!("-u 7 {AES}")));
+        assert_eq!(lints(&ok), vec![]);
+        // Policies only: a key daemon adds the SAs.
+        assert_eq!(lints(pol), vec![]);
+        // Inbound too (no SA here is a sign of a typo either way).
+        let inbound = format!(
+            "{}spdadd 10.0.0.2 10.0.0.1 any -P in ipsec esp/transport//unique:9;\n",
+            sa(AES)
+        );
+        assert!(fires(&inbound, "unique:9"));
+    }
+
+    #[test]
+    fn bare_unique_never_matches_manual_sas() {
+        let script = format!(
+            "{}spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//unique;\n",
+            sa(AES)
+        );
+        assert!(fires(&script, "reqid of its own"));
+    }
+
+    #[test]
+    fn unsatisfiable_requests() {
+        // Transport: the SA must go between addresses of the selector.
+        let wrong_dst = format!(
+            "{}spdadd 10.0.0.1 10.0.0.3 any -P out ipsec esp/transport//require;\n",
+            sa(AES)
+        );
+        assert!(fires(&wrong_dst, "no SA in this script can carry"));
+        let subnet = format!(
+            "{}spdadd 10.0.0.0/24 10.0.0.0/24 any -P out ipsec esp/transport//require;\n",
+            sa(AES)
+        );
+        assert_eq!(lints(&subnet), vec![]);
+        // Wrong protocol.
+        let ah = format!(
+            "{}spdadd 10.0.0.1 10.0.0.2 any -P out ipsec ah/transport//require;\n",
+            sa(AES)
+        );
+        assert!(fires(&ah, "ah/transport"));
+        // Tunnel: the end points must be the SA's; the mode must match.
+        let tunnel = format!(
+            "add 192.0.2.1 192.0.2.2 esp 0x100 -m tunnel {AES};\n\
+             spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec esp/tunnel/192.0.2.1-192.0.2.2/require;\n"
+        );
+        assert_eq!(lints(&tunnel), vec![]);
+        let wrong_end = tunnel.replace("192.0.2.2/require", "192.0.2.9/require");
+        assert!(fires(&wrong_end, "no SA in this script can carry"));
+        let transport_sa = tunnel.replace(" -m tunnel", "");
+        let l = lints(&transport_sa);
+        assert!(
+            l.iter()
+                .any(|l| l.help.as_deref().is_some_and(|h| h.contains("tunnel mode"))),
+            "{l:?}"
+        );
+        // `require` matches only SAs without a reqid.
+        let reqid = format!(
+            "{}spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require;\n",
+            sa(&format!("-u 5 {AES}"))
+        );
+        let l = lints(&reqid);
+        assert!(
+            l.iter()
+                .any(|l| l.help.as_deref().is_some_and(|h| h.contains("unique:5"))),
+            "{l:?}"
+        );
+        // `use` is optional; inbound policies are not checked.
+        let optional = wrong_dst.replace("require", "use");
+        assert_eq!(lints(&optional), vec![]);
+        let inbound = wrong_dst.replace("-P out", "-P in");
+        assert_eq!(lints(&inbound), vec![]);
+    }
+
+    #[test]
+    fn repeated_operations_report_once() {
+        let script = format!(
+            "add -4 10.0.0.1 10.0.0.2 esp 0x100 -E des-cbc 0x0011223344556677 {};",
+            "-A hmac-sha256 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+        );
+        assert_eq!(lints(&script).len(), 1);
+    }
+
+    #[test]
+    fn rendering() {
+        let l = Lint::new(4, "text", Some("help".into()));
+        assert_eq!(
+            l.render("rsetkey", "a.conf"),
+            "rsetkey: a.conf,4: lint: text\n    help: help\n"
+        );
+        assert_eq!(
+            Lint::new(1, "t", None).render("p", "f"),
+            "p: f,1: lint: t\n"
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! Fuzzing the script parser: it must never panic, whatever it reads.
+//!
+//! Inputs: random bytes, random text over setkey's alphabet, token soup
+//! from the corpus' own words, and mutations of every corpus script
+//! (`fixtures/cases/*/script.conf`, `grammar/examples/*.conf`) — bit flips,
+//! inserted, deleted, duplicated and spliced bytes, deleted, repeated,
+//! swapped and replaced tokens, extreme numbers, truncation.
+//!
+//! For every input, `parse_script_with` returns without panicking; every
+//! error renders through miette (with and without the source attached);
+//! every successful parse prints through [`print`], and when all its
+//! operations are printable, the printed script parses back to them.
+//!
+//! `RSETKEY_FUZZ_CASES` sets the number of inputs per test (default 5 000,
+//! for CI); `RSETKEY_FUZZ_SEED` the seed (default fixed, so a failure
+//! reproduces). A failure prints the input and the seed. See
+//! `benches/README.md` for a long run.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rsetkey::ir::print::{self, Keys};
+use rsetkey::ir::{Operation, SupportedAlgorithms};
+use rsetkey::parse::{FileNames, Options, parse_script_with};
+
+/// splitmix64: a tiny deterministic generator, enough to drive mutations
+/// without another dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform-ish in `0..n` (`n` > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn names() -> &'static FileNames {
+    static NAMES: OnceLock<FileNames> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        FileNames::from_dir(&root().join("fixtures/etc")).expect("fixtures/etc is readable")
+    })
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn cases() -> u64 {
+    env_number("RSETKEY_FUZZ_CASES", 5_000)
+}
+
+fn seed() -> u64 {
+    env_number("RSETKEY_FUZZ_SEED", 0x5e7_4e7)
+}
+
+/// Every corpus script and grammar example.
+fn corpus() -> &'static [String] {
+    static CORPUS: OnceLock<Vec<String>> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let mut files: Vec<PathBuf> = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(root().join("fixtures/cases")) {
+            files.extend(
+                dir.filter_map(|e| e.ok())
+                    .map(|e| e.path().join("script.conf"))
+                    .filter(|p| p.is_file()),
+            );
+        }
+        if let Ok(dir) = std::fs::read_dir(root().join("grammar/examples")) {
+            files.extend(
+                dir.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "conf")),
+            );
+        }
+        files.sort();
+        let texts: Vec<String> = files
+            .iter()
+            .filter_map(|p: &PathBuf| std::fs::read(Path::new(p)).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect();
+        assert!(texts.len() > 10, "corpus scripts not found");
+        texts
+    })
+}
+
+/// Words of the corpus plus edge cases, for token-level mutations.
+fn dictionary() -> &'static [String] {
+    static DICT: OnceLock<Vec<String>> = OnceLock::new();
+    DICT.get_or_init(|| {
+        let mut words: Vec<String> = corpus()
+            .iter()
+            .flat_map(|t| t.split_whitespace().map(str::to_string))
+            .collect();
+        words.extend(
+            [
+                ";",
+                "\"",
+                "#",
+                "\n",
+                "-P",
+                "-E",
+                "-A",
+                "-C",
+                "-R",
+                "-ctx",
+                "tagged",
+                "esp-udp",
+                "tcp-md5",
+                "0x",
+                "0x1g",
+                "4294967296",
+                "18446744073709551616",
+                "99999999999999999999999999",
+                "-2147483648",
+                "unique:99999999999",
+                "prio",
+                "low",
+                "+",
+                "-",
+                "[",
+                "]",
+                "/",
+                "//",
+                "%",
+                "fe80::1%999999999999",
+                "::ffff:1.2.3.4",
+                "1.2.3.4-::1",
+                "me-any",
+                "any-me",
+                "\\",
+                "\u{0}",
+                "é",
+                "\u{202e}",
+            ]
+            .map(str::to_string),
+        );
+        words.sort();
+        words.dedup();
+        words
+    })
+}
+
+/// Bytes that matter to the lexer, favoured when inserting.
+const INTERESTING: &[u8] = b";\"#\n\t []/-0x%,:.+_9aZ\\*@\xff\x00";
+
+fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>) {
+    let len = b.len();
+    match rng.below(8) {
+        0 if len > 0 => {
+            let i = rng.below(len);
+            b[i] ^= 1 << rng.below(8);
+        }
+        1 => {
+            let i = rng.below(len + 1);
+            let c = if rng.chance(3) {
+                rng.next() as u8
+            } else {
+                *rng.pick(INTERESTING)
+            };
+            b.insert(i, c);
+        }
+        2 if len > 0 => {
+            let i = rng.below(len);
+            let n = 1 + rng.below(8.min(len - i));
+            b.drain(i..i + n);
+        }
+        3 if len > 0 => {
+            let i = rng.below(len);
+            let n = 1 + rng.below(32.min(len - i));
+            let chunk: Vec<u8> = b[i..i + n].to_vec();
+            let at = rng.below(len + 1);
+            b.splice(at..at, chunk);
+        }
+        4 => {
+            // Splice in a piece of another script.
+            let other = rng.pick(corpus()).as_bytes();
+            if !other.is_empty() {
+                let i = rng.below(other.len());
+                let n = 1 + rng.below(64.min(other.len() - i));
+                let at = rng.below(len + 1);
+                b.splice(at..at, other[i..i + n].iter().copied());
+            }
+        }
+        5 if len > 0 => b.truncate(rng.below(len)),
+        6 => {
+            // Replace a digit run with an extreme number.
+            let from = rng.below(len.max(1));
+            let start = (0..len)
+                .map(|k| (from + k) % len)
+                .find(|&i| b[i].is_ascii_digit());
+            if let Some(start) = start {
+                let end = (start..len)
+                    .find(|&i| !b[i].is_ascii_digit())
+                    .unwrap_or(len);
+                let big = *rng.pick(&[
+                    "0",
+                    "255",
+                    "256",
+                    "65536",
+                    "4294967295",
+                    "4294967296",
+                    "18446744073709551615",
+                    "18446744073709551616",
+                    "999999999999999999999999999999",
+                ]);
+                b.splice(start..end, big.bytes());
+            }
+        }
+        _ => mutate_tokens(rng, b),
+    }
+}
+
+/// Token-level edits on whitespace-separated words.
+fn mutate_tokens(rng: &mut Rng, b: &mut Vec<u8>) {
+    let text = String::from_utf8_lossy(b).into_owned();
+    let mut words: Vec<String> = text.split(' ').map(str::to_string).collect();
+    let n = words.len();
+    match rng.below(5) {
+        0 if n > 1 => {
+            words.remove(rng.below(n));
+        }
+        1 => {
+            let w = words[rng.below(n)].clone();
+            words.insert(rng.below(n + 1), w);
+        }
+        2 if n > 1 => {
+            let (i, j) = (rng.below(n), rng.below(n));
+            words.swap(i, j);
+        }
+        3 => {
+            let i = rng.below(n);
+            words[i] = rng.pick(dictionary()).clone();
+        }
+        _ => {
+            let w = rng.pick(dictionary()).clone();
+            words.insert(rng.below(n + 1), w);
+        }
+    }
+    *b = words.join(" ").into_bytes();
+}
+
+/// What became of one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Refused with an error (which rendered).
+    Rejected,
+    /// Accepted; some operation has no setkey spelling (e.g. a name that
+    /// resolved to several addresses in `deleteall`).
+    Accepted,
+    /// Accepted, printed and read back to the same operations.
+    RoundTripped,
+}
+
+/// One input's checks; returns a description of a broken property.
+fn check(text: &str, rfc_mode: bool) -> Result<Outcome, String> {
+    let options = Options {
+        rfc_mode,
+        ..Options::default()
+    };
+    match parse_script_with(text, &options, names()) {
+        Err(e) => {
+            let headline = e.to_string();
+            let _ = e.help_text();
+            // The error already carries the (masked) script; attaching it
+            // again under a name is what the CLI does before rendering.
+            let full = format!(
+                "{:?}",
+                miette::Report::new(e.with_source_name("fuzz.conf", text.to_string()))
+            );
+            if headline.is_empty() || full.is_empty() {
+                return Err("an error rendered as nothing".into());
+            }
+            Ok(Outcome::Rejected)
+        }
+        Ok(statements) => {
+            let ops: Vec<Operation> = statements
+                .iter()
+                .flat_map(|s| s.operations.iter().cloned())
+                .collect();
+            let _ = print::statement_lines(&statements, Keys::Mask);
+            let supported = SupportedAlgorithms::linux_default();
+            if !ops.iter().all(|op| print::printable(op, &supported)) {
+                return Ok(Outcome::Accepted);
+            }
+            let printed = print::script(&ops, Keys::Show);
+            let kernel = Options {
+                rfc_mode: false,
+                ..Options::default()
+            };
+            match parse_script_with(&printed, &kernel, names()) {
+                Ok(back) => {
+                    let back: Vec<Operation> =
+                        back.into_iter().flat_map(|s| s.operations).collect();
+                    if back == ops {
+                        Ok(Outcome::RoundTripped)
+                    } else {
+                        Err(format!(
+                            "printed operations parse back differently:\n{printed}"
+                        ))
+                    }
+                }
+                Err(e) => Err(format!("printed operations do not parse: {e}\n{printed}")),
+            }
+        }
+    }
+}
+
+/// Runs `make` `cases()` times; stops at the first panic or broken
+/// property and reports the input.
+fn run(label: &str, stream: u64, mut make: impl FnMut(&mut Rng) -> String) {
+    let seed = seed();
+    let mut rng = Rng(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
+    let n = cases();
+    let started = std::time::Instant::now();
+    let mut counts = [0u64; 3];
+    for i in 0..n {
+        let text = make(&mut rng);
+        let outcome = catch_unwind(AssertUnwindSafe(|| check(&text, i % 2 == 0)));
+        let problem = match outcome {
+            Ok(Ok(o)) => {
+                counts[o as usize] += 1;
+                continue;
+            }
+            Ok(Err(p)) => p,
+            Err(_) => "panicked".to_string(),
+        };
+        panic!("{label}: case {i} (RSETKEY_FUZZ_SEED={seed}): {problem}\ninput: {text:?}",);
+    }
+    eprintln!(
+        "{label}: {n} cases in {:.1?} (seed {seed}): {} rejected, {} accepted, \
+         {} of them printed and read back",
+        started.elapsed(),
+        counts[0],
+        counts[1] + counts[2],
+        counts[2],
+    );
+}
+
+#[test]
+fn random_bytes() {
+    run("random bytes", 1, |rng| {
+        let len = rng.below(300);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+}
+
+#[test]
+fn random_setkey_alphabet() {
+    const ALPHABET: &[u8] = b"adeglnpstuxP-ARECmfru46 \n\t;\"#[]/0123456789x.:%,+_abcdefhimoqvwyz";
+    run("setkey alphabet", 2, |rng| {
+        let len = rng.below(400);
+        (0..len).map(|_| char::from(*rng.pick(ALPHABET))).collect()
+    });
+}
+
+#[test]
+fn token_soup() {
+    const SEPS: &[&str] = &[" ", " ", "\n", "\t", ";", " # c\n", ""];
+    run("token soup", 3, |rng| {
+        let n = rng.below(60);
+        let mut s = String::new();
+        for _ in 0..n {
+            s.push_str(rng.pick::<String>(dictionary()));
+            s.push_str(rng.pick::<&str>(SEPS));
+        }
+        s
+    });
+}
+
+#[test]
+fn mutated_corpus() {
+    run("mutated corpus", 4, |rng| {
+        let mut b = rng.pick(corpus()).as_bytes().to_vec();
+        for _ in 0..1 + rng.below(4) {
+            mutate_bytes(rng, &mut b);
+        }
+        String::from_utf8_lossy(&b).into_owned()
+    });
+}
+
+#[test]
+fn corpus_scripts_themselves() {
+    // The unmutated scripts: every accepted one prints and reads back.
+    for (i, text) in corpus().iter().enumerate() {
+        for rfc in [true, false] {
+            if let Err(p) = check(text, rfc) {
+                panic!("corpus script {i}: {p}");
+            }
+        }
+    }
+}
