@@ -13,8 +13,8 @@ use std::path::Path;
 use clap::{ArgAction, Parser};
 use zeroize::Zeroizing;
 
-use crate::dump::kdebug::Keys;
 use crate::dump::{self, DumpOptions, Printer};
+use crate::ir::Keys;
 use crate::ir::{Statement, SupportedAlgorithms};
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, Options, ParseError};
@@ -91,7 +91,7 @@ struct Args {
     /// reports the error and exits 0).
     #[arg(long)]
     strict: bool,
-    /// Show key material in -v / -H traces (masked by default).
+    /// Show key material in -v output (masked by default).
     #[arg(long)]
     show_keys: bool,
     /// Do not warn (on stderr) when the -f script holds keys and group or
@@ -278,6 +278,13 @@ impl Cli {
             }
         };
         self.advise(file, &name, &statements);
+        if self.args.no_action && self.args.verbose {
+            // What the script would do, one kernel operation per line.
+            print!(
+                "{}",
+                crate::ir::print::statement_lines(&statements, self.key_display())
+            );
+        }
         let Some(socket) = socket.as_mut().filter(|_| !self.args.no_action) else {
             return 0;
         };
@@ -335,14 +342,24 @@ impl Cli {
         status
     }
 
-    /// The kernel, with `-v` / `-H` tracing of its messages onto `out`.
-    fn traced<'k>(&self, kernel: &'k mut dyn Kernel, out: &SharedOutput) -> Tracer<'k> {
-        let keys = if self.args.show_keys {
+    /// Whether `-v` output shows keys (`--show-keys`).
+    fn key_display(&self) -> Keys {
+        if self.args.show_keys {
             Keys::Show
         } else {
             Keys::Mask
-        };
-        Tracer::new(kernel, out.clone(), self.args.verbose, self.args.hex, keys)
+        }
+    }
+
+    /// The kernel, with `-v` / `-H` tracing of its messages onto `out`.
+    fn traced<'k>(&self, kernel: &'k mut dyn Kernel, out: &SharedOutput) -> Tracer<'k> {
+        Tracer::new(
+            kernel,
+            out.clone(),
+            self.args.verbose,
+            self.args.hex,
+            self.key_display(),
+        )
     }
 
     fn run_error(&self, e: RunError) -> i32 {

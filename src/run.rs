@@ -7,8 +7,8 @@ use std::io::{self, BufWriter, Write};
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::dump::kdebug::Keys;
 use crate::dump::{self, DumpOptions};
+use crate::ir::Keys;
 use crate::ir::{Operation, Statement};
 use crate::pfkey::Kernel;
 use crate::pfkey::request;

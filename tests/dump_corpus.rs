@@ -241,7 +241,7 @@ fn monitor_output_contains_every_decoded_message() {
             while let Some(bytes) = it.next_raw() {
                 let bytes = bytes.unwrap();
                 let mut text = Vec::new();
-                write_kdebug(&mut text, bytes, rsetkey::dump::kdebug::Keys::Show).unwrap();
+                write_kdebug(&mut text, bytes, rsetkey::ir::Keys::Show).unwrap();
                 let block = format!(" \n{}\n", show(&text));
                 assert!(
                     x.contains(&block),

@@ -20,8 +20,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Instant;
 
-use rsetkey::dump::kdebug::{self, Keys};
+use rsetkey::dump::kdebug;
 use rsetkey::dump::{self, DumpOptions, Printer};
+use rsetkey::ir::Keys;
 use rsetkey::pfkey::wire::{self, HEADER_LEN, Message};
 
 /// splitmix64: small, fast and good enough to drive mutations; no

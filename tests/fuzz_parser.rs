@@ -20,7 +20,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use rsetkey::ir::print::{self, Keys};
+use rsetkey::ir::Keys;
+use rsetkey::ir::print;
 use rsetkey::ir::{Operation, SupportedAlgorithms};
 use rsetkey::parse::{FileNames, Options, parse_script_with};
 

@@ -24,7 +24,8 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use rsetkey::ir::print::{self, Keys};
+use rsetkey::ir::Keys;
+use rsetkey::ir::print;
 use rsetkey::ir::*;
 use rsetkey::parse::{FileNames, Options, parse_script_with};
 

@@ -9,6 +9,7 @@
 use std::io::Write;
 
 use super::sa::push_hex;
+use crate::ir::Keys;
 use crate::pfkey::wire::{AF_INET, AF_INET6, HEADER_LEN, ext_type, ipsec};
 
 /// Little reader that yields zeros past the end (never panics).
@@ -65,16 +66,6 @@ pub fn write_hexdump(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> 
         s.push(b'\n');
     }
     out.write_all(&s)
-}
-
-/// Whether key material is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keys {
-    /// As setkey prints it (`setkey -x` does; the recordings show keys).
-    Show,
-    /// Every hex digit of a key replaced by `*` (the default for `-v`, so
-    /// that a debug log does not leak keys).
-    Mask,
 }
 
 /// Decodes one message (`buf` starts with its `sadb_msg`) as kdebug does.

@@ -183,6 +183,17 @@ impl fmt::Debug for Key {
     }
 }
 
+/// Whether key material is shown where keys could be printed: IR printed
+/// back as statements (`-n -v`), decoded messages (`-v`, `-x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// The key bytes, in hex: printed statements parse back to the same
+    /// keys. Use only where the output is as protected as the script itself.
+    Show,
+    /// One `*` per hex digit: the length stays visible, the key does not.
+    Mask,
+}
+
 /// The algorithm part of an SA: which transforms and which keys.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Transforms {
@@ -381,6 +392,25 @@ pub struct PolicyRequest {
     pub policy: Policy,
     /// `-ctx`.
     pub context: Option<SecurityContext>,
+}
+
+/// The bits setkey puts in `sadb_sa_flags` (KAME's; Linux ignores them all
+/// and dumps show 0), and the spelling that sets each.
+pub mod sa_flags {
+    /// `esp-old` / `ah-old`.
+    pub const FLAG_OLD: u32 = 0x01;
+    /// `des-32iv`.
+    pub const FLAG_IV4B: u32 = 0x10;
+    /// `des-deriv`.
+    pub const FLAG_DERIV: u32 = 0x20;
+    /// Cyclic sequence numbers: on unless `-f nocyclic-seq`.
+    pub const FLAG_CYCSEQ: u32 = 0x40;
+    /// `-R` after `-C`.
+    pub const FLAG_RAWCPI: u32 = 0x80;
+    /// `-f random-pad`.
+    pub const FLAG_PRAND: u32 = 0x100;
+    /// `-f zero-pad`.
+    pub const FLAG_PZERO: u32 = 0x200;
 }
 
 /// Upper-layer protocol number meaning "any".

@@ -30,30 +30,16 @@
 use std::fmt::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
+use super::sa_flags::*;
 use super::{
     AuthAlgorithm, CompressionAlgorithm, DeleteAll, Direction, EncryptAlgorithm, IpsecMode,
-    IpsecProtocol, IpsecRequest, Key, Level, NAT_T_PORT, Operation, PRIORITY_DEFAULT, Policy,
+    IpsecProtocol, IpsecRequest, Key, Keys, Level, NAT_T_PORT, Operation, PRIORITY_DEFAULT, Policy,
     PolicyAction, PolicyRequest, SaType, SecurityAssociation, SecurityContext, SelectorAddress,
     Statement, SupportedAlgorithms, UPPER_ANY,
 };
 
-// setkey's `sadb_sa_flags` bits, as the parser sets them (dialect.md §6).
-// The IR keeps the raw word, so the printer has to map each bit back to the
-// option or protocol spelling that produces it.
-/// `esp-old` / `ah-old`.
-const FLAG_OLD: u32 = 0x01;
-/// `des-32iv`.
-const FLAG_IV4B: u32 = 0x10;
-/// `des-deriv`.
-const FLAG_DERIV: u32 = 0x20;
-/// Cyclic sequence numbers: on unless `-f nocyclic-seq`.
-const FLAG_CYCSEQ: u32 = 0x40;
-/// `-R` after `-C`.
-const FLAG_RAWCPI: u32 = 0x80;
-/// `-f random-pad`.
-const FLAG_PRAND: u32 = 0x100;
-/// `-f zero-pad`.
-const FLAG_PZERO: u32 = 0x200;
+// The IR keeps the raw `sadb_sa_flags` word, so the printer has to map each
+// bit back to the option or protocol spelling that produces it.
 /// Every bit some spelling can set.
 const FLAGS_KNOWN: u32 =
     FLAG_OLD | FLAG_IV4B | FLAG_DERIV | FLAG_CYCSEQ | FLAG_RAWCPI | FLAG_PRAND | FLAG_PZERO;
@@ -64,17 +50,6 @@ const BASES: [(&str, u32); 3] = [
     ("high", 0x4000_0000),
     ("low", 0xC000_0000),
 ];
-
-/// How key material appears in printed statements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keys {
-    /// Keys as `0x` hex digits: the line parses back to the same keys. Use
-    /// only where the output is as protected as the script itself.
-    Show,
-    /// `0x` followed by one `*` per hex digit: the length stays visible, the
-    /// key does not. The line no longer parses.
-    Mask,
-}
 
 /// Why an operation has no setkey spelling that parses back to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -252,13 +252,7 @@ struct SaParams {
     nat_oa: Option<IpAddr>,
 }
 
-const FLAG_OLD: u32 = 0x01;
-const FLAG_IV4B: u32 = 0x10;
-const FLAG_DERIV: u32 = 0x20;
-const FLAG_CYCSEQ: u32 = 0x40;
-const FLAG_RAWCPI: u32 = 0x80;
-const FLAG_PRAND: u32 = 0x100;
-const FLAG_PZERO: u32 = 0x200;
+use crate::ir::sa_flags::*;
 
 impl Default for SaParams {
     fn default() -> Self {

@@ -402,7 +402,7 @@ pub fn delete_dumped(header: Header, dumped: &Message) -> Option<Message> {
         state: 0,
         auth: 0,
         encrypt: 0,
-        flags: 0x40,
+        flags: crate::ir::sa_flags::FLAG_CYCSEQ,
     }));
     m.extensions.push(Extension::Sa2(Sa2Ext {
         mode: 0,
