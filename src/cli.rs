@@ -10,7 +10,8 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, ValueEnum};
+use nix::errno::Errno;
 use zeroize::Zeroizing;
 
 use crate::dump::{self, DumpOptions, Printer};
@@ -20,9 +21,10 @@ use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, Options, ParseError};
 use crate::pfkey::Kernel;
 use crate::pfkey::request;
-use crate::pfkey::socket::PfKeySocket;
+use crate::pfkey::socket::{PfKeySocket, SocketError};
 use crate::pfkey::wire::{self, MessageType};
 use crate::run::{self, Executor, Flow, Reporter, RunError, SharedOutput, Tracer};
+use crate::xfrm::XfrmKernel;
 
 /// rsetkey's command line (setkey's flags, plus long options of its own).
 #[derive(Debug, Parser)]
@@ -102,9 +104,24 @@ struct Args {
     /// replay windows and policies no SA of the script can satisfy.
     #[arg(long)]
     no_lint: bool,
+    /// Which kernel interface to use: PF_KEY when the kernel has it, else
+    /// XFRM netlink (auto); or one of them.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
     /// Files of raw PF_KEY messages to print as dumps would.
     #[arg(value_name = "FILE")]
     files: Vec<OsString>,
+}
+
+/// The kernel interfaces rsetkey can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// PF_KEY when the kernel has it, XFRM netlink otherwise.
+    Auto,
+    /// PF_KEY v2 (what setkey uses).
+    Pfkey,
+    /// XFRM netlink (what `ip xfrm` uses).
+    Xfrm,
 }
 
 const USAGE: &str = "usage: setkey [-vrk] file ...
@@ -206,11 +223,34 @@ impl Cli {
         }
     }
 
-    fn open(&self) -> Option<PfKeySocket> {
-        match PfKeySocket::open() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.error(&e.setkey_text());
+    /// The kernel interface `--backend` asks for. `auto` takes PF_KEY when
+    /// the kernel has it (setkey's interface, so the messages are the same),
+    /// XFRM netlink otherwise.
+    fn kernel(&self) -> Result<Box<dyn Kernel>, Vec<SocketError>> {
+        match self.args.backend {
+            Backend::Pfkey => Ok(Box::new(PfKeySocket::open().map_err(|e| vec![e])?)),
+            Backend::Xfrm => Ok(Box::new(XfrmKernel::open().map_err(|e| vec![e])?)),
+            Backend::Auto => match PfKeySocket::open() {
+                Ok(s) => Ok(Box::new(s)),
+                Err(pfkey @ SocketError::Open(Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT)) => {
+                    match XfrmKernel::open() {
+                        Ok(x) => Ok(Box::new(x)),
+                        Err(xfrm) => Err(vec![pfkey, xfrm]),
+                    }
+                }
+                Err(e) => Err(vec![e]),
+            },
+        }
+    }
+
+    /// [`Cli::kernel`], reporting why it could not be opened.
+    fn open(&self) -> Option<Box<dyn Kernel>> {
+        match self.kernel() {
+            Ok(k) => Some(k),
+            Err(errors) => {
+                for e in errors {
+                    self.error(&e.setkey_text());
+                }
                 None
             }
         }
@@ -254,17 +294,19 @@ impl Cli {
                 return 1;
             }
         };
-        let mut socket = match PfKeySocket::open() {
+        let mut socket = match self.kernel() {
             Ok(s) => Some(s),
             // -n needs no kernel: check against what Linux usually offers.
             Err(_) if self.args.no_action => None,
-            Err(e) => {
-                self.error(&e.setkey_text());
+            Err(errors) => {
+                for e in errors {
+                    self.error(&e.setkey_text());
+                }
                 return 1;
             }
         };
         let supported = match socket.as_mut() {
-            Some(s) => match self.register(s) {
+            Some(s) => match self.register(s.as_mut()) {
                 Some(sup) => sup,
                 None => return 1,
             },
@@ -288,6 +330,10 @@ impl Cli {
         let Some(socket) = socket.as_mut().filter(|_| !self.args.no_action) else {
             return 0;
         };
+        let socket = socket.as_mut();
+        if let Err(status) = self.preflight(socket, &name, &statements) {
+            return status;
+        }
         let reporter = Reporter {
             program: self.program.clone(),
             file: name,
@@ -311,6 +357,37 @@ impl Cli {
                 eprint!("{}", l.render(&self.program, name));
             }
         }
+    }
+
+    /// Asks the kernel, before anything is sent, whether it can carry out
+    /// every statement at all (a missing ESP module, a missing cipher): a
+    /// script it cannot apply in full is not applied in part.
+    fn preflight(
+        &self,
+        kernel: &mut dyn Kernel,
+        name: &str,
+        statements: &[Statement],
+    ) -> Result<(), i32> {
+        for statement in statements {
+            for op in &statement.operations {
+                let Some(message) = request::for_operation(kernel.header(0, 0), op) else {
+                    return Ok(()); // exit: nothing after it runs
+                };
+                match kernel.preflight(&message) {
+                    Ok(None) => {}
+                    Ok(Some(reason)) => {
+                        let line = statement.location.line;
+                        self.error(&format!("{name},{line}: {reason}; nothing was applied"));
+                        return Err(1);
+                    }
+                    Err(e) => {
+                        self.error(&e.setkey_text());
+                        return Err(1);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn execute(
@@ -390,7 +467,7 @@ impl Cli {
         let Some(mut socket) = self.open() else {
             return 1;
         };
-        let Some(supported) = self.register(&mut socket) else {
+        let Some(supported) = self.register(socket.as_mut()) else {
             return 1;
         };
         let options = self.parse_options(supported);
@@ -400,7 +477,7 @@ impl Cli {
             interactive: true,
         };
         let out = SharedOutput::stdout();
-        let mut traced = self.traced(&mut socket, &out);
+        let mut traced = self.traced(socket.as_mut(), &out);
         let mut exec = Executor::new(&mut traced, out.clone(), reporter);
         let mut splitter = StatementSplitter::default();
         let mut status = 0;
@@ -459,7 +536,7 @@ impl Cli {
         };
         let short = self.args.repeat && !self.args.policy;
         let mut out = SharedOutput::stdout();
-        let mut socket = self.traced(&mut socket, &out);
+        let mut socket = self.traced(socket.as_mut(), &out);
         let mut printer = Printer::new(self.dump_options());
         let result: Result<(), RunError> = (|| {
             if short {
@@ -500,8 +577,16 @@ impl Cli {
     /// `-x` / `-xx`: print every PF_KEY message of the network namespace, for
     /// ever, in libipsec's debug format.
     fn monitor(&self) -> i32 {
-        let Some(mut socket) = self.open() else {
+        if self.args.backend == Backend::Xfrm {
+            self.error("-x monitors PF_KEY messages: it needs --backend pfkey (or auto)");
             return 1;
+        }
+        let mut socket = match PfKeySocket::open() {
+            Ok(s) => s,
+            Err(e) => {
+                self.error(&e.setkey_text());
+                return 1;
+            }
         };
         let mut promisc = request::bare(socket.header(0, 0), MessageType::Promisc, 1);
         promisc.header.satype = 1;
@@ -568,7 +653,7 @@ impl Cli {
             MessageType::Flush
         };
         let mut out = SharedOutput::stdout();
-        let mut socket = self.traced(&mut socket, &out);
+        let mut socket = self.traced(socket.as_mut(), &out);
         let message = request::bare(socket.header(0, 0), msg_type, 0);
         let status = match socket.request(&message) {
             Ok(reply) if reply.header.errno != 0 => {

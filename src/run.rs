@@ -47,6 +47,12 @@ impl Reporter {
         }
     }
 
+    /// More about a kernel error, on stderr only (in `-c` mode too: stdout
+    /// keeps setkey's text).
+    fn detail(&self, line: u32, text: &str) {
+        eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+    }
+
     /// A message without a statement (`error encountered`).
     fn plain(&self, text: &str) {
         eprintln!("{}: {}", self.program, text);
@@ -136,7 +142,12 @@ impl<'a, W: Write> Executor<'a, W> {
     fn kernel_error(&mut self, reply: &Message, line: u32) -> Result<(), RunError> {
         self.kernel_errors += 1;
         let text = dump::error_text(&reply.header);
-        Ok(self.reporter.statement_error(&mut self.out, line, &text)?)
+        self.reporter.statement_error(&mut self.out, line, &text)?;
+        if let Some(detail) = self.kernel.detail() {
+            // rsetkey's addition: what the errno alone cannot say.
+            self.reporter.detail(line, detail);
+        }
+        Ok(())
     }
 
     /// `dump;` / `spddump;`: every entry on stdout.
@@ -283,6 +294,10 @@ impl<'k> Tracer<'k> {
 impl Kernel for Tracer<'_> {
     fn pid(&self) -> u32 {
         self.inner.pid()
+    }
+
+    fn detail(&self) -> Option<&str> {
+        self.inner.detail()
     }
 
     fn request(&mut self, message: &Message) -> Result<Message, SocketError> {

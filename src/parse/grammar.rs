@@ -185,16 +185,16 @@ fn commit<T>(r: Res<'_, T>) -> Res<'_, T> {
 }
 
 /// A decimal token as C's strtoul reads it (saturating at the maximum).
-fn dec_value(t: &Token) -> u64 {
-    t.text.bytes().fold(0u64, |n, d| {
+fn dec_value(text: &str) -> u64 {
+    text.bytes().fold(0u64, |n, d| {
         n.saturating_mul(10)
             .saturating_add(u64::from(d.wrapping_sub(b'0')))
     })
 }
 
 /// A hex token as base-16 strtoul reads it.
-fn hex_value(t: &Token) -> u64 {
-    t.text.get(2..).unwrap_or("").chars().fold(0u64, |n, c| {
+fn hex_value(text: &str) -> u64 {
+    text.get(2..).unwrap_or("").chars().fold(0u64, |n, c| {
         n.saturating_mul(16)
             .saturating_add(u64::from(c.to_digit(16).unwrap_or(0)))
     })
@@ -216,7 +216,7 @@ fn key_bytes(source: &str, t: &Token) -> Key {
                 .to_vec(),
         ),
         _ => {
-            let hex = t.text.get(2..).unwrap_or("");
+            let hex = t.text(source).get(2..).unwrap_or("");
             let mut digits = Zeroizing::new(Vec::with_capacity(hex.len()));
             digits.extend(hex.chars().map(|c| c.to_digit(16).unwrap_or(0) as u8));
             let mut out = Vec::with_capacity(digits.len().div_ceil(2));
@@ -327,6 +327,11 @@ fn suggest<'n>(word: &str, names: impl Iterator<Item = &'n str>) -> Option<&'n s
 }
 
 impl<'a> Grammar<'a> {
+    /// A token's text as setkey prints it.
+    fn text(&self, t: &Token) -> &'a str {
+        t.text(self.source)
+    }
+
     /// Resolves an address the way setkey's `parse_addr` does; a failure
     /// names the token at `at_input` (the lookahead, or `at_tok`).
     fn resolve(
@@ -336,7 +341,10 @@ impl<'a> Grammar<'a> {
         p: &SaParams,
         err_at: Result<Toks<'_>, usize>,
     ) -> Result<Vec<SocketAddr>, nom::Err<Fail>> {
-        match self.names.resolve(&host.text, service, p.family, p.numeric) {
+        match self
+            .names
+            .resolve(self.text(host), service, p.family, p.numeric)
+        {
             Ok(list) if !list.is_empty() => Ok(list),
             Ok(_) => self.resolve_fail("Name or service not known".to_string(), host, err_at),
             Err(text) => self.resolve_fail(text, host, err_at),
@@ -351,7 +359,7 @@ impl<'a> Grammar<'a> {
     ) -> Result<T, nom::Err<Fail>> {
         let help = Some(format!(
             "`{}` is neither a numeric address nor a host name the resolver knows",
-            host.text.as_str()
+            self.text(host)
         ));
         match err_at {
             Ok(input) => Err(nom::Err::Failure(Fail {
@@ -365,7 +373,7 @@ impl<'a> Grammar<'a> {
     /// `{ -4 | -6 | -n }`.
     fn ipaddropts<'i>(&self, mut i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
         while let Ok((rest, t)) = tok(i, TokKind::AiFlags) {
-            for c in t.text.chars().skip(1) {
+            for c in self.text(t).chars().skip(1) {
                 match c {
                     '4' => p.family = Family::V4,
                     '6' => p.family = Family::V6,
@@ -387,8 +395,8 @@ impl<'a> Grammar<'a> {
         }))?;
         let service = match t.kind {
             TokKind::Any => "0".to_string(),
-            TokKind::Dec => dec_value(t).to_string(),
-            _ => t.text.to_string(),
+            TokKind::Dec => dec_value(self.text(t)).to_string(),
+            _ => self.text(t).to_string(),
         };
         let (i, _) = commit(tok(i, TokKind::ELcl))?;
         Ok((i, Some(service)))
@@ -448,9 +456,9 @@ impl<'a> Grammar<'a> {
     fn spi<'i>(&self, i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
         let (i, t) = commit(tok_if(i, |k| matches!(k, TokKind::Dec | TokKind::Hex)))?;
         let v = if t.kind == TokKind::Dec {
-            dec_value(t)
+            dec_value(self.text(t))
         } else {
-            hex_value(t)
+            hex_value(self.text(t))
         };
         p.spi = v as u32;
         Ok((i, ()))
@@ -460,7 +468,7 @@ impl<'a> Grammar<'a> {
     fn dec<'i>(&self, i: Toks<'i>) -> Res<'i, (u64, usize)> {
         let at = i.pos();
         let (i, t) = commit(tok(i, TokKind::Dec))?;
-        Ok((i, (dec_value(t), at)))
+        Ok((i, (dec_value(self.text(t)), at)))
     }
 
     /// `-ctx DOI ALG "string"`; DOI 0 means no context.
@@ -471,7 +479,7 @@ impl<'a> Grammar<'a> {
         let ctx = (doi as u8 != 0).then(|| SecurityContext {
             doi: doi as u8,
             alg: alg as u8,
-            context: s.text.as_bytes().to_vec(),
+            context: self.text(s).as_bytes().to_vec(),
         });
         Ok((i, ctx))
     }
@@ -607,7 +615,7 @@ impl<'a> Grammar<'a> {
                 if let Some(t) = i.peek()
                     && matches!(t.kind, TokKind::Str)
                 {
-                    f.help = Some(match suggest(&t.text, names.iter().copied()) {
+                    f.help = Some(match suggest(self.text(t), names.iter().copied()) {
                         Some(n) => format!("unknown {what} algorithm; did you mean {n}?"),
                         None => format!("unknown {what} algorithm; known: {}", names.join(", ")),
                     });
@@ -639,12 +647,9 @@ impl<'a> Grammar<'a> {
         match kind {
             EncKind::NoKey | EncKind::Old => {
                 if kind == EncKind::Old {
-                    warnings.push(format!(
-                        "WARNING: obsolete algorithm at `{}'",
-                        t.text.as_str()
-                    ));
+                    warnings.push(format!("WARNING: obsolete algorithm at `{}'", self.text(t)));
                 }
-                self.check_key(range, 0, name_at, &t.text)?;
+                self.check_key(range, 0, name_at, self.text(t))?;
                 p.transforms.encrypt = Some((alg, Key::default()));
                 Ok((i, ()))
             }
@@ -670,7 +675,7 @@ impl<'a> Grammar<'a> {
                     EncKind::Iv32 => p.flags |= FLAG_IV4B,
                     _ => {}
                 }
-                self.check_key(range, key.bits(), at, &t.text)?;
+                self.check_key(range, key.bits(), at, self.text(t))?;
                 p.transforms.encrypt = Some((alg, key));
                 Ok((i, ()))
             }
@@ -712,7 +717,7 @@ impl<'a> Grammar<'a> {
             self.options.supported.auth_bits(alg),
             key.bits(),
             at,
-            &t.text,
+            self.text(t),
         )?;
         p.transforms.auth = Some((alg, Some(key)));
         Ok((i, ()))
@@ -794,10 +799,7 @@ impl<'a> Grammar<'a> {
             );
         }
         if matches!(cmd, SaCmd::Get | SaCmd::Delete) && p.mode != IpsecMode::Any {
-            warnings.push(format!(
-                "WARNING: mode is obsolete at `{}'",
-                eot.text.as_str()
-            ));
+            warnings.push(format!("WARNING: mode is obsolete at `{}'", self.text(eot)));
         }
         let mut ops = Vec::new();
         for s in &srcs {
@@ -887,20 +889,20 @@ impl<'a> Grammar<'a> {
             )
         }))?;
         let v = match t.kind {
-            TokKind::Dec => dec_value(t),
+            TokKind::Dec => dec_value(self.text(t)),
             TokKind::Any => u64::from(UPPER_ANY),
             TokKind::Proto(_) => 6,
-            _ => match self.names.protocol(&t.text) {
+            _ => match self.names.protocol(self.text(t)) {
                 Some(n) => u64::from(n),
-                None if t.text.as_str() == "icmp6" => 58,
-                None if t.text.as_str() == "ip4" => 4,
+                None if self.text(t) == "icmp6" => 58,
+                None if self.text(t) == "ip4" => 4,
                 None => {
                     return cut_tok(
                         at,
                         FailKind::Msg("invalid upper layer protocol".into()),
                         Some(format!(
                             "`{}` is not in the protocols database",
-                            t.text.as_str()
+                            self.text(t)
                         )),
                     );
                 }
@@ -933,7 +935,7 @@ impl<'a> Grammar<'a> {
             let (i, _) = commit(tok(i, TokKind::FPolicy))?;
             let pol_at = i.pos();
             let (i, pol) = commit(tok(i, TokKind::PolicyText))?;
-            if let Err(text) = parse_policy(&pol.text, self.names) {
+            if let Err(text) = parse_policy(self.text(pol), self.names) {
                 return cut_tok(pol_at, FailKind::Msg(text), None);
             }
             let eot_at = i.pos();
@@ -964,7 +966,7 @@ impl<'a> Grammar<'a> {
         let (i, _) = commit(tok(i, TokKind::FPolicy))?;
         let pol_at = i.pos();
         let (i, pol) = commit(tok(i, TokKind::PolicyText))?;
-        let policy = match parse_policy(&pol.text, self.names) {
+        let policy = match parse_policy(self.text(pol), self.names) {
             Ok(p) => p,
             Err(text) => {
                 let help = (text == super::policy::TOO_FEW).then(|| {
@@ -977,7 +979,7 @@ impl<'a> Grammar<'a> {
         let (i, _) = self.eot(i)?;
         // Everything below happens in setkey's action at the `;`.
         let (sport, dport) = match misc {
-            Some(m) => match fix_portstr(upper, &m.text) {
+            Some(m) => match fix_portstr(upper, self.text(m)) {
                 Some((s, d)) => (Some(s.to_string()), Some(d.to_string())),
                 None => {
                     return cut_tok(
@@ -1087,7 +1089,7 @@ impl<'a> Grammar<'a> {
             _ => {
                 let mut f = fail_at(i, FailKind::Syntax);
                 if first.kind == TokKind::Str {
-                    f.help = Some(if first.text.as_str() == "update" {
+                    f.help = Some(if self.text(first) == "update" {
                         "setkey has no `update` command; `delete` the SA and `add` it again".into()
                     } else {
                         let cmds = [
@@ -1105,7 +1107,7 @@ impl<'a> Grammar<'a> {
                             "spddump",
                             "exit",
                         ];
-                        match suggest(&first.text, cmds.into_iter()) {
+                        match suggest(self.text(first), cmds.into_iter()) {
                             Some(c) => format!("not a statement; did you mean `{c}`?"),
                             None => {
                                 "a statement starts with a command such as add or spdadd".into()

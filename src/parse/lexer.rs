@@ -3,19 +3,12 @@
 //! setkey's scanner is a flex scanner, so its behaviour is "longest match
 //! wins; on a tie the earlier rule wins", with start conditions (policy
 //! text after `-P`, algorithm names after `-E`/`-A`) that add rules without
-//! removing the general ones. Every rule below is a small nom recognizer;
-//! [`tokenize`] runs all rules active in the current state at the current
-//! position and keeps the longest match, which reproduces flex exactly
+//! removing the general ones. [`tokenize`] reproduces that exactly
 //! (including oddities such as `0x1g` being a STRING and `#` ending a
-//! multi-line policy).
-
-use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while, take_while1};
-use nom::character::complete::{anychar, char, satisfy};
-use nom::combinator::{recognize, value};
-use nom::sequence::{delimited, pair};
-use nom::{IResult, Parser};
-use zeroize::Zeroizing;
+//! multi-line policy), but instead of trying every rule at every position
+//! it dispatches on the first byte and looks the STRING run up in the word
+//! tables (see [`best_match`] for why that gives the same answers; the
+//! unit tests compare it with the rules tried one by one).
 
 use crate::ir::{AuthAlgorithm, CompressionAlgorithm, EncryptAlgorithm, IpsecMode};
 
@@ -143,10 +136,10 @@ pub(crate) enum TokKind {
 
 /// One token with everything diagnostics need.
 ///
-/// `text` may be key material (a quoted or hex key), so it is wiped when the
-/// token is dropped and `Debug` shows only its length for the kinds a key
-/// can take.
-#[derive(Clone, PartialEq, Eq)]
+/// A token holds no text, only byte ranges into the source: key material
+/// is never copied out of the script before it goes into a
+/// [`crate::ir::Key`], and `Debug` cannot show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Token {
     /// What it is.
     pub kind: TokKind,
@@ -156,26 +149,19 @@ pub(crate) struct Token {
     pub end: usize,
     /// The lexer's line counter once this token was read (setkey's LINE).
     pub line: u32,
-    /// The text setkey prints for it in `at `TOK'` (its `yytext`).
-    pub text: Zeroizing<String>,
+    /// Start of the text setkey prints for it in `at `TOK'` (its
+    /// `yytext`): after the opening quote of a quoted string, at the policy
+    /// text for the `;` that ends one, else `start`.
+    pub text_start: usize,
+    /// End of that text (exclusive): before the closing quote of a quoted
+    /// string, else `end`.
+    pub text_end: usize,
 }
 
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut d = f.debug_struct("Token");
-        d.field("kind", &self.kind)
-            .field("start", &self.start)
-            .field("end", &self.end)
-            .field("line", &self.line);
-        // Any word-like token may be a key (in a key position, or a key
-        // written without quotes); fixed words and punctuation never are.
-        match self.kind {
-            TokKind::Quoted | TokKind::Hex | TokKind::Str | TokKind::Dec | TokKind::Fatal => {
-                d.field("text", &format_args!("<{} bytes>", self.text.len()))
-            }
-            _ => d.field("text", &self.text.as_str()),
-        };
-        d.finish()
+impl Token {
+    /// The token's text as setkey prints it (its `yytext`).
+    pub fn text<'s>(&self, source: &'s str) -> &'s str {
+        source.get(self.text_start..self.text_end).unwrap_or("")
     }
 }
 
@@ -198,8 +184,6 @@ enum Lexeme {
     /// such algorithm, so the following key is what the grammar sees).
     Swallow,
 }
-
-type Res<'a> = IResult<&'a str, Lexeme>;
 
 const KEYWORDS: &[(&str, Keyword)] = &[
     ("add", Keyword::Add),
@@ -299,203 +283,244 @@ const FIXED: &[(&str, TokKind)] = &[
     ("any", TokKind::Any),
 ];
 
-/// The longest of a set of fixed words that prefixes the input (flex gives
-/// each word its own rule; among one group the longest one wins anyway).
-fn longest_word<T: Copy>(input: &str, words: &[(&str, T)]) -> Option<(usize, T)> {
-    words
+/// Byte classes of the lexical rules, one bit each (see [`CLASSES`]).
+const WORD_FIRST: u8 = 1 << 0;
+const WORD: u8 = 1 << 1;
+const POLICY_FIRST: u8 = 1 << 2;
+const POLICY: u8 = 1 << 3;
+const DIGIT_COMMA: u8 = 1 << 4;
+const AI_FLAG: u8 = 1 << 5;
+
+/// The classes of every byte. Only ASCII bytes belong to any class, so a
+/// run of one class always ends on a character boundary.
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 128 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let mut k = 0;
+        // Rule 17: STRING.
+        if alnum || c == b':' {
+            k |= WORD_FIRST;
+        }
+        if alnum || matches!(c, b':' | b'%' | b'.' | b'-') {
+            k |= WORD;
+        }
+        // Rule 3: the policy text.
+        let policy_first =
+            alnum || matches!(c, b':' | b'.' | b'-' | b'_' | b'/' | b' ' | b'\t' | b'\n');
+        if policy_first {
+            k |= POLICY_FIRST;
+        }
+        if policy_first || matches!(c, b'%' | b'+' | b'[' | b']') {
+            k |= POLICY;
+        }
+        // Rule 18.
+        if c.is_ascii_digit() || c == b',' {
+            k |= DIGIT_COMMA;
+        }
+        // Rule 5.
+        if matches!(c, b'n' | b'4' | b'6') {
+            k |= AI_FLAG;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
+
+fn is(b: u8, class: u8) -> bool {
+    CLASSES[usize::from(b)] & class != 0
+}
+
+/// Length of the run of `class` bytes at the start of `bytes`.
+fn run(bytes: &[u8], class: u8) -> usize {
+    bytes
         .iter()
-        .filter(|(w, _)| input.starts_with(w))
-        .max_by_key(|(w, _)| w.len())
-        .map(|(w, t)| (w.len(), *t))
+        .position(|&b| !is(b, class))
+        .unwrap_or(bytes.len())
 }
 
-fn is_word_first(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == ':'
+/// The entry of a table whose word is exactly `word`.
+fn exact<T: Copy>(word: &[u8], table: &[(&str, T)]) -> Option<T> {
+    table
+        .iter()
+        .find(|(w, _)| w.as_bytes() == word)
+        .map(|&(_, t)| t)
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, ':' | '%' | '.' | '-')
+fn enc_name(word: &[u8]) -> Option<TokKind> {
+    ENC_NAMES
+        .iter()
+        .find(|(w, ..)| w.as_bytes() == word)
+        .map(|&(_, a, k)| TokKind::EncAlg(a, k))
 }
 
-fn is_policy_first(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '-' | '_' | '/' | ' ' | '\t' | '\n')
+fn auth_name(word: &[u8]) -> Option<TokKind> {
+    AUTH_NAMES
+        .iter()
+        .find(|(w, ..)| w.as_bytes() == word)
+        .map(|&(_, a, nk)| TokKind::AuthAlg(a, nk))
 }
 
-fn is_policy_char(c: char) -> bool {
-    is_policy_first(c) || matches!(c, '%' | '+' | '[' | ']')
-}
-
-/// Rule 3: the policy text.
-fn policy_text(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::PolicyText),
-        recognize(pair(satisfy(is_policy_first), take_while(is_policy_char))),
-    )
-    .parse(i)
-}
-
-/// Rule 5: `-` followed by address flags.
-fn ai_flags(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::AiFlags),
-        recognize(pair(
-            char('-'),
-            take_while1(|c| matches!(c, 'n' | '4' | '6')),
-        )),
-    )
-    .parse(i)
-}
-
-/// Rule 12: blanks, newlines and comments.
-fn layout(i: &str) -> Res<'_> {
-    alt((
-        value(Lexeme::Skip, take_while1(|c| c == ' ' || c == '\t')),
-        value(Lexeme::Newline, char('\n')),
-        value(
-            Lexeme::Skip,
-            recognize(pair(char('#'), take_while(|c| c != '\n'))),
-        ),
-        value(Lexeme::Tok(TokKind::Eot), char(';')),
-    ))
-    .parse(i)
-}
-
-/// Rule 13: punctuation.
-fn punct(i: &str) -> Res<'_> {
-    alt((
-        value(Lexeme::Tok(TokKind::Slash), char('/')),
-        value(Lexeme::Tok(TokKind::BLcl), char('[')),
-        value(Lexeme::Tok(TokKind::ELcl), char(']')),
-    ))
-    .parse(i)
-}
-
-/// Rule 14: a decimal number.
-fn decimal(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::Dec),
-        take_while1(|c: char| c.is_ascii_digit()),
-    )
-    .parse(i)
-}
-
-/// Rule 15: `0x` hex digits.
-fn hex(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::Hex),
-        recognize(pair(
-            alt((tag("0x"), tag("0X"))),
-            take_while1(|c: char| c.is_ascii_hexdigit()),
-        )),
-    )
-    .parse(i)
-}
-
-/// Rule 16: a quoted string (no escapes; may span lines).
-fn quoted(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::Quoted),
-        recognize(delimited(char('"'), take_while(|c| c != '"'), char('"'))),
-    )
-    .parse(i)
-}
-
-/// Rule 17: a word.
-fn word(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::Str),
-        recognize(pair(satisfy(is_word_first), take_while(is_word_char))),
-    )
-    .parse(i)
-}
-
-/// Rule 18: digits and commas (`135,0`).
-fn digits_commas(i: &str) -> Res<'_> {
-    value(
-        Lexeme::Tok(TokKind::Str),
-        take_while1(|c: char| c.is_ascii_digit() || c == ','),
-    )
-    .parse(i)
-}
-
-/// Rule 19: any other character.
-fn fatal(i: &str) -> Res<'_> {
-    value(Lexeme::Tok(TokKind::Fatal), anychar).parse(i)
-}
-
-/// Runs one nom rule and reports the matched length.
-fn run(rule: fn(&str) -> Res<'_>, input: &str) -> Option<(usize, Lexeme)> {
-    match rule(input) {
-        Ok((rest, lx)) => Some((input.len() - rest.len(), lx)),
-        Err(_) => None,
-    }
-}
-
-/// All rules active in `state`, tried at the start of `input`, in flex's
-/// rule order; returns the winner's length and lexeme.
+/// The rules active in `state` at the start of `input`: the winner's
+/// length and lexeme under flex's longest-match, earlier-rule-wins
+/// semantics.
+///
+/// Rather than trying every rule, this dispatches on the first byte and
+/// compares only the rules that can match there. What makes that exact
+/// is that the rule patterns nest: every fixed word and every decimal or
+/// hex number consists of STRING characters (and the fixed words that do
+/// not start with `-` start with a STRING first character), and STRING
+/// characters are policy characters. A fixed word or number that matches
+/// is therefore never longer than the STRING run at the same place, which
+/// is never longer than the policy text; each can only win with exactly
+/// the length of the run that contains it, if its rule comes first. The
+/// unit tests check this function against the rules tried one by one.
 fn best_match(input: &str, state: State) -> (usize, Lexeme) {
-    let mut best: Option<(usize, Lexeme)> = None;
-    let mut offer = |cand: Option<(usize, Lexeme)>| {
-        if let Some((len, lx)) = cand {
-            // Strictly longer only: on a tie the earlier rule stays.
-            if len > 0 && best.is_none_or(|(l, _)| len > l) {
-                best = Some((len, lx));
-            }
-        }
+    let bytes = input.as_bytes();
+    let Some((&first, after)) = bytes.split_first() else {
+        return (0, Lexeme::Tok(TokKind::Eof));
     };
-    // Algorithm names of the -E/-A states come first: they must beat the
-    // STRING rule on equal length, which is how setkey's scanner is built.
-    match state {
-        State::Enc => offer(
-            longest_word(
-                input,
-                &ENC_NAMES
-                    .iter()
-                    .map(|&(w, a, k)| (w, TokKind::EncAlg(a, k)))
-                    .collect::<Vec<_>>(),
-            )
-            .map(|(l, k)| (l, Lexeme::Tok(k))),
-        ),
-        State::Auth => {
-            offer(
-                longest_word(
-                    input,
-                    &AUTH_NAMES
-                        .iter()
-                        .map(|&(w, a, nk)| (w, TokKind::AuthAlg(a, nk)))
-                        .collect::<Vec<_>>(),
-                )
-                .map(|(l, k)| (l, Lexeme::Tok(k))),
-            );
-            if input.starts_with("tcp-md5") {
-                offer(Some((7, Lexeme::Swallow)));
+    let tok = |len: usize, kind: TokKind| (len, Lexeme::Tok(kind));
+    // The STRING run (rule 17), empty if the first byte cannot start one.
+    let word = if is(first, WORD_FIRST) {
+        bytes.get(..1 + run(after, WORD)).unwrap_or_default()
+    } else {
+        &[]
+    };
+    if state == State::Policy && is(first, POLICY_FIRST) {
+        let policy = 1 + run(after, POLICY);
+        // Rules 1 and 2 come before the policy text and win a tie with it;
+        // rule 18 comes after it and wins only by being longer (`,` is no
+        // policy character).
+        if policy == 2 && bytes.starts_with(b"-P") {
+            return tok(2, TokKind::FPolicy);
+        }
+        if word.len() == policy
+            && let Some(k) = keyword(word)
+        {
+            return tok(policy, TokKind::Keyword(k));
+        }
+        let numbers = run(bytes, DIGIT_COMMA);
+        if numbers > policy {
+            return tok(numbers, TokKind::Str);
+        }
+        return tok(policy, TokKind::PolicyText);
+    }
+    if !word.is_empty() {
+        // Rule 18 is the only one that can reach past the STRING run.
+        let numbers = run(bytes, DIGIT_COMMA);
+        if numbers > word.len() {
+            return tok(numbers, TokKind::Str);
+        }
+        return (word.len(), word_lexeme(word, state));
+    }
+    match first {
+        b'-' => {
+            // Rules 2, 5 and 7-10 have different second characters, so at
+            // most one of them matches (the flags among themselves: the
+            // longest).
+            let ai_flags = run(after, AI_FLAG);
+            if bytes.starts_with(b"-P") {
+                tok(2, TokKind::FPolicy)
+            } else if ai_flags > 0 {
+                tok(1 + ai_flags, TokKind::AiFlags)
+            } else if let Some((w, k)) = FIXED
+                .iter()
+                .filter(|(w, _)| bytes.starts_with(w.as_bytes()))
+                .max_by_key(|(w, _)| w.len())
+            {
+                tok(w.len(), *k)
+            } else {
+                tok(1, TokKind::Fatal)
             }
         }
-        _ => {}
+        // Rule 12.
+        b' ' | b'\t' => {
+            let blanks = after
+                .iter()
+                .position(|&b| b != b' ' && b != b'\t')
+                .unwrap_or(after.len());
+            (1 + blanks, Lexeme::Skip)
+        }
+        b'\n' => (1, Lexeme::Newline),
+        b'#' => (
+            1 + after
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(after.len()),
+            Lexeme::Skip,
+        ),
+        b';' => tok(1, TokKind::Eot),
+        // Rule 13.
+        b'/' => tok(1, TokKind::Slash),
+        b'[' => tok(1, TokKind::BLcl),
+        b']' => tok(1, TokKind::ELcl),
+        // Rule 16: no escapes; an unterminated quote is left to rule 19.
+        b'"' => match after.iter().position(|&b| b == b'"') {
+            Some(n) => tok(n + 2, TokKind::Quoted),
+            None => tok(1, TokKind::Fatal),
+        },
+        // Rule 18 (a digit starts a STRING run, handled above).
+        b',' => tok(run(bytes, DIGIT_COMMA), TokKind::Str),
+        // Rule 19: any other character (a whole UTF-8 character).
+        _ => tok(
+            input.chars().next().map_or(1, char::len_utf8),
+            TokKind::Fatal,
+        ),
     }
-    offer(longest_word(input, KEYWORDS).map(|(l, k)| (l, Lexeme::Tok(TokKind::Keyword(k)))));
-    if input.starts_with("-P") {
-        offer(Some((2, Lexeme::Tok(TokKind::FPolicy))));
+}
+
+/// A statement keyword (rule 1).
+fn keyword(word: &[u8]) -> Option<Keyword> {
+    // Every keyword starts with a lowercase letter: addresses and numbers
+    // are rejected without a look at the table.
+    if !word.first().is_some_and(u8::is_ascii_lowercase) {
+        return None;
     }
-    if state == State::Policy {
-        offer(run(policy_text, input));
-        if input.starts_with(';') {
-            offer(Some((1, Lexeme::Tok(TokKind::Eot))));
+    exact(word, KEYWORDS)
+}
+
+/// What a whole STRING run (rule 17) is: among the rules that match
+/// exactly this far, the earliest.
+fn word_lexeme(word: &[u8], state: State) -> Lexeme {
+    let alg = match state {
+        State::Enc => enc_name(word),
+        State::Auth if word == b"tcp-md5" => return Lexeme::Swallow,
+        State::Auth => auth_name(word),
+        State::Initial | State::Policy => None,
+    };
+    if let Some(k) = alg {
+        return Lexeme::Tok(k);
+    }
+    if let Some(k) = keyword(word) {
+        return Lexeme::Tok(TokKind::Keyword(k));
+    }
+    // Protocols and the fixed words of rules 7-11 start with a lowercase
+    // letter too.
+    if word.first().is_some_and(u8::is_ascii_lowercase) {
+        if let Some(k) = exact(word, PROTOS) {
+            return Lexeme::Tok(TokKind::Proto(k));
+        }
+        if let Some(k) = exact(word, FIXED) {
+            return Lexeme::Tok(k);
         }
     }
-    offer(run(ai_flags, input));
-    offer(longest_word(input, PROTOS).map(|(l, k)| (l, Lexeme::Tok(TokKind::Proto(k)))));
-    offer(longest_word(input, FIXED).map(|(l, k)| (l, Lexeme::Tok(k))));
-    offer(run(layout, input));
-    offer(run(punct, input));
-    offer(run(decimal, input));
-    offer(run(hex, input));
-    offer(run(quoted, input));
-    offer(run(word, input));
-    offer(run(digits_commas, input));
-    offer(run(fatal, input));
-    // `fatal` matches any character, so only empty input gets here.
-    best.unwrap_or((0, Lexeme::Tok(TokKind::Eof)))
+    // Rules 14 and 15.
+    if word.iter().all(u8::is_ascii_digit) {
+        return Lexeme::Tok(TokKind::Dec);
+    }
+    if let Some(digits) = word
+        .strip_prefix(b"0x")
+        .or_else(|| word.strip_prefix(b"0X"))
+        && !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_hexdigit)
+    {
+        return Lexeme::Tok(TokKind::Hex);
+    }
+    Lexeme::Tok(TokKind::Str)
 }
 
 /// Splits a whole script into tokens. Stops at the first character no rule
@@ -515,11 +540,11 @@ pub(crate) fn tokenize_for_masking(source: &str) -> Vec<Token> {
 }
 
 fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
-    let mut tokens = Vec::new();
+    // About one token per eight bytes in typical scripts.
+    let mut tokens: Vec<Token> = Vec::with_capacity(source.len() / 8 + 1);
     let mut pos = 0usize;
     let mut line = 1u32;
     let mut state = State::Initial;
-    let mut last_policy_text: Option<String> = None;
     loop {
         let rest = source.get(pos..).unwrap_or("");
         if rest.is_empty() {
@@ -528,12 +553,12 @@ fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
                 start: pos,
                 end: pos,
                 line,
-                text: Zeroizing::new(String::new()),
+                text_start: pos,
+                text_end: pos,
             });
             return tokens;
         }
         let (len, lexeme) = best_match(rest, state);
-        let lexeme_text = rest.get(..len).unwrap_or("");
         let start = pos;
         pos += len;
         let kind = match lexeme {
@@ -544,7 +569,7 @@ fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
             }
             Lexeme::Tok(kind) => kind,
         };
-        let mut text = Zeroizing::new(lexeme_text.to_string());
+        let (mut text_start, mut text_end) = (start, pos);
         match kind {
             TokKind::FPolicy => state = State::Policy,
             TokKind::FEnc => state = State::Enc,
@@ -552,35 +577,32 @@ fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
             TokKind::EncAlg(..) | TokKind::AuthAlg(..) => state = State::Initial,
             TokKind::PolicyText => {
                 // Newlines inside the policy are counted (flex's rule counts them).
-                let lfs = lexeme_text.bytes().filter(|&b| b == b'\n').count();
+                let lfs = rest.as_bytes()[..len]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
                 line = line.saturating_add(u32::try_from(lfs).unwrap_or(u32::MAX));
-                last_policy_text = Some(text.to_string());
             }
             TokKind::Eot if state == State::Policy => {
                 state = State::Initial;
                 // setkey's scanner keeps the policy text in yytext (yymore),
                 // so messages at this `;` show the policy followed by `;`.
-                if let Some(prev) = last_policy_text.take()
-                    && tokens
-                        .last()
-                        .is_some_and(|t: &Token| t.kind == TokKind::PolicyText)
+                // Only a comment can come between the two, and a comment
+                // ends at a newline that starts policy text again, so the
+                // policy text always ends right at the `;`.
+                if let Some(prev) = tokens.last()
+                    && prev.kind == TokKind::PolicyText
+                    && prev.end == start
                 {
-                    text = Zeroizing::new(format!("{prev};"));
+                    text_start = prev.start;
                 }
             }
             TokKind::Quoted => {
                 // yytext loses its quotes; embedded newlines are not counted.
-                text = Zeroizing::new(
-                    lexeme_text
-                        .get(1..lexeme_text.len().saturating_sub(1))
-                        .unwrap_or("")
-                        .to_string(),
-                );
+                text_start = start + 1;
+                text_end = pos - 1;
             }
             _ => {}
-        }
-        if kind != TokKind::PolicyText {
-            last_policy_text = None;
         }
         let fatal = kind == TokKind::Fatal;
         tokens.push(Token {
@@ -588,7 +610,8 @@ fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
             start,
             end: pos,
             line,
-            text,
+            text_start,
+            text_end,
         });
         if fatal && stop_at_fatal {
             return tokens;
@@ -607,7 +630,7 @@ mod tests {
     fn texts(s: &str) -> Vec<String> {
         tokenize(s)
             .into_iter()
-            .map(|t| t.text.to_string())
+            .map(|t| t.text(s).to_string())
             .collect()
     }
 
@@ -680,16 +703,17 @@ mod tests {
 
     #[test]
     fn policy_text_is_one_token_with_counted_lines() {
-        let toks = tokenize("spdadd a b any -P out ipsec\n  esp/transport//require;\nflush;");
+        let src = "spdadd a b any -P out ipsec\n  esp/transport//require;\nflush;";
+        let toks = tokenize(src);
         let pol = toks.iter().find(|t| t.kind == TokKind::PolicyText);
         assert_eq!(
-            pol.map(|t| t.text.as_str()),
+            pol.map(|t| t.text(src)),
             Some(" out ipsec\n  esp/transport//require")
         );
         assert_eq!(pol.map(|t| t.line), Some(2));
         let eot = toks.iter().find(|t| t.kind == TokKind::Eot);
         assert_eq!(
-            eot.map(|t| t.text.as_str()),
+            eot.map(|t| t.text(src)),
             Some(" out ipsec\n  esp/transport//require;")
         );
         assert_eq!(toks.last().map(|t| t.line), Some(3));
@@ -697,7 +721,8 @@ mod tests {
 
     #[test]
     fn hash_ends_a_policy() {
-        let k = kinds("-P out # c\n ipsec;");
+        let src = "-P out # c\n ipsec;";
+        let k = kinds(src);
         assert_eq!(
             k,
             vec![
@@ -708,12 +733,15 @@ mod tests {
                 TokKind::Eof
             ]
         );
+        // The `;` shows the last piece of policy text only.
+        assert_eq!(texts(src)[3], "\n ipsec;");
     }
 
     #[test]
     fn quoted_strings_do_not_count_lines() {
-        let toks = tokenize("\"a\nb\" x\ny");
-        assert_eq!(toks[0].text.as_str(), "a\nb");
+        let src = "\"a\nb\" x\ny";
+        let toks = tokenize(src);
+        assert_eq!(toks[0].text(src), "a\nb");
         assert_eq!(toks[1].line, 1);
         assert_eq!(toks[2].line, 2);
     }
@@ -725,6 +753,306 @@ mod tests {
         assert_eq!(kinds("-")[0], TokKind::Fatal);
         assert_eq!(kinds("\"open")[0], TokKind::Fatal);
         assert_eq!(kinds("a\r\n")[1], TokKind::Fatal);
+    }
+
+    #[test]
+    fn dispatch_edges() {
+        use TokKind::*;
+        // Address flags, and flags that are prefixes of each other.
+        assert_eq!(
+            kinds("-4n -n6x -lhx"),
+            vec![AiFlags, AiFlags, Str, FLifeHard, Str, Eof]
+        );
+        assert_eq!(texts("-4n")[0], "-4n");
+        // A lone `-` or an unknown flag is fatal.
+        assert_eq!(kinds("-x")[0], Fatal);
+        // `3des-cbc` is a name only in the enc state; elsewhere a number
+        // and a STRING compete and the STRING is longer.
+        assert_eq!(
+            kinds("-E 3des-cbc 3des-cbc 3 3des"),
+            vec![
+                FEnc,
+                EncAlg(EncryptAlgorithm::TripleDesCbc, EncKind::Keyed),
+                Str,
+                Dec,
+                Str,
+                Eof
+            ]
+        );
+        assert_eq!(kinds("-E 3des 0x1")[1], Str);
+        // Hex needs a digit after the prefix, and loses to a longer STRING.
+        assert_eq!(kinds("0x 0X1F 0x1f: 0x1g"), vec![Str, Hex, Str, Str, Eof]);
+        assert_eq!(kinds("135,0 1,2x ,"), vec![Str, Str, Str, Str, Eof]);
+        // Keywords as prefixes of STRINGs.
+        assert_eq!(
+            kinds("addx esp-udpx transports anyx tcp-md5"),
+            vec![Str, Str, Str, Str, Str, Eof]
+        );
+        assert_eq!(kinds("-A tcp-md5x")[1], Str);
+        assert_eq!(kinds("-A tcp-md5 0x12")[1], Hex);
+        // The algorithm states keep the global words.
+        assert_eq!(kinds("-E esp")[1], Proto(ProtoKw::Esp));
+        assert_eq!(kinds("-A add")[1], Keyword(super::Keyword::Add));
+        // Non-ASCII: a fatal character, whole.
+        let t = tokenize("a\u{e9}b");
+        assert_eq!((t[1].kind, t[1].end - t[1].start), (Fatal, 2));
+    }
+
+    #[test]
+    fn policy_state_ties() {
+        use TokKind::*;
+        // A keyword beats the policy text on equal length (rule 1 < 3),
+        // the policy text beats protocols, flags and numbers (3 < 5, 6, 14).
+        assert_eq!(
+            kinds("-Padd;"),
+            vec![FPolicy, Keyword(super::Keyword::Add), Eot, Eof]
+        );
+        assert_eq!(kinds("-Pesp;"), vec![FPolicy, PolicyText, Eot, Eof]);
+        assert_eq!(kinds("-P-4;"), vec![FPolicy, PolicyText, Eot, Eof]);
+        assert_eq!(kinds("-P12;"), vec![FPolicy, PolicyText, Eot, Eof]);
+        // `-P` again: rule 2 against the policy text of the same length.
+        assert_eq!(kinds("-P-P;"), vec![FPolicy, FPolicy, Eot, Eof]);
+        // Rule 18 is longer than the policy text here.
+        assert_eq!(kinds("-P1,2;"), vec![FPolicy, Str, Eot, Eof]);
+        // `#` inside the policy, and a comment right before the `;`.
+        assert_eq!(
+            kinds("-P out #c\n;"),
+            vec![FPolicy, PolicyText, PolicyText, Eot, Eof]
+        );
+    }
+
+    /// flex's rules written out naively: every rule active in `state`
+    /// tried in rule order, the longest match kept. The dispatching
+    /// [`best_match`] must agree with it everywhere.
+    fn reference_match(input: &str, state: State) -> (usize, Lexeme) {
+        fn run_of(s: &str, from: usize, ok: impl Fn(char) -> bool) -> usize {
+            s.get(from..)
+                .map_or(0, |r| r.find(|c| !ok(c)).unwrap_or(r.len()))
+        }
+        fn longest(input: &str, words: &[&str]) -> Option<usize> {
+            words
+                .iter()
+                .filter(|w| input.starts_with(**w))
+                .map(|w| w.len())
+                .max()
+        }
+        let word_first = |c: char| c.is_ascii_alphanumeric() || c == ':';
+        let word_char = |c: char| c.is_ascii_alphanumeric() || ":%.-".contains(c);
+        let pol_first = |c: char| c.is_ascii_alphanumeric() || ":.-_/ \t\n".contains(c);
+        let pol_char = |c: char| pol_first(c) || "%+[]".contains(c);
+        let first = input.chars().next();
+        let starts = |ok: &dyn Fn(char) -> bool| first.is_some_and(ok);
+        let mut rules: Vec<(Option<usize>, Lexeme)> = Vec::new();
+        let tok = Lexeme::Tok;
+        for (w, a, k) in ENC_NAMES {
+            if state == State::Enc && input.starts_with(w) {
+                rules.push((Some(w.len()), tok(TokKind::EncAlg(*a, *k))));
+            }
+        }
+        for (w, a, nk) in AUTH_NAMES {
+            if state == State::Auth && input.starts_with(w) {
+                rules.push((Some(w.len()), tok(TokKind::AuthAlg(*a, *nk))));
+            }
+        }
+        if state == State::Auth {
+            rules.push((longest(input, &["tcp-md5"]), Lexeme::Swallow));
+        }
+        for (w, k) in KEYWORDS {
+            rules.push((longest(input, &[w]), tok(TokKind::Keyword(*k))));
+        }
+        rules.push((longest(input, &["-P"]), tok(TokKind::FPolicy)));
+        if state == State::Policy {
+            let n = starts(&pol_first).then(|| 1 + run_of(input, 1, pol_char));
+            rules.push((n, tok(TokKind::PolicyText)));
+            rules.push((longest(input, &[";"]), tok(TokKind::Eot)));
+        }
+        let flags = run_of(input, 1, |c| "n46".contains(c));
+        rules.push((
+            (input.starts_with('-') && flags > 0).then_some(1 + flags),
+            tok(TokKind::AiFlags),
+        ));
+        for (w, k) in PROTOS {
+            rules.push((longest(input, &[w]), tok(TokKind::Proto(*k))));
+        }
+        for (w, k) in FIXED {
+            rules.push((longest(input, &[w]), tok(*k)));
+        }
+        let blanks = run_of(input, 0, |c| c == ' ' || c == '\t');
+        rules.push(((blanks > 0).then_some(blanks), Lexeme::Skip));
+        rules.push((longest(input, &["\n"]), Lexeme::Newline));
+        let comment = input
+            .starts_with('#')
+            .then(|| input.find('\n').unwrap_or(input.len()));
+        rules.push((comment, Lexeme::Skip));
+        rules.push((longest(input, &[";"]), tok(TokKind::Eot)));
+        rules.push((longest(input, &["/"]), tok(TokKind::Slash)));
+        rules.push((longest(input, &["["]), tok(TokKind::BLcl)));
+        rules.push((longest(input, &["]"]), tok(TokKind::ELcl)));
+        let digits = run_of(input, 0, |c| c.is_ascii_digit());
+        rules.push(((digits > 0).then_some(digits), tok(TokKind::Dec)));
+        let hex = run_of(input, 2, |c| c.is_ascii_hexdigit());
+        let hex_prefix = input.starts_with("0x") || input.starts_with("0X");
+        rules.push((
+            (hex_prefix && hex > 0).then_some(2 + hex),
+            tok(TokKind::Hex),
+        ));
+        let quoted = input
+            .strip_prefix('"')
+            .and_then(|r| r.find('"'))
+            .map(|n| n + 2);
+        rules.push((quoted, tok(TokKind::Quoted)));
+        let word = starts(&word_first).then(|| 1 + run_of(input, 1, word_char));
+        rules.push((word, tok(TokKind::Str)));
+        let dc = run_of(input, 0, |c| c.is_ascii_digit() || c == ',');
+        rules.push(((dc > 0).then_some(dc), tok(TokKind::Str)));
+        rules.push((first.map(char::len_utf8), tok(TokKind::Fatal)));
+        let mut best = (0, Lexeme::Tok(TokKind::Eof));
+        for (len, lexeme) in rules {
+            if let Some(len) = len
+                && len > best.0
+            {
+                best = (len, lexeme);
+            }
+        }
+        best
+    }
+
+    /// Words, fragments and characters that make the rules compete.
+    const PIECES: &[&str] = &[
+        "add",
+        "addx",
+        "deleteall",
+        "spd",
+        "spdadd",
+        "-P",
+        "-",
+        "-4",
+        "n",
+        "6",
+        "-n6",
+        "-E",
+        "-A",
+        "-C",
+        "-R",
+        "-m",
+        "-u",
+        "-f",
+        "-r",
+        "-l",
+        "-lh",
+        "-ls",
+        "-bh",
+        "-bs",
+        "-ctx",
+        "-c",
+        "esp",
+        "esp-",
+        "esp-udp",
+        "esp-old",
+        "ah-old",
+        "tcp",
+        "tcp-md5",
+        "any",
+        "oui",
+        "tunnel",
+        "transport",
+        "s",
+        "random-pad",
+        "3des-cbc",
+        "des",
+        "-cbc",
+        "aes-cbc",
+        "null",
+        "simple",
+        "hmac-sha2-256",
+        "hmac-sha256",
+        "hmac-md5",
+        "0",
+        "0x",
+        "0X",
+        "1f",
+        "g",
+        "9",
+        "135",
+        ",",
+        ":",
+        "%",
+        ".",
+        "_",
+        "/",
+        "+",
+        "[",
+        "]",
+        " ",
+        "\t",
+        "\n",
+        "#",
+        ";",
+        "\"",
+        "@",
+        "\\",
+        "\u{e9}",
+        "\r",
+    ];
+
+    #[test]
+    fn dispatch_agrees_with_the_rule_by_rule_reference() {
+        // A deterministic walk over many concatenations of the pieces.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let len = 1 + next(6);
+            let text: String = (0..len)
+                .filter_map(|_| PIECES.get(next(PIECES.len())).copied())
+                .collect();
+            for state in [State::Initial, State::Policy, State::Enc, State::Auth] {
+                for (at, _) in text.char_indices() {
+                    let rest = text.get(at..).unwrap_or("");
+                    assert_eq!(
+                        best_match(rest, state),
+                        reference_match(rest, state),
+                        "{rest:?} in {state:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_words_are_strings_as_the_dispatch_assumes() {
+        let is_string = |w: &str| {
+            let b = w.as_bytes();
+            b.first().is_some_and(|&c| is(c, WORD_FIRST)) && b.iter().all(|&c| is(c, WORD))
+        };
+        let global = KEYWORDS
+            .iter()
+            .map(|(w, _)| *w)
+            .chain(PROTOS.iter().map(|(w, _)| *w))
+            .chain(
+                FIXED
+                    .iter()
+                    .map(|(w, _)| *w)
+                    .filter(|w| !w.starts_with('-')),
+            );
+        for w in global {
+            assert!(is_string(w), "{w}");
+            assert!(w.starts_with(|c: char| c.is_ascii_lowercase()), "{w}");
+        }
+        let algs = ENC_NAMES
+            .iter()
+            .map(|n| n.0)
+            .chain(AUTH_NAMES.iter().map(|n| n.0));
+        for w in algs.chain(["tcp-md5"]) {
+            assert!(is_string(w), "{w}");
+        }
+        for (w, _) in FIXED.iter().filter(|(w, _)| w.starts_with('-')) {
+            assert!(!w[1..].starts_with(['n', '4', '6', 'P']), "{w}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! (``Invalid key length at `****'``, one `*` per character, after the
 //! `0x` of a hex key).
 //!
-//! Key hygiene: token texts, the hex-decoding buffer, `-c` statements and
+//! Key hygiene: tokens are byte ranges into the script, so key text is
+//! never copied on the way; the hex-decoding buffer, `-c` statements and
 //! the unmasked script handed to [`ParseError::with_source_name`] are
 //! wiped when dropped ([`zeroize::Zeroizing`]); keys end up in
 //! [`crate::ir::Key`]. The caller's script text itself necessarily holds the
@@ -210,7 +211,7 @@ fn secret_ranges(source: &str) -> Vec<(usize, usize)> {
     for (i, t) in tokens.iter().enumerate() {
         let secret = in_key_position(&tokens, i, source) || (prev_secret && quoted_or_hex(t.kind));
         prev_secret = secret;
-        let unterminated = t.kind == TokKind::Fatal && t.text.as_str() == "\"";
+        let unterminated = t.kind == TokKind::Fatal && t.text(source) == "\"";
         if unterminated {
             ranges.push((t.start, line_end(t.start)));
             continue;
@@ -230,10 +231,11 @@ fn secret_ranges(source: &str) -> Vec<(usize, usize)> {
 
 /// A key token's text as messages show it: one `*` per character, after
 /// the `0x` of a hex key (setkey shows a quoted key without its quotes).
-fn masked_text(t: &Token) -> String {
+fn masked_text(t: &Token, source: &str) -> String {
+    let text = t.text(source);
     let (prefix, rest) = match t.kind {
-        TokKind::Hex => t.text.split_at(2.min(t.text.len())),
-        _ => ("", t.text.as_str()),
+        TokKind::Hex => text.split_at(2.min(text.len())),
+        _ => ("", text),
     };
     format!("{prefix}{}", "*".repeat(rest.chars().count()))
 }
@@ -329,9 +331,9 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         Some(t) => (
             t.line,
             if secret_tok {
-                masked_text(t)
+                masked_text(t, source)
             } else {
-                t.text.to_string()
+                t.text(source).to_string()
             },
             (t.start, t.end.saturating_sub(t.start)),
         ),

@@ -10,8 +10,10 @@
 //! glibc with `hosts: files` in nsswitch.conf: tests use it so results do
 //! not depend on the machine.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::OnceLock;
 
 /// Which address family `-4`/`-6` asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,16 +49,35 @@ const EAI_NONAME_TEXT: &str = "Name or service not known";
 const EAI_ADDRFAMILY_TEXT: &str = "Address family for hostname not supported";
 const EAI_SERVICE_TEXT: &str = "Servname not supported for ai_socktype";
 
-/// Looks a protocol name up in the text of a `protocols` file (name or
-/// alias, case-sensitive like glibc).
-fn protocol_in(text: &str, name: &str) -> Option<u8> {
-    text.lines().find_map(|line| {
-        let line = line.split('#').next().unwrap_or("");
-        let mut fields = line.split_whitespace();
-        let official = fields.next()?;
-        let number: u8 = fields.next()?.parse().ok()?;
-        (official == name || fields.any(|alias| alias == name)).then_some(number)
-    })
+/// The name → number table of a `protocols` file: official names and
+/// aliases, case-sensitive like glibc; the first line naming a protocol
+/// wins, as in glibc's sequential scan.
+#[derive(Debug, Clone, Default)]
+struct ProtocolTable(HashMap<String, u8>);
+
+impl ProtocolTable {
+    fn parse(text: &str) -> ProtocolTable {
+        let mut map = HashMap::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut fields = line.split_whitespace();
+            let Some(official) = fields.next() else {
+                continue;
+            };
+            // A line without a valid number names nothing.
+            let Some(number) = fields.next().and_then(|n| n.parse::<u8>().ok()) else {
+                continue;
+            };
+            for name in std::iter::once(official).chain(fields) {
+                map.entry(name.to_string()).or_insert(number);
+            }
+        }
+        ProtocolTable(map)
+    }
+
+    fn get(&self, name: &str) -> Option<u8> {
+        self.0.get(name).copied()
+    }
 }
 
 /// Resolution through the C library of the running system.
@@ -64,6 +85,22 @@ fn protocol_in(text: &str, name: &str) -> Option<u8> {
 pub struct SystemNames {
     /// Path of the protocols database; `None` = `/etc/protocols`.
     pub protocols_file: Option<std::path::PathBuf>,
+    /// The protocols database, read at the first lookup (a script names
+    /// upper-layer protocols in many statements; setkey's getprotobyname
+    /// would rescan the file each time, with the same answers). `None`
+    /// inside = the file could not be read.
+    protocols: OnceLock<Option<ProtocolTable>>,
+}
+
+impl SystemNames {
+    /// Resolution through the C library, with upper-layer protocol names
+    /// read from `path` instead of `/etc/protocols`.
+    pub fn with_protocols_file(path: impl Into<std::path::PathBuf>) -> SystemNames {
+        SystemNames {
+            protocols_file: Some(path.into()),
+            protocols: OnceLock::new(),
+        }
+    }
 }
 
 impl NameService for SystemNames {
@@ -78,12 +115,17 @@ impl NameService for SystemNames {
     }
 
     fn protocol(&self, name: &str) -> Option<u8> {
-        let path = self
-            .protocols_file
-            .clone()
-            .unwrap_or_else(|| "/etc/protocols".into());
-        let text = std::fs::read_to_string(path).ok()?;
-        protocol_in(&text, name)
+        self.protocols
+            .get_or_init(|| {
+                let path = self
+                    .protocols_file
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("/etc/protocols"));
+                let text = std::fs::read_to_string(path).ok()?;
+                Some(ProtocolTable::parse(&text))
+            })
+            .as_ref()?
+            .get(name)
     }
 }
 
@@ -173,14 +215,19 @@ fn getaddrinfo(
 /// Resolution from the texts of name-service files, emulating glibc with
 /// `hosts: files`, `services: files`, `protocols: files` and an empty
 /// `gai.conf` (the corpus' recording conditions).
+///
+/// The files are parsed once, when the value is made: lookups are map
+/// look-ups, with the answers (order and duplicates included) a scan of
+/// the texts would give.
 #[derive(Debug, Clone, Default)]
 pub struct FileNames {
-    /// Text of the `hosts` file.
-    pub hosts: String,
-    /// Text of the `services` file.
-    pub services: String,
-    /// Text of the `protocols` file.
-    pub protocols: String,
+    /// Host name (official or alias) → the valid addresses of the lines
+    /// naming it, in file order.
+    hosts: HashMap<String, Vec<(IpAddr, u32)>>,
+    /// UDP service name or alias → port; the first line naming it wins.
+    services: HashMap<String, u16>,
+    /// Protocol name or alias → number.
+    protocols: ProtocolTable,
 }
 
 /// glibc's default RFC 3484 precedence table (`::1` 50, `::/0` 40, 2002::/16
@@ -223,14 +270,24 @@ fn numeric_host(host: &str) -> Option<(IpAddr, u32)> {
 }
 
 impl FileNames {
+    /// Name service answering from the texts of a `hosts`, `services` and
+    /// `protocols` file.
+    pub fn new(hosts: &str, services: &str, protocols: &str) -> FileNames {
+        FileNames {
+            hosts: parse_hosts(hosts),
+            services: parse_services(services),
+            protocols: ProtocolTable::parse(protocols),
+        }
+    }
+
     /// Reads `hosts`, `services` and `protocols` from a directory laid out
     /// like `/etc`.
     pub fn from_dir(dir: &std::path::Path) -> std::io::Result<FileNames> {
-        Ok(FileNames {
-            hosts: std::fs::read_to_string(dir.join("hosts"))?,
-            services: std::fs::read_to_string(dir.join("services"))?,
-            protocols: std::fs::read_to_string(dir.join("protocols"))?,
-        })
+        Ok(FileNames::new(
+            &std::fs::read_to_string(dir.join("hosts"))?,
+            &std::fs::read_to_string(dir.join("services"))?,
+            &std::fs::read_to_string(dir.join("protocols"))?,
+        ))
     }
 
     /// The UDP port of a service (numeric, or a name/alias with `/udp`).
@@ -244,19 +301,8 @@ impl FileNames {
             return Ok((n & 0xffff) as u16);
         }
         self.services
-            .lines()
-            .find_map(|line| {
-                let line = line.split('#').next().unwrap_or("");
-                let mut fields = line.split_whitespace();
-                let name = fields.next()?;
-                let (port, proto) = fields.next()?.split_once('/')?;
-                if proto != "udp" {
-                    return None;
-                }
-                (name == service || fields.any(|a| a == service))
-                    .then(|| port.parse::<u16>().ok())
-                    .flatten()
-            })
+            .get(service)
+            .copied()
             .ok_or_else(|| EAI_SERVICE_TEXT.to_string())
     }
 
@@ -265,38 +311,79 @@ impl FileNames {
     /// 127.0.0.1 and v4-mapped addresses to IPv4, so `localhost` can come
     /// back twice).
     fn lookup(&self, host: &str, family: Family) -> Vec<(IpAddr, u32)> {
-        let mut found = Vec::new();
-        for line in self.hosts.lines() {
-            let line = line.split('#').next().unwrap_or("");
-            let mut fields = line.split_whitespace();
-            let Some(addr) = fields.next() else { continue };
-            if !fields.any(|name| name == host) {
-                continue;
-            }
-            let Some((ip, scope)) = numeric_host(addr) else {
-                continue;
-            };
-            let ip = match (family, ip) {
-                (Family::V6, IpAddr::V4(_)) => continue,
-                (Family::V4, IpAddr::V6(v6)) => {
-                    if let Some(v4) = v6.to_ipv4_mapped() {
-                        IpAddr::V4(v4)
-                    } else if v6.is_loopback() {
-                        IpAddr::V4(Ipv4Addr::LOCALHOST)
-                    } else {
-                        continue;
+        let Some(lines) = self.hosts.get(host) else {
+            return Vec::new();
+        };
+        let mut found: Vec<(IpAddr, u32)> = lines
+            .iter()
+            .filter_map(|&(ip, scope)| {
+                let ip = match (family, ip) {
+                    (Family::V6, IpAddr::V4(_)) => return None,
+                    (Family::V4, IpAddr::V6(v6)) => {
+                        if let Some(v4) = v6.to_ipv4_mapped() {
+                            IpAddr::V4(v4)
+                        } else if v6.is_loopback() {
+                            IpAddr::V4(Ipv4Addr::LOCALHOST)
+                        } else {
+                            return None;
+                        }
                     }
-                }
-                (_, ip) => ip,
-            };
-            found.push((ip, scope));
-        }
+                    (_, ip) => ip,
+                };
+                Some((ip, scope))
+            })
+            .collect();
         if family == Family::Any {
             // Stable sort: equal precedence keeps the file order.
             found.sort_by_key(|(ip, _)| std::cmp::Reverse(precedence(ip)));
         }
         found
     }
+}
+
+/// The host table of a `hosts` file: every name of a line with a valid
+/// address gets that address once (however often the line repeats the
+/// name), in file order.
+fn parse_hosts(text: &str) -> HashMap<String, Vec<(IpAddr, u32)>> {
+    let mut map: HashMap<String, Vec<(IpAddr, u32)>> = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let Some(addr) = fields.next().and_then(numeric_host) else {
+            continue;
+        };
+        let names: Vec<&str> = fields.collect();
+        for (n, name) in names.iter().enumerate() {
+            if names.get(..n).is_some_and(|seen| seen.contains(name)) {
+                continue;
+            }
+            map.entry((*name).to_string()).or_default().push(addr);
+        }
+    }
+    map
+}
+
+/// The UDP services of a `services` file: name or alias → port of the
+/// first `PORT/udp` line naming it (lines with a bad port name nothing).
+fn parse_services(text: &str) -> HashMap<String, u16> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(port_proto)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some((port, "udp")) = port_proto.split_once('/') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        for name in std::iter::once(name).chain(fields) {
+            map.entry(name.to_string()).or_insert(port);
+        }
+    }
+    map
 }
 
 impl NameService for FileNames {
@@ -335,7 +422,7 @@ impl NameService for FileNames {
     }
 
     fn protocol(&self, name: &str) -> Option<u8> {
-        protocol_in(&self.protocols, name)
+        self.protocols.get(name)
     }
 }
 
@@ -344,13 +431,12 @@ mod tests {
     use super::*;
 
     fn files() -> FileNames {
-        FileNames {
-            hosts: "127.0.0.1 localhost\n::1 localhost ip6-localhost\n\
-                    192.0.2.30 dual.example\n2001:db8::30 dual.example\n"
-                .into(),
-            services: "ssh 22/tcp\ndomain 53/tcp\ndomain 53/udp\nisakmp 500/udp\n".into(),
-            protocols: "tcp 6 TCP\nudp 17 UDP # c\nipv6-icmp 58 IPv6-ICMP\n".into(),
-        }
+        FileNames::new(
+            "127.0.0.1 localhost\n::1 localhost ip6-localhost\n\
+             192.0.2.30 dual.example\n2001:db8::30 dual.example\n",
+            "ssh 22/tcp\ndomain 53/tcp\ndomain 53/udp\nisakmp 500/udp\n",
+            "tcp 6 TCP\nudp 17 UDP # c\nipv6-icmp 58 IPv6-ICMP\n",
+        )
     }
 
     #[test]
@@ -406,6 +492,61 @@ mod tests {
         assert_eq!(f.protocol("TCP"), Some(6));
         assert_eq!(f.protocol("IPv6-ICMP"), Some(58));
         assert_eq!(f.protocol("icmp6"), None);
+    }
+
+    #[test]
+    fn tables_keep_the_answers_of_a_file_scan() {
+        let f = FileNames::new(
+            "10.0.0.1 a a b # a comment naming c\nbogus a\n10.0.0.2 b a\n::ffff:10.0.0.3 a\n",
+            "x 7/tcp\nx 70000/udp\nx 9/udp y\ny 10/udp\nnoslash 11\n",
+            "p 300 P\nq 5 P p\n",
+        );
+        // One entry per line naming the host, invalid addresses skipped,
+        // file order (IPv4-mapped kept as IPv6 for AF_UNSPEC).
+        assert_eq!(
+            f.resolve("a", None, Family::Any, false),
+            Ok(vec![
+                "[::ffff:10.0.0.3]:0".parse().unwrap(),
+                "10.0.0.1:0".parse().unwrap(),
+                "10.0.0.2:0".parse().unwrap(),
+            ])
+        );
+        assert_eq!(
+            f.resolve("a", None, Family::V4, false).map(|v| v.len()),
+            Ok(3)
+        );
+        assert!(f.resolve("c", None, Family::Any, false).is_err());
+        // The first valid UDP line wins; aliases count.
+        assert_eq!(
+            f.resolve("10.0.0.9", Some("x"), Family::Any, true),
+            Ok(vec!["10.0.0.9:9".parse().unwrap()])
+        );
+        assert_eq!(
+            f.resolve("10.0.0.9", Some("y"), Family::Any, true),
+            Ok(vec!["10.0.0.9:9".parse().unwrap()])
+        );
+        assert_eq!(
+            f.resolve("10.0.0.9", Some("noslash"), Family::Any, true),
+            Err(EAI_SERVICE_TEXT.into())
+        );
+        // A number that is no u8 makes the line invisible.
+        assert_eq!(f.protocol("P"), Some(5));
+        assert_eq!(f.protocol("p"), Some(5));
+    }
+
+    #[test]
+    fn system_protocols_are_read_once_per_instance() {
+        let dir = std::env::temp_dir().join(format!("rsetkey-protocols-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("protocols");
+        std::fs::write(&path, "udp 17 UDP\n").expect("write");
+        let s = SystemNames::with_protocols_file(&path);
+        assert_eq!(s.protocol("UDP"), Some(17));
+        std::fs::write(&path, "udp 99 UDP\n").expect("write");
+        assert_eq!(s.protocol("udp"), Some(17));
+        let _ = std::fs::remove_dir_all(&dir);
+        let missing = SystemNames::with_protocols_file(dir.join("none"));
+        assert_eq!(missing.protocol("udp"), None);
     }
 
     #[test]

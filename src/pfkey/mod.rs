@@ -28,6 +28,22 @@ pub trait Kernel {
     /// request of type `msg_type`.
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError>;
 
+    /// What the kernel said about the last refused request beyond its
+    /// errno (an interface with room for it, such as XFRM's extended
+    /// acknowledgements), or a hint about what the kernel lacks.
+    fn detail(&self) -> Option<&str> {
+        None
+    }
+
+    /// Whether the kernel can carry out `request` at all — for an SA: has
+    /// it the transform (ESP, AH) and the algorithms? — asked without
+    /// changing anything. `Some(reason)` when it cannot. The default knows
+    /// nothing and lets the request itself find out.
+    fn preflight(&mut self, request: &Message) -> Result<Option<String>, SocketError> {
+        let _ = request;
+        Ok(None)
+    }
+
     /// A request header with setkey's conventions: version 2, sequence
     /// number 0, this process' pid.
     fn header(&self, msg_type: u8, satype: u8) -> Header {

@@ -37,6 +37,10 @@ pub enum SocketError {
     /// CAP_NET_ADMIN.
     #[error("pfkey_open: {0}")]
     Open(Errno),
+    /// The XFRM netlink socket could not be opened: no `xfrm_user` in this
+    /// kernel, or no CAP_NET_ADMIN.
+    #[error("xfrm_open: {0}")]
+    XfrmOpen(Errno),
     /// A socket option could not be set.
     #[error("setsockopt: {0}")]
     SetOption(Errno),
@@ -57,6 +61,10 @@ impl SocketError {
     pub fn setkey_text(&self) -> String {
         match self {
             SocketError::Open(e) => format!("pfkey_open: {}", crate::os::strerror(*e as i32)),
+            SocketError::XfrmOpen(e) => format!(
+                "xfrm_open: {} (the kernel's XFRM netlink interface is module xfrm_user)",
+                crate::os::strerror(*e as i32)
+            ),
             SocketError::SetOption(e) => format!("setsockopt: {}", crate::os::strerror(*e as i32)),
             SocketError::Send(e) => format!("send: {}", crate::os::strerror(*e as i32)),
             SocketError::Receive(e) => format!("recv: {}", crate::os::strerror(*e as i32)),

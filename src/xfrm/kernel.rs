@@ -2,7 +2,7 @@
 //! `af_key` answers them (see the module documentation of [`super`] for the
 //! rules).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use nix::errno::Errno;
 
@@ -63,6 +63,8 @@ pub struct XfrmKernel {
     registered: u16,
     reqid_counter: u32,
     detail: Option<String>,
+    /// Answers of `probe_sa`, by transform, family and algorithm names.
+    probed: HashMap<(u8, u16, Vec<String>), Option<String>>,
 }
 
 impl XfrmKernel {
@@ -77,14 +79,8 @@ impl XfrmKernel {
             registered: 0,
             reqid_counter: ipsec::MANUAL_REQID_MAX,
             detail: None,
+            probed: HashMap::new(),
         })
-    }
-
-    /// The kernel's own explanation of the last refused request (the
-    /// extended ACK text), or a hint about what the kernel lacks, if any.
-    /// PF_KEY has no room for it; callers may print it in verbose modes.
-    pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
     }
 
     /// One XFRM request; a refusal becomes `Fail::Errno` (and `detail`).
@@ -159,6 +155,73 @@ impl XfrmKernel {
                 Ok(true)
             }
         }
+    }
+
+    /// What the kernel lacks for an ADD / UPDATE request, if anything.
+    ///
+    /// The probe is the SA itself with an extended-sequence-number replay
+    /// state whose window does not fit its (empty) bitmap: the kernel looks
+    /// up the transform (EPROTONOSUPPORT when none is loaded for the
+    /// protocol and family) and the algorithms (ENOSYS when its crypto API
+    /// has none), initialises the transform, and only then refuses the
+    /// replay state (EINVAL) — before the SA is inserted, so nothing
+    /// changes. IPComp has no extended sequence numbers, so it is not
+    /// probed. Answers are remembered per transform, family and
+    /// algorithms.
+    fn probe_sa(&mut self, m: &Message) -> Res<Option<String>> {
+        if !matches!(
+            MessageType::from_u8(m.header.msg_type),
+            Some(MessageType::Add | MessageType::Update)
+        ) {
+            return Ok(None);
+        }
+        let mut sa = translate::sa_request(m)?;
+        let proto = sa.info.id.proto;
+        if proto != IPPROTO_ESP && proto != IPPROTO_AH {
+            return Ok(None);
+        }
+        let algorithms: Vec<String> = sa
+            .attrs
+            .iter()
+            .filter_map(|a| match a.kind {
+                attr::ALG_AUTH_TRUNC => Algo::parse(&a.value, true).ok(),
+                attr::ALG_AUTH | attr::ALG_CRYPT | attr::ALG_COMP => {
+                    Algo::parse(&a.value, false).ok()
+                }
+                _ => None,
+            })
+            .map(|a| a.name.clone())
+            .collect();
+        let key = (proto, sa.info.family, algorithms);
+        if let Some(known) = self.probed.get(&key) {
+            return Ok(known.clone());
+        }
+        // The replay state is checked only with a zero classic window.
+        sa.info.replay_window = 0;
+        let mut esn = Vec::with_capacity(24);
+        for field in [0u32, 0, 0, 0, 0, 1] {
+            // bmp_len 0, oseq, seq, oseq_hi, seq_hi, replay_window 1
+            esn.extend_from_slice(&field.to_ne_bytes());
+        }
+        sa.attrs.push(Attr::new(attr::REPLAY_ESN_VAL, esn));
+        let verdict = match self.socket.transact(msg::NEWSA, NLM_F_ACK, sa.payload())? {
+            Answer::Refused { errno, .. } => lacking(proto, sa.info.family, errno),
+            Answer::Done(_) => {
+                // A kernel that accepted the probe: take the SA away again.
+                let mut id = Vec::new();
+                UsersaId {
+                    daddr: sa.info.id.daddr,
+                    spi: sa.info.id.spi,
+                    family: sa.info.family,
+                    proto,
+                }
+                .emit(&mut id);
+                let _ = self.socket.transact(msg::DELSA, NLM_F_ACK, id)?;
+                None
+            }
+        };
+        self.probed.insert(key.clone(), verdict.clone());
+        Ok(verdict)
     }
 
     fn register(&mut self, h: Header) -> Res<Message> {
@@ -524,6 +587,21 @@ impl Kernel for XfrmKernel {
             _ => Err(SocketError::Receive(Errno::EAGAIN)),
         }
     }
+
+    /// The extended ACK text of the last refused request, or a hint about
+    /// what the kernel lacks.
+    fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    fn preflight(&mut self, request: &Message) -> Result<Option<String>, SocketError> {
+        match self.probe_sa(request) {
+            Ok(lacks) => Ok(lacks),
+            Err(Fail::Socket(e)) => Err(e),
+            // A request XFRM cannot even express fails the same way later.
+            Err(Fail::Errno(_)) => Ok(None),
+        }
+    }
 }
 
 /// af_key's `pfkey_error`: the request's header with the errno (values of
@@ -625,6 +703,28 @@ fn first_policy(data: &[NlMessage]) -> Option<(UserpolicyInfo, Vec<Attr>)> {
 
 /// The kernel's explanation, completed with what a refusal usually means
 /// about the running kernel.
+/// What a probe's errno says the kernel lacks (see `XfrmKernel::probe_sa`).
+fn lacking(proto: u8, family: u16, errno: i32) -> Option<String> {
+    let (name, module) = match (proto, family == AF_INET6) {
+        (IPPROTO_ESP, false) => ("ESP", "esp4"),
+        (IPPROTO_ESP, true) => ("ESP over IPv6", "esp6"),
+        (_, false) => ("AH", "ah4"),
+        (_, true) => ("AH over IPv6", "ah6"),
+    };
+    match errno {
+        libc::EPROTONOSUPPORT => Some(format!(
+            "this kernel has no {name} support (module {module} not loaded)"
+        )),
+        libc::EAFNOSUPPORT => {
+            Some("this kernel has no IPv6 IPsec support (module ipv6 not loaded)".to_string())
+        }
+        libc::ENOSYS => Some(format!(
+            "this kernel's crypto API lacks an algorithm of this {name} SA"
+        )),
+        _ => None,
+    }
+}
+
 fn hint(msg_type: u16, errno: i32, message: Option<String>) -> Option<String> {
     let lacking = match (msg_type, errno) {
         (msg::NEWSA | msg::UPDSA | msg::ALLOCSPI, libc::EPROTONOSUPPORT) => Some(

@@ -72,7 +72,7 @@ impl NetlinkSocket {
             )
         };
         if raw < 0 {
-            return Err(SocketError::Open(Errno::last()));
+            return Err(SocketError::XfrmOpen(Errno::last()));
         }
         // SAFETY: `raw` is a fresh, valid descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
