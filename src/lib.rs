@@ -4,16 +4,21 @@
 //!
 //! * [`parse`] reads the setkey script dialect and lowers it to [`ir`];
 //! * [`ir`] is the plain description of what a script asks for;
-//! * [`pfkey`] speaks PF_KEY v2: typed wire messages, the socket, and the
-//!   translation of IR operations into messages;
+//! * [`pfkey`] speaks PF_KEY v2: typed wire messages, the socket, the
+//!   translation of IR operations into messages, and the [`pfkey::Kernel`]
+//!   trait every kernel interface implements;
+//! * [`xfrm`] answers the same PF_KEY requests through XFRM netlink, for
+//!   kernels without PF_KEY;
 //! * [`dump`] prints kernel messages exactly as setkey does (it reads wire
 //!   types only, never the parser);
-//! * [`run`] executes IR statements over a PF_KEY socket and reports like
+//! * [`run`] executes IR statements against a kernel and reports like
 //!   setkey;
 //! * [`cli`] ties them together the way setkey's command line does;
 //! * [`permissions`] and [`lint`] warn about scripts others can read and
 //!   about weak or unsatisfiable configurations (rsetkey additions, on
 //!   stderr only).
+
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod dump;
