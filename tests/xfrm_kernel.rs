@@ -1,273 +1,144 @@
-//! Kernel test of the XFRM backend: the corpus through NETLINK_XFRM gives
-//! what it gives through PF_KEY, on the User-Mode-Linux test kernel of
-//! `tests/harness/uml`.
+//! Kernel tests of the XFRM backend, on the User-Mode-Linux test kernel of
+//! `tests/harness/uml`:
 //!
-//! One guest replays the cases of `fixtures/cases` (with `run-cases`) four
-//! times: through PF_KEY, through XFRM, installed through PF_KEY and dumped
-//! through XFRM, and the other way round. Every output file of the three
-//! XFRM runs must equal the PF_KEY run's, after normalising what varies
-//! between two runs of one kernel (stamps within the first hour after T0,
-//! `diff:` seconds, `refcnt=`, generated `unique#` reqids; traffic captures
-//! and ping times are not compared, the dumps after the traffic are; nor is
-//! stderr, which XFRM enriches with the kernel's own words). Monitor cases
-//! (`-x`) are left out: monitoring is PF_KEY-only.
+//! * in a guest **without `af_key`** (XFRM netlink only, like most
+//!   distribution kernels), rsetkey's default `--backend auto` must fall back
+//!   to XFRM: the tutorial on the wire works as it does through PF_KEY
+//!   (`tests/kernel.rs`), and every recorded case replays with the results
+//!   setkey had through PF_KEY;
+//! * in a guest with both interfaces, what one backend installs the other
+//!   dumps identically: every case replayed with scripts through PF_KEY and
+//!   dumps (`-D...`) through XFRM, and the other way round.
 //!
-//! Needs the `--backend xfrm` option of the command line; until it exists,
-//! and when the test kernel cannot be booted, the test prints a notice and
-//! passes, unless `CI=true`.
+//! All runs are compared with the recordings of `fixtures/cases` by
+//! `common` (the same normalisation and comparison as `tests/kernel.rs`;
+//! stderr is only reported: the XFRM backend adds the kernel's own
+//! explanation of a refusal after setkey's line).  Monitor cases (`-x`) are
+//! left out: monitoring is PF_KEY-only.
+//!
+//! The independent runs go to separate guests booted in parallel.  If the
+//! test kernel cannot be installed or booted, a test prints a loud notice and
+//! passes, unless `CI=true`: then it fails.
 
+mod common;
+
+use common::{
+    Guest, Kernel, Work, assert_runs, check_tutorial_wire, give_up, rsetkey, run_cases_guests,
+    run_guests, selected_cases, sh_quote, shards, tutorial_wire_command,
+};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// T0 = 2024-01-01 00:00:00 UTC, the clock of every case.
-const T0: u64 = 1_704_067_200;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The setkey tutorial on two hosts, in a guest without PF_KEY: plain
+/// `#!rsetkey -f` scripts (no `--backend`), so `auto` must take XFRM; then
+/// the same checks as through PF_KEY (`tests/kernel.rs` `tutorial_traffic`):
+/// pings both ways, AH over ESP with the tutorial's SPIs on the wire, no
+/// plaintext ICMP, byte counters in `-D`.
+#[test]
+fn tutorial_on_the_wire_without_af_key() {
+    let test = "tutorial_on_the_wire_without_af_key";
+    let work = Work::new("xfrm-wire");
+    let wire = work.dir.join("wire");
+    let guest = Guest {
+        what: "tutorial wire, no af_key".into(),
+        kernel: Kernel::WithoutAfKey,
+        command: tutorial_wire_command(&rsetkey(), &wire),
+        timeout: 300,
+    };
+    if let Err(e) = run_guests(&[guest]) {
+        return give_up(test, e);
+    }
+    let problems = check_tutorial_wire(&wire, &rsetkey());
+    assert!(
+        problems.is_empty(),
+        "{test}: {} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
-fn in_ci() -> bool {
-    matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"))
+/// Every (non-monitor) case replayed by plain rsetkey (`--backend auto`) in
+/// a guest without PF_KEY gives what setkey gave through PF_KEY.
+#[test]
+fn corpus_without_af_key_matches_setkey() {
+    let test = "corpus_without_af_key_matches_setkey";
+    let work = Work::new("xfrm-auto");
+    let cases = selected_cases(false);
+    assert!(!cases.is_empty(), "{test}: no cases selected");
+    let out = work.dir.join("out-auto");
+    let guests = run_cases_guests(
+        "auto, no af_key",
+        Kernel::WithoutAfKey,
+        &rsetkey(),
+        &out,
+        &cases,
+        shards(),
+    );
+    match run_guests(&guests) {
+        Ok(()) => assert_runs(test, &[("auto, no af_key", &out)], &cases),
+        Err(e) => give_up(test, e),
+    }
 }
 
-/// Passes with a loud notice, or fails under CI.
-fn unavailable(why: &str) {
-    assert!(!in_ci(), "xfrm kernel test cannot run: {why}");
-    eprintln!("\n*** xfrm kernel test SKIPPED: {why} ***\n");
-}
-
-/// The four ways of running a case: (name, backend of scripts, of dumps).
-const RUNS: [(&str, &str, &str); 4] = [
-    ("pfkey", "pfkey", "pfkey"),
-    ("xfrm", "xfrm", "xfrm"),
+/// The two runs across interfaces: (name, backend of scripts and other
+/// invocations, backend of dumps).
+const ACROSS: [(&str, &str, &str); 2] = [
     ("pfkey-then-xfrm", "pfkey", "xfrm"),
     ("xfrm-then-pfkey", "xfrm", "pfkey"),
 ];
 
-/// A `/bin/sh` wrapper running rsetkey, as `setkey`, with the backend of
-/// scripts or dumps (`-D...` arguments). dash, not bash: a wrapper that
-/// starts slowly on the test kernel would shift creation times.
+/// Every (non-monitor) case, in guests with both interfaces, installed
+/// through one backend and dumped through the other, gives what setkey gave
+/// through PF_KEY alone.
+#[test]
+fn corpus_across_backends_matches_setkey() {
+    let test = "corpus_across_backends_matches_setkey";
+    let work = Work::new("xfrm-across");
+    let cases = selected_cases(false);
+    assert!(!cases.is_empty(), "{test}: no cases selected");
+    fs::create_dir_all(work.dir.join("bin")).expect("work dir");
+    // the wrappers exec this symlink, so that rsetkey's messages start
+    // "setkey: " as in the recordings
+    std::os::unix::fs::symlink(rsetkey(), work.dir.join("bin").join("setkey"))
+        .expect("symlink to rsetkey");
+    let mut guests = Vec::new();
+    let mut runs = Vec::new();
+    for (name, script, dump) in ACROSS {
+        let tool = wrapper(&work.dir, name, script, dump);
+        let out = work.dir.join(format!("out-{name}"));
+        guests.extend(run_cases_guests(
+            name,
+            Kernel::WithAfKey,
+            &tool,
+            &out,
+            &cases,
+            shards(),
+        ));
+        runs.push((name, out));
+    }
+    match run_guests(&guests) {
+        Ok(()) => {
+            let runs: Vec<(&str, &Path)> = runs.iter().map(|(n, o)| (*n, o.as_path())).collect();
+            assert_runs(test, &runs, &cases)
+        }
+        Err(e) => give_up(test, e),
+    }
+}
+
+/// A `/bin/sh` wrapper running rsetkey, as `setkey`, with `--backend
+/// DUMP` for dumps (`-D...` arguments) and `--backend SCRIPT` for everything
+/// else.  dash, not bash: a wrapper that starts slowly on the test kernel
+/// would shift creation times.
 fn wrapper(dir: &Path, name: &str, script: &str, dump: &str) -> PathBuf {
     let path = dir.join(name);
     let text = format!(
         "#!/bin/sh\nb={script}\ncase \" $* \" in *\" -D\"*) b={dump};; esac\n\
-         exec \"{}\" --backend \"$b\" \"$@\"\n",
-        dir.join("bin").join("setkey").display()
+         exec {} --backend \"$b\" \"$@\"\n",
+        sh_quote(dir.join("bin").join("setkey"))
     );
     fs::write(&path, text).expect("write wrapper");
     let mut perm = fs::metadata(&path).expect("wrapper").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     fs::set_permissions(&path, perm).expect("chmod wrapper");
     path
-}
-
-fn cases() -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(repo().join("fixtures/cases"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().join("script.conf").exists())
-                .filter(|e| {
-                    let mode = fs::read_to_string(e.path().join("mode")).unwrap_or_default();
-                    !matches!(mode.trim(), "x" | "xx")
-                })
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Replaces the `width(rest)` bytes after each `prefix` with `with`.
-fn mask_after(line: &str, prefix: &str, width: impl Fn(&str) -> usize, with: &str) -> String {
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(i) = rest.find(prefix) {
-        let after = &rest[i + prefix.len()..];
-        out.push_str(&rest[..i + prefix.len()]);
-        let n = width(after);
-        if n > 0 {
-            out.push_str(with);
-        }
-        rest = &after[n..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn digits(s: &str) -> usize {
-    s.bytes().take_while(u8::is_ascii_digit).count()
-}
-
-/// What differs between two runs of one kernel, masked.
-fn normalize(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            let mut l = l.to_string();
-            for p in ["created: ", "current: ", "last: ", "lastused: "] {
-                l = mask_after(
-                    &l,
-                    p,
-                    |s| {
-                        if s.starts_with("Jan  1 00:") && s.len() >= 20 {
-                            20
-                        } else {
-                            0
-                        }
-                    },
-                    "<T>",
-                );
-            }
-            l = mask_after(&l, "diff: ", digits, "<N>");
-            l = mask_after(&l, "unique#", digits, "<N>");
-            if l.starts_with("\trefcnt=") {
-                l = "\trefcnt=<N>".into();
-            }
-            for p in ["addtime=", "usetime="] {
-                l = mask_after(
-                    &l,
-                    p,
-                    |s| {
-                        let n = digits(s);
-                        let t: u64 = s[..n].parse().unwrap_or(0);
-                        if (T0..T0 + 3600).contains(&t) { n } else { 0 }
-                    },
-                    "<T>",
-                );
-            }
-            l
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Every file of a case's output (outside `cwd/`), relative names.
-fn outputs(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().is_file())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                // the runner's log, and traffic captures whose MAC
-                // addresses, ICVs and round-trip times differ every run;
-                // stderr, where XFRM adds the kernel's own explanation of a
-                // refusal after setkey's line
-                .filter(|n| {
-                    !matches!(
-                        n.as_str(),
-                        "runner.log" | "tcpdump.txt" | "tcpdump.log" | "ping.txt"
-                    ) && !n.ends_with(".stderr")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-#[test]
-fn corpus_through_xfrm_equals_corpus_through_pfkey() {
-    let tool = PathBuf::from(env!("CARGO_BIN_EXE_rsetkey"));
-    let probe = Command::new(&tool)
-        .args(["--backend", "xfrm", "-V"])
-        .output()
-        .expect("run rsetkey");
-    let err = String::from_utf8_lossy(&probe.stderr);
-    if err.contains("unexpected argument") || err.contains("--backend") {
-        unavailable("rsetkey has no --backend option yet");
-        return;
-    }
-    let harness = repo().join("tests/harness");
-    let check = Command::new("bash")
-        .arg(harness.join("uml"))
-        .arg("--check")
-        .status();
-    if !matches!(check, Ok(s) if s.success()) {
-        unavailable("the test kernel is not installed (tests/harness/uml --install)");
-        return;
-    }
-
-    let work = std::env::temp_dir().join(format!("rsetkey-xfrm-kernel-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
-    fs::create_dir_all(work.join("bin")).expect("work dir");
-    std::os::unix::fs::symlink(&tool, work.join("bin").join("setkey")).expect("symlink");
-    let cases = cases();
-    let mut script = String::from("#!/bin/bash\nset -u\n");
-    for (name, s, d) in RUNS {
-        let w = wrapper(&work, name, s, d);
-        script += &format!(
-            "bash {} --tool {} --cases {} --out {} {}\n",
-            harness.join("run-cases").display(),
-            w.display(),
-            repo().join("fixtures/cases").display(),
-            work.join(format!("out-{name}")).display(),
-            cases.join(" ")
-        );
-    }
-    let runner = work.join("run.sh");
-    fs::write(&runner, script).expect("runner");
-    let out = Command::new("bash")
-        .arg(harness.join("uml"))
-        .args(["--timeout", "3000", "--"])
-        .arg("bash")
-        .arg(&runner)
-        .current_dir(repo())
-        .output()
-        .expect("boot the test kernel");
-    match out.status.code() {
-        Some(0) => {}
-        Some(125) => {
-            unavailable(&String::from_utf8_lossy(&out.stderr));
-            return;
-        }
-        other => panic!(
-            "the guest run failed ({other:?}):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-
-    let mut failures = Vec::new();
-    for case in &cases {
-        let reference = work.join("out-pfkey").join(case);
-        for (name, _, _) in &RUNS[1..] {
-            let other = work.join(format!("out-{name}")).join(case);
-            for file in outputs(&reference) {
-                let want = fs::read_to_string(reference.join(&file)).unwrap_or_default();
-                let got = fs::read_to_string(other.join(&file));
-                match got {
-                    Ok(got) if normalize(&got) == normalize(&want) => {}
-                    Ok(got) => failures.push(format!(
-                        "{case} [{name}] {file} differs:\n--- pfkey\n{want}\n--- {name}\n{got}"
-                    )),
-                    Err(_) => failures.push(format!("{case} [{name}] {file} missing")),
-                }
-            }
-        }
-    }
-    if failures.is_empty() {
-        let _ = fs::remove_dir_all(&work);
-    }
-    assert!(
-        failures.is_empty(),
-        "{} difference(s) (outputs kept in {}):\n{}",
-        failures.len(),
-        work.display(),
-        failures.join("\n")
-    );
-    eprintln!(
-        "xfrm kernel test: {} cases identical in {} runs",
-        cases.len(),
-        RUNS.len() - 1
-    );
-}
-
-#[test]
-fn normalisation_masks_only_what_varies() {
-    let text = "\tcreated: Jan  1 00:00:01 2024\tcurrent: Jan  1 00:00:00 2024\n\
-                \tdiff: 18446744073709551615(s)\thard: 0(s)\n\trefcnt=2\n\
-                \tesp/transport//unique#16385\n\tspid=1 seq=0 pid=2";
-    let want = "\tcreated: <T>\tcurrent: <T>\n\tdiff: <N>(s)\thard: 0(s)\n\trefcnt=<N>\n\
-                \tesp/transport//unique#<N>\n\tspid=1 seq=0 pid=2";
-    assert_eq!(normalize(text), want);
 }
