@@ -294,15 +294,26 @@ impl Cli {
                 return 1;
             }
         };
-        let mut socket = match self.kernel() {
-            Ok(s) => Some(s),
-            // -n needs no kernel: check against what Linux usually offers.
-            Err(_) if self.args.no_action => None,
-            Err(errors) => {
-                for e in errors {
-                    self.error(&e.setkey_text());
+        let mut socket = if self.args.no_action {
+            // -n changes nothing. Like setkey it asks PF_KEY which algorithms
+            // the kernel offers, when there is PF_KEY; otherwise (no PF_KEY,
+            // or --backend xfrm, whose answer means probing the kernel) it
+            // checks against what Linux usually offers.
+            match self.args.backend {
+                Backend::Xfrm => None,
+                Backend::Auto | Backend::Pfkey => PfKeySocket::open()
+                    .ok()
+                    .map(|s| Box::new(s) as Box<dyn Kernel>),
+            }
+        } else {
+            match self.kernel() {
+                Ok(s) => Some(s),
+                Err(errors) => {
+                    for e in errors {
+                        self.error(&e.setkey_text());
+                    }
+                    return 1;
                 }
-                return 1;
             }
         };
         let supported = match socket.as_mut() {

@@ -11,7 +11,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use nom::{IResult, Input, Needed};
-use zeroize::Zeroizing;
 
 use super::Options;
 use super::lexer::{EncKind, ExtFlag, Keyword, ProtoKw, TokKind, Token};
@@ -203,9 +202,9 @@ fn hex_value(text: &str) -> u64 {
 /// Key bytes of a key token: raw bytes of a quoted string, or hex digits
 /// (an odd count gets a leading zero nibble).
 ///
-/// Every buffer is allocated at its final size (no reallocation leaves a
-/// stray copy behind) and the nibble buffer is wiped; the result goes
-/// straight into a zeroizing [`Key`].
+/// The output buffer is allocated at its final size (no reallocation
+/// leaves a stray copy behind), the digits are decoded straight into it,
+/// and it goes into a zeroizing [`Key`].
 fn key_bytes(source: &str, t: &Token) -> Key {
     match t.kind {
         TokKind::Quoted => Key::new(
@@ -216,17 +215,17 @@ fn key_bytes(source: &str, t: &Token) -> Key {
                 .to_vec(),
         ),
         _ => {
-            let hex = t.text(source).get(2..).unwrap_or("");
-            let mut digits = Zeroizing::new(Vec::with_capacity(hex.len()));
-            digits.extend(hex.chars().map(|c| c.to_digit(16).unwrap_or(0) as u8));
-            let mut out = Vec::with_capacity(digits.len().div_ceil(2));
-            let mut iter = digits.iter();
-            if digits.len() % 2 == 1 {
-                out.push(*iter.next().unwrap_or(&0));
-            }
-            while let (Some(h), Some(l)) = (iter.next(), iter.next()) {
-                out.push(h << 4 | l);
-            }
+            let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
+            let nibble = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
+            let mut out = Vec::with_capacity(hex.len().div_ceil(2));
+            // An odd digit count: the first digit is a byte of its own.
+            let (odd, pairs) = hex.split_at(hex.len() % 2);
+            out.extend(odd.iter().map(|&c| nibble(c)));
+            out.extend(
+                pairs
+                    .chunks_exact(2)
+                    .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1])),
+            );
             Key::new(out)
         }
     }
@@ -605,7 +604,7 @@ impl<'a> Grammar<'a> {
         &self,
         i: Toks<'i>,
         pred: impl Fn(TokKind) -> bool,
-        names: &[&str],
+        names: impl Iterator<Item = &'static str>,
         what: &str,
     ) -> Res<'i, &'i Token> {
         match tok_if(i, pred) {
@@ -615,6 +614,7 @@ impl<'a> Grammar<'a> {
                 if let Some(t) = i.peek()
                     && matches!(t.kind, TokKind::Str)
                 {
+                    let names: Vec<&str> = names.collect();
                     f.help = Some(match suggest(self.text(t), names.iter().copied()) {
                         Some(n) => format!("unknown {what} algorithm; did you mean {n}?"),
                         None => format!("unknown {what} algorithm; known: {}", names.join(", ")),
@@ -632,12 +632,11 @@ impl<'a> Grammar<'a> {
         p: &mut SaParams,
         warnings: &mut Vec<String>,
     ) -> Res<'i, ()> {
-        let names: Vec<&str> = super::lexer::ENC_NAMES.iter().map(|n| n.0).collect();
         let name_at = i.pos();
         let (i, t) = self.alg_name(
             i,
             |k| matches!(k, TokKind::EncAlg(..)),
-            &names,
+            super::lexer::ENC_NAMES.iter().map(|n| n.0),
             "encryption",
         )?;
         let TokKind::EncAlg(alg, kind) = t.kind else {
@@ -684,11 +683,10 @@ impl<'a> Grammar<'a> {
 
     /// `aalg`: the name and its key (none for `null`).
     fn auth_alg<'i>(&self, i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
-        let names: Vec<&str> = super::lexer::AUTH_NAMES.iter().map(|n| n.0).collect();
         let (i, t) = match self.alg_name(
             i,
             |k| matches!(k, TokKind::AuthAlg(..)),
-            &names,
+            super::lexer::AUTH_NAMES.iter().map(|n| n.0),
             "authentication",
         ) {
             Ok(r) => r,

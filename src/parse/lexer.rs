@@ -3,7 +3,7 @@
 //! setkey's scanner is a flex scanner, so its behaviour is "longest match
 //! wins; on a tie the earlier rule wins", with start conditions (policy
 //! text after `-P`, algorithm names after `-E`/`-A`) that add rules without
-//! removing the general ones. [`tokenize`] reproduces that exactly
+//! removing the general ones. [`Lexer`] reproduces that exactly
 //! (including oddities such as `0x1g` being a STRING and `#` ending a
 //! multi-line policy), but instead of trying every rule at every position
 //! it dispatches on the first byte and looks the STRING run up in the word
@@ -346,21 +346,37 @@ fn run(bytes: &[u8], class: u8) -> usize {
 fn exact<T: Copy>(word: &[u8], table: &[(&str, T)]) -> Option<T> {
     table
         .iter()
-        .find(|(w, _)| w.as_bytes() == word)
+        .find(|(w, _)| same_word(w, word))
         .map(|&(_, t)| t)
+}
+
+/// `bytes.starts_with(w)` for the `-` flags: their last bytes tell them
+/// apart, so that is compared before calling memcmp.
+fn starts_with_word(bytes: &[u8], w: &str) -> bool {
+    let w = w.as_bytes();
+    bytes
+        .get(..w.len())
+        .is_some_and(|head| head.last() == w.last() && head == w)
+}
+
+/// `w == word`, comparing length and first byte before calling memcmp:
+/// most table words differ in one of them.
+fn same_word(w: &str, word: &[u8]) -> bool {
+    let w = w.as_bytes();
+    w.len() == word.len() && w.first() == word.first() && w == word
 }
 
 fn enc_name(word: &[u8]) -> Option<TokKind> {
     ENC_NAMES
         .iter()
-        .find(|(w, ..)| w.as_bytes() == word)
+        .find(|(w, ..)| same_word(w, word))
         .map(|&(_, a, k)| TokKind::EncAlg(a, k))
 }
 
 fn auth_name(word: &[u8]) -> Option<TokKind> {
     AUTH_NAMES
         .iter()
-        .find(|(w, ..)| w.as_bytes() == word)
+        .find(|(w, ..)| same_word(w, word))
         .map(|&(_, a, nk)| TokKind::AuthAlg(a, nk))
 }
 
@@ -395,7 +411,7 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
         // Rules 1 and 2 come before the policy text and win a tie with it;
         // rule 18 comes after it and wins only by being longer (`,` is no
         // policy character).
-        if policy == 2 && bytes.starts_with(b"-P") {
+        if policy == 2 && first == b'-' && after.first() == Some(&b'P') {
             return tok(2, TokKind::FPolicy);
         }
         if word.len() == policy
@@ -423,13 +439,13 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
             // most one of them matches (the flags among themselves: the
             // longest).
             let ai_flags = run(after, AI_FLAG);
-            if bytes.starts_with(b"-P") {
+            if after.first() == Some(&b'P') {
                 tok(2, TokKind::FPolicy)
             } else if ai_flags > 0 {
                 tok(1 + ai_flags, TokKind::AiFlags)
             } else if let Some((w, k)) = FIXED
                 .iter()
-                .filter(|(w, _)| bytes.starts_with(w.as_bytes()))
+                .filter(|(w, _)| starts_with_word(bytes, w))
                 .max_by_key(|(w, _)| w.len())
             {
                 tok(w.len(), *k)
@@ -523,98 +539,141 @@ fn word_lexeme(word: &[u8], state: State) -> Lexeme {
     Lexeme::Tok(TokKind::Str)
 }
 
-/// Splits a whole script into tokens. Stops at the first character no rule
-/// accepts (a [`TokKind::Fatal`] token) or at the end (a [`TokKind::Eof`]
-/// token); the parser reports the fatal one only when it reaches it, so
-/// text after `exit;` never matters.
+/// All tokens of a script, as the parser sees them.
+#[cfg(test)]
 pub(crate) fn tokenize(source: &str) -> Vec<Token> {
-    tokenize_impl(source, true)
+    Lexer::new(source).collect()
 }
 
-/// Like [`tokenize`], but goes on after a character no rule accepts (each
-/// one becomes a [`TokKind::Fatal`] token). Only for finding key material
-/// to mask: a diagnostic shows the text around an error, and keys after a
-/// fatal character must be recognised too.
+/// All tokens of a script, going on after a character no rule accepts
+/// (each one becomes a [`TokKind::Fatal`] token). Only for finding key
+/// material to mask: a diagnostic shows the text around an error, and keys
+/// after a fatal character must be recognised too.
 pub(crate) fn tokenize_for_masking(source: &str) -> Vec<Token> {
-    tokenize_impl(source, false)
+    Lexer {
+        stop_at_fatal: false,
+        ..Lexer::new(source)
+    }
+    .collect()
 }
 
-fn tokenize_impl(source: &str, stop_at_fatal: bool) -> Vec<Token> {
-    // About one token per eight bytes in typical scripts.
-    let mut tokens: Vec<Token> = Vec::with_capacity(source.len() / 8 + 1);
-    let mut pos = 0usize;
-    let mut line = 1u32;
-    let mut state = State::Initial;
-    loop {
-        let rest = source.get(pos..).unwrap_or("");
-        if rest.is_empty() {
-            tokens.push(Token {
-                kind: TokKind::Eof,
-                start: pos,
-                end: pos,
-                line,
-                text_start: pos,
-                text_end: pos,
-            });
-            return tokens;
+/// The scanner, as an iterator of tokens, so that the parser can read a
+/// script statement by statement without holding all its tokens.
+///
+/// It ends after the [`TokKind::Eof`] token, or after the first
+/// [`TokKind::Fatal`] one: the parser reports a fatal character only when
+/// it reaches it, so text after `exit;` never matters.
+///
+/// No `Debug`: it holds the script, keys included.
+pub(crate) struct Lexer<'s> {
+    source: &'s str,
+    /// Where the next token starts looking.
+    pos: usize,
+    /// setkey's LINE.
+    line: u32,
+    /// The start condition.
+    state: State,
+    /// The start of the last token if it was policy text: a `;` right after
+    /// it shows that text too.
+    policy_text: Option<usize>,
+    /// `false` goes on after a fatal character (for masking).
+    stop_at_fatal: bool,
+    /// The last token was returned.
+    done: bool,
+}
+
+impl<'s> Lexer<'s> {
+    /// A lexer at the start of `source`.
+    pub(crate) fn new(source: &'s str) -> Self {
+        Lexer {
+            source,
+            pos: 0,
+            line: 1,
+            state: State::Initial,
+            policy_text: None,
+            stop_at_fatal: true,
+            done: false,
         }
-        let (len, lexeme) = best_match(rest, state);
-        let start = pos;
-        pos += len;
-        let kind = match lexeme {
-            Lexeme::Skip | Lexeme::Swallow => continue,
-            Lexeme::Newline => {
-                line = line.saturating_add(1);
-                continue;
+    }
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let rest = self.source.get(self.pos..).unwrap_or("");
+            let start = self.pos;
+            if rest.is_empty() {
+                self.done = true;
+                return Some(Token {
+                    kind: TokKind::Eof,
+                    start,
+                    end: start,
+                    line: self.line,
+                    text_start: start,
+                    text_end: start,
+                });
             }
-            Lexeme::Tok(kind) => kind,
-        };
-        let (mut text_start, mut text_end) = (start, pos);
-        match kind {
-            TokKind::FPolicy => state = State::Policy,
-            TokKind::FEnc => state = State::Enc,
-            TokKind::FAuth => state = State::Auth,
-            TokKind::EncAlg(..) | TokKind::AuthAlg(..) => state = State::Initial,
-            TokKind::PolicyText => {
-                // Newlines inside the policy are counted (flex's rule counts them).
-                let lfs = rest.as_bytes()[..len]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
-                line = line.saturating_add(u32::try_from(lfs).unwrap_or(u32::MAX));
-            }
-            TokKind::Eot if state == State::Policy => {
-                state = State::Initial;
-                // setkey's scanner keeps the policy text in yytext (yymore),
-                // so messages at this `;` show the policy followed by `;`.
-                // Only a comment can come between the two, and a comment
-                // ends at a newline that starts policy text again, so the
-                // policy text always ends right at the `;`.
-                if let Some(prev) = tokens.last()
-                    && prev.kind == TokKind::PolicyText
-                    && prev.end == start
-                {
-                    text_start = prev.start;
+            let (len, lexeme) = best_match(rest, self.state);
+            self.pos += len;
+            let kind = match lexeme {
+                Lexeme::Skip | Lexeme::Swallow => continue,
+                Lexeme::Newline => {
+                    self.line = self.line.saturating_add(1);
+                    continue;
                 }
+                Lexeme::Tok(kind) => kind,
+            };
+            let end = self.pos;
+            let (mut text_start, mut text_end) = (start, end);
+            let policy_text = self.policy_text.take();
+            match kind {
+                TokKind::FPolicy => self.state = State::Policy,
+                TokKind::FEnc => self.state = State::Enc,
+                TokKind::FAuth => self.state = State::Auth,
+                TokKind::EncAlg(..) | TokKind::AuthAlg(..) => self.state = State::Initial,
+                TokKind::PolicyText => {
+                    // Newlines inside the policy are counted (flex's rule
+                    // counts them).
+                    let text = rest.as_bytes().get(..len).unwrap_or_default();
+                    let lfs = text.iter().filter(|&&b| b == b'\n').count();
+                    self.line = self
+                        .line
+                        .saturating_add(u32::try_from(lfs).unwrap_or(u32::MAX));
+                    self.policy_text = Some(start);
+                }
+                TokKind::Eot if self.state == State::Policy => {
+                    self.state = State::Initial;
+                    // setkey's scanner keeps the policy text in yytext
+                    // (yymore), so messages at this `;` show the policy
+                    // followed by `;`. Only a comment can come between the
+                    // two, and a comment ends at a newline, which starts
+                    // policy text again: the policy text ends at the `;`.
+                    if let Some(p) = policy_text {
+                        text_start = p;
+                    }
+                }
+                TokKind::Quoted => {
+                    // yytext loses its quotes; embedded newlines are not
+                    // counted.
+                    text_start = start + 1;
+                    text_end = end - 1;
+                }
+                TokKind::Fatal if self.stop_at_fatal => self.done = true,
+                _ => {}
             }
-            TokKind::Quoted => {
-                // yytext loses its quotes; embedded newlines are not counted.
-                text_start = start + 1;
-                text_end = pos - 1;
-            }
-            _ => {}
-        }
-        let fatal = kind == TokKind::Fatal;
-        tokens.push(Token {
-            kind,
-            start,
-            end: pos,
-            line,
-            text_start,
-            text_end,
-        });
-        if fatal && stop_at_fatal {
-            return tokens;
+            return Some(Token {
+                kind,
+                start,
+                end,
+                line: self.line,
+                text_start,
+                text_end,
+            });
         }
     }
 }

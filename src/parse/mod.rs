@@ -275,43 +275,65 @@ pub fn parse_script_with(
     options: &Options,
     names: &dyn NameService,
 ) -> Result<Vec<Statement>, ParseError> {
-    let tokens = lexer::tokenize(source);
     let grammar = Grammar {
         options,
         names,
         source,
     };
-    let mut input = Toks::new(&tokens);
+    let mut lexer = lexer::Lexer::new(source);
+    // The tokens of one statement at a time: up to its `;` (no rule reads
+    // past the first `;`, nor past the end or a character no rule
+    // accepts). Statements never look back at an earlier statement's
+    // tokens, and neither does the masking of keys in a message (a `;`
+    // breaks every chain it follows), so the script's tokens need not be
+    // held all at once.
+    let mut tokens: Vec<Token> = Vec::with_capacity(64);
     let mut out = Vec::new();
     loop {
-        match grammar.statement(input) {
-            Ok((_, None)) => return Ok(out),
-            Ok((rest, Some(stmt))) => {
-                let exit = stmt
-                    .operations
-                    .iter()
-                    .any(|o| matches!(o, crate::ir::Operation::Exit));
-                out.push(stmt);
-                if exit {
-                    return Ok(out);
+        tokens.clear();
+        for t in lexer.by_ref() {
+            let last = matches!(t.kind, TokKind::Eot | TokKind::Eof | TokKind::Fatal);
+            tokens.push(t);
+            if last {
+                break;
+            }
+        }
+        let mut input = Toks::new(&tokens);
+        while input.peek().is_some() {
+            match grammar.statement(input) {
+                Ok((_, None)) => return Ok(out),
+                Ok((rest, Some(stmt))) => {
+                    let exit = stmt
+                        .operations
+                        .iter()
+                        .any(|o| matches!(o, crate::ir::Operation::Exit));
+                    out.push(stmt);
+                    if exit {
+                        return Ok(out);
+                    }
+                    input = rest;
                 }
-                input = rest;
+                Err(nom::Err::Error(f) | nom::Err::Failure(f)) => {
+                    return Err(build_error(source, &tokens, f));
+                }
+                Err(nom::Err::Incomplete(_)) => {
+                    let at = input.pos();
+                    return Err(build_error(
+                        source,
+                        &tokens,
+                        Fail {
+                            at,
+                            kind: FailKind::Syntax,
+                            help: None,
+                        },
+                    ));
+                }
             }
-            Err(nom::Err::Error(f) | nom::Err::Failure(f)) => {
-                return Err(build_error(source, &tokens, f));
-            }
-            Err(nom::Err::Incomplete(_)) => {
-                let at = input.pos();
-                return Err(build_error(
-                    source,
-                    &tokens,
-                    Fail {
-                        at,
-                        kind: FailKind::Syntax,
-                        help: None,
-                    },
-                ));
-            }
+        }
+        if tokens.is_empty() {
+            // Not reached: the lexer ends only after an Eof or a fatal
+            // token, and no statement accepts either.
+            return Ok(out);
         }
     }
 }

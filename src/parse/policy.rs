@@ -10,9 +10,8 @@
 use std::net::SocketAddr;
 
 use nom::branch::alt;
-use nom::bytes::complete::take_while1;
 use nom::character::complete::{char, multispace0};
-use nom::combinator::{eof, opt, recognize, verify};
+use nom::combinator::{eof, opt, verify};
 use nom::sequence::{pair, preceded};
 use nom::{IResult, Parser};
 
@@ -57,24 +56,44 @@ fn fail<T>(msg: &str) -> Result<T, nom::Err<PolErr>> {
     Err(nom::Err::Failure(PolErr::Msg(msg.to_string())))
 }
 
-fn is_addr_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_')
+fn is_addr_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b':' | b'.' | b'_')
 }
 
 /// One word of libipsec's scanner: an address-character run with an
-/// optional `%scope`, after optional white space.
+/// optional `%scope`, after optional white space (nom's `multispace0`
+/// set). All these characters are ASCII, so byte offsets are character
+/// boundaries.
 fn word(i: &str) -> PRes<'_, &str> {
-    preceded(
-        multispace0,
-        recognize(pair(
-            take_while1(is_addr_char),
-            opt(pair(
-                char('%'),
-                take_while1(|c: char| c.is_ascii_alphanumeric()),
-            )),
-        )),
-    )
-    .parse(i)
+    let rest = i.trim_start_matches([' ', '\t', '\r', '\n']);
+    let b = rest.as_bytes();
+    let run = |from: usize, ok: fn(u8) -> bool| {
+        b.get(from..)
+            .map_or(0, |t| t.iter().position(|&c| !ok(c)).unwrap_or(t.len()))
+    };
+    let addr = run(0, is_addr_byte);
+    if addr == 0 {
+        return Err(nom::Err::Error(PolErr::Syntax));
+    }
+    let scope = match b.get(addr) {
+        Some(b'%') => run(addr + 1, |c| c.is_ascii_alphanumeric()),
+        _ => 0,
+    };
+    let end = if scope > 0 { addr + 1 + scope } else { addr };
+    match (rest.get(..end), rest.get(end..)) {
+        (Some(w), Some(after)) => Ok((after, w)),
+        _ => Err(nom::Err::Error(PolErr::Syntax)),
+    }
+}
+
+/// A word that is one of the keywords of `table` (the word is read once,
+/// then looked up).
+fn one_of<'a, T: Copy>(i: &'a str, table: &[(&str, T)]) -> PRes<'a, T> {
+    let (rest, w) = word(i)?;
+    match table.iter().find(|(k, _)| *k == w) {
+        Some(&(_, v)) => Ok((rest, v)),
+        None => Err(nom::Err::Error(PolErr::Syntax)),
+    }
 }
 
 /// A punctuation character of the policy language.
@@ -139,40 +158,48 @@ fn ip_word(i: &str) -> PRes<'_, &str> {
 }
 
 fn direction(i: &str) -> PRes<'_, Direction> {
-    alt((
-        kw("in").map(|_| Direction::In),
-        kw("out").map(|_| Direction::Out),
-        kw("fwd").map(|_| Direction::Fwd),
-    ))
-    .parse(i)
+    one_of(
+        i,
+        &[
+            ("in", Direction::In),
+            ("out", Direction::Out),
+            ("fwd", Direction::Fwd),
+        ],
+    )
 }
 
 fn action(i: &str) -> PRes<'_, PolicyAction> {
-    alt((
-        kw("discard").map(|_| PolicyAction::Discard),
-        kw("none").map(|_| PolicyAction::None),
-        kw("ipsec").map(|_| PolicyAction::Ipsec),
-        kw("bypass").map(|_| PolicyAction::Bypass),
-        kw("entrust").map(|_| PolicyAction::Entrust),
-    ))
-    .parse(i)
+    one_of(
+        i,
+        &[
+            ("discard", PolicyAction::Discard),
+            ("none", PolicyAction::None),
+            ("ipsec", PolicyAction::Ipsec),
+            ("bypass", PolicyAction::Bypass),
+            ("entrust", PolicyAction::Entrust),
+        ],
+    )
 }
 
 fn protocol(i: &str) -> PRes<'_, IpsecProtocol> {
-    alt((
-        kw("esp").map(|_| IpsecProtocol::Esp),
-        kw("ah").map(|_| IpsecProtocol::Ah),
-        kw("ipcomp").map(|_| IpsecProtocol::IpComp),
-    ))
-    .parse(i)
+    one_of(
+        i,
+        &[
+            ("esp", IpsecProtocol::Esp),
+            ("ah", IpsecProtocol::Ah),
+            ("ipcomp", IpsecProtocol::IpComp),
+        ],
+    )
 }
 
 fn mode(i: &str) -> PRes<'_, IpsecMode> {
-    alt((
-        kw("transport").map(|_| IpsecMode::Transport),
-        kw("tunnel").map(|_| IpsecMode::Tunnel),
-    ))
-    .parse(i)
+    one_of(
+        i,
+        &[
+            ("transport", IpsecMode::Transport),
+            ("tunnel", IpsecMode::Tunnel),
+        ],
+    )
 }
 
 /// `default`, `use`, `require`, `unique`, `unique:N`.
@@ -208,17 +235,19 @@ enum Prio {
 }
 
 fn base(i: &str) -> PRes<'_, u32> {
-    alt((
-        kw("low").map(|_| 0xC000_0000u32),
-        kw("def").map(|_| PRIORITY_DEFAULT),
-        kw("high").map(|_| 0x4000_0000u32),
-    ))
-    .parse(i)
+    one_of(
+        i,
+        &[
+            ("low", 0xC000_0000u32),
+            ("def", PRIORITY_DEFAULT),
+            ("high", 0x4000_0000u32),
+        ],
+    )
 }
 
 fn prio_spec(i: &str) -> PRes<'_, Prio> {
     preceded(
-        alt((kw("priority"), kw("prio"))),
+        |i| one_of(i, &[("priority", ()), ("prio", ())]),
         alt((
             number.map(Prio::Offset),
             preceded(sym('-'), number).map(Prio::Negative),
@@ -416,6 +445,17 @@ mod tests {
 
     fn p(text: &str) -> Result<Policy, String> {
         parse_policy(text, &FileNames::default())
+    }
+
+    #[test]
+    fn words_with_and_without_scope() {
+        assert_eq!(word(" \t\r\nfe80::1%eth0-x"), Ok(("-x", "fe80::1%eth0")));
+        assert_eq!(word("a_b.c%-"), Ok(("%-", "a_b.c")));
+        assert_eq!(word("unique:3/"), Ok(("/", "unique:3")));
+        assert_eq!(word("  "), Err(nom::Err::Error(PolErr::Syntax)));
+        assert_eq!(word("\u{e9}a"), Err(nom::Err::Error(PolErr::Syntax)));
+        assert_eq!(direction(" inx"), Err(nom::Err::Error(PolErr::Syntax)));
+        assert_eq!(direction(" fwd ipsec"), Ok((" ipsec", Direction::Fwd)));
     }
 
     #[test]

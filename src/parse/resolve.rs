@@ -395,7 +395,11 @@ impl NameService for FileNames {
         numeric: bool,
     ) -> Result<Vec<SocketAddr>, String> {
         let port = self.port(service)?;
-        let addrs = match numeric_host(host) {
+        let socket = |(ip, scope): (IpAddr, u32)| match ip {
+            IpAddr::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, port)),
+            IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, port, 0, scope)),
+        };
+        match numeric_host(host) {
             Some((ip, scope)) => {
                 let ok = matches!(
                     (family, ip),
@@ -404,21 +408,17 @@ impl NameService for FileNames {
                 if !ok {
                     return Err(EAI_ADDRFAMILY_TEXT.to_string());
                 }
-                vec![(ip, scope)]
+                Ok(vec![socket((ip, scope))])
             }
-            None if numeric => return Err(EAI_NONAME_TEXT.to_string()),
-            None => self.lookup(host, family),
-        };
-        if addrs.is_empty() {
-            return Err(EAI_NONAME_TEXT.to_string());
+            None if numeric => Err(EAI_NONAME_TEXT.to_string()),
+            None => {
+                let addrs = self.lookup(host, family);
+                if addrs.is_empty() {
+                    return Err(EAI_NONAME_TEXT.to_string());
+                }
+                Ok(addrs.into_iter().map(socket).collect())
+            }
         }
-        Ok(addrs
-            .into_iter()
-            .map(|(ip, scope)| match ip {
-                IpAddr::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, port)),
-                IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, port, 0, scope)),
-            })
-            .collect())
     }
 
     fn protocol(&self, name: &str) -> Option<u8> {
