@@ -411,15 +411,8 @@ impl Cli {
         let mut traced = self.traced(kernel, &out);
         let mut exec = Executor::new(&mut traced, out.clone(), reporter);
         let mut status = 0;
-        for statement in statements {
-            match exec.execute(statement) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Exit) => break,
-                Err(e) => {
-                    status = self.run_error(e);
-                    break;
-                }
-            }
+        if let Err(e) = exec.execute_all(statements) {
+            status = self.run_error(e);
         }
         if exec.output().flush().is_err() {
             status = 1;

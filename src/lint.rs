@@ -16,7 +16,7 @@
 //!   protocol, mode, reqid and addresses). Scripts that add no SA at all
 //!   are left alone: their SAs come from a key daemon.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -76,15 +76,15 @@ pub fn lint(statements: &[Statement]) -> Vec<Lint> {
             })
         })
         .collect();
-    let all_sas: Vec<&SecurityAssociation> = sas.iter().map(|(_, sa)| *sa).collect();
+    let index = SaIndex::new(sas.iter().map(|(_, sa)| *sa).collect());
     let mut out = Vec::new();
     for statement in statements {
         let line = statement.location.line;
         for op in &statement.operations {
             match op {
-                Operation::Add(sa) => sa_lints(line, sa, &all_sas, &mut out),
+                Operation::Add(sa) => sa_lints(line, sa, &index.all, &mut out),
                 Operation::SpdAdd(p) | Operation::SpdUpdate(p) => {
-                    policy_lints(line, p, &all_sas, &mut out)
+                    policy_lints(line, p, &index, &mut out)
                 }
                 _ => {}
             }
@@ -93,6 +93,39 @@ pub fn lint(statements: &[Statement]) -> Vec<Lint> {
     let mut seen = HashSet::new();
     out.retain(|l| seen.insert((l.line, l.text.clone())));
     out
+}
+
+/// The script's SAs with the lookups the policy lints make, so that a
+/// script of N SAs and N policies is linted in linear time, not N².
+struct SaIndex<'a> {
+    all: Vec<&'a SecurityAssociation>,
+    by_destination: HashMap<(SaType, IpAddr), Vec<&'a SecurityAssociation>>,
+    reqids: HashSet<u32>,
+}
+
+impl<'a> SaIndex<'a> {
+    fn new(all: Vec<&'a SecurityAssociation>) -> SaIndex<'a> {
+        let mut by_destination: HashMap<_, Vec<_>> = HashMap::new();
+        for sa in &all {
+            by_destination
+                .entry((sa.satype, sa.dst.ip()))
+                .or_default()
+                .push(*sa);
+        }
+        let reqids = all.iter().map(|sa| sa.reqid).collect();
+        SaIndex {
+            all,
+            by_destination,
+            reqids,
+        }
+    }
+
+    /// The SAs of a type whose destination is exactly `dst`.
+    fn to(&self, satype: SaType, dst: IpAddr) -> &[&'a SecurityAssociation] {
+        self.by_destination
+            .get(&(satype, dst))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 const USE_AES: &str = "use aes-cbc with a 128- or 256-bit key, with hmac-sha2-256";
@@ -316,12 +349,8 @@ fn mismatch(
 }
 
 /// Lints about one policy's requests.
-fn policy_lints(
-    line: u32,
-    policy: &PolicyRequest,
-    sas: &[&SecurityAssociation],
-    out: &mut Vec<Lint>,
-) {
+fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mut Vec<Lint>) {
+    let sas = index.all.as_slice();
     let p = &policy.policy;
     if p.action != PolicyAction::Ipsec {
         return;
@@ -331,7 +360,7 @@ fn policy_lints(
         if r.level == Level::Unique
             && (1..=MANUAL_REQID_MAX).contains(&r.reqid)
             && !sas.is_empty()
-            && !sas.iter().any(|sa| sa.reqid == r.reqid)
+            && !index.reqids.contains(&r.reqid)
         {
             out.push(Lint::new(
                 line,
@@ -381,6 +410,22 @@ fn policy_lints(
                 continue;
             }
         };
+        // The usual case first: an SA to exactly the request's destination
+        // fits. Only when none does are all SAs looked at, for the help text.
+        let exact_destination = match (r.mode, r.endpoints) {
+            (IpsecMode::Tunnel, Some((_, d))) => Some(d.ip()),
+            (IpsecMode::Tunnel, None) => None,
+            _ => (u32::from(policy.dst.prefixlen) >= full_prefix(policy.dst.addr.ip()))
+                .then(|| policy.dst.addr.ip()),
+        };
+        if let Some(dst) = exact_destination
+            && index
+                .to(satype_of(r.protocol), dst)
+                .iter()
+                .any(|sa| mismatch(sa, policy, r, reqid).is_none())
+        {
+            continue;
+        }
         let candidates: Vec<Option<Mismatch>> = sas
             .iter()
             .filter(|sa| sa.satype == satype_of(r.protocol))
@@ -445,6 +490,14 @@ fn level_name(l: Level) -> &'static str {
         Level::Use => "use",
         Level::Require => "require",
         Level::Unique => "unique",
+    }
+}
+
+/// The length of a full prefix of the address' family.
+fn full_prefix(ip: IpAddr) -> u32 {
+    match ip {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
     }
 }
 

@@ -1,6 +1,12 @@
 //! Executes lowered statements against the kernel and reports the way setkey
 //! reports: kernel errors are printed with the statement's line and the
 //! script goes on; `get`, `dump` and `spddump` print on stdout.
+//!
+//! A whole script ([`Executor::execute_all`]) is sent in batches: runs of
+//! consecutive statements whose replies are only checked for errors go to
+//! the kernel together ([`Kernel::request_batch`], many requests per system
+//! call where the interface allows it), and their errors are then reported
+//! in statement order with their lines, as if each had been sent alone.
 
 use std::cell::RefCell;
 use std::io::{self, BufWriter, Write};
@@ -10,10 +16,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::dump::{self, DumpOptions};
 use crate::ir::Keys;
 use crate::ir::{Operation, Statement};
-use crate::pfkey::Kernel;
 use crate::pfkey::request;
 use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{Message, MessageType};
+use crate::pfkey::{BatchOutcome, Kernel, ReplyNeed, request_each};
 
 /// Where and how messages about statements are printed.
 #[derive(Debug, Clone)]
@@ -68,13 +74,35 @@ pub enum Flow {
     Exit,
 }
 
+/// The most requests [`Executor::execute_all`] sends as one batch. Bounds
+/// the requests (and keys) held in memory at once and how long an error
+/// waits to be reported; large enough that a batch costs a handful of
+/// system calls per thousand requests.
+const BATCH_REQUESTS: usize = 2048;
+
+/// Whether an operation can go into a batch: its reply is only checked for
+/// an error (not printed, not needed by a later request).
+fn batchable(op: &Operation) -> bool {
+    matches!(
+        op,
+        Operation::Flush(_)
+            | Operation::SpdFlush
+            | Operation::Add(_)
+            | Operation::Delete(_)
+            | Operation::GetSpi(_)
+            | Operation::SpdAdd(_)
+            | Operation::SpdUpdate(_)
+            | Operation::SpdDelete(_)
+    )
+}
+
 /// Runs statements against a kernel.
 pub struct Executor<'a, W: Write> {
     kernel: &'a mut dyn Kernel,
     out: W,
     reporter: Reporter,
     dump_options: DumpOptions,
-    kernel_errors: usize,
+    refused_lines: Vec<u32>,
 }
 
 impl<'a, W: Write> Executor<'a, W> {
@@ -85,13 +113,19 @@ impl<'a, W: Write> Executor<'a, W> {
             out,
             reporter,
             dump_options: DumpOptions::default(),
-            kernel_errors: 0,
+            refused_lines: Vec::new(),
         }
     }
 
     /// How many requests the kernel refused so far.
     pub fn kernel_errors(&self) -> usize {
-        self.kernel_errors
+        self.refused_lines.len()
+    }
+
+    /// The script lines of the requests the kernel refused, in the order
+    /// they were reported (a line appears once per refused request).
+    pub fn refused_lines(&self) -> &[u32] {
+        &self.refused_lines
     }
 
     /// The output, for flushing.
@@ -111,6 +145,66 @@ impl<'a, W: Write> Executor<'a, W> {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Executes statements in order, as [`Executor::execute`] one by one
+    /// would — same kernel requests in the same order, same reports — but
+    /// sends runs of batchable statements (adds, deletes, flushes, policy
+    /// changes) with [`Kernel::request_batch`].
+    pub fn execute_all(&mut self, statements: &[Statement]) -> Result<Flow, RunError> {
+        let mut rest = statements;
+        while let Some(first) = rest.first() {
+            let run = batch_run(rest);
+            if run == 0 {
+                if self.execute(first)? == Flow::Exit {
+                    return Ok(Flow::Exit);
+                }
+                rest = &rest[1..];
+                continue;
+            }
+            let (batch, after) = rest.split_at(run);
+            self.execute_batch(batch)?;
+            rest = after;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Sends the operations of batchable statements as one batch, then
+    /// reports each statement's warnings and kernel errors in order.
+    fn execute_batch(&mut self, statements: &[Statement]) -> Result<(), RunError> {
+        let mut messages = Vec::new();
+        for statement in statements {
+            for op in &statement.operations {
+                let h = self.kernel.header(0, 0);
+                // Batchable operations always have a request.
+                messages.extend(request::for_operation(h, op));
+            }
+        }
+        let BatchOutcome { replies, failure } =
+            self.kernel.request_batch(&messages, ReplyNeed::Status);
+        let mut replies = replies.into_iter();
+        for statement in statements {
+            let line = statement.location.line;
+            for w in &statement.warnings {
+                self.reporter.warning(&mut self.out, line, w)?;
+            }
+            for _ in &statement.operations {
+                let Some(answer) = replies.next() else {
+                    // The transport failed at this statement's request:
+                    // the script stops here, as it would have unbatched.
+                    return Err(failure
+                        .unwrap_or(SocketError::Receive(nix::errno::Errno::EIO))
+                        .into());
+                };
+                if answer.reply.header.errno != 0 {
+                    self.report_refusal(&answer.reply, answer.detail.as_deref(), line)?;
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
     }
 
     fn operation(&mut self, op: &Operation, line: u32) -> Result<Flow, RunError> {
@@ -140,10 +234,21 @@ impl<'a, W: Write> Executor<'a, W> {
 
     /// Reports a kernel error reply with setkey's texts.
     fn kernel_error(&mut self, reply: &Message, line: u32) -> Result<(), RunError> {
-        self.kernel_errors += 1;
+        let detail = self.kernel.detail().map(str::to_string);
+        self.report_refusal(reply, detail.as_deref(), line)
+    }
+
+    /// Reports a kernel error reply and what the kernel said beyond it.
+    fn report_refusal(
+        &mut self,
+        reply: &Message,
+        detail: Option<&str>,
+        line: u32,
+    ) -> Result<(), RunError> {
+        self.refused_lines.push(line);
         let text = dump::error_text(&reply.header);
         self.reporter.statement_error(&mut self.out, line, &text)?;
-        if let Some(detail) = self.kernel.detail() {
+        if let Some(detail) = detail {
             // rsetkey's addition: what the errno alone cannot say.
             self.reporter.detail(line, detail);
         }
@@ -206,6 +311,24 @@ impl<'a, W: Write> Executor<'a, W> {
     }
 }
 
+/// How many statements at the start of `statements` form one batch: those
+/// whose operations are all batchable, up to [`BATCH_REQUESTS`] requests
+/// (at least one statement when the first is batchable); 0 when the first
+/// is not.
+fn batch_run(statements: &[Statement]) -> usize {
+    let mut requests = 0;
+    for (i, s) in statements.iter().enumerate() {
+        if !s.operations.iter().all(batchable) {
+            return i;
+        }
+        requests += s.operations.len();
+        if requests > BATCH_REQUESTS && i > 0 {
+            return i;
+        }
+    }
+    statements.len()
+}
+
 /// Seconds since the epoch, as setkey's `time(NULL)`.
 pub fn now() -> u64 {
     SystemTime::now()
@@ -224,6 +347,9 @@ pub enum RunError {
     Output(#[from] io::Error),
 }
 
+/// Bytes of standard output buffered before a write.
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
 /// Standard output shared by everything that prints during a run (the
 /// executor, the dump printer, the message tracer), so that their output
 /// stays in the order it was produced.
@@ -233,7 +359,13 @@ pub struct SharedOutput(Rc<RefCell<BufWriter<io::Stdout>>>);
 impl SharedOutput {
     /// Buffered standard output.
     pub fn stdout() -> SharedOutput {
-        SharedOutput(Rc::new(RefCell::new(BufWriter::new(io::stdout()))))
+        // Dumps of large tables are megabytes of text: a large buffer keeps
+        // the number of write calls down (they are costly where system
+        // calls are, as under virtualisation).
+        SharedOutput(Rc::new(RefCell::new(BufWriter::with_capacity(
+            OUTPUT_BUFFER,
+            io::stdout(),
+        ))))
     }
 }
 
@@ -308,9 +440,231 @@ impl Kernel for Tracer<'_> {
         Ok(reply)
     }
 
+    /// With `-v`, requests go one by one, so the trace shows each request
+    /// followed by its full reply, as without batches. Otherwise the inner
+    /// kernel batches them; `-H` shows the requests that reached an answer
+    /// (and the one the transport failed on), as one by one it would.
+    fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
+        if self.verbose {
+            return request_each(self, requests);
+        }
+        let outcome = self.inner.request_batch(requests, need);
+        if self.hex {
+            let shown = outcome.replies.len() + usize::from(outcome.failure.is_some());
+            for m in requests.iter().take(shown) {
+                let _ = self.print(m, true);
+            }
+        }
+        outcome
+    }
+
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
         let reply = self.inner.next_reply(msg_type)?;
         let _ = self.print(&reply, false);
         Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::SupportedAlgorithms;
+    use crate::parse::{self, Options};
+    use crate::pfkey::BatchReply;
+    use nix::errno::Errno;
+
+    /// A kernel that refuses the requests whose SPI is in `refuse` (with
+    /// EEXIST), fails the transport at SPI `fail_at`, and records what it
+    /// was asked and how (one by one, or in which batches).
+    #[derive(Default)]
+    struct FakeKernel {
+        refuse: Vec<u32>,
+        fail_at: Option<u32>,
+        batches: bool,
+        log: Vec<(u8, u32)>,
+        batch_sizes: Vec<usize>,
+        detail: Option<String>,
+    }
+
+    impl FakeKernel {
+        fn spi(m: &Message) -> u32 {
+            m.sa().map_or(0, |sa| sa.spi)
+        }
+    }
+
+    impl Kernel for FakeKernel {
+        fn pid(&self) -> u32 {
+            7
+        }
+
+        fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
+            let spi = Self::spi(message);
+            if self.fail_at == Some(spi) {
+                return Err(SocketError::Receive(Errno::EAGAIN));
+            }
+            self.log.push((message.header.msg_type, spi));
+            let mut h = message.header;
+            if self.refuse.contains(&spi) {
+                h.errno = libc::EEXIST as u8;
+                self.detail = Some(format!("spi {spi:#x} exists"));
+            } else {
+                self.detail = None;
+            }
+            Ok(Message::new(h))
+        }
+
+        fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
+            assert_eq!(need, ReplyNeed::Status);
+            if !self.batches {
+                return request_each(self, requests);
+            }
+            self.batch_sizes.push(requests.len());
+            let mut replies = Vec::new();
+            for m in requests {
+                match self.request(m) {
+                    Ok(reply) => {
+                        let detail = self.detail.take();
+                        replies.push(BatchReply { reply, detail });
+                    }
+                    Err(e) => {
+                        return BatchOutcome {
+                            replies,
+                            failure: Some(e),
+                        };
+                    }
+                }
+            }
+            BatchOutcome {
+                replies,
+                failure: None,
+            }
+        }
+
+        fn next_reply(&mut self, _: u8) -> Result<Message, SocketError> {
+            Err(SocketError::Receive(Errno::EAGAIN))
+        }
+
+        fn detail(&self) -> Option<&str> {
+            self.detail.as_deref()
+        }
+    }
+
+    const KEY: &str = "0x00112233445566778899aabbccddeeff";
+
+    /// Statements on lines 1, 2, … : SAs with SPIs 0x101…, a `get` (not
+    /// batchable) after the fourth, an `in` policy (two requests) and an
+    /// `exit` before the last statement.
+    fn script() -> Vec<Statement> {
+        let mut text = String::new();
+        for i in 1..=4 {
+            text += &format!(
+                "add 10.0.0.1 10.0.0.2 esp {:#x} -E aes-cbc {KEY};\n",
+                0x100 + i
+            );
+        }
+        text += "get 10.0.0.1 10.0.0.2 esp 0x101;\n";
+        text += "spdadd 10.1.0.0/16 10.2.0.0/16 any -P in ipsec esp/transport//require;\n";
+        for i in 7..=9 {
+            text += &format!(
+                "add 10.0.0.1 10.0.0.2 esp {:#x} -E aes-cbc {KEY};\n",
+                0x100 + i
+            );
+        }
+        text += "exit;\n";
+        text += &format!("add 10.0.0.1 10.0.0.2 esp 0x1ff -E aes-cbc {KEY};\n");
+        let options = Options {
+            supported: SupportedAlgorithms::linux_default(),
+            rfc_mode: true,
+        };
+        parse::parse_script(&text, &options).expect("test script parses")
+    }
+
+    fn reporter() -> Reporter {
+        Reporter {
+            program: "rsetkey".to_string(),
+            file: "test.conf".to_string(),
+            interactive: true,
+        }
+    }
+
+    /// Runs the script one statement at a time and with `execute_all`:
+    /// (requests, refused lines, output, result) of each.
+    type Run = (Vec<(u8, u32)>, Vec<u32>, Vec<u8>, Result<Flow, String>);
+
+    fn both(make: impl Fn() -> FakeKernel) -> (Run, Run, Vec<usize>) {
+        let statements = script();
+        let mut one = make();
+        let mut exec = Executor::new(&mut one, Vec::new(), reporter());
+        let mut result = Ok(Flow::Continue);
+        for s in &statements {
+            match exec.execute(s) {
+                Ok(Flow::Continue) => {}
+                other => {
+                    result = other.map_err(|e| e.to_string());
+                    break;
+                }
+            }
+        }
+        let lines = exec.refused_lines().to_vec();
+        let out = std::mem::take(exec.output());
+        let single = (one.log, lines, out, result);
+
+        let mut batched = make();
+        batched.batches = true;
+        let mut exec = Executor::new(&mut batched, Vec::new(), reporter());
+        let result = exec.execute_all(&statements).map_err(|e| e.to_string());
+        let lines = exec.refused_lines().to_vec();
+        let out = std::mem::take(exec.output());
+        let sizes = batched.batch_sizes.clone();
+        ((single), (batched.log, lines, out, result), sizes)
+    }
+
+    #[test]
+    fn batches_send_the_same_requests_and_report_errors_on_their_lines() {
+        let (single, batched, sizes) = both(|| FakeKernel {
+            refuse: vec![0x102, 0x108],
+            ..FakeKernel::default()
+        });
+        assert_eq!(batched, single);
+        // lines 2 and 8 refused
+        assert_eq!(batched.1, vec![2, 8]);
+        assert_eq!(batched.3, Ok(Flow::Exit));
+        assert_eq!(
+            String::from_utf8_lossy(&batched.2)
+                .matches("File exists.")
+                .count(),
+            2
+        );
+        // adds 1-4; the get alone; the policy pair and adds 7-9
+        assert_eq!(sizes, vec![4, 5]);
+        // nothing after exit
+        assert!(
+            !batched
+                .0
+                .iter()
+                .any(|(_, spi)| *spi == 0x1ff_u32.to_be() || *spi == 0x1ff)
+        );
+    }
+
+    #[test]
+    fn a_transport_failure_in_a_batch_stops_where_it_would_have_stopped() {
+        let (single, batched, _) = both(|| FakeKernel {
+            refuse: vec![0x101, 0x103],
+            fail_at: Some(0x103),
+            ..FakeKernel::default()
+        });
+        assert_eq!(batched, single);
+        // the refusal before the failure is reported, nothing after it
+        assert_eq!(batched.1, vec![1]);
+        assert!(batched.3.is_err());
+    }
+
+    #[test]
+    fn runs_are_cut_at_statements_that_need_their_replies() {
+        let statements = script();
+        assert_eq!(batch_run(&statements), 4);
+        assert_eq!(batch_run(&statements[4..]), 0); // get
+        assert_eq!(batch_run(&statements[5..]), 4); // spdadd (2 requests), 3 adds
+        assert_eq!(batch_run(&statements[9..]), 0); // exit
     }
 }

@@ -13,6 +13,68 @@ pub mod wire;
 use socket::SocketError;
 use wire::{Header, Message, PF_KEY_V2};
 
+/// What the caller of [`Kernel::request_batch`] needs of each reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyNeed {
+    /// The whole first reply, exactly as [`Kernel::request`] returns it
+    /// (for example the SA notification af_key sends after an ADD).
+    Full,
+    /// Only the outcome: an error reply as [`Kernel::request`] would give
+    /// it, and on success any reply with errno 0 — possibly just the
+    /// request's header. Lets an interface skip what it would do only to
+    /// build the full reply (XFRM: a GET after every ADD).
+    Status,
+}
+
+/// One request's answer in a batch.
+#[derive(Debug, Clone)]
+pub struct BatchReply {
+    /// The first reply (see [`ReplyNeed`] for what it holds).
+    pub reply: Message,
+    /// [`Kernel::detail`] as it stood right after this request, when the
+    /// reply is an error.
+    pub detail: Option<String>,
+}
+
+/// The answers to a batch of requests.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One answer per request, in request order; fewer than the requests
+    /// when `failure` is set (the requests after the answered ones may or
+    /// may not have reached the kernel).
+    pub replies: Vec<BatchReply>,
+    /// The transport failure that ended the batch, if any.
+    pub failure: Option<SocketError>,
+}
+
+/// [`Kernel::request_batch`] the plain way: each request with
+/// [`Kernel::request`], in order, until the transport fails.
+pub fn request_each<K: Kernel + ?Sized>(kernel: &mut K, requests: &[Message]) -> BatchOutcome {
+    let mut replies = Vec::with_capacity(requests.len());
+    for message in requests {
+        match kernel.request(message) {
+            Ok(reply) => {
+                let detail = if reply.header.errno != 0 {
+                    kernel.detail().map(str::to_string)
+                } else {
+                    None
+                };
+                replies.push(BatchReply { reply, detail });
+            }
+            Err(e) => {
+                return BatchOutcome {
+                    replies,
+                    failure: Some(e),
+                };
+            }
+        }
+    }
+    BatchOutcome {
+        replies,
+        failure: None,
+    }
+}
+
 /// Something that answers PF_KEY requests as Linux's `af_key` would.
 pub trait Kernel {
     /// The pid requests carry in `sadb_msg_pid` (replies echo it; dumps
@@ -23,6 +85,19 @@ pub trait Kernel {
     /// `sadb_msg_errno` set). Replies to earlier requests and messages meant
     /// for others are never returned.
     fn request(&mut self, message: &Message) -> Result<Message, SocketError>;
+
+    /// Sends requests in order and returns the first reply of each, in
+    /// order, as if each had been sent with [`Kernel::request`] after the
+    /// previous one was answered: every request sees the kernel state the
+    /// earlier ones left, and a refused request does not stop the others.
+    ///
+    /// The default sends them one by one (PF_KEY's nature: one datagram
+    /// per message, one answer each). An interface that can carry many
+    /// requests per system call (XFRM netlink) overrides it.
+    fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
+        let _ = need;
+        request_each(self, requests)
+    }
 
     /// The next reply of a multi-message answer (a dump) to the last
     /// request of type `msg_type`.

@@ -16,12 +16,12 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
     UsersaId, UsersaInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
-use crate::pfkey::Kernel;
 use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{
     AlgorithmDesc, Extension, Header, Message, MessageType, PF_KEY_V2, SupportedKind, ipsec,
     sa_state,
 };
+use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
 
 /// Why a request got no PF_KEY answer of its own: an errno for an error
 /// reply, or a transport failure.
@@ -59,7 +59,8 @@ const PROBE_SPI: u32 = 0xffff_fffe;
 pub struct XfrmKernel {
     socket: NetlinkSocket,
     pid: u32,
-    queued: VecDeque<Message>,
+    /// The dump being read, if any.
+    dump: Option<DumpStream>,
     registered: u16,
     reqid_counter: u32,
     detail: Option<String>,
@@ -75,7 +76,7 @@ impl XfrmKernel {
         Ok(XfrmKernel {
             socket: NetlinkSocket::open()?,
             pid: std::process::id(),
-            queued: VecDeque::new(),
+            dump: None,
             registered: 0,
             reqid_counter: ipsec::MANUAL_REQID_MAX,
             detail: None,
@@ -328,93 +329,95 @@ impl XfrmKernel {
         if proto == 0 {
             return Err(libc::EINVAL.into());
         }
-        let data = self.call(msg::GETSA, NLM_F_DUMP, Vec::new())?;
-        let now = now();
-        let entries = data
-            .iter()
-            .filter(|m| m.header.msg_type == msg::NEWSA)
-            .filter_map(|m| state_of(&m.payload))
-            .filter(|(info, _)| proto_matches(info.id.proto, proto))
-            .map(|(info, attrs)| {
-                translate::state_to_pfkey(&info, &attrs, now).map(|(satype, ext)| {
-                    let header = Header {
-                        version: h.version,
-                        msg_type: MessageType::Dump as u8,
-                        errno: 0,
-                        satype,
-                        len: 0,
-                        reserved: 0,
-                        seq: 0,
-                        pid: h.pid,
-                    };
-                    Message {
-                        header,
-                        extensions: ext,
-                    }
-                })
-            });
-        self.number(entries)
+        self.start_dump(h, DumpKind::Sa(proto))
     }
 
     fn spddump(&mut self, h: Header) -> Res<Message> {
-        let data = self.call(msg::GETPOLICY, NLM_F_DUMP, Vec::new())?;
-        let now = now();
-        let entries = data
-            .iter()
-            .filter(|m| m.header.msg_type == msg::NEWPOLICY)
-            .filter_map(|m| policy_of(&m.payload))
-            .filter(|(_, attrs)| {
-                find(attrs, attr::POLICY_TYPE)
-                    .and_then(policy_type)
-                    .is_none_or(|t| t == POLICY_TYPE_MAIN)
-            })
-            .map(|(info, attrs)| {
-                translate::policy_to_pfkey(&info, &attrs).map(|ext| Message {
-                    header: Header {
-                        version: h.version,
-                        msg_type: MessageType::SpdDump as u8,
-                        errno: 0,
-                        satype: 0,
-                        len: 0,
-                        reserved: translate::policy_refcnt(&info, now),
-                        seq: 0,
-                        pid: h.pid,
-                    },
-                    extensions: ext,
-                })
-            });
-        self.number(entries)
+        self.start_dump(h, DumpKind::Policy)
     }
 
-    /// Numbers dump entries as af_key sends them (1, 2, …, N−1, then 0 for
-    /// the last) and queues all but the first. An entry PF_KEY cannot
-    /// express ends the walk: the entry held back is sent with seq 0 and the
-    /// error's low byte as errno, or, with nothing held, an error reply.
-    fn number(&mut self, entries: impl Iterator<Item = Result<Message, i32>>) -> Res<Message> {
-        let mut out: Vec<Message> = Vec::new();
-        let mut failure = None;
-        for (i, e) in entries.enumerate() {
-            match e {
-                Ok(mut m) => {
-                    m.header.seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                    out.push(m);
+    /// Sends a dump request and answers with its first entry; the others
+    /// follow through [`Kernel::next_reply`], converted as their datagrams
+    /// arrive.
+    fn start_dump(&mut self, h: Header, kind: DumpKind) -> Res<Message> {
+        let nl_type = match kind {
+            DumpKind::Sa(_) => msg::GETSA,
+            DumpKind::Policy => msg::GETPOLICY,
+        };
+        let seq = self.socket.start(nl_type, NLM_F_DUMP, Vec::new())?;
+        self.dump = Some(DumpStream {
+            seq,
+            nl_type,
+            header: h,
+            kind,
+            ready: VecDeque::new(),
+            ended: false,
+            failed: false,
+            given: 0,
+            now: now(),
+        });
+        self.next_entry()
+    }
+
+    /// The next dump entry, numbered as af_key sends them (1, 2, …, N−1,
+    /// then 0 for the last). One entry is read ahead, to know whether the
+    /// one given is the last. An entry PF_KEY cannot express ends the walk:
+    /// the entry before it is given with seq 0 and the error's low byte as
+    /// errno, or, with none before it, an error reply.
+    fn next_entry(&mut self) -> Res<Message> {
+        let XfrmKernel { socket, dump, .. } = self;
+        let Some(d) = dump.as_mut() else {
+            return Err(SocketError::Receive(Errno::EAGAIN).into());
+        };
+        while d.ready.len() < 2 && !d.ended {
+            let seq = d.seq;
+            let end = socket.dump_part(seq, |t, payload| {
+                if !d.failed
+                    && let Some(entry) = d.convert(t, payload)
+                {
+                    d.failed = entry.is_err();
+                    d.ready.push_back(entry);
                 }
-                Err(errno) => {
-                    failure = Some(errno);
-                    break;
+            })?;
+            if let Some(end) = end {
+                d.ended = true;
+                if let Answer::Refused { errno, message } = end
+                    && d.given == 0
+                    && d.ready.is_empty()
+                {
+                    self.detail = hint(d.nl_type, errno, message);
+                    *dump = None;
+                    return Err(Fail::Errno(errno));
                 }
             }
         }
-        let Some(last) = out.last_mut() else {
-            return Err(failure.unwrap_or(libc::ENOENT).into());
+        let entry = d.ready.pop_front();
+        let Some(Ok(mut m)) = entry else {
+            // Nothing at all, or nothing PF_KEY can express first.
+            let errno = match entry {
+                Some(Err(errno)) => errno,
+                _ => libc::ENOENT,
+            };
+            drain(socket, d)?;
+            *dump = None;
+            return Err(Fail::Errno(errno));
         };
-        last.header.seq = 0;
-        if let Some(errno) = failure {
-            // the negative error code truncated to sadb_msg_errno's 8 bits
-            last.header.errno = (errno.wrapping_neg()) as u8;
+        d.given += 1;
+        match d.ready.front() {
+            Some(Ok(_)) => m.header.seq = d.given,
+            Some(Err(errno)) => {
+                m.header.seq = 0;
+                // the negative error code truncated to sadb_msg_errno's 8 bits
+                m.header.errno = (errno.wrapping_neg()) as u8;
+                drain(socket, d)?;
+                *dump = None;
+            }
+            None => {
+                m.header.seq = 0;
+                *dump = None;
+            }
         }
-        self.queued = out.into();
-        self.queued.pop_front().ok_or(Fail::Errno(libc::ENOENT))
+        Ok(m)
     }
 
     /// Reqids used by installed policies' templates.
@@ -432,13 +435,7 @@ impl XfrmKernel {
     }
 
     fn spdadd(&mut self, h: Header, m: &Message) -> Res<Message> {
-        let needs_reqid = m.policy().is_some_and(|p| {
-            p.requests.iter().any(|r| {
-                r.level == ipsec::LEVEL_UNIQUE
-                    && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
-            })
-        });
-        let used = if needs_reqid {
+        let used = if needs_generated_reqid(m) {
             self.used_reqids()?
         } else {
             Vec::new()
@@ -529,6 +526,163 @@ impl XfrmKernel {
         Ok(reply)
     }
 
+    /// The single XFRM request (type and payload) that carries out `m` when
+    /// only its outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE,
+    /// DELETE, SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid,
+    /// SPDDELETE. `None` for requests that need more than one exchange
+    /// (GETs, dumps, flushes, generated reqids, which depend on the
+    /// installed policies). A request af_key would refuse before touching
+    /// the kernel is refused the same way here.
+    ///
+    /// The full answers of these requests differ only in what follows the
+    /// kernel's verdict: the SA or policy read back for the notification
+    /// (for DELETE / SPDDELETE, read before the deletion; its absence gives
+    /// the same errno as the deletion's).
+    fn single(&mut self, m: &Message) -> Res<Option<(u16, Vec<u8>)>> {
+        let h = m.header;
+        let Some(t) = MessageType::from_u8(h.msg_type) else {
+            return Ok(None);
+        };
+        Ok(Some(match t {
+            MessageType::Add | MessageType::Update => {
+                let sa = translate::sa_request(m)?;
+                let t = if t == MessageType::Update {
+                    msg::UPDSA
+                } else {
+                    msg::NEWSA
+                };
+                (t, sa.payload())
+            }
+            MessageType::Delete => {
+                let id = translate::sa_id(m)?;
+                let mut p = Vec::new();
+                id.emit(&mut p);
+                (msg::DELSA, p)
+            }
+            MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
+                if needs_generated_reqid(m) {
+                    return Ok(None);
+                }
+                // Never called: no template asks for a generated reqid.
+                let policy = translate::policy_request(m, &mut || Err(libc::ENOBUFS))?;
+                let t = if t == MessageType::SpdUpdate {
+                    msg::UPDPOLICY
+                } else {
+                    msg::NEWPOLICY
+                };
+                (t, policy.payload())
+            }
+            MessageType::SpdDelete => (msg::DELPOLICY, translate::policy_key(m)?.payload()),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// [`Kernel::request_batch`] with [`ReplyNeed::Status`]: runs of
+    /// requests that are one XFRM request each go through
+    /// [`NetlinkSocket::batch`]; any other request is answered on its own
+    /// with [`Kernel::request`], after everything before it.
+    fn status_batch(&mut self, requests: &[Message]) -> BatchOutcome {
+        let mut slots: Vec<Option<BatchReply>> = vec![None; requests.len()];
+        let mut run = PendingRun::default();
+        let mut failure = None;
+        for (i, m) in requests.iter().enumerate() {
+            match self.single(m) {
+                Ok(Some((t, payload))) => run.push(i, t, payload),
+                Ok(None) => {
+                    if let Err(e) = self.send_run(&mut run, requests, &mut slots) {
+                        failure = Some(e);
+                        break;
+                    }
+                    match self.request(m) {
+                        Ok(reply) => {
+                            let detail = if reply.header.errno != 0 {
+                                self.detail.clone()
+                            } else {
+                                None
+                            };
+                            slots[i] = Some(BatchReply { reply, detail });
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                // Refused before anything reaches the kernel, as af_key
+                // refuses it: nothing to wait for.
+                Err(Fail::Errno(errno)) => {
+                    slots[i] = Some(BatchReply {
+                        reply: error_reply(m.header, errno),
+                        detail: None,
+                    });
+                }
+                Err(Fail::Socket(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_none()
+            && let Err(e) = self.send_run(&mut run, requests, &mut slots)
+        {
+            failure = Some(e);
+        }
+        run.clear();
+        // Answers up to the first unanswered request: after a transport
+        // failure nothing later counts.
+        let replies = slots.into_iter().map_while(|s| s).collect();
+        BatchOutcome { replies, failure }
+    }
+
+    /// Sends the pending run and fills its requests' slots.
+    fn send_run(
+        &mut self,
+        run: &mut PendingRun,
+        requests: &[Message],
+        slots: &mut [Option<BatchReply>],
+    ) -> Result<(), SocketError> {
+        if run.requests.is_empty() {
+            return Ok(());
+        }
+        let (answers, failure) = self.socket.batch(&run.requests);
+        for ((&i, (t, _)), answer) in run.index.iter().zip(&run.requests).zip(answers) {
+            let (Some(m), Some(slot)) = (requests.get(i), slots.get_mut(i)) else {
+                continue;
+            };
+            *slot = Some(match answer {
+                Answer::Done(_) => BatchReply {
+                    reply: Message::new(Header {
+                        errno: 0,
+                        ..m.header
+                    }),
+                    detail: None,
+                },
+                Answer::Refused { errno, message } => {
+                    let detail = hint(*t, errno, message);
+                    self.detail.clone_from(&detail);
+                    BatchReply {
+                        reply: error_reply(m.header, errno),
+                        detail,
+                    }
+                }
+            });
+        }
+        run.clear();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets a dump whose remaining entries nobody asked for, reading the
+    /// rest of it (the kernel runs one dump per socket at a time).
+    fn abandon_dump(&mut self) {
+        if let Some(mut d) = self.dump.take() {
+            // A failure here shows up on the next request.
+            let _ = drain(&mut self.socket, &mut d);
+        }
+    }
+
     fn dispatch(&mut self, m: &Message) -> Res<Message> {
         let h = m.header;
         let Some(t) = MessageType::from_u8(h.msg_type) else {
@@ -571,7 +725,7 @@ impl Kernel for XfrmKernel {
     }
 
     fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
-        self.queued.clear();
+        self.abandon_dump();
         self.detail = None;
         match self.dispatch(message) {
             Ok(reply) => Ok(reply),
@@ -580,11 +734,32 @@ impl Kernel for XfrmKernel {
         }
     }
 
+    /// With [`ReplyNeed::Status`], successful requests that are a single
+    /// XFRM request (see `XfrmKernel::single`) are answered with a copy of
+    /// their header, errno 0, without the SA or policy read back for
+    /// af_key's notification; many of them share each `sendmsg`. With
+    /// [`ReplyNeed::Full`], each request goes through
+    /// [`Kernel::request`].
+    fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
+        self.abandon_dump();
+        self.detail = None;
+        match need {
+            ReplyNeed::Full => request_each(self, requests),
+            ReplyNeed::Status => self.status_batch(requests),
+        }
+    }
+
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
-        match self.queued.pop_front() {
-            Some(m) if m.header.msg_type == msg_type => Ok(m),
+        if self.dump.as_ref().map(|d| d.header.msg_type) != Some(msg_type) {
             // nothing more to say: what a PF_KEY socket's timeout reports
-            _ => Err(SocketError::Receive(Errno::EAGAIN)),
+            return Err(SocketError::Receive(Errno::EAGAIN));
+        }
+        match self.next_entry() {
+            Ok(m) => Ok(m),
+            Err(Fail::Socket(e)) => Err(e),
+            // The walk ended without a last entry (cannot happen after a
+            // first one was given): as if nothing more came.
+            Err(Fail::Errno(_)) => Err(SocketError::Receive(Errno::EAGAIN)),
         }
     }
 
@@ -601,6 +776,144 @@ impl Kernel for XfrmKernel {
             // A request XFRM cannot even express fails the same way later.
             Err(Fail::Errno(_)) => Ok(None),
         }
+    }
+}
+
+/// Which table a dump walks.
+#[derive(Debug, Clone, Copy)]
+enum DumpKind {
+    /// SAs of this protocol (IPPROTO_*; see `proto_matches`).
+    Sa(u8),
+    /// Main-type policies.
+    Policy,
+}
+
+/// A dump being read (see `XfrmKernel::next_entry`).
+struct DumpStream {
+    /// Netlink sequence number of the dump request.
+    seq: u32,
+    /// Its netlink type (for error hints).
+    nl_type: u16,
+    /// The PF_KEY request.
+    header: Header,
+    kind: DumpKind,
+    /// Converted entries not given yet (at most a datagram's worth).
+    ready: VecDeque<Result<Message, i32>>,
+    /// The kernel has sent everything.
+    ended: bool,
+    /// An entry PF_KEY cannot express was met: nothing after it counts.
+    failed: bool,
+    /// Entries given so far.
+    given: u32,
+    /// The time of the request (lifetimes, reference counts).
+    now: u64,
+}
+
+impl DumpStream {
+    /// One entry of the dump as af_key would send it; `None` for what the
+    /// PF_KEY dump leaves out (other protocols, kernel-internal states,
+    /// non-main policies).
+    fn convert(&self, nl_type: u16, payload: &[u8]) -> Option<Result<Message, i32>> {
+        let h = self.header;
+        match self.kind {
+            DumpKind::Sa(proto) => {
+                if nl_type != msg::NEWSA {
+                    return None;
+                }
+                let (info, attrs) = state_of(payload)?;
+                if !proto_matches(info.id.proto, proto) {
+                    return None;
+                }
+                Some(
+                    translate::state_to_pfkey(&info, &attrs, self.now).map(|(satype, ext)| {
+                        Message {
+                            header: Header {
+                                version: h.version,
+                                msg_type: MessageType::Dump as u8,
+                                errno: 0,
+                                satype,
+                                len: 0,
+                                reserved: 0,
+                                seq: 0,
+                                pid: h.pid,
+                            },
+                            extensions: ext,
+                        }
+                    }),
+                )
+            }
+            DumpKind::Policy => {
+                if nl_type != msg::NEWPOLICY {
+                    return None;
+                }
+                let (info, attrs) = policy_of(payload)?;
+                let main = find(&attrs, attr::POLICY_TYPE)
+                    .and_then(policy_type)
+                    .is_none_or(|t| t == POLICY_TYPE_MAIN);
+                if !main {
+                    return None;
+                }
+                Some(
+                    translate::policy_to_pfkey(&info, &attrs).map(|ext| Message {
+                        header: Header {
+                            version: h.version,
+                            msg_type: MessageType::SpdDump as u8,
+                            errno: 0,
+                            satype: 0,
+                            len: 0,
+                            reserved: translate::policy_refcnt(&info, self.now),
+                            seq: 0,
+                            pid: h.pid,
+                        },
+                        extensions: ext,
+                    }),
+                )
+            }
+        }
+    }
+}
+
+/// Reads the rest of a dump, discarding it.
+fn drain(socket: &mut NetlinkSocket, d: &mut DumpStream) -> Result<(), SocketError> {
+    while !d.ended {
+        if socket.dump_part(d.seq, |_, _| {})?.is_some() {
+            d.ended = true;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a policy request has a `unique` template whose reqid af_key
+/// generates (none, or one outside the manual range).
+fn needs_generated_reqid(m: &Message) -> bool {
+    m.policy().is_some_and(|p| {
+        p.requests.iter().any(|r| {
+            r.level == ipsec::LEVEL_UNIQUE && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
+        })
+    })
+}
+
+/// Requests of a batch waiting to be sent together: their index in the
+/// batch, and their XFRM type and payload (which may hold keys: wiped when
+/// cleared).
+#[derive(Default)]
+struct PendingRun {
+    index: Vec<usize>,
+    requests: Vec<(u16, Vec<u8>)>,
+}
+
+impl PendingRun {
+    fn push(&mut self, index: usize, msg_type: u16, payload: Vec<u8>) {
+        self.index.push(index);
+        self.requests.push((msg_type, payload));
+    }
+
+    fn clear(&mut self) {
+        for (_, p) in &mut self.requests {
+            zeroize::Zeroize::zeroize(p);
+        }
+        self.index.clear();
+        self.requests.clear();
     }
 }
 

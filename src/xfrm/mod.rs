@@ -80,6 +80,23 @@
 //!   ACK text, with a hint about missing modules, is kept in
 //!   [`XfrmKernel::detail`].
 //!
+//! * **Batches** ([`Kernel::request_batch`](crate::pfkey::Kernel::request_batch)).
+//!   Asked for full replies, every request goes through `request`. Asked
+//!   for the outcome only ([`ReplyNeed::Status`](crate::pfkey::ReplyNeed)),
+//!   ADD / UPDATE, DELETE, SPDADD / SPDUPDATE (without a generated reqid)
+//!   and SPDDELETE are sent as single XFRM requests, hundreds per
+//!   `sendmsg` ([`socket`] explains the windows), and a success is answered
+//!   with the request's header (errno 0) instead of the notification built
+//!   from the SA or policy read back: one exchange instead of two, and the
+//!   errnos are the same (a missing SA or policy is refused by the deletion
+//!   with the errno its lookup gives). The one difference: an SA or policy
+//!   that the kernel accepts but PF_KEY cannot express (impossible for
+//!   requests built from PF_KEY messages) reads as a success. Other
+//!   requests in a batch are answered one by one, in order.
+//! * **Dumps** are read and converted datagram by datagram while the
+//!   caller takes entries, so a dump of any size needs the memory of a few
+//!   datagrams.
+//!
 //! Not answered (EOPNOTSUPP): the key-manager messages ACQUIRE, EXPIRE,
 //! X_PROMISC, X_SPDACQUIRE, X_MIGRATE, which setkey never sends except
 //! X_PROMISC for `-x` (monitoring needs the XFRM multicast groups instead).
@@ -91,6 +108,8 @@ pub mod socket;
 pub mod translate;
 pub mod wire;
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod tests;
 

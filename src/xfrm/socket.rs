@@ -1,12 +1,31 @@
-//! A NETLINK_XFRM socket: one request at a time, answers matched by
+//! A NETLINK_XFRM socket: requests one at a time ([`NetlinkSocket::transact`])
+//! or many per `sendmsg` ([`NetlinkSocket::batch`]), answers matched by
 //! sequence number.
 //!
 //! Unlike PF_KEY, netlink answers only the requester (no broadcasts on this
 //! socket: it joins no multicast group), so matching is by `nlmsg_seq`
-//! alone. Requests are framed so that several could share one `sendmsg`
-//! later (each carries its own sequence number and NLM_F_ACK), which is what
-//! a future batch interface needs; today every call sends one message.
+//! alone.
+//!
+//! # Batches
+//!
+//! The kernel handles the messages of one datagram in order, inside the
+//! `sendmsg` call, and acknowledges each one that fails — whether or not it
+//! asked for an acknowledgement — and each one with NLM_F_ACK. A batch is
+//! therefore sent in windows: every request of a window without NLM_F_ACK
+//! except the last, so that a window costs one `sendmsg` and one `recv`
+//! plus one per refused request. When the last request's answer arrives,
+//! the answers of all earlier ones are in (the receive queue is in order);
+//! a request without an answer succeeded.
+//!
+//! All acknowledgements of a window are queued before `sendmsg` returns, so
+//! a window holds no more requests than the receive buffer has room for if
+//! every one of them is refused (an overflowing queue would drop
+//! acknowledgements; the kernel then reports ENOBUFS, which ends the batch
+//! with a transport error rather than a silent success). Its size in bytes
+//! stays well below the send buffer (the kernel refuses a datagram larger
+//! than that with EMSGSIZE).
 
+use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -15,7 +34,8 @@ use nix::sys::socket::{self, MsgFlags, NetlinkAddr, sockopt};
 use nix::sys::time::TimeVal;
 
 use super::netlink::{
-    NLM_F_ACK, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NlError, NlHeader, NlMessage,
+    NLM_F_ACK, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlError,
+    NlHeader, NlMessage, align4,
 };
 use crate::pfkey::socket::SocketError;
 
@@ -31,6 +51,20 @@ const NETLINK_EXT_ACK: libc::c_int = 11;
 
 /// Large enough for any single dump datagram the kernel builds.
 const RECEIVE_BUFFER: usize = 256 * 1024;
+
+/// The socket buffer sizes asked for (the kernel doubles them for its
+/// bookkeeping). With CAP_NET_ADMIN they are forced past the system's
+/// `rmem_max` / `wmem_max`; otherwise they are capped there.
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Receive-buffer room one refusal's acknowledgement may take: a small
+/// datagram (capped request header, error, extended-ACK text) costs well
+/// under 1 KiB of socket memory; twice that leaves a margin.
+const ACK_ROOM: usize = 2048;
+
+/// The most bytes one window sends, whatever the send buffer: a datagram is
+/// one kernel allocation, so it stays moderate.
+const WINDOW_BYTES: usize = 256 * 1024;
 
 /// How long to wait for an answer before giving up; the kernel answers
 /// inside `sendmsg`, so this only matters when something is badly wrong.
@@ -50,11 +84,185 @@ pub enum Answer {
     },
 }
 
+/// How many requests, and how many bytes of them, one window of a batch may
+/// hold (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLimits {
+    /// Bytes of netlink messages per `sendmsg` (a single larger request is
+    /// sent alone).
+    pub max_bytes: usize,
+    /// Requests per window: as many refusals as the receive buffer holds.
+    pub max_count: usize,
+}
+
+impl WindowLimits {
+    /// The limits for a socket whose buffers are `send` and `receive` bytes
+    /// (as `getsockopt` reports them).
+    pub fn for_buffers(send: usize, receive: usize) -> WindowLimits {
+        WindowLimits {
+            max_bytes: (send / 2).clamp(4096, WINDOW_BYTES),
+            max_count: (receive / 2 / ACK_ROOM).max(1),
+        }
+    }
+}
+
+/// Splits requests of the given sizes into consecutive windows within
+/// `limits`; every window holds at least one request.
+pub fn windows(sizes: &[usize], limits: WindowLimits) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        let count = i - start;
+        if count > 0 && (count >= limits.max_count || bytes + size > limits.max_bytes) {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
+/// The answers of one window: requests with sequence numbers `first`,
+/// `first + 1`, …, of which only the last asked for an acknowledgement.
+#[derive(Debug)]
+pub struct WindowAnswers {
+    first: u32,
+    answers: Vec<Option<Answer>>,
+}
+
+impl WindowAnswers {
+    /// Waits for `count` requests starting at sequence number `first`.
+    pub fn new(first: u32, count: usize) -> WindowAnswers {
+        WindowAnswers {
+            first,
+            answers: vec![None; count],
+        }
+    }
+
+    /// Takes one received message. Messages of other sequence numbers
+    /// (late answers to an earlier request that timed out) and anything but
+    /// acknowledgements are ignored. Returns whether the window is complete:
+    /// the last request has its answer.
+    pub fn accept(&mut self, m: &NlMessage) -> Result<bool, SocketError> {
+        let index = m.header.seq.wrapping_sub(self.first) as usize;
+        if m.header.msg_type != NLMSG_ERROR {
+            return Ok(self.complete());
+        }
+        let Some(slot) = self.answers.get_mut(index) else {
+            return Ok(self.complete());
+        };
+        let e = NlError::parse(m.header.flags, &m.payload)
+            .map_err(|_| SocketError::Receive(Errno::EBADMSG))?;
+        *slot = Some(if e.error == 0 {
+            Answer::Done(Vec::new())
+        } else {
+            Answer::Refused {
+                errno: e.error.saturating_neg(),
+                message: e.message,
+            }
+        });
+        Ok(self.complete())
+    }
+
+    /// Whether the last request has its answer.
+    pub fn complete(&self) -> bool {
+        matches!(self.answers.last(), Some(Some(_)) | None)
+    }
+
+    /// The answers in request order: a request the kernel did not refuse
+    /// succeeded.
+    pub fn finish(self) -> impl Iterator<Item = Answer> {
+        self.answers
+            .into_iter()
+            .map(|a| a.unwrap_or(Answer::Done(Vec::new())))
+    }
+}
+
+/// The datagram side of a netlink socket, as batches use it (a trait so
+/// that the window logic can be tested against a simulated kernel).
+pub trait Datagrams {
+    /// Sends one datagram.
+    fn send_datagram(&mut self, bytes: &[u8]) -> Result<(), SocketError>;
+    /// Receives one datagram's messages (blocking, with a timeout).
+    fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError>;
+}
+
+/// Sends `requests` (netlink type and payload, each acknowledged only when
+/// refused) in windows within `limits`, with sequence numbers counted on
+/// from `seq`. Returns the answers in request order — fewer when the
+/// transport failed, with the failure.
+pub fn batch<D: Datagrams>(
+    socket: &mut D,
+    seq: &mut u32,
+    requests: &[(u16, Vec<u8>)],
+    limits: WindowLimits,
+) -> (Vec<Answer>, Option<SocketError>) {
+    let mut answers = Vec::with_capacity(requests.len());
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|(_, p)| NLMSG_HDRLEN + align4(p.len()))
+        .collect();
+    // Holds keys: wiped when dropped.
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    for window in windows(&sizes, limits) {
+        buf.clear();
+        let first = seq.wrapping_add(1);
+        let last = window.end - 1;
+        for (i, (msg_type, payload)) in requests[window.clone()].iter().enumerate() {
+            *seq = seq.wrapping_add(1);
+            let ack = if window.start + i == last {
+                NLM_F_ACK
+            } else {
+                0
+            };
+            emit_request(&mut buf, *msg_type, NLM_F_REQUEST | ack, *seq, payload);
+        }
+        if let Err(e) = socket.send_datagram(&buf) {
+            return (answers, Some(e));
+        }
+        let mut pending = WindowAnswers::new(first, window.len());
+        while !pending.complete() {
+            let received = match socket.receive_datagram() {
+                Ok(r) => r,
+                Err(e) => return (answers, Some(e)),
+            };
+            for m in &received {
+                if let Err(e) = pending.accept(m) {
+                    return (answers, Some(e));
+                }
+            }
+        }
+        answers.extend(pending.finish());
+    }
+    (answers, None)
+}
+
+/// Appends one request (header and payload, padded) without an
+/// intermediate [`NlMessage`], so a payload is copied only once.
+fn emit_request(out: &mut Vec<u8>, msg_type: u16, flags: u16, seq: u32, payload: &[u8]) {
+    NlHeader {
+        len: u32::try_from(NLMSG_HDRLEN + payload.len()).unwrap_or(u32::MAX),
+        msg_type,
+        flags,
+        seq,
+        pid: 0,
+    }
+    .emit(out);
+    out.extend_from_slice(payload);
+    out.resize(out.len() + align4(payload.len()) - payload.len(), 0);
+}
+
 /// An open NETLINK_XFRM socket.
 pub struct NetlinkSocket {
     fd: OwnedFd,
     seq: u32,
     receive: Vec<u8>,
+    limits: WindowLimits,
 }
 
 impl NetlinkSocket {
@@ -90,16 +298,45 @@ impl NetlinkSocket {
                 );
             }
         }
-        // Dumps of large tables arrive in many datagrams; a roomy receive
-        // buffer keeps the kernel from pausing them.
-        let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &(1024 * 1024));
+        // Batches send large datagrams and may have many refusals queued;
+        // dumps of large tables arrive in many datagrams. Roomy buffers
+        // keep windows large; failures only make them smaller.
+        if socket::setsockopt(&fd, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+            let _ = socket::setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+        }
+        if socket::setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+            let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
+        }
+        let limits = WindowLimits::for_buffers(
+            socket::getsockopt(&fd, sockopt::SndBuf).unwrap_or(0),
+            socket::getsockopt(&fd, sockopt::RcvBuf).unwrap_or(0),
+        );
         let tv = TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0);
         socket::setsockopt(&fd, sockopt::ReceiveTimeout, &tv).map_err(SocketError::SetOption)?;
         Ok(NetlinkSocket {
             fd,
             seq: 0,
             receive: vec![0; RECEIVE_BUFFER],
+            limits,
         })
+    }
+
+    /// The window limits of [`NetlinkSocket::batch`] for this socket's
+    /// buffers.
+    pub fn limits(&self) -> WindowLimits {
+        self.limits
+    }
+
+    /// Sends requests (netlink type and payload) that are answered by an
+    /// acknowledgement only, many per `sendmsg` (see the module
+    /// documentation), and returns their answers in order — fewer when the
+    /// transport failed, with the failure.
+    pub fn batch(&mut self, requests: &[(u16, Vec<u8>)]) -> (Vec<Answer>, Option<SocketError>) {
+        let limits = self.limits;
+        let mut seq = self.seq;
+        let out = batch(self, &mut seq, requests, limits);
+        self.seq = seq;
+        out
     }
 
     /// Frames one request with the next sequence number (not sent).
@@ -123,14 +360,7 @@ impl NetlinkSocket {
         for r in requests {
             r.emit(&mut buf);
         }
-        let to = NetlinkAddr::new(0, 0);
-        loop {
-            match socket::sendto(self.fd.as_raw_fd(), &buf, &to, MsgFlags::empty()) {
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(SocketError::Send(e)),
-                Ok(_) => return Ok(()),
-            }
-        }
+        self.send_datagram(&buf)
     }
 
     /// Receives one datagram's messages.
@@ -143,6 +373,77 @@ impl NetlinkSocket {
         };
         let bytes = self.receive.get(..n).unwrap_or_default();
         NlMessage::parse_all(bytes).map_err(|_| SocketError::Receive(Errno::EBADMSG))
+    }
+
+    /// Frames and sends one request; returns its sequence number (for
+    /// reading its answer with [`NetlinkSocket::dump_part`]).
+    pub fn start(
+        &mut self,
+        msg_type: u16,
+        flags: u16,
+        payload: Vec<u8>,
+    ) -> Result<u32, SocketError> {
+        let request = self.frame(msg_type, flags, payload);
+        self.send(std::slice::from_ref(&request))?;
+        Ok(request.header.seq)
+    }
+
+    /// Reads one datagram of the answer to dump request `seq`, handing each
+    /// data message (type and payload) to `each` straight from the receive
+    /// buffer (no copy per entry: a dump of any size needs the memory of one
+    /// datagram). Returns how the dump ended, when this datagram ended it.
+    pub fn dump_part(
+        &mut self,
+        seq: u32,
+        mut each: impl FnMut(u16, &[u8]),
+    ) -> Result<Option<Answer>, SocketError> {
+        let n = loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut self.receive, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                other => break other.map_err(SocketError::Receive)?,
+            }
+        };
+        let mut rest = self.receive.get(..n).unwrap_or_default();
+        let bad = || SocketError::Receive(Errno::EBADMSG);
+        while rest.len() >= NLMSG_HDRLEN {
+            let header = NlHeader::parse(rest).map_err(|_| bad())?;
+            let len = header.len as usize;
+            let (Some(payload), true) = (rest.get(NLMSG_HDRLEN..len), len >= NLMSG_HDRLEN) else {
+                return Err(bad());
+            };
+            rest = rest.get(align4(len)..).unwrap_or_default();
+            if header.seq != seq {
+                continue;
+            }
+            match header.msg_type {
+                NLMSG_ERROR => {
+                    let e = NlError::parse(header.flags, payload).map_err(|_| bad())?;
+                    return Ok(Some(if e.error == 0 {
+                        Answer::Done(Vec::new())
+                    } else {
+                        Answer::Refused {
+                            errno: e.error.saturating_neg(),
+                            message: e.message,
+                        }
+                    }));
+                }
+                NLMSG_DONE => {
+                    let status = payload
+                        .get(..4)
+                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    return Ok(Some(if status < 0 {
+                        Answer::Refused {
+                            errno: status.saturating_neg(),
+                            message: None,
+                        }
+                    } else {
+                        Answer::Done(Vec::new())
+                    }));
+                }
+                t => each(t, payload),
+            }
+        }
+        Ok(None)
     }
 
     /// Collects the answer to the request with sequence number `seq`;
@@ -203,5 +504,22 @@ impl NetlinkSocket {
         let seq = request.header.seq;
         self.send(std::slice::from_ref(&request))?;
         self.answer(seq, flags & NLM_F_ACK != 0)
+    }
+}
+
+impl Datagrams for NetlinkSocket {
+    fn send_datagram(&mut self, bytes: &[u8]) -> Result<(), SocketError> {
+        let to = NetlinkAddr::new(0, 0);
+        loop {
+            match socket::sendto(self.fd.as_raw_fd(), bytes, &to, MsgFlags::empty()) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(SocketError::Send(e)),
+                Ok(_) => return Ok(()),
+            }
+        }
+    }
+
+    fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError> {
+        self.receive()
     }
 }
