@@ -8,7 +8,9 @@
 //!   setkey had through PF_KEY;
 //! * in a guest with both interfaces, what one backend installs the other
 //!   dumps identically: every case replayed with scripts through PF_KEY and
-//!   dumps (`-D...`) through XFRM, and the other way round.
+//!   dumps (`-D...`) through XFRM, and the other way round;
+//! * in a guest without `af_key` and without ESP, policies still go in, and
+//!   a script with an ESP SA is refused whole, naming the missing module.
 //!
 //! All runs are compared with the recordings of `fixtures/cases` by
 //! `common` (the same normalisation and comparison as `tests/kernel.rs`;
@@ -23,8 +25,8 @@
 mod common;
 
 use common::{
-    Guest, Kernel, Work, assert_runs, check_tutorial_wire, give_up, rsetkey, run_cases_guests,
-    run_guests, selected_cases, sh_quote, shards, tutorial_wire_command,
+    Guest, Kernel, Work, assert_runs, check_tutorial_wire, give_up, normalize, read_text, rsetkey,
+    run_cases_guests, run_guests, selected_cases, sh_quote, shards, tutorial_wire_command,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -141,4 +143,94 @@ fn wrapper(dir: &Path, name: &str, script: &str, dump: &str) -> PathBuf {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     fs::set_permissions(&path, perm).expect("chmod wrapper");
     path
+}
+
+/// A kernel without PF_KEY and without ESP (like many hosts today): a
+/// policy-only script installs its policies through XFRM and `-DP` shows
+/// them; a script with an ESP SA is refused as a whole before anything is
+/// sent — the missing module named, exit status 1, both databases as they
+/// were.
+#[test]
+fn kernel_without_esp_refuses_esp_scripts_whole() {
+    let test = "kernel_without_esp_refuses_esp_scripts_whole";
+    let work = Work::new("no-esp");
+    let dir = &work.dir;
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        fs::write(&path, text).expect("write script");
+        let mut perm = fs::metadata(&path).expect("script").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
+        fs::set_permissions(&path, perm).expect("chmod script");
+    };
+    write(
+        "policies.conf",
+        "spdadd 10.7.0.1 10.7.0.2 any -P out ipsec esp/transport//require;\n\
+         spdadd 10.7.0.2 10.7.0.1 any -P in ipsec esp/transport//require;\n",
+    );
+    write(
+        "esp.conf",
+        "spdadd 10.7.1.1 10.7.1.2 any -P out ipsec esp/transport//require;\n\
+         add 10.7.1.1 10.7.1.2 esp 0x701 -E aes-cbc 0x000102030405060708090a0b0c0d0e0f\n\
+         \t-A hmac-sha256 0x000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f;\n",
+    );
+    let b = sh_quote(rsetkey());
+    let d = sh_quote(dir);
+    let script = format!(
+        "cd {d} && unshare --net bash -c '\n\
+         ip link set lo up\n\
+         {b} -f policies.conf >policies.out 2>policies.err; echo $? >policies.exit\n\
+         {b} -DP >before-DP.txt; {b} -D >before-D.txt\n\
+         {b} -f esp.conf >esp.out 2>esp.err; echo $? >esp.exit\n\
+         {b} -DP >after-DP.txt; {b} -D >after-D.txt\n'\n"
+    );
+    let runner = dir.join("run.sh");
+    fs::write(&runner, script).expect("runner");
+    let guest = Guest {
+        what: "no af_key, no esp".into(),
+        kernel: Kernel::WithoutAfKeyOrEsp,
+        command: vec!["bash".into(), runner.display().to_string()],
+        timeout: 120,
+    };
+    if let Err(e) = run_guests(&[guest]) {
+        return give_up(test, e);
+    }
+    let text = |name: &str| read_text(&dir.join(name)).unwrap_or_default();
+    assert_eq!(
+        text("policies.exit").trim(),
+        "0",
+        "{}",
+        text("policies.err")
+    );
+    let before = text("before-DP.txt");
+    for policy in [
+        "\tout prio def ipsec",
+        "\tin prio def ipsec",
+        "\tfwd prio def ipsec",
+    ] {
+        assert!(before.contains(policy), "-DP lacks {policy:?}:\n{before}");
+    }
+    assert_eq!(text("before-D.txt"), "No SAD entries.\n");
+    assert_eq!(text("esp.exit").trim(), "1", "{}", text("esp.err"));
+    let err = text("esp.err");
+    assert!(
+        err.contains("esp.conf,3: this kernel has no ESP support (module esp4 not loaded); nothing was applied"),
+        "{err}"
+    );
+    assert!(!err.contains("0001020304"), "a key on stderr: {err}");
+    // Two dumps by two processes: only their pids may differ.
+    let same = |t: &str| {
+        normalize(t, false)
+            .lines()
+            .map(|l| match l.split_once(" pid=") {
+                Some((head, _)) => head.to_string(),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        same(&text("after-DP.txt")),
+        same(&before),
+        "the refused script changed the SPD"
+    );
+    assert_eq!(text("after-D.txt"), "No SAD entries.\n");
 }

@@ -132,6 +132,9 @@ pub enum Kernel {
     /// The same without `af_key`: XFRM netlink only, as on most distribution
     /// kernels today, where rsetkey's `--backend auto` must fall back to XFRM.
     WithoutAfKey,
+    /// Neither `af_key` nor the ESP transforms (`esp4`, `esp6`): a kernel
+    /// that can hold policies but no ESP SA.
+    WithoutAfKeyOrEsp,
 }
 
 impl Kernel {
@@ -144,7 +147,7 @@ impl Kernel {
                 "[ -e /proc/net/pfkey ] || { echo 'kernel test: this guest should have \
                  PF_KEY (af_key), but /proc/net/pfkey is missing' >&2; exit 3; }; exec \"$@\""
             }
-            Kernel::WithoutAfKey => {
+            Kernel::WithoutAfKey | Kernel::WithoutAfKeyOrEsp => {
                 "[ ! -e /proc/net/pfkey ] || { echo 'kernel test: this guest should have \
                  no PF_KEY, but af_key is loaded' >&2; exit 3; }; exec \"$@\""
             }
@@ -176,6 +179,7 @@ impl Guest {
         match self.kernel {
             Kernel::WithAfKey => cmd.env_remove("RSETKEY_UML_SKIP_MODULES"),
             Kernel::WithoutAfKey => cmd.env("RSETKEY_UML_SKIP_MODULES", "af_key"),
+            Kernel::WithoutAfKeyOrEsp => cmd.env("RSETKEY_UML_SKIP_MODULES", "af_key esp4 esp6"),
         };
         cmd.current_dir(repo())
             .stdin(Stdio::null())
