@@ -29,14 +29,7 @@ use rsetkey::ir::print;
 use rsetkey::ir::*;
 use rsetkey::parse::{FileNames, Options, parse_script_with};
 
-// setkey's SA flag bits (dialect.md §6).
-const FLAG_OLD: u32 = 0x01;
-const FLAG_IV4B: u32 = 0x10;
-const FLAG_DERIV: u32 = 0x20;
-const FLAG_CYCSEQ: u32 = 0x40;
-const FLAG_RAWCPI: u32 = 0x80;
-const FLAG_PRAND: u32 = 0x100;
-const FLAG_PZERO: u32 = 0x200;
+use rsetkey::ir::sa_flags::*;
 
 fn names() -> &'static FileNames {
     static NAMES: OnceLock<FileNames> = OnceLock::new();

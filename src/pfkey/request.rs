@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use super::wire::{
     AddressExt, AddressKind, Extension, Header, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
-    LifetimeKind, Message, MessageType, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt,
-    SupportedKind,
+    LifetimeKind, Message, MessageType, NatTPortKind, PolicyExt, SATYPE_AH, SATYPE_ESP,
+    SATYPE_IPCOMP, SATYPE_UNSPEC, Sa2Ext, SaExt, SecCtxExt, SupportedKind, aalg, calg, ealg, ipsec,
 };
 use crate::ir::{
     AuthAlgorithm, CompressionAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol,
@@ -19,19 +19,13 @@ use crate::ir::{
     SecurityContext, SupportedAlgorithms,
 };
 
-/// `sadb_x_nat_t_type` for ESP in UDP (UDP_ENCAP_ESPINUDP).
-const NAT_T_TYPE_ESPINUDP: u8 = 2;
-
-/// IP protocol number "any" in address extensions.
-const PROTO_ANY: u8 = 255;
-
 /// `sadb_msg_satype` of an SA type.
 pub fn satype(t: SaType) -> u8 {
     match t {
-        SaType::Unspec => 0,
-        SaType::Ah => 2,
-        SaType::Esp => 3,
-        SaType::IpComp => 9,
+        SaType::Unspec => SATYPE_UNSPEC,
+        SaType::Ah => SATYPE_AH,
+        SaType::Esp => SATYPE_ESP,
+        SaType::IpComp => SATYPE_IPCOMP,
     }
 }
 
@@ -39,15 +33,15 @@ pub fn satype(t: SaType) -> u8 {
 pub fn encrypt_id(alg: EncryptAlgorithm) -> u8 {
     use EncryptAlgorithm::*;
     match alg {
-        DesCbc => 2,
-        TripleDesCbc => 3,
-        Cast128Cbc => 6,
-        BlowfishCbc => 7,
-        Null => 11,
-        AesCbc => 12,
-        AesCtr => 13,
-        CamelliaCbc => 22,
-        TwofishCbc => 253,
+        DesCbc => ealg::DES_CBC,
+        TripleDesCbc => ealg::DES3_CBC,
+        Cast128Cbc => ealg::CAST_CBC,
+        BlowfishCbc => ealg::BLOWFISH_CBC,
+        Null => ealg::NULL,
+        AesCbc => ealg::AES_CBC,
+        AesCtr => ealg::AES_CTR,
+        CamelliaCbc => ealg::CAMELLIA_CBC,
+        TwofishCbc => ealg::TWOFISH_CBC,
     }
 }
 
@@ -55,33 +49,33 @@ pub fn encrypt_id(alg: EncryptAlgorithm) -> u8 {
 pub fn auth_id(alg: AuthAlgorithm) -> u8 {
     use AuthAlgorithm::*;
     match alg {
-        HmacMd5 => 2,
-        HmacSha1 => 3,
-        HmacSha256 => 5,
-        HmacSha384 => 6,
-        HmacSha512 => 7,
-        HmacRipemd160 => 8,
-        AesXcbcMac => 9,
-        KeyedMd5 => 249,
-        KeyedSha1 => 250,
-        Null => 251,
+        HmacMd5 => aalg::MD5_HMAC,
+        HmacSha1 => aalg::SHA1_HMAC,
+        HmacSha256 => aalg::SHA2_256_HMAC,
+        HmacSha384 => aalg::SHA2_384_HMAC,
+        HmacSha512 => aalg::SHA2_512_HMAC,
+        HmacRipemd160 => aalg::RIPEMD160_HMAC,
+        AesXcbcMac => aalg::AES_XCBC_MAC,
+        KeyedMd5 => aalg::KEYED_MD5,
+        KeyedSha1 => aalg::KEYED_SHA1,
+        Null => aalg::NULL,
     }
 }
 
 /// PF_KEY id of a compression algorithm.
 pub fn compression_id(alg: CompressionAlgorithm) -> u8 {
     match alg {
-        CompressionAlgorithm::Oui => 1,
-        CompressionAlgorithm::Deflate => 2,
-        CompressionAlgorithm::Lzs => 3,
+        CompressionAlgorithm::Oui => calg::OUI,
+        CompressionAlgorithm::Deflate => calg::DEFLATE,
+        CompressionAlgorithm::Lzs => calg::LZS,
     }
 }
 
 fn mode(m: IpsecMode) -> u8 {
     match m {
-        IpsecMode::Any => 0,
-        IpsecMode::Transport => 1,
-        IpsecMode::Tunnel => 2,
+        IpsecMode::Any => ipsec::MODE_ANY,
+        IpsecMode::Transport => ipsec::MODE_TRANSPORT,
+        IpsecMode::Tunnel => ipsec::MODE_TUNNEL,
     }
 }
 
@@ -155,7 +149,7 @@ fn sa_address(kind: AddressKind, addr: SocketAddr) -> Extension {
     Extension::Address(
         kind,
         AddressExt {
-            proto: PROTO_ANY,
+            proto: ipsec::PROTO_ANY,
             prefixlen: full_prefix(addr.ip()),
             addr,
         },
@@ -273,7 +267,7 @@ pub fn security_association(header: Header, kind: SaMessage, sa: &SecurityAssoci
     }));
     let nat = sa.nat.filter(|_| full);
     if let Some(nat) = nat {
-        ext.push(Extension::NatTType(NAT_T_TYPE_ESPINUDP));
+        ext.push(Extension::NatTType(ipsec::NAT_T_TYPE_ESPINUDP));
         if let Some(oa) = nat.original {
             ext.push(sa_address(AddressKind::NatTOa, SocketAddr::new(oa, 0)));
         }
@@ -312,16 +306,16 @@ pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message
         .iter()
         .map(|r| IpsecRequestExt {
             proto: match r.protocol {
-                IpsecProtocol::Esp => 50,
-                IpsecProtocol::Ah => 51,
-                IpsecProtocol::IpComp => 108,
+                IpsecProtocol::Esp => libc::IPPROTO_ESP as u16,
+                IpsecProtocol::Ah => libc::IPPROTO_AH as u16,
+                IpsecProtocol::IpComp => libc::IPPROTO_COMP as u16,
             },
             mode: mode(r.mode),
             level: match r.level {
-                Level::Default => 0,
-                Level::Use => 1,
-                Level::Require => 2,
-                Level::Unique => 3,
+                Level::Default => ipsec::LEVEL_DEFAULT,
+                Level::Use => ipsec::LEVEL_USE,
+                Level::Require => ipsec::LEVEL_REQUIRE,
+                Level::Unique => ipsec::LEVEL_UNIQUE,
             },
             reqid: r.reqid,
             endpoints: r.endpoints,
@@ -329,16 +323,16 @@ pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message
         .collect();
     m.extensions.push(Extension::Policy(PolicyExt {
         policy_type: match p.policy.action {
-            PolicyAction::Discard => 0,
-            PolicyAction::None => 1,
-            PolicyAction::Ipsec => 2,
-            PolicyAction::Entrust => 3,
-            PolicyAction::Bypass => 4,
+            PolicyAction::Discard => ipsec::POLICY_DISCARD,
+            PolicyAction::None => ipsec::POLICY_NONE,
+            PolicyAction::Ipsec => ipsec::POLICY_IPSEC,
+            PolicyAction::Entrust => ipsec::POLICY_ENTRUST,
+            PolicyAction::Bypass => ipsec::POLICY_BYPASS,
         },
         dir: match p.policy.direction {
-            Direction::In => 1,
-            Direction::Out => 2,
-            Direction::Fwd => 3,
+            Direction::In => ipsec::DIR_INBOUND,
+            Direction::Out => ipsec::DIR_OUTBOUND,
+            Direction::Fwd => ipsec::DIR_FWD,
         },
         id: 0,
         priority: p.policy.priority,
