@@ -354,7 +354,7 @@ const OUTPUT_BUFFER: usize = 64 * 1024;
 /// executor, the dump printer, the message tracer), so that their output
 /// stays in the order it was produced.
 #[derive(Clone)]
-pub struct SharedOutput(Rc<RefCell<BufWriter<io::Stdout>>>);
+pub struct SharedOutput(Rc<RefCell<dyn Write>>);
 
 impl SharedOutput {
     /// Buffered standard output.
@@ -362,10 +362,12 @@ impl SharedOutput {
         // Dumps of large tables are megabytes of text: a large buffer keeps
         // the number of write calls down (they are costly where system
         // calls are, as under virtualisation).
-        SharedOutput(Rc::new(RefCell::new(BufWriter::with_capacity(
-            OUTPUT_BUFFER,
-            io::stdout(),
-        ))))
+        SharedOutput::new(BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout()))
+    }
+
+    /// Any writer, shared.
+    pub fn new(out: impl Write + 'static) -> SharedOutput {
+        SharedOutput(Rc::new(RefCell::new(out)))
     }
 }
 
@@ -470,7 +472,6 @@ mod tests {
     use super::*;
     use crate::ir::SupportedAlgorithms;
     use crate::parse::{self, Options};
-    use crate::pfkey::BatchReply;
     use nix::errno::Errno;
 
     /// A kernel that refuses the requests whose SPI is in `refuse` (with
@@ -515,29 +516,12 @@ mod tests {
 
         fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
             assert_eq!(need, ReplyNeed::Status);
-            if !self.batches {
-                return request_each(self, requests);
+            // A batching kernel answers exactly as one-by-one requests
+            // would; what differs is only how many go out at once.
+            if self.batches {
+                self.batch_sizes.push(requests.len());
             }
-            self.batch_sizes.push(requests.len());
-            let mut replies = Vec::new();
-            for m in requests {
-                match self.request(m) {
-                    Ok(reply) => {
-                        let detail = self.detail.take();
-                        replies.push(BatchReply { reply, detail });
-                    }
-                    Err(e) => {
-                        return BatchOutcome {
-                            replies,
-                            failure: Some(e),
-                        };
-                    }
-                }
-            }
-            BatchOutcome {
-                replies,
-                failure: None,
-            }
+            request_each(self, requests)
         }
 
         fn next_reply(&mut self, _: u8) -> Result<Message, SocketError> {
@@ -666,5 +650,64 @@ mod tests {
         assert_eq!(batch_run(&statements[4..]), 0); // get
         assert_eq!(batch_run(&statements[5..]), 4); // spdadd (2 requests), 3 adds
         assert_eq!(batch_run(&statements[9..]), 0); // exit
+    }
+
+    /// A writer whose bytes the test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Capture(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `-v` decodes every request and reply, in order with the executor's
+    /// own output, keys masked unless asked for; `-H` dumps requests in hex.
+    #[test]
+    fn tracer_decodes_messages_and_masks_keys() {
+        let statements = script();
+        let first = &statements[..1];
+        for (keys, verbose, hex) in [
+            (Keys::Mask, true, false),
+            (Keys::Show, true, false),
+            (Keys::Mask, false, true),
+        ] {
+            let capture = Capture::default();
+            let out = SharedOutput::new(capture.clone());
+            let mut kernel = FakeKernel {
+                refuse: vec![0x101],
+                ..FakeKernel::default()
+            };
+            let mut traced = Tracer::new(&mut kernel, out.clone(), verbose, hex, keys);
+            let mut exec = Executor::new(&mut traced, out, reporter());
+            exec.execute_all(first).expect("runs");
+            exec.output().flush().expect("flush");
+            let text = String::from_utf8_lossy(&capture.0.borrow()).into_owned();
+            // KEY as kdebug prints it
+            let key_hex = "00112233 44556677 8899aabb ccddeeff";
+            if verbose {
+                // request, then its error reply, then setkey's -c text
+                let request = text
+                    .find("sadb_msg{ version=2 type=3 errno=0")
+                    .expect("request");
+                let reply = text.find("type=3 errno=17").expect("reply");
+                let error = text.find("File exists.").expect("error text");
+                assert!(request < reply && reply < error, "{text}");
+                assert_eq!(text.contains(key_hex), keys == Keys::Show, "{text}");
+                assert!(
+                    keys == Keys::Show || text.contains("key= ******** ********"),
+                    "{text}"
+                );
+            } else {
+                assert!(text.starts_with("00000000: 02 03 00 03 "), "{text}");
+                assert!(!text.contains("sadb_msg{"), "{text}");
+            }
+        }
     }
 }

@@ -158,3 +158,38 @@ fn random_bytes_as_a_script_never_panic() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn no_action_verbose_prints_one_line_per_kernel_operation() {
+    let tutorial =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/examples/tutorial-host-a.conf");
+    let (status, stdout, stderr) = run(rsetkey()
+        .args(["-n", "-v", "--no-lint", "--no-warn-permissions", "-f"])
+        .arg(&tutorial));
+    assert_eq!(status, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    // flush, spdflush, 4 SAs, out, in and its fwd twin
+    assert_eq!(lines.len(), 9, "{stdout}");
+    assert_eq!(lines[0], "flush;");
+    assert!(lines[2].starts_with("add 202.141.176.2 202.141.176.3 ah 0x00003d54 -A hmac-md5 0x*"));
+    assert!(lines[8].contains("-P fwd ipsec esp/transport//require ah/transport//require;"));
+    // keys masked: neither the quoted key nor its hex
+    assert!(
+        !stdout.contains("1234567890123456") && !stdout.contains("31323334"),
+        "{stdout}"
+    );
+    let (_, shown, _) = run(rsetkey()
+        .args([
+            "-n",
+            "-v",
+            "--show-keys",
+            "--no-lint",
+            "--no-warn-permissions",
+            "-f",
+        ])
+        .arg(&tutorial));
+    assert!(
+        shown.contains("0x31323334353637383930313233343536"),
+        "{shown}"
+    );
+}

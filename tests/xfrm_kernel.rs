@@ -147,7 +147,8 @@ fn wrapper(dir: &Path, name: &str, script: &str, dump: &str) -> PathBuf {
 
 /// A kernel without PF_KEY and without ESP (like many hosts today): a
 /// policy-only script installs its policies through XFRM and `-DP` shows
-/// them; a script with an ESP SA is refused as a whole before anything is
+/// them (applied twice, the kernel's refusals are reported and exit 0, or
+/// 1 with `--strict`); a script with an ESP SA is refused as a whole before anything is
 /// sent — the missing module named, exit status 1, both databases as they
 /// were.
 #[test]
@@ -180,6 +181,8 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
          ip link set lo up\n\
          {b} -f policies.conf >policies.out 2>policies.err; echo $? >policies.exit\n\
          {b} -DP >before-DP.txt; {b} -D >before-D.txt\n\
+         {b} -f policies.conf >again.out 2>again.err; echo $? >again.exit\n\
+         {b} --strict -f policies.conf >strict.out 2>strict.err; echo $? >strict.exit\n\
          {b} -f esp.conf >esp.out 2>esp.err; echo $? >esp.exit\n\
          {b} -DP >after-DP.txt; {b} -D >after-D.txt\n'\n"
     );
@@ -210,6 +213,14 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
         assert!(before.contains(policy), "-DP lacks {policy:?}:\n{before}");
     }
     assert_eq!(text("before-D.txt"), "No SAD entries.\n");
+    // The same policies again: the kernel refuses each (File exists, the
+    // `in` one and its `fwd` twin on the same line); setkey reports and
+    // exits 0, --strict exits 1.
+    assert_eq!(text("again.exit").trim(), "0");
+    let again = text("again.err");
+    assert_eq!(again.matches(": File exists").count(), 3, "{again}");
+    assert!(again.contains("policies.conf,2: File exists"), "{again}");
+    assert_eq!(text("strict.exit").trim(), "1", "{}", text("strict.err"));
     assert_eq!(text("esp.exit").trim(), "1", "{}", text("esp.err"));
     let err = text("esp.err");
     assert!(
