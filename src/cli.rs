@@ -145,13 +145,37 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     let args = match Args::try_parse_from(&argv) {
         Ok(args) => args,
         Err(e) => {
-            eprint!("{program}: {}", e.render());
+            eprintln!("{program}: {}", option_error(&e));
             usage(&program);
             return 1;
         }
     };
     let cli = Cli { program, args };
     cli.run()
+}
+
+/// What is wrong with the command line, in getopt's words where setkey's
+/// getopt would have complained (`invalid option -- 'z'`), else clap's.
+fn option_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let letter = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg
+            .strip_prefix('-')
+            .and_then(|a| a.chars().next())
+            .filter(|c| *c != '-'),
+        _ => None,
+    };
+    let missing_value = matches!(
+        e.get(ContextKind::InvalidValue),
+        Some(ContextValue::String(v)) if v.is_empty()
+    );
+    match (e.kind(), letter) {
+        (ErrorKind::UnknownArgument, Some(c)) => format!("invalid option -- '{c}'"),
+        (ErrorKind::InvalidValue, Some(c)) if missing_value => {
+            format!("option requires an argument -- '{c}'")
+        }
+        _ => e.kind().to_string(),
+    }
 }
 
 fn usage(program: &str) {

@@ -133,9 +133,13 @@ fn usage_and_version_exit_1() {
     let (status, stdout, _) = run(&mut rsetkey());
     assert_eq!(status, 1);
     assert!(stdout.contains("usage:"), "{stdout}");
-    let (status, _, stderr) = run(rsetkey().arg("-z"));
+    let (status, stdout, stderr) = run(rsetkey().arg("-Dz"));
     assert_eq!(status, 1);
-    assert!(stderr.contains("-z"), "{stderr}");
+    assert_eq!(stderr, "rsetkey: invalid option -- 'z'\n");
+    let (status, _, stderr) = run(rsetkey().arg("-f"));
+    assert_eq!(status, 1);
+    assert_eq!(stderr, "rsetkey: option requires an argument -- 'f'\n");
+    assert!(stdout.contains("usage:"), "{stdout}");
 }
 
 #[test]
