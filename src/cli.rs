@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use nix::errno::Errno;
 use zeroize::Zeroizing;
 
@@ -142,16 +142,56 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             || "rsetkey".to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-    let args = match Args::try_parse_from(&argv) {
-        Ok(args) => args,
+    let parsed = Args::command()
+        .try_get_matches_from(&argv)
+        .and_then(|m| Args::from_arg_matches(&m).map(|args| (last_mode(&m), args)));
+    let (mode, args) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("{program}: {}", option_error(&e));
             usage(&program);
             return 1;
         }
     };
-    let cli = Cli { program, args };
+    let cli = Cli {
+        program,
+        args,
+        mode,
+    };
     cli.run()
+}
+
+/// setkey's modes of operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `-f FILE`.
+    Script,
+    /// `-c`.
+    Commands,
+    /// `-D`.
+    Dump,
+    /// `-F`.
+    Flush,
+    /// `-x`.
+    Monitor,
+}
+
+/// The mode whose flag came last on the command line: setkey keeps
+/// overwriting its mode while it reads options (`-f a.conf -D` dumps).
+fn last_mode(m: &clap::ArgMatches) -> Option<Mode> {
+    use clap::parser::ValueSource;
+    [
+        ("file", Mode::Script),
+        ("commands", Mode::Commands),
+        ("dump", Mode::Dump),
+        ("flush", Mode::Flush),
+        ("monitor", Mode::Monitor),
+    ]
+    .into_iter()
+    .filter(|(id, _)| m.value_source(id) == Some(ValueSource::CommandLine))
+    .filter_map(|(id, mode)| Some((m.indices_of(id)?.max()?, mode)))
+    .max_by_key(|(index, _)| *index)
+    .map(|(_, mode)| mode)
 }
 
 /// What is wrong with the command line, in getopt's words where setkey's
@@ -193,6 +233,7 @@ fn version_line(program: &str) -> String {
 struct Cli {
     program: String,
     args: Args,
+    mode: Option<Mode>,
 }
 
 impl Cli {
@@ -209,20 +250,13 @@ impl Cli {
         if !a.files.is_empty() {
             return self.print_files();
         }
-        if let Some(file) = &a.file {
-            return self.script_file(file);
-        }
-        if a.commands {
-            return self.commands();
-        }
-        if a.dump {
-            return self.dump_mode();
-        }
-        if a.monitor > 0 {
-            return self.monitor();
-        }
-        if a.flush {
-            return self.flush_mode();
+        match (self.mode, &a.file) {
+            (Some(Mode::Script), Some(file)) => return self.script_file(file),
+            (Some(Mode::Commands), _) => return self.commands(),
+            (Some(Mode::Dump), _) => return self.dump_mode(),
+            (Some(Mode::Monitor), _) => return self.monitor(),
+            (Some(Mode::Flush), _) => return self.flush_mode(),
+            _ => {}
         }
         usage(&self.program);
         1

@@ -197,3 +197,13 @@ fn no_action_verbose_prints_one_line_per_kernel_operation() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_mode_flag_given_last_wins() {
+    // setkey keeps the last mode: `-f FILE -D` dumps, the file is not read.
+    let (_, _, stderr) = run(rsetkey().args(["-f", "/nonexistent/script.conf", "-D"]));
+    assert!(!stderr.contains("Can't open"), "{stderr}");
+    let (status, _, stderr) = run(rsetkey().args(["-D", "-f", "/nonexistent/script.conf"]));
+    assert_eq!(status, 1);
+    assert!(stderr.contains("Can't open"), "{stderr}");
+}
