@@ -15,8 +15,11 @@
 //! All runs are compared with the recordings of `fixtures/cases` by
 //! `common` (the same normalisation and comparison as `tests/kernel.rs`;
 //! stderr is only reported: the XFRM backend adds the kernel's own
-//! explanation of a refusal after setkey's line).  Monitor cases (`-x`) are
-//! left out: monitoring is PF_KEY-only.
+//! explanation of a refusal after setkey's line).  The recorded monitor
+//! cases (`-x`) are left out: they show other processes' PF_KEY requests,
+//! which an XFRM monitor cannot see; the XFRM monitor is compared with the
+//! PF_KEY monitor on the same kernel events instead
+//! (`xfrm_monitor_prints_what_the_pf_key_monitor_prints`).
 //!
 //! The independent runs go to separate guests booted in parallel.  If the
 //! test kernel cannot be installed or booted, a test prints a loud notice and
@@ -244,4 +247,327 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
         "the refused script changed the SPD"
     );
     assert_eq!(text("after-D.txt"), "No SAD entries.\n");
+}
+
+/// `-x` without PF_KEY: in a guest without `af_key`, `rsetkey -x` (backend
+/// `auto`, so XFRM) watches a script add an ESP SA, add a policy, delete the
+/// SA and flush the SPD, then an SA expire (soft, then hard) and an
+/// outgoing packet ask for an SA (acquire). It must print each kernel event
+/// as af_key's message for it, as many times as a PF_KEY monitor receives
+/// it: the same run in a guest with `af_key` (a PF_KEY monitor, and a
+/// registered PF_KEY socket so that af_key sends acquires) must show every
+/// block the XFRM monitor printed, in the same order, after normalising
+/// time stamps, sequence numbers and pids (the PF_KEY monitor shows more:
+/// every process's requests and the replies to them).
+///
+/// The same guests also check GETSPI with a range af_key refuses (min >
+/// max): both interfaces answer EINVAL and leave the same larval SA.
+#[test]
+fn xfrm_monitor_prints_what_the_pf_key_monitor_prints() {
+    let test = "xfrm_monitor_prints_what_the_pf_key_monitor_prints";
+    let work = Work::new("monitor");
+    let dir = &work.dir;
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        fs::write(&path, text).expect("write script");
+        let mut perm = fs::metadata(&path).expect("script").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
+        fs::set_permissions(&path, perm).expect("chmod script");
+    };
+    write(
+        "script.conf",
+        "add 10.91.0.1 10.91.0.2 esp 0x9101 -E aes-cbc 0x000102030405060708090a0b0c0d0e0f\n\
+         \t-A hmac-sha256 0x101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f;\n\
+         spdadd 10.91.0.1 10.91.0.2 any -P out ipsec esp/transport//require;\n\
+         delete 10.91.0.1 10.91.0.2 esp 0x9101;\n\
+         spdflush;\n",
+    );
+    write(
+        "expire.conf",
+        "add 10.91.0.1 10.91.0.2 esp 0x9102 -lh 3 -ls 1\n\
+         \t-E aes-cbc 0x303132333435363738393a3b3c3d3e3f\n\
+         \t-A hmac-sha256 0x404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f;\n",
+    );
+    write(
+        "probe.conf",
+        "spdadd 10.99.0.1 10.99.0.2 any -P out none;\n\
+         spddelete 10.99.0.1 10.99.0.2 any -P out;\n",
+    );
+    let this_test = std::env::current_exe().expect("the test binary");
+    // Run by bash in each guest: $1 is the guest's result folder.
+    let script = format!(
+        r#"set -u
+export b={b} t={t} probe={probe} script={script} expire={expire} out=$1
+mkdir -p "$out" && cd "$out" || exit 1
+count() {{ grep -c "^sadb_msg{{ version=2 type=$1 " x.raw; }}
+# until the monitor's file stops growing (3 checks 50 ms apart in a row)
+quiet() {{
+	local n p=-1 c=0 i
+	for ((i = 0; i < 100 && c < 3; i++)); do
+		n=$(stat -c %s x.raw); if [ "$n" = "$p" ]; then c=$((c + 1)); else c=0; fi
+		p=$n; sleep 0.05
+	done
+}}
+# until there are N messages of type T (at most ~20 s)
+await() {{
+	local i
+	for ((i = 0; i < 200; i++)); do [ "$(count "$2")" -ge "$1" ] && return; sleep 0.1; done
+	echo "no $1 x type $2" >>runner.log
+}}
+export -f count quiet await
+unshare --net bash -c '
+set -u
+ip link set lo up
+# IPsec for traffic between local addresses (lo has it off by default)
+echo 0 >/proc/sys/net/ipv4/conf/lo/disable_xfrm
+ip addr add 10.91.0.1/32 dev lo
+ip addr add 10.91.0.2/32 dev lo
+if [ -e /proc/net/pfkey ]; then
+	# af_key sends acquires only while a PF_KEY socket is registered
+	perl -e "socket(my \$s, 15, 3, 2) or die; send(\$s, pack(q(CCCCSSLL), 2, 7, 0, 3, 2, 0, 0, 0), 0) or die; sleep 100" &
+	reg=$!
+fi
+"$b" -x >x.raw 2>x.err &
+mon=$!
+# until the monitor listens
+for ((i = 0; i < 100; i++)); do
+	"$b" -f "$probe" >/dev/null 2>&1
+	sleep 0.05
+	[ -s x.raw ] && break
+done
+quiet
+"$b" -f "$script" >script.out 2>script.err; echo $? >script.exit
+"$b" -f "$expire" >expire.out 2>expire.err; echo $? >expire.exit
+ip xfrm policy add src 10.91.0.1/32 dst 10.91.0.2/32 proto icmp dir out \
+	tmpl proto esp mode transport
+await 2 8
+ping -c 1 -W 1 -I 10.91.0.1 10.91.0.2 >ping.txt 2>&1
+await 1 6
+quiet
+kill $mon; wait $mon 2>/dev/null
+[ -n "${{reg:-}}" ] && kill $reg
+'
+# GETSPI with a refused range, in a namespace of its own
+unshare --net bash -c '
+RSETKEY_GUEST_OUT=$out/getspi.txt "$t" --ignored --exact guest_getspi_with_refused_range \
+	>getspi.log 2>&1
+"$b" -D >getspi-D.txt 2>&1
+'
+exit 0
+"#,
+        b = sh_quote(rsetkey()),
+        t = sh_quote(&this_test),
+        probe = sh_quote(dir.join("probe.conf")),
+        script = sh_quote(dir.join("script.conf")),
+        expire = sh_quote(dir.join("expire.conf")),
+    );
+    let runner = dir.join("run.sh");
+    fs::write(&runner, script).expect("runner");
+    let guest = |what: &str, kernel: Kernel, out: &str| Guest {
+        what: what.into(),
+        kernel,
+        command: vec![
+            "bash".into(),
+            runner.display().to_string(),
+            dir.join(out).display().to_string(),
+        ],
+        timeout: 120,
+    };
+    let guests = [
+        guest("monitor, af_key", Kernel::WithAfKey, "pfkey"),
+        guest("monitor, no af_key", Kernel::WithoutAfKey, "xfrm"),
+    ];
+    if let Err(e) = run_guests(&guests) {
+        return give_up(test, e);
+    }
+    let text = |name: &str| read_text(&dir.join(name)).unwrap_or_default();
+    for side in ["pfkey", "xfrm"] {
+        assert_eq!(
+            text(&format!("{side}/runner.log")),
+            "",
+            "{side}: the guest script waited in vain"
+        );
+        for run in ["script", "expire"] {
+            assert_eq!(
+                text(&format!("{side}/{run}.exit")).trim(),
+                "0",
+                "{side}: {run}.conf failed: {}",
+                text(&format!("{side}/{run}.err"))
+            );
+        }
+    }
+    assert_eq!(text("xfrm/x.err"), "", "the XFRM monitor complained");
+    // The XFRM monitor: only kernel events (the probe policy left out).
+    let xfrm: Vec<String> = monitor_blocks(&text("xfrm/x.raw"))
+        .into_iter()
+        .filter(|b| !b.contains(" 0a630001  }"))
+        .collect();
+    let kinds: Vec<(u8, Option<u8>)> = xfrm.iter().map(|b| block_kind(b)).collect();
+    let (mature, dead, dying) = (Some(1), Some(3), Some(2));
+    let want = vec![
+        (3, mature), // SADB_ADD, twice: a promiscuous socket gets it twice
+        (3, mature),
+        (14, None), // SADB_X_SPDADD
+        (14, None),
+        (4, dead), // SADB_DELETE
+        (4, dead),
+        (19, None), // SADB_X_SPDFLUSH
+        (19, None),
+        (3, mature), // the SA that expires
+        (3, mature),
+        (14, None), // the policy `ip xfrm` adds
+        (14, None),
+        (8, dying), // SADB_EXPIRE soft, once: sent to registered sockets
+        (8, dead),  // SADB_EXPIRE hard
+        (6, None),  // SADB_ACQUIRE
+    ];
+    assert_eq!(kinds, want, "XFRM monitor:\n{}", xfrm.join("\n\n"));
+    assert!(
+        xfrm[0].contains("key= 10111213 14151617"),
+        "-x shows keys, as setkey does:\n{}",
+        xfrm[0]
+    );
+    assert!(
+        xfrm[14].contains("sadb_comb{ auth=5 encrypt=12 "),
+        "the acquire proposes hmac-sha256 with aes-cbc:\n{}",
+        xfrm[14]
+    );
+    // Every block, in order, among what the PF_KEY monitor printed.
+    let pfkey = monitor_blocks(&text("pfkey/x.raw"));
+    let mut rest = pfkey.iter();
+    for (i, block) in xfrm.iter().enumerate() {
+        assert!(
+            rest.any(|p| p == block),
+            "XFRM monitor block {} is not among the PF_KEY monitor's (in order):\n{block}\n\
+             --- PF_KEY monitor:\n{}",
+            i + 1,
+            pfkey.join("\n\n")
+        );
+    }
+    // GETSPI, range 0x2000..0x1000: EINVAL, and the same larval SA.
+    let larval = |side: &str| {
+        let dump = text(&format!("{side}/getspi-D.txt"));
+        assert!(
+            dump.contains("\tesp mode=transport spi=0(0x00000000) reqid=0(0x00000000)\n")
+                && dump.contains(" state=larval "),
+            "{side}: no larval SA after the refused GETSPI:\n{dump}\n{}",
+            text(&format!("{side}/getspi.log"))
+        );
+        dump.lines()
+            .filter(|l| !l.starts_with("\tcreated: ") && !l.starts_with("\tsadb_seq="))
+            .map(|l| l.split("\tdiff: ").next().unwrap_or(l).to_string())
+            .collect::<Vec<_>>()
+    };
+    for side in ["pfkey", "xfrm"] {
+        assert_eq!(
+            text(&format!("{side}/getspi.txt")),
+            "errno=22\n",
+            "{side}: {}",
+            text(&format!("{side}/getspi.log"))
+        );
+    }
+    assert_eq!(larval("xfrm"), larval("pfkey"));
+}
+
+/// Guest side of `xfrm_monitor_prints_what_the_pf_key_monitor_prints`, run
+/// in the test kernel by that test (it does nothing elsewhere): a GETSPI
+/// whose SPI range is refused (min > max), through PF_KEY when the kernel
+/// has it, else through XFRM; the reply's errno goes to
+/// `$RSETKEY_GUEST_OUT`.
+#[test]
+#[ignore = "run inside the test kernel by xfrm_monitor_prints_what_the_pf_key_monitor_prints"]
+fn guest_getspi_with_refused_range() {
+    use rsetkey::pfkey::wire::{
+        AddressExt, AddressKind, Extension, Header, Message, MessageType, Sa2Ext, ipsec,
+    };
+    let Some(out) = std::env::var_os("RSETKEY_GUEST_OUT") else {
+        return;
+    };
+    let mut kernel: Box<dyn rsetkey::pfkey::Kernel> = if Path::new("/proc/net/pfkey").exists() {
+        Box::new(rsetkey::pfkey::socket::PfKeySocket::open().expect("PF_KEY socket"))
+    } else {
+        Box::new(rsetkey::xfrm::XfrmKernel::open().expect("XFRM socket"))
+    };
+    let address = |kind, a: &str| {
+        Extension::Address(
+            kind,
+            AddressExt {
+                proto: ipsec::PROTO_ANY,
+                prefixlen: 32,
+                addr: a.parse().expect("address"),
+            },
+        )
+    };
+    let request = Message {
+        header: Header::request(MessageType::GetSpi, 3, kernel.pid()),
+        extensions: vec![
+            Extension::SpiRange {
+                min: 0x2000,
+                max: 0x1000,
+            },
+            Extension::Sa2(Sa2Ext {
+                mode: ipsec::MODE_TRANSPORT,
+                sequence: 0,
+                reqid: 0,
+            }),
+            address(AddressKind::Src, "10.93.0.1:0"),
+            address(AddressKind::Dst, "10.93.0.2:0"),
+        ],
+    };
+    let reply = kernel.request(&request).expect("GETSPI");
+    fs::write(out, format!("errno={}\n", reply.header.errno)).expect("write result");
+}
+
+/// The messages of monitor output, one string each: time stamp lines
+/// dropped, `seq=`/`pid=` and epoch seconds (`addtime=`) masked.
+fn monitor_blocks(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .map(|block| {
+            block
+                .lines()
+                .filter(|l| !l.is_empty() && !is_stamp(l))
+                .map(mask_line)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+/// `HH:MM:SS.UUUUUU ` (`-x`) or `SECONDS.UUUUUU ` (`-xx`).
+fn is_stamp(line: &str) -> bool {
+    line.strip_suffix(' ')
+        .and_then(|s| s.split_once('.'))
+        .is_some_and(|(whole, micros)| {
+            micros.len() == 6
+                && micros.bytes().all(|b| b.is_ascii_digit())
+                && whole.bytes().all(|b| b.is_ascii_digit() || b == b':')
+        })
+}
+
+fn mask_line(line: &str) -> String {
+    if let Some((head, _)) = line.split_once(" seq=")
+        && line.trim_start().starts_with("len=")
+    {
+        return format!("{head} seq=<S> pid=<P>");
+    }
+    match line.split_once("addtime=") {
+        Some((head, rest)) if rest.len() > 6 && rest.starts_with('1') => {
+            let tail = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            format!("{head}addtime=<T>{tail}")
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// A block's `sadb_msg_type`, and its SA's state when it has one.
+fn block_kind(block: &str) -> (u8, Option<u8>) {
+    let field = |name: &str| {
+        block
+            .split(name)
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+    };
+    (field(" type=").unwrap_or(0), field(" state="))
 }

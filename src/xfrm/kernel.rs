@@ -10,11 +10,12 @@ use super::algorithms::{self, Algorithm};
 use super::netlink::{Attr, NLM_F_ACK, NLM_F_DUMP, NlMessage, find};
 use super::socket::{Answer, NetlinkSocket};
 use super::translate::{
-    self, IPPROTO_AH, IPPROTO_ESP, PolicyKey, proto_matches, proto_to_satype, satype_to_proto,
+    self, IPPROTO_AH, IPPROTO_COMP, IPPROTO_ESP, PolicyKey, proto_matches, proto_to_satype,
+    satype_to_proto,
 };
 use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
-    UsersaId, UsersaInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
+    UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
 use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{
@@ -46,14 +47,16 @@ type Res<T> = Result<T, Fail>;
 
 /// `sadb_msg_reserved` of SPDADD / SPDUPDATE notifications: list, timer and
 /// the request's own reference.
-const REFCNT_ADDED: u16 = 3;
+pub(crate) const REFCNT_ADDED: u16 = 3;
 /// `sadb_msg_reserved` of SPDDELETE notifications (only the request's
 /// reference is left).
-const REFCNT_DELETED: u16 = 1;
+pub(crate) const REFCNT_DELETED: u16 = 1;
 
 /// The SPI and addresses used to probe algorithms (see [`XfrmKernel`]):
 /// never installed, since the probe SA is refused before insertion.
 const PROBE_SPI: u32 = 0xffff_fffe;
+/// 127.0.0.1, both ends of the probe SA.
+const PROBE_ADDRESS: XfrmAddress = XfrmAddress([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
 /// PF_KEY over XFRM: implements [`Kernel`] with af_key's answers.
 pub struct XfrmKernel {
@@ -109,53 +112,61 @@ impl XfrmKernel {
         first_policy(&data).ok_or(Fail::Errno(libc::ENOENT))
     }
 
-    /// Whether the kernel's crypto API offers an algorithm, probed the way
-    /// xfrm_user looks names up: an SA naming it is sent with a selector
-    /// family that transport mode cannot accommodate, so the kernel looks
-    /// the algorithm up (ENOSYS when it has none) and then refuses the SA
-    /// before inserting it.
-    fn probe(&mut self, proto: u8, kind: u16, a: &Algorithm) -> Res<bool> {
-        let info = UsersaInfo {
-            sel: Selector {
-                family: AF_INET6,
-                ..Selector::default()
-            },
-            id: XfrmId {
-                daddr: XfrmAddress([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-                spi: PROBE_SPI,
-                proto,
-            },
-            saddr: XfrmAddress([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            family: AF_INET,
-            mode: mode::TRANSPORT,
-            ..UsersaInfo::default()
-        };
-        let mut p = Vec::new();
-        info.emit(&mut p);
-        let mut v = Vec::new();
-        Algo {
-            name: a.name.to_string(),
-            ..Algo::default()
+    /// Which rows of af_key's algorithm table the kernel's crypto API
+    /// offers: authentication and encryption rows, in table order.
+    ///
+    /// Each row is probed the way xfrm_user looks names up: an SA naming
+    /// the algorithm is sent with a selector family that transport mode
+    /// cannot accommodate, so the kernel looks the algorithm up (ENOSYS
+    /// when it has none) and then refuses the SA before inserting it. The
+    /// probes are independent of each other, so they go out as one batch
+    /// (one `sendmsg`, then the refusals are read): start-up costs a few
+    /// system calls instead of two per row.
+    fn probe_algorithms(&mut self) -> Res<(Vec<AlgorithmDesc>, Vec<AlgorithmDesc>)> {
+        let rows: Vec<(u8, u16, &Algorithm)> = algorithms::AUTH
+            .iter()
+            .map(|a| (IPPROTO_AH, attr::ALG_AUTH, a))
+            .chain(
+                algorithms::ENCRYPT
+                    .iter()
+                    .map(|a| (IPPROTO_ESP, attr::ALG_CRYPT, a)),
+            )
+            .collect();
+        let requests: Vec<(u16, Vec<u8>)> = rows
+            .iter()
+            .map(|&(proto, kind, a)| (msg::NEWSA, probe_payload(proto, kind, a)))
+            .collect();
+        let (answers, failure) = self.socket.batch(&requests);
+        if let Some(e) = failure {
+            return Err(e.into());
         }
-        .emit(false, &mut v);
-        Attr::new(kind, v).emit(&mut p);
-        let answer = self.socket.transact(msg::NEWSA, NLM_F_ACK, p)?;
-        match answer {
-            Answer::Refused { errno, .. } => Ok(errno != libc::ENOSYS),
-            Answer::Done(_) => {
-                // A kernel that accepted the probe: take the SA away again.
-                let mut id = Vec::new();
-                UsersaId {
-                    daddr: info.id.daddr,
-                    spi: PROBE_SPI,
-                    family: AF_INET,
-                    proto,
+        let (mut auth, mut encrypt) = (Vec::new(), Vec::new());
+        for (&(proto, _, a), answer) in rows.iter().zip(answers) {
+            let offered = match answer {
+                Answer::Refused { errno, .. } => errno != libc::ENOSYS,
+                Answer::Done(_) => {
+                    // A kernel that accepted the probe: take the SA away again.
+                    let mut id = Vec::new();
+                    UsersaId {
+                        daddr: PROBE_ADDRESS,
+                        spi: PROBE_SPI,
+                        family: AF_INET,
+                        proto,
+                    }
+                    .emit(&mut id);
+                    let _ = self.socket.transact(msg::DELSA, NLM_F_ACK, id)?;
+                    true
                 }
-                .emit(&mut id);
-                let _ = self.socket.transact(msg::DELSA, NLM_F_ACK, id)?;
-                Ok(true)
+            };
+            if offered {
+                if proto == IPPROTO_AH {
+                    auth.push(desc(a));
+                } else {
+                    encrypt.push(desc(a));
+                }
             }
         }
+        Ok((auth, encrypt))
     }
 
     /// What the kernel lacks for an ADD / UPDATE request, if anything.
@@ -236,18 +247,7 @@ impl XfrmKernel {
             }
             self.registered |= bit;
         }
-        let mut auth = Vec::new();
-        for a in &algorithms::AUTH {
-            if self.probe(IPPROTO_AH, attr::ALG_AUTH, a)? {
-                auth.push(desc(a));
-            }
-        }
-        let mut encrypt = Vec::new();
-        for a in &algorithms::ENCRYPT {
-            if self.probe(IPPROTO_ESP, attr::ALG_CRYPT, a)? {
-                encrypt.push(desc(a));
-            }
-        }
+        let (auth, encrypt) = self.probe_algorithms()?;
         let mut reply = Message::new(Header { errno: 0, ..h });
         if !auth.is_empty() {
             reply
@@ -304,7 +304,28 @@ impl XfrmKernel {
         Ok(notification(h, satype, ext))
     }
 
+    /// GETSPI. For a range af_key refuses, the kernel state is left as
+    /// af_key leaves it (see [`larval_only_request`]): the larval SA is
+    /// looked up or created, then the request is refused with EINVAL.
     fn getspi(&mut self, h: Header, m: &Message) -> Res<Message> {
+        if let Some(larval) = larval_only_request(m)? {
+            let mut p = Vec::new();
+            larval.emit(&mut p);
+            match self.socket.transact(msg::ALLOCSPI, 0, p)? {
+                // ENOENT: the larval SA is there, without an SPI. Done: the
+                // SA found by sequence number already had one (unchanged).
+                Answer::Refused {
+                    errno: libc::ENOENT,
+                    ..
+                }
+                | Answer::Done(_) => {}
+                Answer::Refused { errno, message } => {
+                    self.detail = hint(msg::ALLOCSPI, errno, message);
+                    return Err(Fail::Errno(errno));
+                }
+            }
+            return Err(libc::EINVAL.into());
+        }
         let spi = translate::spi_request(m)?;
         let mut p = Vec::new();
         spi.emit(&mut p);
@@ -381,13 +402,19 @@ impl XfrmKernel {
             })?;
             if let Some(end) = end {
                 d.ended = true;
-                if let Answer::Refused { errno, message } = end
-                    && d.given == 0
-                    && d.ready.is_empty()
-                {
+                if let Answer::Refused { errno, message } = end {
                     self.detail = hint(d.nl_type, errno, message);
-                    *dump = None;
-                    return Err(Fail::Errno(errno));
+                    if d.given == 0 && d.ready.is_empty() {
+                        *dump = None;
+                        return Err(Fail::Errno(errno));
+                    }
+                    // The walk ended early after some entries: as af_key
+                    // does, the last entry given carries the error, so
+                    // the dump is never taken for complete.
+                    if !d.failed {
+                        d.failed = true;
+                        d.ready.push_back(Err(errno));
+                    }
                 }
             }
         }
@@ -873,6 +900,44 @@ impl DumpStream {
     }
 }
 
+/// The ALLOCSPI request that leaves the kernel as af_key leaves it after a
+/// GETSPI with an SPI range it refuses, or `None` when the range is fine
+/// (or absent: af_key's default range is).
+///
+/// af_key (`pfkey_getspi`) looks up — by the request's sequence number,
+/// then by mode, reqid, protocol and addresses — or creates the larval SA
+/// first, and checks the range (`verify_spi_info`: min ≤ max, and
+/// max < 0x10000 for IPComp) only then: a refused range leaves the larval
+/// SA behind. xfrm_user's ALLOCSPI checks the range before the lookup, so
+/// the request is sent with the range 0..=0 instead, which passes that
+/// check: the kernel finds or creates the same larval SA (the same
+/// lookups, by the same function) and cannot give it an SPI (SPI 0 is never
+/// allocated), so it keeps it as af_key does. Errors of the other fields
+/// come first, in af_key's order, as [`translate::spi_request`] reports
+/// them.
+pub fn larval_only_request(m: &Message) -> Result<Option<UserspiInfo>, i32> {
+    let Some((min, max)) = m.spi_range() else {
+        return Ok(None);
+    };
+    let refused = match satype_to_proto(m.header.satype) {
+        IPPROTO_AH | IPPROTO_ESP => min > max,
+        IPPROTO_COMP => min > max || max >= 0x10000,
+        // Unknown SA types are refused before any lookup; SA type 0
+        // (IPSEC_PROTO_ANY) see the module documentation.
+        _ => false,
+    };
+    if !refused {
+        return Ok(None);
+    }
+    let mut zero = m.clone();
+    for e in &mut zero.extensions {
+        if let Extension::SpiRange { min, max } = e {
+            (*min, *max) = (0, 0);
+        }
+    }
+    translate::spi_request(&zero).map(Some)
+}
+
 /// Reads the rest of a dump, discarding it.
 fn drain(socket: &mut NetlinkSocket, d: &mut DumpStream) -> Result<(), SocketError> {
     while !d.ended {
@@ -929,6 +994,37 @@ pub fn error_reply(request: Header, errno: i32) -> Message {
         errno: errno as u8,
         ..request
     })
+}
+
+/// The XFRM_MSG_NEWSA payload probing one algorithm (see
+/// `XfrmKernel::probe_algorithms`): a transport-mode IPv4 SA whose selector
+/// is IPv6, which the kernel refuses only after looking the algorithm up.
+fn probe_payload(proto: u8, kind: u16, a: &Algorithm) -> Vec<u8> {
+    let info = UsersaInfo {
+        sel: Selector {
+            family: AF_INET6,
+            ..Selector::default()
+        },
+        id: XfrmId {
+            daddr: PROBE_ADDRESS,
+            spi: PROBE_SPI,
+            proto,
+        },
+        saddr: PROBE_ADDRESS,
+        family: AF_INET,
+        mode: mode::TRANSPORT,
+        ..UsersaInfo::default()
+    };
+    let mut p = Vec::with_capacity(UsersaInfo::LEN + 80);
+    info.emit(&mut p);
+    let mut v = Vec::new();
+    Algo {
+        name: a.name.to_string(),
+        ..Algo::default()
+    }
+    .emit(false, &mut v);
+    Attr::new(kind, v).emit(&mut p);
+    p
 }
 
 fn desc(a: &Algorithm) -> AlgorithmDesc {

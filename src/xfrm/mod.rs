@@ -12,7 +12,8 @@
 //!
 //! Layers: [`netlink`] (framing), [`wire`] (XFRM structures),
 //! [`algorithms`] (af_key's algorithm table), [`translate`] (the pure
-//! conversions), [`socket`] (the netlink socket) and [`kernel`].
+//! conversions), [`socket`] (the netlink socket) and [`kernel`];
+//! [`monitor`] is `-x` over XFRM.
 //!
 //! # Derived values
 //!
@@ -28,7 +29,9 @@
 //!   by name with the same crypto API call — ENOSYS when it has none — and
 //!   only then refuses the SA, before inserting anything. Rows answered
 //!   with ENOSYS are left out. The lookup also marks the row available in
-//!   the kernel's table, as af_key's probe does.
+//!   the kernel's table, as af_key's probe does. The probes are
+//!   independent, so all rows go out in one batch ([`socket`]): one
+//!   `sendmsg` and one `recvmmsg` for about twenty rows.
 //! * **ICV truncation.** SAs are created with `XFRMA_ALG_AUTH_TRUNC` and
 //!   af_key's truncation (96 bits for MD5, SHA-1, SHA-256, RIPEMD-160,
 //!   XCBC, SM3; 192 / 256 for SHA-384 / SHA-512).
@@ -57,6 +60,11 @@
 //!   reqid (1..=0x3fff), otherwise generated, `default`/`require` →
 //!   required (their reqid is dropped, as af_key drops it); `share` is
 //!   always "any"; all algorithms allowed. `sadb_x_policy_id` = index.
+//!   "All algorithms" is said differently: af_key leaves a template's
+//!   algorithm masks 0 and sets a flag XFRM cannot set; through XFRM the
+//!   masks are all ones. Nothing PF_KEY reports shows the masks except
+//!   acquire proposals, which af_key builds from them: none for its own
+//!   templates, every available algorithm for these.
 //! * **Generated reqids** (`unique` without a usable reqid): af_key counts
 //!   upwards from 0x4000 with a counter kept for the kernel's lifetime,
 //!   skipping reqids used by installed policies. XFRM has no such counter,
@@ -71,6 +79,18 @@
 //!   order matches; entries are numbered 1…N−1 and 0. SA dumps by type
 //!   keep AH, ESP and IPComp states only (not the kernel's internal IPIP
 //!   states of IPComp tunnels), policy dumps main-type policies only.
+//! * **GETSPI with a refused SPI range** (min > max; IPComp max ≥ 0x10000):
+//!   af_key finds or creates the larval SA first and checks the range
+//!   after, so the refusal (EINVAL) leaves that SA behind; xfrm_user checks
+//!   first. The request is sent with the range 0..=0 instead, which the
+//!   kernel finds or creates the same larval SA for and cannot allocate
+//!   from: the same SA is left, EINVAL answered
+//!   ([`kernel::larval_only_request`]). Two cases stay apart: when the
+//!   kernel cannot create the larval SA at all, af_key answers ENOENT and
+//!   this EINVAL; and GETSPI with SA type 0 (IPSEC_PROTO_ANY; setkey never
+//!   sends it), which af_key answers with EINVAL after creating a larval SA
+//!   of protocol 255 — XFRM refuses that protocol before any lookup, so
+//!   through XFRM no SA is created.
 //! * **Flushes** answer with the header copy even when the kernel refuses
 //!   the flush, as af_key sends that copy before looking at the result.
 //! * **Errors**: validated in af_key's order with af_key's errnos before
@@ -99,10 +119,15 @@
 //!
 //! Not answered (EOPNOTSUPP): the key-manager messages ACQUIRE, EXPIRE,
 //! X_PROMISC, X_SPDACQUIRE, X_MIGRATE, which setkey never sends except
-//! X_PROMISC for `-x` (monitoring needs the XFRM multicast groups instead).
+//! X_PROMISC for `-x`. Monitoring is [`monitor`] instead: it joins the XFRM
+//! multicast groups and prints each kernel event as the PF_KEY message
+//! af_key would broadcast for it; what a promiscuous PF_KEY socket sees
+//! besides (other processes' requests, replies to them) has no XFRM
+//! counterpart.
 
 pub mod algorithms;
 pub mod kernel;
+pub mod monitor;
 pub mod netlink;
 pub mod socket;
 pub mod translate;

@@ -12,8 +12,9 @@
 //! `sendmsg` call, and acknowledges each one that fails — whether or not it
 //! asked for an acknowledgement — and each one with NLM_F_ACK. A batch is
 //! therefore sent in windows: every request of a window without NLM_F_ACK
-//! except the last, so that a window costs one `sendmsg` and one `recv`
-//! plus one per refused request. When the last request's answer arrives,
+//! except the last, so that a window costs one `sendmsg` and one
+//! `recvmmsg`, which takes every queued acknowledgement at once (more only
+//! when over 32 requests are refused). When the last request's answer arrives,
 //! the answers of all earlier ones are in (the receive queue is in order);
 //! a request without an answer succeeded.
 //!
@@ -51,6 +52,11 @@ const NETLINK_EXT_ACK: libc::c_int = 11;
 
 /// Large enough for any single dump datagram the kernel builds.
 const RECEIVE_BUFFER: usize = 256 * 1024;
+
+/// Datagrams one receive of a batch takes at most: the receive buffer is
+/// split into this many slots (8 KiB each, far more than an
+/// acknowledgement needs).
+const RECEIVE_SLOTS: usize = 32;
 
 /// The socket buffer sizes asked for (the kernel doubles them for its
 /// bookkeeping). With CAP_NET_ADMIN they are forced past the system's
@@ -188,7 +194,8 @@ impl WindowAnswers {
 pub trait Datagrams {
     /// Sends one datagram.
     fn send_datagram(&mut self, bytes: &[u8]) -> Result<(), SocketError>;
-    /// Receives one datagram's messages (blocking, with a timeout).
+    /// Receives the messages of one datagram, or of several already queued
+    /// (blocking for the first, with a timeout).
     fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError>;
 }
 
@@ -261,7 +268,8 @@ fn emit_request(out: &mut Vec<u8>, msg_type: u16, flags: u16, seq: u32, payload:
 pub struct NetlinkSocket {
     fd: OwnedFd,
     seq: u32,
-    receive: Vec<u8>,
+    /// Dumps bring keys: wiped when the socket goes.
+    receive: zeroize::Zeroizing<Vec<u8>>,
     limits: WindowLimits,
 }
 
@@ -316,7 +324,7 @@ impl NetlinkSocket {
         Ok(NetlinkSocket {
             fd,
             seq: 0,
-            receive: vec![0; RECEIVE_BUFFER],
+            receive: zeroize::Zeroizing::new(vec![0; RECEIVE_BUFFER]),
             limits,
         })
     }
@@ -519,7 +527,68 @@ impl Datagrams for NetlinkSocket {
         }
     }
 
+    /// Waits for one datagram and takes every further one already queued,
+    /// in one `recvmmsg`: the acknowledgements of a window's refusals are
+    /// all queued before its `sendmsg` returns, so a window of refusals
+    /// costs two system calls instead of one receive per refusal.
     fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError> {
-        self.receive()
+        let slot = self.receive.len() / RECEIVE_SLOTS;
+        let mut iovecs: Vec<libc::iovec> = self
+            .receive
+            .chunks_exact_mut(slot)
+            .map(|c| libc::iovec {
+                iov_base: c.as_mut_ptr().cast(),
+                iov_len: c.len(),
+            })
+            .collect();
+        let mut headers: Vec<libc::mmsghdr> = iovecs
+            .iter_mut()
+            .map(|iov| {
+                // SAFETY: mmsghdr is plain data; all-zero is a valid value
+                // (no name, no control data).
+                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                h.msg_hdr.msg_iov = iov;
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
+        let count = loop {
+            // SAFETY: `headers` and the iovecs they point to live across
+            // the call; each iovec covers its own slot of `self.receive`,
+            // which nothing else touches meanwhile. The first datagram is
+            // waited for (with the socket's receive timeout); MSG_WAITFORONE
+            // returns the queued ones after it without waiting.
+            let n = unsafe {
+                libc::recvmmsg(
+                    self.fd.as_raw_fd(),
+                    headers.as_mut_ptr(),
+                    headers.len() as libc::c_uint,
+                    libc::MSG_WAITFORONE,
+                    std::ptr::null_mut(),
+                )
+            };
+            match Errno::result(n) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(SocketError::Receive(e)),
+                Ok(n) => break n as usize,
+            }
+        };
+        let mut messages = Vec::new();
+        for (i, h) in headers.iter().take(count).enumerate() {
+            // Only small acknowledgements answer a batch. A datagram cut
+            // short could have been a refusal: never take it for success.
+            if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                return Err(SocketError::Receive(Errno::EMSGSIZE));
+            }
+            let start = i * slot;
+            let bytes = self
+                .receive
+                .get(start..start + h.msg_len as usize)
+                .unwrap_or_default();
+            messages.extend(
+                NlMessage::parse_all(bytes).map_err(|_| SocketError::Receive(Errno::EBADMSG))?,
+            );
+        }
+        Ok(messages)
     }
 }

@@ -637,3 +637,66 @@ fn requests_af_key_refuses_itself() {
         }
     }
 }
+
+/// A recorded GETSPI request (case 056) with its SPI range replaced.
+fn getspi_with_range(satype: u8, min: u32, max: u32) -> Message {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cases/056-getspi-larval");
+    let mut m = of_type(&raw(&case, "F.send.raw"), MessageType::GetSpi)
+        .into_iter()
+        .next()
+        .expect("a recorded GETSPI");
+    m.header.satype = satype;
+    for e in &mut m.extensions {
+        if let Extension::SpiRange { min: lo, max: hi } = e {
+            (*lo, *hi) = (min, max);
+        }
+    }
+    assert_eq!(m.spi_range(), Some((min, max)));
+    m
+}
+
+#[test]
+fn getspi_with_a_refused_range_leaves_the_larval_sa_as_af_key_does() {
+    use super::kernel::larval_only_request;
+    // min > max: ALLOCSPI for the same larval SA, with the range 0..=0
+    // that xfrm_user accepts and cannot allocate from
+    let refused = getspi_with_range(3, 0x2000, 0x1000);
+    let spi = larval_only_request(&refused)
+        .expect("well formed")
+        .expect("a range af_key refuses");
+    assert_eq!((spi.min, spi.max), (0, 0));
+    let fine = translate::spi_request(&getspi_with_range(3, 0x1000, 0x2000)).expect("fine");
+    assert_eq!(
+        spi.info, fine.info,
+        "the same lookup: seq, mode, reqid, addresses"
+    );
+    assert_eq!(spi.info.id.proto, 50);
+    // ranges af_key accepts go the usual way
+    for (satype, min, max) in [(3, 0x1000, 0x1000), (2, 0x100, 0x0fff_ffff), (9, 1, 0xffff)] {
+        let m = getspi_with_range(satype, min, max);
+        assert_eq!(
+            larval_only_request(&m),
+            Ok(None),
+            "{satype} {min:#x}..{max:#x}"
+        );
+    }
+    // IPComp SPIs are 16 bits: a larger maximum is refused after the lookup
+    let spi = larval_only_request(&getspi_with_range(9, 0x100, 0x10000))
+        .expect("well formed")
+        .expect("refused");
+    assert_eq!((spi.info.id.proto, spi.min, spi.max), (108, 0, 0));
+    // SA type 0 (any): xfrm_user cannot create that larval SA (see the
+    // module documentation); the request is refused without one
+    let any = getspi_with_range(0, 0x2000, 0x1000);
+    assert_eq!(larval_only_request(&any), Ok(None));
+    assert_eq!(translate::spi_request(&any), Err(libc::EINVAL));
+    // other fields are checked first, in af_key's order
+    let mut no_dst = refused.clone();
+    no_dst.extensions.retain(|e| {
+        !matches!(
+            e,
+            Extension::Address(crate::pfkey::wire::AddressKind::Dst, _)
+        )
+    });
+    assert_eq!(larval_only_request(&no_dst), Err(libc::EINVAL));
+}
