@@ -14,16 +14,17 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use nix::errno::Errno;
 use zeroize::Zeroizing;
 
+use crate::atomic::{self, Snapshot};
 use crate::dump::{self, DumpOptions, Printer};
 use crate::ir::Keys;
 use crate::ir::{Statement, SupportedAlgorithms};
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, Options, ParseError};
-use crate::pfkey::Kernel;
 use crate::pfkey::request;
 use crate::pfkey::socket::{PfKeySocket, SocketError};
 use crate::pfkey::wire::{self, MessageType};
-use crate::run::{self, Executor, Flow, Reporter, RunError, SharedOutput, Tracer};
+use crate::pfkey::{DumpNumbering, Kernel};
+use crate::run::{self, Executor, Flow, Refusal, Reporter, RunError, SharedOutput, Tracer};
 use crate::xfrm::XfrmKernel;
 
 /// rsetkey's command line (setkey's flags, plus long options of its own).
@@ -93,6 +94,12 @@ struct Args {
     /// reports the error and exits 0).
     #[arg(long)]
     strict: bool,
+    /// With -f: apply the whole script or nothing. The script is tried in
+    /// a scratch network namespace holding a copy of the SAD and SPD
+    /// first; a refusal, or SIGINT/SIGTERM/SIGHUP during the real run,
+    /// restores the databases as they were, and the exit status is not 0.
+    #[arg(long)]
+    atomic: bool,
     /// Show key material in -v output (masked by default).
     #[arg(long)]
     show_keys: bool,
@@ -111,6 +118,30 @@ struct Args {
     /// Files of raw PF_KEY messages to print as dumps would.
     #[arg(value_name = "FILE")]
     files: Vec<OsString>,
+}
+
+/// How the trial run of `--atomic` ended, when not well.
+enum Trial {
+    /// The kernel refused these statements.
+    Refused(Vec<Refusal>),
+    /// A signal came.
+    Interrupted(nix::sys::signal::Signal),
+    /// There could be no trial (no scratch namespace, no copy of the
+    /// databases in it).
+    Unavailable(String),
+    /// Something failed that makes going on unsafe.
+    Failed(String),
+}
+
+/// `line 3`, `lines 3, 5`: the lines of refused statements.
+fn lines_text(refusals: &[Refusal]) -> String {
+    let mut lines: Vec<u32> = refusals.iter().map(|r| r.line).collect();
+    lines.dedup();
+    let list: Vec<String> = lines.iter().map(u32::to_string).collect();
+    match list.len() {
+        1 => format!("the statement on line {}", list[0]),
+        _ => format!("the statements on lines {}", list.join(", ")),
+    }
 }
 
 /// The kernel interfaces rsetkey can use.
@@ -407,8 +438,173 @@ impl Cli {
             program: self.program.clone(),
             file: name,
             interactive: false,
+            quiet: false,
         };
+        if self.args.atomic {
+            return self.execute_atomically(socket, reporter, &statements);
+        }
         self.execute(socket, reporter, &statements)
+    }
+
+    /// `--atomic -f`: snapshot, trial in a scratch namespace, real run
+    /// stopped at the first refusal or signal, restore (see
+    /// [`crate::atomic`]).
+    fn execute_atomically(
+        &self,
+        kernel: &mut dyn Kernel,
+        reporter: Reporter,
+        statements: &[Statement],
+    ) -> i32 {
+        let say = |text: &str| self.error(&format!("--atomic: {text}"));
+        let mut netlink = match atomic::open_snapshot_socket() {
+            Ok(s) => s,
+            Err(e) => {
+                say(&format!(
+                    "{}; it is needed to take and restore a snapshot; nothing was changed",
+                    e.setkey_text()
+                ));
+                return 1;
+            }
+        };
+        if let Err(e) = atomic::catch_interrupts() {
+            say(&format!(
+                "cannot catch signals: {}; nothing was changed",
+                crate::os::strerror(e as i32)
+            ));
+            return 1;
+        }
+        let snapshot = match Snapshot::take(&mut netlink) {
+            Ok(s) => s,
+            Err(e) => {
+                say(&format!("cannot take a snapshot: {e}; nothing was changed"));
+                return 1;
+            }
+        };
+        match self.trial(&snapshot, &reporter, statements) {
+            Ok(()) => {}
+            Err(Trial::Refused(refusals)) => {
+                for r in &refusals {
+                    reporter.refusal(r);
+                }
+                say(&format!(
+                    "the kernel would refuse {} (tried in a scratch network namespace); nothing was changed",
+                    lines_text(&refusals)
+                ));
+                return 1;
+            }
+            Err(Trial::Interrupted(signal)) => {
+                say(&format!(
+                    "interrupted by {signal} before anything was applied; nothing was changed"
+                ));
+                return 128 + signal as i32;
+            }
+            Err(Trial::Unavailable(why)) => {
+                // Without a trial the real run still stops at the first
+                // refusal and restores the snapshot.
+                say(&format!("{why}; applying with restore on failure only"));
+            }
+            Err(Trial::Failed(why)) => {
+                say(&format!("{why}; nothing was changed"));
+                return 1;
+            }
+        }
+        if let Some(signal) = atomic::interrupted() {
+            say(&format!(
+                "interrupted by {signal} before anything was applied; nothing was changed"
+            ));
+            return 128 + signal as i32;
+        }
+
+        let out = SharedOutput::stdout();
+        let mut traced = self.traced(kernel, &out);
+        let mut exec = Executor::new(&mut traced, out.clone(), reporter);
+        exec.stop_when(|refusals| !refusals.is_empty() || atomic::interrupted().is_some());
+        let result = exec.execute_all(statements);
+        let output_failed = exec.output().flush().is_err();
+        let refusals = exec.refusals().to_vec();
+        drop(exec);
+        let why = if let Some(signal) = atomic::interrupted() {
+            format!("interrupted by {signal}")
+        } else if !refusals.is_empty() {
+            format!("the kernel refused {}", lines_text(&refusals))
+        } else {
+            match result {
+                Err(e) => {
+                    let _ = self.run_error(e);
+                    "the run failed".to_string()
+                }
+                Ok(_) if output_failed => {
+                    self.error("write: output failed");
+                    "the output failed".to_string()
+                }
+                Ok(_) => return 0,
+            }
+        };
+        let status = atomic::interrupted().map_or(1, |s| 128 + s as i32);
+        match snapshot.restore(&mut netlink) {
+            Ok(restored) => {
+                say(&format!(
+                    "{why}; restored the SAD and SPD as they were; nothing was changed"
+                ));
+                if restored.policies_added > 0 {
+                    say(&format!(
+                        "{} re-added policies show the time of the restore as their creation time",
+                        restored.policies_added
+                    ));
+                }
+            }
+            Err(e) => say(&format!(
+                "{why}; restoring the SAD and SPD FAILED: {e}; they are left changed"
+            )),
+        }
+        status
+    }
+
+    /// Runs the script quietly in a scratch network namespace seeded with
+    /// the snapshot, through the same kind of kernel interface.
+    fn trial(
+        &self,
+        snapshot: &Snapshot,
+        reporter: &Reporter,
+        statements: &[Statement],
+    ) -> Result<(), Trial> {
+        let opened = atomic::in_scratch_namespace(|| {
+            let mut netlink = atomic::open_snapshot_socket().map_err(|e| {
+                Trial::Unavailable(format!("scratch namespace: {}", e.setkey_text()))
+            })?;
+            snapshot.seed(&mut netlink).map_err(|e| {
+                Trial::Unavailable(format!(
+                    "cannot copy the SAD and SPD into a scratch namespace: {e}"
+                ))
+            })?;
+            self.kernel().map_err(|errors| {
+                let text: Vec<String> = errors.iter().map(SocketError::setkey_text).collect();
+                Trial::Unavailable(format!("scratch namespace: {}", text.join(", ")))
+            })
+        });
+        let mut kernel = match opened {
+            Ok(Ok(kernel)) => kernel,
+            Ok(Err(e)) => return Err(e),
+            Err(e @ atomic::ScratchError::Enter(_)) => {
+                return Err(Trial::Unavailable(e.to_string()));
+            }
+            Err(e @ atomic::ScratchError::Return(_)) => return Err(Trial::Failed(e.to_string())),
+        };
+        let quiet = Reporter {
+            quiet: true,
+            ..reporter.clone()
+        };
+        let mut exec = Executor::new(kernel.as_mut(), io::sink(), quiet);
+        exec.stop_when(|_| atomic::interrupted().is_some());
+        let result = exec.execute_all(statements);
+        if let Some(signal) = atomic::interrupted() {
+            return Err(Trial::Interrupted(signal));
+        }
+        match result {
+            Err(e) => Err(Trial::Failed(format!("the trial run failed: {e}"))),
+            Ok(_) if !exec.refusals().is_empty() => Err(Trial::Refused(exec.refusals().to_vec())),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// rsetkey's own warnings about a parsed `-f` script, on stderr:
@@ -526,6 +722,12 @@ impl Cli {
 
     /// `-c`: statements from stdin, each run as soon as its `;` is read.
     fn commands(&self) -> i32 {
+        if self.args.atomic {
+            // Each statement runs as soon as it is read: there is no
+            // whole script to try first or to undo.
+            self.error("--atomic needs a whole script: use it with -f");
+            return 1;
+        }
         let Some(mut socket) = self.open() else {
             return 1;
         };
@@ -537,6 +739,7 @@ impl Cli {
             program: self.program.clone(),
             file: "-".to_string(),
             interactive: true,
+            quiet: false,
         };
         let out = SharedOutput::stdout();
         let mut traced = self.traced(socket.as_mut(), &out);
@@ -553,7 +756,7 @@ impl Cli {
                         for statement in &statements {
                             match exec.execute(statement) {
                                 Ok(Flow::Continue) => {}
-                                Ok(Flow::Exit) => break 'lines,
+                                Ok(Flow::Exit | Flow::Stopped) => break 'lines,
                                 Err(e) => {
                                     status = self.run_error(e);
                                     break 'lines;
@@ -607,7 +810,11 @@ impl Cli {
             loop {
                 let message = request::bare(socket.header(0, 0), msg_type, 0);
                 let mut reply = socket.request(&message)?;
+                let mut numbering = DumpNumbering::default();
                 loop {
+                    if reply.header.errno == 0 {
+                        numbering.check(reply.header.seq)?;
+                    }
                     let now = run::now();
                     if short && reply.header.errno == 0 {
                         dump::short::write_short(&mut out, &reply, now, &self.dump_options())?;
@@ -637,50 +844,52 @@ impl Cli {
     }
 
     /// `-x` / `-xx`: print every PF_KEY message of the network namespace, for
-    /// ever, in libipsec's debug format.
+    /// ever, in libipsec's debug format. `--backend pfkey` monitors PF_KEY,
+    /// `--backend xfrm` the XFRM events as the PF_KEY messages af_key would
+    /// send for them (`xfrm::monitor`), `auto` PF_KEY when the kernel has it.
     fn monitor(&self) -> i32 {
-        if self.args.backend == Backend::Xfrm {
-            self.error("-x monitors PF_KEY messages: it needs --backend pfkey (or auto)");
-            return 1;
-        }
-        let mut socket = match PfKeySocket::open() {
-            Ok(s) => s,
-            Err(e) => {
-                self.error(&e.setkey_text());
-                return 1;
-            }
+        let pfkey = match self.args.backend {
+            Backend::Xfrm => None,
+            Backend::Pfkey | Backend::Auto => Some(PfKeySocket::open()),
         };
+        let open_xfrm = crate::xfrm::monitor::XfrmMonitor::open;
+        let result = match pfkey {
+            Some(Ok(socket)) => self.monitor_pfkey(socket),
+            Some(Err(e @ SocketError::Open(Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT)))
+                if self.args.backend == Backend::Auto =>
+            {
+                match open_xfrm() {
+                    Ok(m) => self.monitor_xfrm(m),
+                    Err(xfrm) => {
+                        // both interfaces are missing: say so for both
+                        self.error(&e.setkey_text());
+                        Err(xfrm.into())
+                    }
+                }
+            }
+            Some(Err(e)) => Err(e.into()),
+            None => open_xfrm()
+                .map_err(RunError::from)
+                .and_then(|m| self.monitor_xfrm(m)),
+        };
+        match result {
+            Ok(()) => 0,
+            Err(e) => self.run_error(e),
+        }
+    }
+
+    /// The PF_KEY monitor: a promiscuous socket, every message it receives.
+    fn monitor_pfkey(&self, mut socket: PfKeySocket) -> Result<(), RunError> {
         let mut promisc = request::bare(socket.header(0, 0), MessageType::Promisc, 1);
         promisc.header.satype = 1;
-        let epoch_stamps = self.args.monitor >= 2;
-        // setkey computes the UTC offset once, at start-up.
-        let offset = dump::time::local_offset(run::now() as i64);
-        let stdout = io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
+        let mut out = MonitorOutput::new(self.args.monitor >= 2, self.args.hex);
         let result: Result<(), RunError> = (|| {
             socket.set_timeout(None)?;
             socket.send(&promisc)?;
             loop {
                 let bytes = socket.receive_raw()?;
-                let since = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                let micros = since.subsec_micros();
-                if epoch_stamps {
-                    writeln!(out, "{}.{micros:06} ", since.as_secs())?;
-                } else {
-                    let t = (since.as_secs() as i64 + offset).rem_euclid(86_400);
-                    writeln!(
-                        out,
-                        "{:02}:{:02}:{:02}.{micros:06} ",
-                        t / 3600,
-                        t / 60 % 60,
-                        t % 60
-                    )?;
-                }
-                if self.args.hex {
-                    dump::kdebug::write_hexdump(&mut out, bytes)?;
-                }
+                out.stamp()?;
+                out.hexdump(bytes)?;
                 let body = if bytes.get(1) == Some(&(MessageType::Promisc as u8)) {
                     // The kernel's echo of a PROMISC request carries nothing
                     // more: setkey prints the bare time stamp and leaves it
@@ -692,16 +901,40 @@ impl Cli {
                 } else {
                     bytes
                 };
-                dump::kdebug::write_kdebug(&mut out, body, Keys::Show)?;
-                out.write_all(b"\n")?;
-                out.flush()?;
+                out.decode(body)?;
             }
         })();
-        let _ = out.flush();
-        match result {
-            Ok(()) => 0,
-            Err(e) => self.run_error(e),
-        }
+        out.finish();
+        result
+    }
+
+    /// The XFRM monitor: each kernel event printed as the PF_KEY monitor
+    /// prints af_key's message for it, as many times as a promiscuous
+    /// PF_KEY socket receives that message.
+    fn monitor_xfrm(&self, mut monitor: crate::xfrm::monitor::XfrmMonitor) -> Result<(), RunError> {
+        use crate::xfrm::monitor::Event;
+        let mut out = MonitorOutput::new(self.args.monitor >= 2, self.args.hex);
+        let result: Result<(), RunError> = (|| {
+            loop {
+                match monitor.next_event()? {
+                    Event::Message(n) => {
+                        // holds keys: wiped when dropped
+                        let bytes = Zeroizing::new(Vec::<u8>::from(n.message.to_bytes()));
+                        for _ in 0..n.copies {
+                            out.stamp()?;
+                            out.hexdump(&bytes)?;
+                            out.decode(&bytes)?;
+                        }
+                    }
+                    Event::Lost => {
+                        out.finish();
+                        self.error("the kernel dropped XFRM events: this monitor fell behind");
+                    }
+                }
+            }
+        })();
+        out.finish();
+        result
     }
 
     /// `-F` / `-FP`: flush the SAD or SPD, silently.
@@ -763,5 +996,68 @@ impl Cli {
             return 1;
         }
         0
+    }
+}
+
+/// What `-x` prints for each message: a time stamp line (local time of
+/// day, or epoch seconds with `-xx`), the `-H` hex dump, the kdebug text
+/// and an empty line, flushed.
+struct MonitorOutput {
+    out: BufWriter<io::StdoutLock<'static>>,
+    epoch_stamps: bool,
+    hex: bool,
+    /// Seconds east of UTC: setkey computes the offset once, at start-up.
+    offset: i64,
+}
+
+impl MonitorOutput {
+    fn new(epoch_stamps: bool, hex: bool) -> MonitorOutput {
+        MonitorOutput {
+            out: BufWriter::new(io::stdout().lock()),
+            epoch_stamps,
+            hex,
+            offset: dump::time::local_offset(run::now() as i64),
+        }
+    }
+
+    /// The time stamp line, taken now.
+    fn stamp(&mut self) -> io::Result<()> {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let micros = since.subsec_micros();
+        if self.epoch_stamps {
+            writeln!(self.out, "{}.{micros:06} ", since.as_secs())
+        } else {
+            let t = (since.as_secs() as i64 + self.offset).rem_euclid(86_400);
+            writeln!(
+                self.out,
+                "{:02}:{:02}:{:02}.{micros:06} ",
+                t / 3600,
+                t / 60 % 60,
+                t % 60
+            )
+        }
+    }
+
+    /// The whole message in hex, with `-H`.
+    fn hexdump(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.hex {
+            dump::kdebug::write_hexdump(&mut self.out, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The decoded message (keys shown, as setkey shows them) and the
+    /// empty line after it.
+    fn decode(&mut self, body: &[u8]) -> io::Result<()> {
+        dump::kdebug::write_kdebug(&mut self.out, body, Keys::Show)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Writes out what is buffered (a bare stamp, before an error).
+    fn finish(&mut self) {
+        let _ = self.out.flush();
     }
 }

@@ -14,12 +14,15 @@
 //! * [`run`] executes IR statements against a kernel and reports like
 //!   setkey;
 //! * [`cli`] ties them together the way setkey's command line does;
+//! * [`atomic`] gives `--atomic` its snapshot, scratch namespace and
+//!   restore;
 //! * [`permissions`] and [`lint`] warn about scripts others can read and
 //!   about weak or unsatisfiable configurations (rsetkey additions, on
 //!   stderr only).
 
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod cli;
 pub mod dump;
 pub mod ir;

@@ -19,7 +19,7 @@ use crate::ir::{Operation, Statement};
 use crate::pfkey::request;
 use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{Message, MessageType};
-use crate::pfkey::{BatchOutcome, Kernel, ReplyNeed, request_each};
+use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel, ReplyNeed, request_each};
 
 /// Where and how messages about statements are printed.
 #[derive(Debug, Clone)]
@@ -30,12 +30,17 @@ pub struct Reporter {
     pub file: String,
     /// `-c`: errors go to stdout, as `TEXT.` lines, without a prefix.
     pub interactive: bool,
+    /// Print nothing (a trial run whose refusals are reported later, see
+    /// [`Executor::refusals`]).
+    pub quiet: bool,
 }
 
 impl Reporter {
     /// A kernel error (or a warning) about the statement on `line`.
     fn statement_error(&self, out: &mut dyn Write, line: u32, text: &str) -> io::Result<()> {
-        if self.interactive {
+        if self.quiet {
+            Ok(())
+        } else if self.interactive {
             writeln!(out, "{text}.")
         } else {
             eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
@@ -45,7 +50,9 @@ impl Reporter {
 
     /// A warning found while reading the statement on `line`.
     fn warning(&self, out: &mut dyn Write, line: u32, text: &str) -> io::Result<()> {
-        if self.interactive {
+        if self.quiet {
+            Ok(())
+        } else if self.interactive {
             write!(out, "{text}")
         } else {
             eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
@@ -55,13 +62,33 @@ impl Reporter {
 
     /// More about a kernel error, on stderr only (in `-c` mode too: stdout
     /// keeps setkey's text).
-    fn detail(&self, line: u32, text: &str) {
-        eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+    pub fn detail(&self, line: u32, text: &str) {
+        if !self.quiet {
+            eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+        }
     }
 
     /// A message without a statement (`error encountered`).
     fn plain(&self, text: &str) {
-        eprintln!("{}: {}", self.program, text);
+        if !self.quiet {
+            eprintln!("{}: {}", self.program, text);
+        }
+    }
+
+    /// A refusal as setkey reports it on stderr (`PROGRAM: FILE,LINE:
+    /// TEXT`), followed by the kernel's explanation, if any — for
+    /// refusals found by a quiet run and reported afterwards.
+    pub fn refusal(&self, refusal: &Refusal) {
+        eprintln!(
+            "{}: {},{}: {}",
+            self.program, self.file, refusal.line, refusal.text
+        );
+        if let Some(detail) = &refusal.detail {
+            eprintln!(
+                "{}: {},{}: {}",
+                self.program, self.file, refusal.line, detail
+            );
+        }
     }
 }
 
@@ -72,6 +99,20 @@ pub enum Flow {
     Continue,
     /// `exit;` was executed.
     Exit,
+    /// The executor's stop condition held (see [`Executor::stop_when`]):
+    /// the statements after this point were not sent.
+    Stopped,
+}
+
+/// A request the kernel refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The statement's line.
+    pub line: u32,
+    /// setkey's text for the error (`File exists`).
+    pub text: String,
+    /// What the kernel said beyond the errno, if anything.
+    pub detail: Option<String>,
 }
 
 /// The most requests [`Executor::execute_all`] sends as one batch. Bounds
@@ -102,8 +143,12 @@ pub struct Executor<'a, W: Write> {
     out: W,
     reporter: Reporter,
     dump_options: DumpOptions,
-    refused_lines: Vec<u32>,
+    refusals: Vec<Refusal>,
+    stop: Option<StopCondition<'a>>,
 }
+
+/// When [`Executor::execute_all`] stops early, given the refusals so far.
+type StopCondition<'a> = Box<dyn Fn(&[Refusal]) -> bool + 'a>;
 
 impl<'a, W: Write> Executor<'a, W> {
     /// An executor printing to `out`.
@@ -113,19 +158,36 @@ impl<'a, W: Write> Executor<'a, W> {
             out,
             reporter,
             dump_options: DumpOptions::default(),
-            refused_lines: Vec::new(),
+            refusals: Vec::new(),
+            stop: None,
         }
+    }
+
+    /// Makes [`Executor::execute_all`] stop before the next statement (or
+    /// batch of statements) once `stop` holds; it is given the refusals so
+    /// far. `--atomic` stops at the first refusal or signal.
+    pub fn stop_when(&mut self, stop: impl Fn(&[Refusal]) -> bool + 'a) {
+        self.stop = Some(Box::new(stop));
     }
 
     /// How many requests the kernel refused so far.
     pub fn kernel_errors(&self) -> usize {
-        self.refused_lines.len()
+        self.refusals.len()
+    }
+
+    /// The requests the kernel refused, in the order they were reported.
+    pub fn refusals(&self) -> &[Refusal] {
+        &self.refusals
     }
 
     /// The script lines of the requests the kernel refused, in the order
     /// they were reported (a line appears once per refused request).
-    pub fn refused_lines(&self) -> &[u32] {
-        &self.refused_lines
+    pub fn refused_lines(&self) -> Vec<u32> {
+        self.refusals.iter().map(|r| r.line).collect()
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| stop(&self.refusals))
     }
 
     /// The output, for flushing.
@@ -139,12 +201,47 @@ impl<'a, W: Write> Executor<'a, W> {
         for w in &statement.warnings {
             self.reporter.warning(&mut self.out, line, w)?;
         }
+        let mut accepted = Vec::with_capacity(statement.operations.len());
         for op in &statement.operations {
+            let refused = self.refusals.len();
             if self.operation(op, line)? == Flow::Exit {
                 return Ok(Flow::Exit);
             }
+            accepted.push(self.refusals.len() == refused);
         }
+        self.undo_half_done(statement, &accepted)?;
         Ok(Flow::Continue)
+    }
+
+    /// A statement is carried out whole or not at all: when the kernel
+    /// accepted an `in` policy but refused its `fwd` twin (say, a `fwd`
+    /// policy with that selector exists already), the `in` policy is
+    /// removed again. setkey leaves it installed; the refusal itself is
+    /// reported as setkey reports it.
+    fn undo_half_done(&mut self, statement: &Statement, accepted: &[bool]) -> Result<(), RunError> {
+        let [Operation::SpdAdd(first), Operation::SpdAdd(_)] = statement.operations.as_slice()
+        else {
+            return Ok(());
+        };
+        if accepted != [true, false] {
+            return Ok(());
+        }
+        let line = statement.location.line;
+        let h = self.kernel.header(0, 0);
+        let Some(delete) = request::for_operation(h, &Operation::SpdDelete(first.clone())) else {
+            return Ok(());
+        };
+        let reply = self.kernel.request(&delete)?;
+        let text = if reply.header.errno == 0 {
+            "its fwd policy was refused, so the in policy was removed again".to_string()
+        } else {
+            format!(
+                "its fwd policy was refused, and removing the in policy failed: {}",
+                dump::error_text(&reply.header)
+            )
+        };
+        self.reporter.detail(line, &text);
+        Ok(())
     }
 
     /// Executes statements in order, as [`Executor::execute`] one by one
@@ -154,6 +251,9 @@ impl<'a, W: Write> Executor<'a, W> {
     pub fn execute_all(&mut self, statements: &[Statement]) -> Result<Flow, RunError> {
         let mut rest = statements;
         while let Some(first) = rest.first() {
+            if self.should_stop() {
+                return Ok(Flow::Stopped);
+            }
             let run = batch_run(rest);
             if run == 0 {
                 if self.execute(first)? == Flow::Exit {
@@ -165,6 +265,11 @@ impl<'a, W: Write> Executor<'a, W> {
             let (batch, after) = rest.split_at(run);
             self.execute_batch(batch)?;
             rest = after;
+        }
+        if self.should_stop() {
+            // Stopped after the last statement: everything was sent, but
+            // the caller learns that its condition (a refusal) holds.
+            return Ok(Flow::Stopped);
         }
         Ok(Flow::Continue)
     }
@@ -188,6 +293,7 @@ impl<'a, W: Write> Executor<'a, W> {
             for w in &statement.warnings {
                 self.reporter.warning(&mut self.out, line, w)?;
             }
+            let mut accepted = Vec::with_capacity(statement.operations.len());
             for _ in &statement.operations {
                 let Some(answer) = replies.next() else {
                     // The transport failed at this statement's request:
@@ -196,10 +302,14 @@ impl<'a, W: Write> Executor<'a, W> {
                         .unwrap_or(SocketError::Receive(nix::errno::Errno::EIO))
                         .into());
                 };
+                accepted.push(answer.reply.header.errno == 0);
                 if answer.reply.header.errno != 0 {
                     self.report_refusal(&answer.reply, answer.detail.as_deref(), line)?;
                 }
             }
+            // Later statements of the batch were sent already; a later
+            // request on the same `in` selector saw the policy installed.
+            self.undo_half_done(statement, &accepted)?;
         }
         match failure {
             Some(e) => Err(e.into()),
@@ -245,13 +355,17 @@ impl<'a, W: Write> Executor<'a, W> {
         detail: Option<&str>,
         line: u32,
     ) -> Result<(), RunError> {
-        self.refused_lines.push(line);
         let text = dump::error_text(&reply.header);
         self.reporter.statement_error(&mut self.out, line, &text)?;
         if let Some(detail) = detail {
             // rsetkey's addition: what the errno alone cannot say.
             self.reporter.detail(line, detail);
         }
+        self.refusals.push(Refusal {
+            line,
+            text,
+            detail: detail.map(str::to_string),
+        });
         Ok(())
     }
 
@@ -259,10 +373,12 @@ impl<'a, W: Write> Executor<'a, W> {
     fn dump(&mut self, request: &Message, line: u32) -> Result<(), RunError> {
         let msg_type = request.header.msg_type;
         let mut reply = self.kernel.request(request)?;
+        let mut numbering = DumpNumbering::default();
         loop {
             if reply.header.errno != 0 {
                 return self.kernel_error(&reply, line);
             }
+            numbering.check(reply.header.seq)?;
             let now = now();
             if msg_type == MessageType::Dump as u8 {
                 dump::write_sa(&mut self.out, &reply, now, &self.dump_options)?;
@@ -288,11 +404,14 @@ impl<'a, W: Write> Executor<'a, W> {
         let h = dump.header;
         let mut reply = self.kernel.request(dump)?;
         let mut doomed = Vec::new();
+        let mut numbering = DumpNumbering::default();
         loop {
             if reply.header.errno != 0 {
                 self.reporter.plain("error encountered");
                 return Ok(());
             }
+            // A dropped entry could be an SA to delete.
+            numbering.check(reply.header.seq)?;
             if request::sa_between(&reply, src, dst) {
                 doomed.extend(request::delete_dumped(h, &reply));
             }
@@ -485,6 +604,8 @@ mod tests {
         log: Vec<(u8, u32)>,
         batch_sizes: Vec<usize>,
         detail: Option<String>,
+        /// Refuse every `fwd` policy (as if one with its selector existed).
+        refuse_fwd: bool,
     }
 
     impl FakeKernel {
@@ -505,7 +626,10 @@ mod tests {
             }
             self.log.push((message.header.msg_type, spi));
             let mut h = message.header;
-            if self.refuse.contains(&spi) {
+            let fwd = message
+                .policy()
+                .is_some_and(|p| p.dir == crate::pfkey::wire::ipsec::DIR_FWD);
+            if self.refuse.contains(&spi) || (self.refuse_fwd && fwd) {
                 h.errno = libc::EEXIST as u8;
                 self.detail = Some(format!("spi {spi:#x} exists"));
             } else {
@@ -568,6 +692,7 @@ mod tests {
             program: "rsetkey".to_string(),
             file: "test.conf".to_string(),
             interactive: true,
+            quiet: false,
         }
     }
 
@@ -591,6 +716,7 @@ mod tests {
         }
         let lines = exec.refused_lines().to_vec();
         let out = std::mem::take(exec.output());
+        drop(exec);
         let single = (one.log, lines, out, result);
 
         let mut batched = make();
@@ -599,6 +725,7 @@ mod tests {
         let result = exec.execute_all(&statements).map_err(|e| e.to_string());
         let lines = exec.refused_lines().to_vec();
         let out = std::mem::take(exec.output());
+        drop(exec);
         let sizes = batched.batch_sizes.clone();
         ((single), (batched.log, lines, out, result), sizes)
     }
@@ -641,6 +768,67 @@ mod tests {
         // the refusal before the failure is reported, nothing after it
         assert_eq!(batched.1, vec![1]);
         assert!(batched.3.is_err());
+    }
+
+    /// An `in` policy whose `fwd` twin is refused is removed again, both
+    /// one statement at a time and in a batch; the refusal is reported once.
+    #[test]
+    fn an_in_policy_without_its_fwd_twin_is_removed_again() {
+        let (single, batched, _) = both(|| FakeKernel {
+            refuse_fwd: true,
+            ..FakeKernel::default()
+        });
+        let spdadd = MessageType::SpdAdd as u8;
+        let spddelete = MessageType::SpdDelete as u8;
+        for (log, lines) in [(&single.0, &single.1), (&batched.0, &batched.1)] {
+            assert_eq!(lines, &vec![6], "the fwd refusal, on the statement's line");
+            let adds = log.iter().filter(|(t, _)| *t == spdadd).count();
+            let deletes: Vec<_> = log.iter().filter(|(t, _)| *t == spddelete).collect();
+            assert_eq!((adds, deletes.len()), (2, 1), "{log:?}");
+        }
+        // one by one, the undo follows the refusal at once
+        let at = single.0.iter().position(|(t, _)| *t == spddelete);
+        assert_eq!(at.map(|i| single.0[i - 1].0), Some(spdadd));
+    }
+
+    /// A stop condition ends the run before the next statement or batch.
+    #[test]
+    fn a_stop_condition_ends_the_run_between_batches() {
+        let statements = script();
+        let mut kernel = FakeKernel {
+            refuse: vec![0x102],
+            batches: true,
+            ..FakeKernel::default()
+        };
+        let mut exec = Executor::new(&mut kernel, Vec::new(), reporter());
+        exec.stop_when(|refusals| !refusals.is_empty());
+        assert_eq!(exec.execute_all(&statements).ok(), Some(Flow::Stopped));
+        assert_eq!(exec.refusals().len(), 1);
+        assert_eq!(exec.refusals()[0].line, 2);
+        assert_eq!(exec.refusals()[0].text, "File exists");
+        drop(exec);
+        // the first batch (adds 1-4) went out; the get after it did not
+        assert_eq!(kernel.log.len(), 4);
+        assert_eq!(kernel.batch_sizes, vec![4]);
+    }
+
+    /// A quiet reporter prints nothing; the refusals are kept.
+    #[test]
+    fn a_quiet_run_prints_nothing_but_keeps_its_refusals() {
+        let statements = script();
+        let mut kernel = FakeKernel {
+            refuse: vec![0x101],
+            ..FakeKernel::default()
+        };
+        let quiet = Reporter {
+            quiet: true,
+            ..reporter()
+        };
+        let mut exec = Executor::new(&mut kernel, Vec::new(), quiet);
+        exec.execute_all(&statements).expect("runs");
+        assert!(exec.output().is_empty());
+        // the add on line 1 and the get of the same SA on line 5
+        assert_eq!(exec.refused_lines(), vec![1, 5]);
     }
 
     #[test]

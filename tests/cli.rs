@@ -207,3 +207,27 @@ fn the_mode_flag_given_last_wins() {
     assert_eq!(status, 1);
     assert!(stderr.contains("Can't open"), "{stderr}");
 }
+
+#[test]
+fn atomic_needs_a_whole_script() {
+    // -c runs each statement as it is read: nothing to try first or undo.
+    let mut child = rsetkey()
+        .args(["--atomic", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rsetkey runs");
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("rsetkey ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--atomic needs a whole script: use it with -f"),
+        "{stderr}"
+    );
+    // -n changes nothing: --atomic has nothing to guard and is no error.
+    let checked = script("atomic-n.conf", "spdflush;\n");
+    let (status, _, stderr) = run(rsetkey().args(["--atomic", "-n", "-f"]).arg(&checked));
+    assert_eq!(status, 0, "{stderr}");
+}

@@ -8,6 +8,8 @@
 
 pub mod request;
 pub mod socket;
+#[cfg(test)]
+mod tests;
 pub mod wire;
 
 use socket::SocketError;
@@ -72,6 +74,27 @@ pub fn request_each<K: Kernel + ?Sized>(kernel: &mut K, requests: &[Message]) ->
     BatchOutcome {
         replies,
         failure: None,
+    }
+}
+
+/// Follows the numbering of a dump's entries: af_key numbers them 1, 2,
+/// …, N−1 and the last one 0. A number out of turn means the kernel
+/// dropped entries (its queue to the socket was full while other messages
+/// arrived), which must not pass for a complete dump.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DumpNumbering {
+    seen: u32,
+}
+
+impl DumpNumbering {
+    /// Checks the next entry's `sadb_msg_seq`.
+    pub fn check(&mut self, seq: u32) -> Result<(), SocketError> {
+        let expected = self.seen.wrapping_add(1);
+        if seq != 0 && seq != expected {
+            return Err(SocketError::Incomplete { expected, got: seq });
+        }
+        self.seen = expected;
+        Ok(())
     }
 }
 

@@ -53,6 +53,16 @@ pub enum SocketError {
     /// The kernel sent something that is not a PF_KEY message.
     #[error("invalid keymsg length")]
     Malformed(#[from] WireError),
+    /// A dump skipped entries: the kernel numbers them 1, 2, …, and
+    /// dropped the ones between `expected` and `got` (its queue to the
+    /// socket was full).
+    #[error("dump incomplete: entries {expected} to {} missing", .got - 1)]
+    Incomplete {
+        /// the number the next entry should have had
+        expected: u32,
+        /// the number it had
+        got: u32,
+    },
 }
 
 impl SocketError {
@@ -69,6 +79,10 @@ impl SocketError {
             SocketError::Send(e) => format!("send: {}", crate::os::strerror(*e as i32)),
             SocketError::Receive(e) => format!("recv: {}", crate::os::strerror(*e as i32)),
             SocketError::Malformed(_) => "invalid keymsg length".to_string(),
+            SocketError::Incomplete { .. } => format!(
+                "{self}: the kernel dropped them (its queue to this socket was full); \
+                 nothing after them was printed, try again"
+            ),
         }
     }
 }
