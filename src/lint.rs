@@ -9,7 +9,9 @@
 //!   Blowfish, CAST-128, HMAC-MD5, keyed MD5/SHA-1, null encryption,
 //!   no authentication);
 //! * AES-CTR with manual keys (the counter restarts with every re-add);
-//! * replay windows above 32 (Linux keeps at most 32 for PF_KEY SAs);
+//! * replay windows above 32 (Linux keeps at most 32 for PF_KEY SAs), and
+//!   above 255, which PF_KEY's 8-bit field cannot carry (setkey sends the
+//!   window modulo 256);
 //! * `unique:N` while the script adds SAs but none with `-u N`;
 //! * an outbound `ipsec` policy request that no SA of the script can
 //!   satisfy, judged the way Linux matches SAs to policy templates (same
@@ -28,6 +30,10 @@ use crate::ir::{
 /// The largest replay window Linux gives an SA added through PF_KEY (the
 /// size of its legacy replay bitmap in bits).
 const LINUX_PFKEY_MAX_REPLAY: u8 = 32;
+
+/// The largest replay window PF_KEY can carry (`sadb_sa_replay` is 8
+/// bits wide; setkey sends larger windows modulo 256).
+const PFKEY_MAX_REPLAY: u64 = 255;
 
 /// The largest `unique:N` Linux takes as written; above it the kernel
 /// picks a reqid of its own (`IPSEC_MANUAL_REQID_MAX`).
@@ -225,7 +231,9 @@ fn sa_lints(
         )),
         _ => {}
     }
-    if sa.replay > LINUX_PFKEY_MAX_REPLAY {
+    if sa.replay_requested > PFKEY_MAX_REPLAY {
+        out.push(replay_wrap_lint(line, sa));
+    } else if sa.replay > LINUX_PFKEY_MAX_REPLAY {
         out.push(Lint::new(
             line,
             format!(
@@ -236,6 +244,31 @@ fn sa_lints(
             Some("for a larger window add the SA with `ip xfrm state` (replay-window)".into()),
         ));
     }
+}
+
+/// `-r N` with N above 255: the 8-bit field gets N modulo 256, which may
+/// even be 0 (no replay protection at all), and Linux then keeps at most
+/// 32 of it.
+fn replay_wrap_lint(line: u32, sa: &SecurityAssociation) -> Lint {
+    let (written, sent) = (sa.replay_requested, sa.replay);
+    let consequence = if sent == 0 {
+        ", which turns replay protection off".to_string()
+    } else if sent > LINUX_PFKEY_MAX_REPLAY {
+        format!(", of which Linux keeps {LINUX_PFKEY_MAX_REPLAY}")
+    } else {
+        String::new()
+    };
+    Lint::new(
+        line,
+        format!(
+            "replay window {written} is more than PF_KEY can carry ({PFKEY_MAX_REPLAY}); the \
+             kernel gets {sent}{consequence}"
+        ),
+        Some(format!(
+            "use at most {LINUX_PFKEY_MAX_REPLAY} (all Linux keeps for SAs added through \
+             PF_KEY); for a larger window add the SA with `ip xfrm state` (replay-window)"
+        )),
+    )
 }
 
 /// Whether an AH SA protects the same traffic as `esp` (the classic
@@ -634,6 +667,61 @@ mod tests {
     fn replay_windows_above_32() {
         assert!(fires(&sa(&format!("-r 64 {AES}")), "replay window 64"));
         assert!(!fires(&sa(&format!("-r 32 {AES}")), "replay window"));
+        assert!(fires(&sa(&format!("-r 255 {AES}")), "replay window 255:"));
+    }
+
+    #[test]
+    fn replay_windows_pf_key_cannot_carry() {
+        let one = |r: &str| {
+            let l: Vec<Lint> = lints(&sa(&format!("-r {r} {AES}")))
+                .into_iter()
+                .filter(|l| l.text.contains("replay"))
+                .collect();
+            assert_eq!(l.len(), 1, "{l:?}");
+            l[0].clone()
+        };
+        let l = one("300");
+        assert_eq!(
+            l.text,
+            "replay window 300 is more than PF_KEY can carry (255); the kernel gets 44, of \
+             which Linux keeps 32"
+        );
+        assert!(
+            l.help
+                .as_deref()
+                .is_some_and(|h| h.contains("ip xfrm state"))
+        );
+        assert_eq!(
+            one("260").text,
+            "replay window 260 is more than PF_KEY can carry (255); the kernel gets 4"
+        );
+        assert!(
+            one("512")
+                .text
+                .ends_with("the kernel gets 0, which turns replay protection off")
+        );
+        assert!(
+            one("99999999999999999999999")
+                .text
+                .starts_with("replay window 18446744073709551615 is more than PF_KEY can carry")
+        );
+        // What is sent does not change: the lint only tells.
+        let statements = parse_script_with(
+            &sa(&format!("-r 300 {AES}")),
+            &Options::default(),
+            &FileNames::default(),
+        )
+        .expect("parses");
+        let Operation::Add(added) = &statements[0].operations[0] else {
+            panic!("{statements:?}")
+        };
+        assert_eq!((added.replay, added.replay_requested), (44, 300));
+        let header = crate::pfkey::wire::Header::default();
+        let sent = crate::pfkey::request::for_operation(header, &statements[0].operations[0]);
+        assert_eq!(
+            sent.as_ref().and_then(|m| m.sa()).map(|s| s.replay),
+            Some(44)
+        );
     }
 
     #[test]

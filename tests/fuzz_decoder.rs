@@ -10,15 +10,25 @@
 //! header and extension length changes, truncation, extension splicing,
 //! duplication and removal, concatenation, plus purely random buffers.
 //!
-//! Case count: `RSETKEY_FUZZ_CASES` (default 5 000); seed:
-//! `RSETKEY_FUZZ_SEED` (default fixed, so a CI failure reproduces). A
-//! panic is reported with the seed, the case number and the input in hex.
+//! Two generators run concurrently, each in its own thread with its own
+//! input stream: **random messages** (random buffers, half of them behind
+//! a plausible header) and **mutated corpus**. Budget:
+//! `RSETKEY_FUZZ_SECONDS=S` runs each generator for S seconds (so the test
+//! takes about S seconds); otherwise `RSETKEY_FUZZ_CASES` inputs per
+//! generator (default 5 000, for CI). Seed: `RSETKEY_FUZZ_SEED` (default
+//! fixed, so a CI failure reproduces). With `--nocapture` the test prints
+//! the inputs run per generator and in total. A panic stops the run and is
+//! reported with the generator, the seed, the case number, the clock, the
+//! panic's message and location, and the input in hex.
 
+use std::cell::{Cell, RefCell};
 use std::fs;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 use rsetkey::dump::kdebug;
 use rsetkey::dump::{self, DumpOptions, Printer};
@@ -288,61 +298,181 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// How long each generator runs.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    /// This many inputs (`RSETKEY_FUZZ_CASES`, default 5 000).
+    Cases(u64),
+    /// Until this much time has passed (`RSETKEY_FUZZ_SECONDS`).
+    Time(Duration),
+}
+
+impl Budget {
+    fn from_env() -> Budget {
+        match env_number("RSETKEY_FUZZ_SECONDS") {
+            Some(s) => Budget::Time(Duration::from_secs(s)),
+            None => Budget::Cases(env_number("RSETKEY_FUZZ_CASES").unwrap_or(5_000)),
+        }
+    }
+
+    fn allows(self, done: u64, started: Instant) -> bool {
+        match self {
+            Budget::Cases(n) => done < n,
+            Budget::Time(d) => started.elapsed() < d,
+        }
+    }
+}
+
+thread_local! {
+    /// Set on generator threads: their panics are recorded, not printed.
+    static FUZZING: Cell<bool> = const { Cell::new(false) };
+    /// The message and location of the last panic on this thread.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that keeps the panic of a generator thread
+/// for the report (with its location) instead of printing it; other
+/// threads' panics go to the previous hook.
+fn quiet_panics_of_generators() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if FUZZING.with(Cell::get) {
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// An input generator.
+struct Generator {
+    name: &'static str,
+    make: fn(&mut Rng, &[Vec<u8>]) -> Vec<u8>,
+}
+
+/// The first panic of a campaign.
+struct Failure {
+    generator: &'static str,
+    case: u64,
+    now: u64,
+    input: Vec<u8>,
+    what: String,
+}
+
+/// Runs every generator in its own thread within `budget`; returns the
+/// inputs each ran and the first panic.
+fn campaign(
+    generators: &[Generator],
+    corpus: &[Vec<u8>],
+    seed: u64,
+    budget: Budget,
+) -> (Vec<u64>, Option<Failure>) {
+    quiet_panics_of_generators();
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<Failure>> = Mutex::new(None);
+    let counts = std::thread::scope(|s| {
+        let handles: Vec<_> = generators
+            .iter()
+            .enumerate()
+            .map(|(stream, g)| {
+                let (stop, failure) = (&stop, &failure);
+                s.spawn(move || {
+                    FUZZING.with(|f| f.set(true));
+                    let stream = stream as u64 + 1;
+                    let mut rng = Rng(seed ^ stream.wrapping_mul(0xa24b_aed4_963e_e407));
+                    let started = Instant::now();
+                    let mut done = 0u64;
+                    while budget.allows(done, started) && !stop.load(Ordering::Relaxed) {
+                        let input = (g.make)(&mut rng, corpus);
+                        // Mostly a realistic clock; sometimes the epoch.
+                        let now = if rng.chance(8) { 0 } else { 1_700_000_000 };
+                        if panic::catch_unwind(AssertUnwindSafe(|| exercise(&input, now))).is_ok() {
+                            done += 1;
+                            continue;
+                        }
+                        stop.store(true, Ordering::Relaxed);
+                        let what = LAST_PANIC
+                            .with(|p| p.borrow_mut().take())
+                            .unwrap_or_default();
+                        let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
+                        if f.is_none() {
+                            *f = Some(Failure {
+                                generator: g.name,
+                                case: done,
+                                now,
+                                input,
+                                what,
+                            });
+                        }
+                        break;
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(0))
+            .collect::<Vec<u64>>()
+    });
+    (
+        counts,
+        failure.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
+}
+
+fn mutated_corpus(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
+    let mut m = rng.pick(corpus).cloned().unwrap_or_default();
+    for _ in 0..=rng.below(4) {
+        mutate(rng, &mut m, corpus);
+    }
+    m
+}
+
 #[test]
 fn decoders_never_panic() {
-    let cases: u64 = std::env::var("RSETKEY_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000);
-    let seed: u64 = std::env::var("RSETKEY_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5e7_4e75);
+    let seed = env_number("RSETKEY_FUZZ_SEED").unwrap_or(0x5e7_4e75);
     let corpus = corpus();
     assert!(corpus.len() > 100, "corpus has {} messages", corpus.len());
     // The unmodified corpus first: it must decode, and without panics.
-    let now = 1_700_000_000;
     for m in &corpus {
         assert!(Message::parse(m).is_ok(), "corpus message: {}", hex(m));
-        exercise(m, now);
+        exercise(m, 1_700_000_000);
     }
-    // Quiet panics: the failing input is reported below instead.
-    let hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
-    let mut rng = Rng(seed);
+    let generators = [
+        Generator {
+            name: "random messages",
+            make: |rng, _| random_message(rng),
+        },
+        Generator {
+            name: "mutated corpus",
+            make: mutated_corpus,
+        },
+    ];
     let started = Instant::now();
-    let mut failure = None;
-    for case in 0..cases {
-        let input = if rng.chance(16) {
-            random_message(&mut rng)
-        } else {
-            let mut m = rng.pick(&corpus).cloned().unwrap_or_default();
-            for _ in 0..=rng.below(4) {
-                mutate(&mut rng, &mut m, &corpus);
-            }
-            m
-        };
-        // Mostly a realistic clock; sometimes the epoch.
-        let now = if rng.chance(8) { 0 } else { now };
-        if let Err(e) = panic::catch_unwind(AssertUnwindSafe(|| exercise(&input, now))) {
-            let what = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failure = Some((case, now, input, what));
-            break;
-        }
+    let (counts, failure) = campaign(&generators, &corpus, seed, Budget::from_env());
+    let secs = started.elapsed().as_secs_f64();
+    for (g, n) in generators.iter().zip(&counts) {
+        eprintln!("fuzz_decoder: {}: {n} inputs", g.name);
     }
-    panic::set_hook(hook);
-    if let Some((case, now, input, what)) = failure {
+    let total: u64 = counts.iter().sum();
+    let panics = u32::from(failure.is_some());
+    eprintln!("fuzz_decoder: {total} inputs in {secs:.1} s, {panics} panics (seed {seed})");
+    if let Some(f) = failure {
         panic!(
-            "decoder panicked (seed {seed}, case {case}, now {now}): {what}\ninput: {}",
-            hex(&input)
+            "fuzz_decoder: panic in {} (RSETKEY_FUZZ_SEED={seed}, case {}, now {}): {}\ninput: {}",
+            f.generator,
+            f.case,
+            f.now,
+            f.what,
+            hex(&f.input)
         );
     }
-    eprintln!(
-        "fuzz_decoder: {cases} cases in {:.1} s (seed {seed})",
-        started.elapsed().as_secs_f64()
-    );
 }

@@ -11,14 +11,22 @@
 //! every successful parse prints through [`print`], and when all its
 //! operations are printable, the printed script parses back to them.
 //!
-//! `RSETKEY_FUZZ_CASES` sets the number of inputs per test (default 5 000,
-//! for CI); `RSETKEY_FUZZ_SEED` the seed (default fixed, so a failure
-//! reproduces). A failure prints the input and the seed. See
-//! `benches/README.md` for a long run.
+//! The four generators run concurrently, each in its own thread with its
+//! own input stream. Budget: `RSETKEY_FUZZ_SECONDS=S` runs every generator
+//! for S seconds (so the test takes about S seconds); otherwise
+//! `RSETKEY_FUZZ_CASES` inputs per generator (default 5 000, for CI).
+//! `RSETKEY_FUZZ_SEED` sets the seed (default fixed, so a failure
+//! reproduces). With `--nocapture` the test prints the inputs run per
+//! generator and in total. A failure (a panic or a broken property) stops
+//! the run and prints the generator, the seed, the case number and the
+//! input. See `benches/README.md` for a long run.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
 
 use rsetkey::ir::Keys;
 use rsetkey::ir::print;
@@ -63,19 +71,37 @@ fn names() -> &'static FileNames {
     })
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-fn cases() -> u64 {
-    env_number("RSETKEY_FUZZ_CASES", 5_000)
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
 fn seed() -> u64 {
-    env_number("RSETKEY_FUZZ_SEED", 0x5e7_4e7)
+    env_number("RSETKEY_FUZZ_SEED").unwrap_or(0x5e7_4e7)
+}
+
+/// How long each generator runs.
+#[derive(Debug, Clone, Copy)]
+enum Budget {
+    /// This many inputs (`RSETKEY_FUZZ_CASES`, default 5 000).
+    Cases(u64),
+    /// Until this much time has passed (`RSETKEY_FUZZ_SECONDS`).
+    Time(Duration),
+}
+
+impl Budget {
+    fn from_env() -> Budget {
+        match env_number("RSETKEY_FUZZ_SECONDS") {
+            Some(s) => Budget::Time(Duration::from_secs(s)),
+            None => Budget::Cases(env_number("RSETKEY_FUZZ_CASES").unwrap_or(5_000)),
+        }
+    }
+
+    fn allows(self, done: u64, started: Instant) -> bool {
+        match self {
+            Budget::Cases(n) => done < n,
+            Budget::Time(d) => started.elapsed() < d,
+        }
+    }
 }
 
 /// Every corpus script and grammar example.
@@ -330,78 +356,197 @@ fn check(text: &str, rfc_mode: bool) -> Result<Outcome, String> {
     }
 }
 
-/// Runs `make` `cases()` times; stops at the first panic or broken
-/// property and reports the input.
-fn run(label: &str, stream: u64, mut make: impl FnMut(&mut Rng) -> String) {
-    let seed = seed();
-    let mut rng = Rng(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
-    let n = cases();
-    let started = std::time::Instant::now();
-    let mut counts = [0u64; 3];
-    for i in 0..n {
-        let text = make(&mut rng);
-        let outcome = catch_unwind(AssertUnwindSafe(|| check(&text, i % 2 == 0)));
-        let problem = match outcome {
-            Ok(Ok(o)) => {
-                counts[o as usize] += 1;
-                continue;
+thread_local! {
+    /// Set on generator threads: their panics are recorded, not printed.
+    static FUZZING: Cell<bool> = const { Cell::new(false) };
+    /// The message and location of the last panic on this thread.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that keeps the panic of a generator thread
+/// for the report (with its location); other threads' panics go to the
+/// previous hook.
+fn quiet_panics_of_generators() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if FUZZING.with(Cell::get) {
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+            } else {
+                previous(info);
             }
-            Ok(Err(p)) => p,
-            Err(_) => "panicked".to_string(),
-        };
-        panic!("{label}: case {i} (RSETKEY_FUZZ_SEED={seed}): {problem}\ninput: {text:?}",);
-    }
-    eprintln!(
-        "{label}: {n} cases in {:.1?} (seed {seed}): {} rejected, {} accepted, \
-         {} of them printed and read back",
-        started.elapsed(),
-        counts[0],
-        counts[1] + counts[2],
-        counts[2],
-    );
-}
-
-#[test]
-fn random_bytes() {
-    run("random bytes", 1, |rng| {
-        let len = rng.below(300);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        String::from_utf8_lossy(&bytes).into_owned()
+        }));
     });
 }
 
-#[test]
-fn random_setkey_alphabet() {
+/// An input generator.
+struct Generator {
+    name: &'static str,
+    make: fn(&mut Rng) -> String,
+}
+
+/// What one generator did: inputs per [`Outcome`].
+type Tally = [u64; 3];
+
+/// The first failure of a campaign.
+struct Failure {
+    generator: &'static str,
+    case: u64,
+    input: String,
+    /// A panic, not a broken property.
+    panicked: bool,
+    problem: String,
+}
+
+/// Runs every generator in its own thread within `budget`; returns what
+/// each did and the first panic or broken property.
+fn campaign(generators: &[Generator], seed: u64, budget: Budget) -> (Vec<Tally>, Option<Failure>) {
+    quiet_panics_of_generators();
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<Failure>> = Mutex::new(None);
+    let tallies = std::thread::scope(|s| {
+        let handles: Vec<_> = generators
+            .iter()
+            .enumerate()
+            .map(|(stream, g)| {
+                let (stop, failure) = (&stop, &failure);
+                s.spawn(move || {
+                    FUZZING.with(|f| f.set(true));
+                    let stream = stream as u64 + 1;
+                    let mut rng = Rng(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
+                    let started = Instant::now();
+                    let mut tally: Tally = [0; 3];
+                    let mut i = 0u64;
+                    while budget.allows(i, started) && !stop.load(Ordering::Relaxed) {
+                        let text = (g.make)(&mut rng);
+                        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                            check(&text, i.is_multiple_of(2))
+                        }));
+                        let (panicked, problem) = match outcome {
+                            Ok(Ok(o)) => {
+                                tally[o as usize] += 1;
+                                i += 1;
+                                continue;
+                            }
+                            Ok(Err(p)) => (false, p),
+                            Err(_) => (
+                                true,
+                                LAST_PANIC
+                                    .with(|p| p.borrow_mut().take())
+                                    .unwrap_or_else(|| "panicked".into()),
+                            ),
+                        };
+                        stop.store(true, Ordering::Relaxed);
+                        let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
+                        if f.is_none() {
+                            *f = Some(Failure {
+                                generator: g.name,
+                                case: i,
+                                input: text,
+                                panicked,
+                                problem,
+                            });
+                        }
+                        break;
+                    }
+                    tally
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect::<Vec<Tally>>()
+    });
+    (
+        tallies,
+        failure.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
+}
+
+fn random_bytes(rng: &mut Rng) -> String {
+    let len = rng.below(300);
+    let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn random_setkey_alphabet(rng: &mut Rng) -> String {
     const ALPHABET: &[u8] = b"adeglnpstuxP-ARECmfru46 \n\t;\"#[]/0123456789x.:%,+_abcdefhimoqvwyz";
-    run("setkey alphabet", 2, |rng| {
-        let len = rng.below(400);
-        (0..len).map(|_| char::from(*rng.pick(ALPHABET))).collect()
-    });
+    let len = rng.below(400);
+    (0..len).map(|_| char::from(*rng.pick(ALPHABET))).collect()
 }
 
-#[test]
-fn token_soup() {
+fn token_soup(rng: &mut Rng) -> String {
     const SEPS: &[&str] = &[" ", " ", "\n", "\t", ";", " # c\n", ""];
-    run("token soup", 3, |rng| {
-        let n = rng.below(60);
-        let mut s = String::new();
-        for _ in 0..n {
-            s.push_str(rng.pick::<String>(dictionary()));
-            s.push_str(rng.pick::<&str>(SEPS));
-        }
-        s
-    });
+    let n = rng.below(60);
+    let mut s = String::new();
+    for _ in 0..n {
+        s.push_str(rng.pick::<String>(dictionary()));
+        s.push_str(rng.pick::<&str>(SEPS));
+    }
+    s
+}
+
+fn mutated_corpus(rng: &mut Rng) -> String {
+    let mut b = rng.pick(corpus()).as_bytes().to_vec();
+    for _ in 0..1 + rng.below(4) {
+        mutate_bytes(rng, &mut b);
+    }
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 #[test]
-fn mutated_corpus() {
-    run("mutated corpus", 4, |rng| {
-        let mut b = rng.pick(corpus()).as_bytes().to_vec();
-        for _ in 0..1 + rng.below(4) {
-            mutate_bytes(rng, &mut b);
-        }
-        String::from_utf8_lossy(&b).into_owned()
-    });
+fn parser_never_panics() {
+    let generators = [
+        Generator {
+            name: "random bytes",
+            make: random_bytes,
+        },
+        Generator {
+            name: "setkey alphabet",
+            make: random_setkey_alphabet,
+        },
+        Generator {
+            name: "token soup",
+            make: token_soup,
+        },
+        Generator {
+            name: "mutated corpus",
+            make: mutated_corpus,
+        },
+    ];
+    // Built before the clock starts.
+    let _ = (corpus(), dictionary(), names());
+    let seed = seed();
+    let started = Instant::now();
+    let (tallies, failure) = campaign(&generators, seed, Budget::from_env());
+    let secs = started.elapsed().as_secs_f64();
+    for (g, t) in generators.iter().zip(&tallies) {
+        eprintln!(
+            "fuzz_parser: {}: {} inputs: {} rejected, {} accepted, {} of them printed and \
+             read back",
+            g.name,
+            t.iter().sum::<u64>(),
+            t[0],
+            t[1] + t[2],
+            t[2],
+        );
+    }
+    let total: u64 = tallies.iter().flatten().sum();
+    let panics = u32::from(failure.as_ref().is_some_and(|f| f.panicked));
+    eprintln!("fuzz_parser: {total} inputs in {secs:.1} s, {panics} panics (seed {seed})");
+    if let Some(f) = failure {
+        let what = if f.panicked {
+            "panic"
+        } else {
+            "broken property"
+        };
+        panic!(
+            "fuzz_parser: {what} in {}: case {} (RSETKEY_FUZZ_SEED={seed}): {}\ninput: {:?}",
+            f.generator, f.case, f.problem, f.input
+        );
+    }
 }
 
 #[test]

@@ -233,7 +233,8 @@ fn security_association(cmd: SaCmd) -> impl Strategy<Value = Operation> {
             IpsecMode::Tunnel,
         ]),
         mostly_zero_u32(),
-        prop_oneof![Just(0u8), any::<u8>()],
+        // -r as written: 8 bits, or larger (PF_KEY gets it modulo 256)
+        prop_oneof![Just(0u64), 0u64..=255, any::<u64>()],
         any::<(bool, bool, bool)>(),
         (
             mostly_zero_u32(),
@@ -289,7 +290,8 @@ fn security_association(cmd: SaCmd) -> impl Strategy<Value = Operation> {
                     spi,
                     mode,
                     reqid,
-                    replay: if old { 0 } else { replay },
+                    replay: if old { 0 } else { replay as u8 },
+                    replay_requested: if old { 0 } else { replay },
                     flags: flags | alg_flags,
                     transforms,
                     hard: Lifetime {

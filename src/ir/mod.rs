@@ -260,8 +260,14 @@ pub struct SecurityAssociation {
     pub mode: IpsecMode,
     /// `-u`.
     pub reqid: u32,
-    /// `-r`, already reduced to 8 bits as setkey does.
+    /// `-r`, already reduced to 8 bits as setkey does: what goes into
+    /// `sadb_sa_replay` (8 bits wide).
     pub replay: u8,
+    /// `-r` as written (0 without `-r`; numbers past `u64::MAX` saturate,
+    /// as setkey's `strtoul` does). `replay` is this modulo 256; kept so
+    /// that the printer can write the statement as it was and the lints
+    /// can tell when a window did not fit.
+    pub replay_requested: u64,
     /// `sadb_sa_flags`: setkey's KAME flags (0x40 cyclic sequence numbers by
     /// default, padding options, old-protocol bits, raw CPI).
     pub flags: u32,

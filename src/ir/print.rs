@@ -138,6 +138,8 @@ pub fn printable(op: &Operation, supported: &SupportedAlgorithms) -> bool {
 ///   `nocyclic-seq`; 0x80 `-R` with `-C`; 0x100, 0x200 padding);
 /// * NAT-T only for ESP, with its ports equal to the address ports (4500
 ///   for port 0);
+/// * the replay window sent is the one written modulo 256 (`-r` is
+///   printed as written, `replay` follows from it);
 /// * lifetimes in seconds below 2^32 (setkey reads them into 32 bits);
 /// * algorithms: `add` takes `-E` [`-A`], `-A` alone, or `-C`, and the
 ///   other SA statements none; `-E null` has an empty key, `-A null` none,
@@ -148,8 +150,8 @@ pub fn printable(op: &Operation, supported: &SupportedAlgorithms) -> bool {
 ///   `unique`; in an `ipsec` policy, tunnel requests have end points and end
 ///   points are of one family.
 ///
-/// Priorities, prefixes, ports, upper layers, SPIs, reqids and replay
-/// windows have no restrictions.
+/// Priorities, prefixes, ports, upper layers, SPIs, reqids and the replay
+/// windows written have no restrictions.
 pub fn check(op: &Operation, supported: &SupportedAlgorithms) -> Result<(), Unprintable> {
     match op {
         Operation::Flush(_)
@@ -230,10 +232,14 @@ fn check_sa(
             "the old-protocol flag (0x01) exists only as esp-old / ah-old",
         )?;
         require(
-            sa.replay == 0,
+            sa.replay_requested == 0,
             "esp-old / ah-old cannot have a replay window",
         )?;
     }
+    require(
+        u64::from(sa.replay) == sa.replay_requested % 256,
+        "the replay window sent is the one written modulo 256",
+    )?;
     if let Some(nat) = &sa.nat {
         require(sa.satype == SaType::Esp, "NAT-T (esp-udp) is always ESP")?;
         let nz = |p: u16| if p == 0 { NAT_T_PORT } else { p };
@@ -496,8 +502,10 @@ fn write_sa<W: Write + ?Sized>(
     if sa.reqid != 0 {
         write!(w, " -u {}", sa.reqid)?;
     }
-    if sa.replay != 0 {
-        write!(w, " -r {}", sa.replay)?;
+    // As written: `-r 300` and `-r 44` send the same window, but only the
+    // first reads back with the same requested value.
+    if sa.replay_requested != 0 {
+        write!(w, " -r {}", sa.replay_requested)?;
     }
     if sa.flags & FLAG_PRAND != 0 {
         w.write_str(" -f random-pad")?;
@@ -737,6 +745,7 @@ mod tests {
             mode: IpsecMode::Any,
             reqid: 0,
             replay: 0,
+            replay_requested: 0,
             flags: FLAG_CYCSEQ,
             transforms: Transforms {
                 encrypt: Some((EncryptAlgorithm::AesCbc, Key::new(vec![0x11; 16]))),
@@ -936,6 +945,37 @@ mod tests {
             dst: vec!["1.1.1.1".parse().unwrap()],
         });
         assert!(!printable(&d, &sup));
+        // The window sent must follow from the one written.
+        let mut s = sa();
+        s.replay = 44;
+        assert!(!printable(&Operation::Add(s.clone()), &sup));
+        s.replay_requested = 300;
+        assert!(printable(&Operation::Add(s), &sup));
+    }
+
+    #[test]
+    fn replay_windows_print_as_written() {
+        // 300 and 44 send the same window; each reads back as itself.
+        for (written, sent) in [(300u64, 44u8), (44, 44), (256, 0), (u64::MAX, 255)] {
+            let printed = round(&format!(
+                "add 10.0.0.1 10.0.0.2 esp 1 -r {written} -E aes-cbc \"0123456789abcdef\";"
+            ));
+            assert!(
+                printed[0].contains(&format!(" -r {written} ")),
+                "{printed:?}"
+            );
+            let ops = parse_ops(&printed[0]);
+            let Operation::Add(sa) = &ops[0] else {
+                panic!("{ops:?}")
+            };
+            assert_eq!((sa.replay, sa.replay_requested), (sent, written));
+        }
+        // Past u64::MAX the number saturates, as strtoul's does.
+        let ops = parse_ops("add 10.0.0.1 10.0.0.2 esp 1 -r 99999999999999999999999 -E null;");
+        let Operation::Add(sa) = &ops[0] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!((sa.replay, sa.replay_requested), (255, u64::MAX));
     }
 
     #[test]

@@ -241,7 +241,8 @@ struct SaParams {
     mode: IpsecMode,
     mode_given: bool,
     reqid: u32,
-    replay: u8,
+    /// `-r` as written (the SA gets it modulo 256).
+    replay: u64,
     flags: u32,
     transforms: Transforms,
     hard: Lifetime,
@@ -528,7 +529,7 @@ impl<'a> Grammar<'a> {
                             Some("the old protocols have no replay protection".into()),
                         );
                     }
-                    p.replay = v as u8;
+                    p.replay = v;
                     r
                 }
                 TokKind::FLifeHard => {
@@ -812,7 +813,9 @@ impl<'a> Grammar<'a> {
                     spi: p.spi,
                     mode: p.mode,
                     reqid: p.reqid,
-                    replay: p.replay,
+                    // sadb_sa_replay is 8 bits: setkey's value wraps
+                    replay: p.replay as u8,
+                    replay_requested: p.replay,
                     flags: p.flags,
                     transforms: p.transforms.clone(),
                     hard: p.hard,
