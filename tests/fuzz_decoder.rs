@@ -20,51 +20,24 @@
 //! the inputs run per generator and in total. A panic stops the run and is
 //! reported with the generator, the seed, the case number, the clock, the
 //! panic's message and location, and the input in hex.
+//!
+//! The driver (streams, budget, threads, panic capture, report) is
+//! `tests/fuzzing/mod.rs`, shared with the other fuzz targets; what is here
+//! is the decoders' own: the corpus, the mutations and what every input
+//! goes through.
 
-use std::cell::{Cell, RefCell};
+mod fuzzing;
+
 use std::fs;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
-use std::time::{Duration, Instant};
 
 use rsetkey::dump::kdebug;
 use rsetkey::dump::{self, DumpOptions, Printer};
 use rsetkey::ir::Keys;
 use rsetkey::pfkey::wire::{self, HEADER_LEN, Message};
 
-/// splitmix64: small, fast and good enough to drive mutations; no
-/// dependency needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        items.get(self.below(items.len()))
-    }
-}
+use fuzzing::{Budget, Datagram, Generator, Rng, campaign, hex};
 
 /// Every raw message file of the corpus, split into single messages.
 fn corpus() -> Vec<Vec<u8>> {
@@ -246,7 +219,7 @@ fn mutate(rng: &mut Rng, m: &mut Vec<u8>, others: &[Vec<u8>]) {
 /// A buffer of random bytes, often with a plausible header.
 fn random_message(rng: &mut Rng) -> Vec<u8> {
     let n = rng.below(256);
-    let mut m: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+    let mut m = rng.bytes(n);
     if rng.chance(2) && m.len() >= HEADER_LEN {
         m[0] = 2;
         m[1] = 1 + rng.below(24) as u8;
@@ -294,138 +267,9 @@ fn exercise(input: &[u8], now: u64) {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-/// How long each generator runs.
-#[derive(Debug, Clone, Copy)]
-enum Budget {
-    /// This many inputs (`RSETKEY_FUZZ_CASES`, default 5 000).
-    Cases(u64),
-    /// Until this much time has passed (`RSETKEY_FUZZ_SECONDS`).
-    Time(Duration),
-}
-
-impl Budget {
-    fn from_env() -> Budget {
-        match env_number("RSETKEY_FUZZ_SECONDS") {
-            Some(s) => Budget::Time(Duration::from_secs(s)),
-            None => Budget::Cases(env_number("RSETKEY_FUZZ_CASES").unwrap_or(5_000)),
-        }
-    }
-
-    fn allows(self, done: u64, started: Instant) -> bool {
-        match self {
-            Budget::Cases(n) => done < n,
-            Budget::Time(d) => started.elapsed() < d,
-        }
-    }
-}
-
-thread_local! {
-    /// Set on generator threads: their panics are recorded, not printed.
-    static FUZZING: Cell<bool> = const { Cell::new(false) };
-    /// The message and location of the last panic on this thread.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Installs (once) a panic hook that keeps the panic of a generator thread
-/// for the report (with its location) instead of printing it; other
-/// threads' panics go to the previous hook.
-fn quiet_panics_of_generators() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if FUZZING.with(Cell::get) {
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// An input generator.
-struct Generator {
-    name: &'static str,
-    make: fn(&mut Rng, &[Vec<u8>]) -> Vec<u8>,
-}
-
-/// The first panic of a campaign.
-struct Failure {
-    generator: &'static str,
-    case: u64,
-    now: u64,
-    input: Vec<u8>,
-    what: String,
-}
-
-/// Runs every generator in its own thread within `budget`; returns the
-/// inputs each ran and the first panic.
-fn campaign(
-    generators: &[Generator],
-    corpus: &[Vec<u8>],
-    seed: u64,
-    budget: Budget,
-) -> (Vec<u64>, Option<Failure>) {
-    quiet_panics_of_generators();
-    let stop = AtomicBool::new(false);
-    let failure: Mutex<Option<Failure>> = Mutex::new(None);
-    let counts = std::thread::scope(|s| {
-        let handles: Vec<_> = generators
-            .iter()
-            .enumerate()
-            .map(|(stream, g)| {
-                let (stop, failure) = (&stop, &failure);
-                s.spawn(move || {
-                    FUZZING.with(|f| f.set(true));
-                    let stream = stream as u64 + 1;
-                    let mut rng = Rng(seed ^ stream.wrapping_mul(0xa24b_aed4_963e_e407));
-                    let started = Instant::now();
-                    let mut done = 0u64;
-                    while budget.allows(done, started) && !stop.load(Ordering::Relaxed) {
-                        let input = (g.make)(&mut rng, corpus);
-                        // Mostly a realistic clock; sometimes the epoch.
-                        let now = if rng.chance(8) { 0 } else { 1_700_000_000 };
-                        if panic::catch_unwind(AssertUnwindSafe(|| exercise(&input, now))).is_ok() {
-                            done += 1;
-                            continue;
-                        }
-                        stop.store(true, Ordering::Relaxed);
-                        let what = LAST_PANIC
-                            .with(|p| p.borrow_mut().take())
-                            .unwrap_or_default();
-                        let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                        if f.is_none() {
-                            *f = Some(Failure {
-                                generator: g.name,
-                                case: done,
-                                now,
-                                input,
-                                what,
-                            });
-                        }
-                        break;
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(0))
-            .collect::<Vec<u64>>()
-    });
-    (
-        counts,
-        failure.into_inner().unwrap_or_else(|e| e.into_inner()),
-    )
+/// Mostly a realistic clock; sometimes the epoch.
+fn clock(rng: &mut Rng) -> u64 {
+    if rng.chance(8) { 0 } else { 1_700_000_000 }
 }
 
 fn mutated_corpus(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
@@ -438,7 +282,7 @@ fn mutated_corpus(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn decoders_never_panic() {
-    let seed = env_number("RSETKEY_FUZZ_SEED").unwrap_or(0x5e7_4e75);
+    let seed = fuzzing::seed(0x5e7_4e75);
     let corpus = corpus();
     assert!(corpus.len() > 100, "corpus has {} messages", corpus.len());
     // The unmodified corpus first: it must decode, and without panics.
@@ -446,33 +290,36 @@ fn decoders_never_panic() {
         assert!(Message::parse(m).is_ok(), "corpus message: {}", hex(m));
         exercise(m, 1_700_000_000);
     }
-    let generators = [
+    // Each input's clock is drawn after its bytes.
+    let generators: [Generator<Datagram, [Vec<u8>]>; 2] = [
         Generator {
             name: "random messages",
-            make: |rng, _| random_message(rng),
+            make: |rng, _| Datagram {
+                bytes: random_message(rng),
+                now: clock(rng),
+            },
         },
         Generator {
             name: "mutated corpus",
-            make: mutated_corpus,
+            make: |rng, corpus| Datagram {
+                bytes: mutated_corpus(rng, corpus),
+                now: clock(rng),
+            },
         },
     ];
-    let started = Instant::now();
-    let (counts, failure) = campaign(&generators, &corpus, seed, Budget::from_env());
-    let secs = started.elapsed().as_secs_f64();
-    for (g, n) in generators.iter().zip(&counts) {
-        eprintln!("fuzz_decoder: {}: {n} inputs", g.name);
+    let result = campaign(
+        &generators,
+        corpus.as_slice(),
+        seed,
+        Budget::from_env(),
+        |input, _, _: &mut ()| {
+            exercise(&input.bytes, input.now);
+            Ok(())
+        },
+    );
+    for (g, run) in generators.iter().zip(&result.runs) {
+        eprintln!("fuzz_decoder: {}: {} inputs", g.name, run.inputs);
     }
-    let total: u64 = counts.iter().sum();
-    let panics = u32::from(failure.is_some());
-    eprintln!("fuzz_decoder: {total} inputs in {secs:.1} s, {panics} panics (seed {seed})");
-    if let Some(f) = failure {
-        panic!(
-            "fuzz_decoder: panic in {} (RSETKEY_FUZZ_SEED={seed}, case {}, now {}): {}\ninput: {}",
-            f.generator,
-            f.case,
-            f.now,
-            f.what,
-            hex(&f.input)
-        );
-    }
+    // Only panics fail here: `exercise` has no property to break.
+    result.conclude("fuzz_decoder", seed, "", "broken property");
 }

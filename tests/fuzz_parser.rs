@@ -20,45 +20,22 @@
 //! generator and in total. A failure (a panic or a broken property) stops
 //! the run and prints the generator, the seed, the case number and the
 //! input. See `benches/README.md` for a long run.
+//!
+//! The driver (streams, budget, threads, panic capture, report) is
+//! `tests/fuzzing/mod.rs`, shared with the other fuzz targets; what is here
+//! is the parser's own: its inputs and what every input must satisfy.
 
-use std::cell::{Cell, RefCell};
-use std::panic::{self, AssertUnwindSafe};
+mod fuzzing;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
 use rsetkey::ir::Keys;
 use rsetkey::ir::print;
 use rsetkey::ir::{Operation, SupportedAlgorithms};
 use rsetkey::parse::{FileNames, Options, parse_script_with};
 
-/// splitmix64: a tiny deterministic generator, enough to drive mutations
-/// without another dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform-ish in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-}
+use fuzzing::{Budget, Generator, Rng, campaign};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,39 +46,6 @@ fn names() -> &'static FileNames {
     NAMES.get_or_init(|| {
         FileNames::from_dir(&root().join("fixtures/etc")).expect("fixtures/etc is readable")
     })
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-fn seed() -> u64 {
-    env_number("RSETKEY_FUZZ_SEED").unwrap_or(0x5e7_4e7)
-}
-
-/// How long each generator runs.
-#[derive(Debug, Clone, Copy)]
-enum Budget {
-    /// This many inputs (`RSETKEY_FUZZ_CASES`, default 5 000).
-    Cases(u64),
-    /// Until this much time has passed (`RSETKEY_FUZZ_SECONDS`).
-    Time(Duration),
-}
-
-impl Budget {
-    fn from_env() -> Budget {
-        match env_number("RSETKEY_FUZZ_SECONDS") {
-            Some(s) => Budget::Time(Duration::from_secs(s)),
-            None => Budget::Cases(env_number("RSETKEY_FUZZ_CASES").unwrap_or(5_000)),
-        }
-    }
-
-    fn allows(self, done: u64, started: Instant) -> bool {
-        match self {
-            Budget::Cases(n) => done < n,
-            Budget::Time(d) => started.elapsed() < d,
-        }
-    }
 }
 
 /// Every corpus script and grammar example.
@@ -206,7 +150,7 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>) {
             let c = if rng.chance(3) {
                 rng.next() as u8
             } else {
-                *rng.pick(INTERESTING)
+                *rng.pick(INTERESTING).unwrap_or(&b';')
             };
             b.insert(i, c);
         }
@@ -224,8 +168,9 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>) {
         }
         4 => {
             // Splice in a piece of another script.
-            let other = rng.pick(corpus()).as_bytes();
-            if !other.is_empty() {
+            if let Some(other) = rng.pick(corpus()).map(String::as_bytes)
+                && !other.is_empty()
+            {
                 let i = rng.below(other.len());
                 let n = 1 + rng.below(64.min(other.len() - i));
                 let at = rng.below(len + 1);
@@ -243,17 +188,19 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>) {
                 let end = (start..len)
                     .find(|&i| !b[i].is_ascii_digit())
                     .unwrap_or(len);
-                let big = *rng.pick(&[
-                    "0",
-                    "255",
-                    "256",
-                    "65536",
-                    "4294967295",
-                    "4294967296",
-                    "18446744073709551615",
-                    "18446744073709551616",
-                    "999999999999999999999999999999",
-                ]);
+                let big = *rng
+                    .pick(&[
+                        "0",
+                        "255",
+                        "256",
+                        "65536",
+                        "4294967295",
+                        "4294967296",
+                        "18446744073709551615",
+                        "18446744073709551616",
+                        "999999999999999999999999999999",
+                    ])
+                    .unwrap_or(&"0");
                 b.splice(start..end, big.bytes());
             }
         }
@@ -280,10 +227,10 @@ fn mutate_tokens(rng: &mut Rng, b: &mut Vec<u8>) {
         }
         3 => {
             let i = rng.below(n);
-            words[i] = rng.pick(dictionary()).clone();
+            words[i] = rng.pick(dictionary()).cloned().unwrap_or_default();
         }
         _ => {
-            let w = rng.pick(dictionary()).clone();
+            let w = rng.pick(dictionary()).cloned().unwrap_or_default();
             words.insert(rng.below(n + 1), w);
         }
     }
@@ -356,125 +303,17 @@ fn check(text: &str, rfc_mode: bool) -> Result<Outcome, String> {
     }
 }
 
-thread_local! {
-    /// Set on generator threads: their panics are recorded, not printed.
-    static FUZZING: Cell<bool> = const { Cell::new(false) };
-    /// The message and location of the last panic on this thread.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Installs (once) a panic hook that keeps the panic of a generator thread
-/// for the report (with its location); other threads' panics go to the
-/// previous hook.
-fn quiet_panics_of_generators() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if FUZZING.with(Cell::get) {
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// An input generator.
-struct Generator {
-    name: &'static str,
-    make: fn(&mut Rng) -> String,
-}
-
-/// What one generator did: inputs per [`Outcome`].
-type Tally = [u64; 3];
-
-/// The first failure of a campaign.
-struct Failure {
-    generator: &'static str,
-    case: u64,
-    input: String,
-    /// A panic, not a broken property.
-    panicked: bool,
-    problem: String,
-}
-
-/// Runs every generator in its own thread within `budget`; returns what
-/// each did and the first panic or broken property.
-fn campaign(generators: &[Generator], seed: u64, budget: Budget) -> (Vec<Tally>, Option<Failure>) {
-    quiet_panics_of_generators();
-    let stop = AtomicBool::new(false);
-    let failure: Mutex<Option<Failure>> = Mutex::new(None);
-    let tallies = std::thread::scope(|s| {
-        let handles: Vec<_> = generators
-            .iter()
-            .enumerate()
-            .map(|(stream, g)| {
-                let (stop, failure) = (&stop, &failure);
-                s.spawn(move || {
-                    FUZZING.with(|f| f.set(true));
-                    let stream = stream as u64 + 1;
-                    let mut rng = Rng(seed ^ stream.wrapping_mul(0xA24B_AED4_963E_E407));
-                    let started = Instant::now();
-                    let mut tally: Tally = [0; 3];
-                    let mut i = 0u64;
-                    while budget.allows(i, started) && !stop.load(Ordering::Relaxed) {
-                        let text = (g.make)(&mut rng);
-                        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                            check(&text, i.is_multiple_of(2))
-                        }));
-                        let (panicked, problem) = match outcome {
-                            Ok(Ok(o)) => {
-                                tally[o as usize] += 1;
-                                i += 1;
-                                continue;
-                            }
-                            Ok(Err(p)) => (false, p),
-                            Err(_) => (
-                                true,
-                                LAST_PANIC
-                                    .with(|p| p.borrow_mut().take())
-                                    .unwrap_or_else(|| "panicked".into()),
-                            ),
-                        };
-                        stop.store(true, Ordering::Relaxed);
-                        let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                        if f.is_none() {
-                            *f = Some(Failure {
-                                generator: g.name,
-                                case: i,
-                                input: text,
-                                panicked,
-                                problem,
-                            });
-                        }
-                        break;
-                    }
-                    tally
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect::<Vec<Tally>>()
-    });
-    (
-        tallies,
-        failure.into_inner().unwrap_or_else(|e| e.into_inner()),
-    )
-}
-
 fn random_bytes(rng: &mut Rng) -> String {
     let len = rng.below(300);
-    let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    String::from_utf8_lossy(&rng.bytes(len)).into_owned()
 }
 
 fn random_setkey_alphabet(rng: &mut Rng) -> String {
     const ALPHABET: &[u8] = b"adeglnpstuxP-ARECmfru46 \n\t;\"#[]/0123456789x.:%,+_abcdefhimoqvwyz";
     let len = rng.below(400);
-    (0..len).map(|_| char::from(*rng.pick(ALPHABET))).collect()
+    (0..len)
+        .map(|_| char::from(*rng.pick(ALPHABET).unwrap_or(&b' ')))
+        .collect()
 }
 
 fn token_soup(rng: &mut Rng) -> String {
@@ -482,71 +321,73 @@ fn token_soup(rng: &mut Rng) -> String {
     let n = rng.below(60);
     let mut s = String::new();
     for _ in 0..n {
-        s.push_str(rng.pick::<String>(dictionary()));
-        s.push_str(rng.pick::<&str>(SEPS));
+        s.push_str(rng.pick(dictionary()).map_or("", String::as_str));
+        s.push_str(rng.pick(SEPS).copied().unwrap_or(" "));
     }
     s
 }
 
 fn mutated_corpus(rng: &mut Rng) -> String {
-    let mut b = rng.pick(corpus()).as_bytes().to_vec();
+    let mut b = rng
+        .pick(corpus())
+        .map(|s| s.as_bytes().to_vec())
+        .unwrap_or_default();
     for _ in 0..1 + rng.below(4) {
         mutate_bytes(rng, &mut b);
     }
     String::from_utf8_lossy(&b).into_owned()
 }
 
+/// What one generator did: inputs per [`Outcome`].
+type Tally = [u64; 3];
+
 #[test]
 fn parser_never_panics() {
-    let generators = [
+    let generators: [Generator<String, ()>; 4] = [
         Generator {
             name: "random bytes",
-            make: random_bytes,
+            make: |rng, _| random_bytes(rng),
         },
         Generator {
             name: "setkey alphabet",
-            make: random_setkey_alphabet,
+            make: |rng, _| random_setkey_alphabet(rng),
         },
         Generator {
             name: "token soup",
-            make: token_soup,
+            make: |rng, _| token_soup(rng),
         },
         Generator {
             name: "mutated corpus",
-            make: mutated_corpus,
+            make: |rng, _| mutated_corpus(rng),
         },
     ];
     // Built before the clock starts.
     let _ = (corpus(), dictionary(), names());
-    let seed = seed();
-    let started = Instant::now();
-    let (tallies, failure) = campaign(&generators, seed, Budget::from_env());
-    let secs = started.elapsed().as_secs_f64();
-    for (g, t) in generators.iter().zip(&tallies) {
+    let seed = fuzzing::seed(0x5e7_4e7);
+    // Even cases in setkey's default RFC mode, odd ones in kernel mode.
+    let result = campaign(
+        &generators,
+        &(),
+        seed,
+        Budget::from_env(),
+        |text, case, tally: &mut Tally| {
+            tally[check(text, case.is_multiple_of(2))? as usize] += 1;
+            Ok(())
+        },
+    );
+    for (g, run) in generators.iter().zip(&result.runs) {
+        let t = run.tally;
         eprintln!(
             "fuzz_parser: {}: {} inputs: {} rejected, {} accepted, {} of them printed and \
              read back",
             g.name,
-            t.iter().sum::<u64>(),
+            run.inputs,
             t[0],
             t[1] + t[2],
             t[2],
         );
     }
-    let total: u64 = tallies.iter().flatten().sum();
-    let panics = u32::from(failure.as_ref().is_some_and(|f| f.panicked));
-    eprintln!("fuzz_parser: {total} inputs in {secs:.1} s, {panics} panics (seed {seed})");
-    if let Some(f) = failure {
-        let what = if f.panicked {
-            "panic"
-        } else {
-            "broken property"
-        };
-        panic!(
-            "fuzz_parser: {what} in {}: case {} (RSETKEY_FUZZ_SEED={seed}): {}\ninput: {:?}",
-            f.generator, f.case, f.problem, f.input
-        );
-    }
+    result.conclude("fuzz_parser", seed, "", "broken property");
 }
 
 #[test]

@@ -57,15 +57,18 @@
 //! `--nocapture` the test prints the inputs run per generator and in total.
 //! A panic (or a broken round trip) stops the run and is reported with the
 //! generator, the seed, the case number, the clock and the input in hex.
+//!
+//! The driver (streams, budget, threads, panic capture, report) is
+//! `tests/fuzzing/mod.rs`, shared with the other fuzz targets; what is here
+//! is the XFRM path's own: the seeds, the generators and what every input
+//! goes through.
 
-use std::cell::{Cell, RefCell};
+mod fuzzing;
+
+use std::cell::RefCell;
 use std::fs;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
-use std::time::{Duration, Instant};
 
 use rsetkey::dump::kdebug;
 use rsetkey::dump::{self, DumpOptions, Printer};
@@ -89,132 +92,16 @@ use rsetkey::xfrm::wire::{
 };
 use zeroize::Zeroizing;
 
+use fuzzing::{Budget, Datagram, Generator, Rng, campaign, hex};
+
 // ---------------------------------------------------------------------------
-// Driver: budget, generator threads, panic capture, report.
-
-/// splitmix64: small, fast and good enough to drive mutations; no
-/// dependency needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        items.get(self.below(items.len()))
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-/// How long each generator runs.
-#[derive(Debug, Clone, Copy)]
-enum Budget {
-    /// This many inputs (`RSETKEY_FUZZ_CASES`, default 5 000).
-    Cases(u64),
-    /// Until this much time has passed (`RSETKEY_FUZZ_SECONDS`).
-    Time(Duration),
-}
-
-impl Budget {
-    fn from_env() -> Budget {
-        match env_number("RSETKEY_FUZZ_SECONDS") {
-            Some(s) => Budget::Time(Duration::from_secs(s)),
-            None => Budget::Cases(env_number("RSETKEY_FUZZ_CASES").unwrap_or(5_000)),
-        }
-    }
-
-    fn allows(self, done: u64, started: Instant) -> bool {
-        match self {
-            Budget::Cases(n) => done < n,
-            Budget::Time(d) => started.elapsed() < d,
-        }
-    }
-}
+// The campaign.
 
 thread_local! {
     /// The monitor's conversion of events, kept across the inputs of a
     /// generator thread as across the events of a monitor run (an expiry
     /// takes the algorithms of an SA seen before).
     static MONITOR: RefCell<Converter> = RefCell::new(Converter::new());
-    /// Set on generator threads: their panics are recorded, not printed.
-    static FUZZING: Cell<bool> = const { Cell::new(false) };
-    /// The message and location of the last panic on this thread.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Installs (once) a panic hook that keeps the panic of a generator thread
-/// for the report (with its location) instead of printing it for every
-/// caught case; other threads' panics go to the previous hook.
-fn quiet_panics_of_generators() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if FUZZING.with(Cell::get) {
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// One input: the datagram and the clock the conversions are run with.
-struct Input {
-    bytes: Vec<u8>,
-    now: u64,
-}
-
-/// An input generator.
-struct Generator {
-    name: &'static str,
-    make: fn(&mut Rng, &Seeds) -> Vec<u8>,
-}
-
-/// What one generator did.
-#[derive(Debug, Clone, Copy, Default)]
-struct Tally {
-    /// Inputs run.
-    inputs: u64,
-    /// Inputs with an SA or policy that converted to PF_KEY (and so went
-    /// through the printers): how deep the generator reaches.
-    printed: u64,
-}
-
-/// The first failure of a campaign.
-struct Failure {
-    generator: &'static str,
-    case: u64,
-    now: u64,
-    input: Vec<u8>,
-    /// A panic, not a broken property.
-    panicked: bool,
-    problem: String,
 }
 
 /// Clocks: mostly the corpus' 2024-01-01, sometimes the epoch, the far
@@ -228,87 +115,9 @@ fn clock(rng: &mut Rng) -> u64 {
     }
 }
 
-/// Runs every generator in its own thread within `budget`; returns what
-/// each generator did and the first failure.
-fn campaign(
-    generators: &[Generator],
-    seeds: &Seeds,
-    seed: u64,
-    budget: Budget,
-) -> (Vec<Tally>, Option<Failure>) {
-    quiet_panics_of_generators();
-    let stop = AtomicBool::new(false);
-    let failure: Mutex<Option<Failure>> = Mutex::new(None);
-    let counts = std::thread::scope(|s| {
-        let handles: Vec<_> = generators
-            .iter()
-            .enumerate()
-            .map(|(stream, g)| {
-                let (stop, failure) = (&stop, &failure);
-                s.spawn(move || {
-                    FUZZING.with(|f| f.set(true));
-                    let mut rng =
-                        Rng(seed ^ (stream as u64 + 1).wrapping_mul(0xa24b_aed4_963e_e407));
-                    let started = Instant::now();
-                    let mut tally = Tally::default();
-                    while budget.allows(tally.inputs, started) && !stop.load(Ordering::Relaxed) {
-                        let input = Input {
-                            bytes: (g.make)(&mut rng, seeds),
-                            now: clock(&mut rng),
-                        };
-                        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                            exercise(&input.bytes, input.now)
-                        }));
-                        let (panicked, problem) = match outcome {
-                            Ok(Ok(printed)) => {
-                                tally.inputs += 1;
-                                tally.printed += u64::from(printed);
-                                continue;
-                            }
-                            Ok(Err(p)) => (false, p),
-                            Err(_) => (
-                                true,
-                                LAST_PANIC
-                                    .with(|p| p.borrow_mut().take())
-                                    .unwrap_or_else(|| "panicked".into()),
-                            ),
-                        };
-                        stop.store(true, Ordering::Relaxed);
-                        let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                        if f.is_none() {
-                            *f = Some(Failure {
-                                generator: g.name,
-                                case: tally.inputs,
-                                now: input.now,
-                                input: input.bytes,
-                                panicked,
-                                problem,
-                            });
-                        }
-                        break;
-                    }
-                    tally
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect::<Vec<Tally>>()
-    });
-    (
-        counts,
-        failure.into_inner().unwrap_or_else(|e| e.into_inner()),
-    )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn xfrm_decoders_never_panic() {
-    let seed = env_number("RSETKEY_FUZZ_SEED").unwrap_or(0x5e7_4e76);
+    let seed = fuzzing::seed(0x5e7_4e76);
     let budget = Budget::from_env();
     let seeds = Seeds::build();
     // The seeds themselves first: they decode and print ...
@@ -322,50 +131,50 @@ fn xfrm_decoders_never_panic() {
     for s in &seeds.datagrams {
         assert!(converts(s), "seed does not convert: {}", hex(s));
     }
-    let generators = [
+    // Each input's clock is drawn after its bytes.
+    let generators: [Generator<Datagram, Seeds>; 3] = [
         Generator {
             name: "random bytes",
-            make: random_datagram,
+            make: |rng, seeds| Datagram {
+                bytes: random_datagram(rng, seeds),
+                now: clock(rng),
+            },
         },
         Generator {
             name: "mutated seeds",
-            make: mutated_seed,
+            make: |rng, seeds| Datagram {
+                bytes: mutated_seed(rng, seeds),
+                now: clock(rng),
+            },
         },
         Generator {
             name: "generated messages",
-            make: generated_datagram,
+            make: |rng, seeds| Datagram {
+                bytes: generated_datagram(rng, seeds),
+                now: clock(rng),
+            },
         },
     ];
-    let started = Instant::now();
-    let (counts, failure) = campaign(&generators, &seeds, seed, budget);
-    let secs = started.elapsed().as_secs_f64();
-    for (g, t) in generators.iter().zip(&counts) {
+    // The tally: inputs with an SA or policy that converted to PF_KEY (and
+    // so went through the printers): how deep the generator reaches.
+    let result = campaign(
+        &generators,
+        &seeds,
+        seed,
+        budget,
+        |input, _, printed: &mut u64| {
+            *printed += u64::from(exercise(&input.bytes, input.now)?);
+            Ok(())
+        },
+    );
+    for (g, run) in generators.iter().zip(&result.runs) {
         eprintln!(
             "fuzz_xfrm: {}: {} inputs, {} of them converted to PF_KEY and printed",
-            g.name, t.inputs, t.printed
+            g.name, run.inputs, run.tally
         );
     }
-    let total: u64 = counts.iter().map(|t| t.inputs).sum();
-    let panics = u32::from(failure.as_ref().is_some_and(|f| f.panicked));
-    eprintln!(
-        "fuzz_xfrm: {total} inputs in {secs:.1} s, {panics} panics (seed {seed}, {} seeds)",
-        seeds.datagrams.len()
-    );
-    if let Some(f) = failure {
-        let what = if f.panicked {
-            "panic"
-        } else {
-            "broken round trip"
-        };
-        panic!(
-            "fuzz_xfrm: {what} in {} (RSETKEY_FUZZ_SEED={seed}, case {}, now {}): {}\ninput: {}",
-            f.generator,
-            f.case,
-            f.now,
-            f.problem,
-            hex(&f.input)
-        );
-    }
+    let note = format!(", {} seeds", seeds.datagrams.len());
+    result.conclude("fuzz_xfrm", seed, &note, "broken round trip");
 }
 
 // ---------------------------------------------------------------------------
