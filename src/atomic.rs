@@ -131,16 +131,6 @@ impl Snapshot {
         })
     }
 
-    /// How many SAs and policies the snapshot holds.
-    pub fn len(&self) -> (usize, usize) {
-        (self.states.len(), self.policies.len())
-    }
-
-    /// Whether the snapshot holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty() && self.policies.is_empty()
-    }
-
     /// Adds every SA and policy of the snapshot, oldest first, through
     /// `socket` — meant for an empty (scratch) namespace.
     pub fn seed(&self, socket: &mut NetlinkSocket) -> Result<(), AtomicError> {
