@@ -63,7 +63,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use bytes::Bytes;
 use nix::errno::Errno;
@@ -85,9 +85,6 @@ use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, Header, LifetimeKind, Message, MessageType, PF_KEY_V2,
     PolicyExt, SecCtxExt, SupportedKind, ext_type, ipsec, sa_state,
 };
-
-/// `NETLINK_XFRM`.
-const NETLINK_XFRM: libc::c_int = 6;
 
 /// XFRM message types that only events use.
 pub mod event {
@@ -638,20 +635,7 @@ impl XfrmMonitor {
     /// then reads the SAs already installed (for their expiries; a failure
     /// there only costs that).
     pub fn open() -> Result<XfrmMonitor, SocketError> {
-        // SAFETY: plain socket(2) call; the descriptor is checked and owned
-        // by the OwnedFd from here on.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_XFRM,
-            )
-        };
-        if raw < 0 {
-            return Err(SocketError::XfrmOpen(Errno::last()));
-        }
-        // SAFETY: `raw` is a fresh, valid descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = super::socket::open_descriptor()?;
         if socket::setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
             let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
         }

@@ -264,6 +264,26 @@ fn emit_request(out: &mut Vec<u8>, msg_type: u16, flags: u16, seq: u32, payload:
     out.resize(out.len() + align4(payload.len()) - payload.len(), 0);
 }
 
+/// A new NETLINK_XFRM socket descriptor, nothing set on it yet. Fails
+/// with `SocketError::XfrmOpen` without the `xfrm_user` module
+/// (EPROTONOSUPPORT).
+pub fn open_descriptor() -> Result<OwnedFd, SocketError> {
+    // SAFETY: plain socket(2) call; the descriptor is checked and owned by
+    // the OwnedFd from here on. nix 0.32 has no NETLINK_XFRM variant.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            NETLINK_XFRM,
+        )
+    };
+    if raw < 0 {
+        return Err(SocketError::XfrmOpen(Errno::last()));
+    }
+    // SAFETY: `raw` is a fresh, valid descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 /// An open NETLINK_XFRM socket.
 pub struct NetlinkSocket {
     fd: OwnedFd,
@@ -278,20 +298,7 @@ impl NetlinkSocket {
     /// the `xfrm_user` module: without it socket() fails with
     /// EPROTONOSUPPORT).
     pub fn open() -> Result<NetlinkSocket, SocketError> {
-        // SAFETY: plain socket(2) call; the descriptor is checked and owned
-        // by the OwnedFd from here on. nix 0.32 has no NETLINK_XFRM variant.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_XFRM,
-            )
-        };
-        if raw < 0 {
-            return Err(SocketError::XfrmOpen(Errno::last()));
-        }
-        // SAFETY: `raw` is a fresh, valid descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = open_descriptor()?;
         for option in [NETLINK_CAP_ACK, NETLINK_EXT_ACK] {
             let one: libc::c_int = 1;
             // SAFETY: setsockopt with a pointer to a live c_int and its
