@@ -64,7 +64,7 @@ mod common;
 
 use common::{
     Guest, Kernel, Work, env_flag, give_up, normalize, read_text, rsetkey, run_guests, sh_quote,
-    short_diff,
+    short_diff, write_private,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -292,16 +292,6 @@ fn sizes() -> Sizes {
             dump: 10_000,
         }
     }
-}
-
-/// Writes a script readable by its owner only (rsetkey warns about keys
-/// others can read).
-fn write_private(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    fs::write(&path, text).expect("write script");
-    let mut perm = fs::metadata(&path).expect("script").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
-    fs::set_permissions(&path, perm).expect("chmod script");
 }
 
 /// Everything the guest runs: the scripts, `row.sh` (one row in the

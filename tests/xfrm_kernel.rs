@@ -30,6 +30,7 @@ mod common;
 use common::{
     Guest, Kernel, Work, assert_runs, check_tutorial_wire, give_up, normalize, read_text, rsetkey,
     run_cases_guests, run_guests, selected_cases, sh_quote, shards, tutorial_wire_command,
+    write_file, write_private,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -135,17 +136,12 @@ fn corpus_across_backends_matches_setkey() {
 /// else.  dash, not bash: a wrapper that starts slowly on the test kernel
 /// would shift creation times.
 fn wrapper(dir: &Path, name: &str, script: &str, dump: &str) -> PathBuf {
-    let path = dir.join(name);
     let text = format!(
         "#!/bin/sh\nb={script}\ncase \" $* \" in *\" -D\"*) b={dump};; esac\n\
          exec {} --backend \"$b\" \"$@\"\n",
         sh_quote(dir.join("bin").join("setkey"))
     );
-    fs::write(&path, text).expect("write wrapper");
-    let mut perm = fs::metadata(&path).expect("wrapper").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    fs::set_permissions(&path, perm).expect("chmod wrapper");
-    path
+    write_file(dir, name, &text, 0o755)
 }
 
 /// A kernel without PF_KEY and without ESP (like many hosts today): a
@@ -159,13 +155,7 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
     let test = "kernel_without_esp_refuses_esp_scripts_whole";
     let work = Work::new("no-esp");
     let dir = &work.dir;
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        fs::write(&path, text).expect("write script");
-        let mut perm = fs::metadata(&path).expect("script").permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
-        fs::set_permissions(&path, perm).expect("chmod script");
-    };
+    let write = |name: &str, text: &str| write_private(dir, name, text);
     write(
         "policies.conf",
         "spdadd 10.7.0.1 10.7.0.2 any -P out ipsec esp/transport//require;\n\
@@ -267,13 +257,7 @@ fn xfrm_monitor_prints_what_the_pf_key_monitor_prints() {
     let test = "xfrm_monitor_prints_what_the_pf_key_monitor_prints";
     let work = Work::new("monitor");
     let dir = &work.dir;
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        fs::write(&path, text).expect("write script");
-        let mut perm = fs::metadata(&path).expect("script").permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o600);
-        fs::set_permissions(&path, perm).expect("chmod script");
-    };
+    let write = |name: &str, text: &str| write_private(dir, name, text);
     write(
         "script.conf",
         "add 10.91.0.1 10.91.0.2 esp 0x9101 -E aes-cbc 0x000102030405060708090a0b0c0d0e0f\n\

@@ -259,6 +259,22 @@ pub fn give_up(test: &str, err: GuestError) {
     }
 }
 
+/// Writes `text` to `dir/name` with the permission bits `mode`.
+pub fn write_file(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).expect("write a test file");
+    let mut perm = fs::metadata(&path).expect("test file").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, mode);
+    fs::set_permissions(&path, perm).expect("chmod a test file");
+    path
+}
+
+/// Writes a script readable by its owner only (rsetkey warns about keys
+/// others can read).
+pub fn write_private(dir: &Path, name: &str, text: &str) -> PathBuf {
+    write_file(dir, name, text, 0o600)
+}
+
 /// A scratch directory for one test, removed when the test passes (kept
 /// when it fails, or always with `RSETKEY_KEEP_WORK=1`).
 pub struct Work {
