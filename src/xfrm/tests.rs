@@ -69,20 +69,26 @@ fn usersa() -> UsersaInfo {
     }
 }
 
+/// Emits `value`, checks the kernel's size for `Type`, parses it back to
+/// the same value; evaluates to the bytes (for checks of the layout).
+macro_rules! round_trip {
+    ($value:expr, $ty:ident) => {{
+        let mut b = Vec::new();
+        $value.emit(&mut b);
+        assert_eq!(b.len(), $ty::LEN, stringify!($ty));
+        assert_eq!($ty::parse(&b), Ok($value), stringify!($ty));
+        b
+    }};
+}
+
 #[test]
 fn structures_have_their_kernel_sizes_and_round_trip() {
-    let mut b = Vec::new();
-    selector().emit(&mut b);
-    assert_eq!(b.len(), Selector::LEN);
-    assert_eq!(Selector::parse(&b), Ok(selector()));
+    let b = round_trip!(selector(), Selector);
     // ports are network order on the wire
     assert_eq!(&b[32..34], &[0, 80]);
 
     let sa = usersa();
-    let mut b = Vec::new();
-    sa.emit(&mut b);
-    assert_eq!(b.len(), UsersaInfo::LEN);
-    assert_eq!(UsersaInfo::parse(&b), Ok(sa));
+    let b = round_trip!(sa, UsersaInfo);
     assert_eq!(&b[72..76], &0x1000u32.to_be_bytes(), "SPI in network order");
     assert!(UsersaInfo::parse(&b[..223]).is_err());
 
@@ -91,10 +97,7 @@ fn structures_have_their_kernel_sizes_and_round_trip() {
         min: 0x100,
         max: 0x200,
     };
-    let mut b = Vec::new();
-    spi.emit(&mut b);
-    assert_eq!(b.len(), UserspiInfo::LEN);
-    assert_eq!(UserspiInfo::parse(&b), Ok(spi));
+    round_trip!(spi, UserspiInfo);
 
     let id = UsersaId {
         daddr: addr("fe80::1"),
@@ -102,10 +105,7 @@ fn structures_have_their_kernel_sizes_and_round_trip() {
         family: AF_INET6,
         proto: 51,
     };
-    let mut b = Vec::new();
-    id.emit(&mut b);
-    assert_eq!(b.len(), UsersaId::LEN);
-    assert_eq!(UsersaId::parse(&b), Ok(id));
+    round_trip!(id, UsersaId);
 
     let pol = UserpolicyInfo {
         sel: selector(),
@@ -118,20 +118,14 @@ fn structures_have_their_kernel_sizes_and_round_trip() {
         flags: 2,
         share: 3,
     };
-    let mut b = Vec::new();
-    pol.emit(&mut b);
-    assert_eq!(b.len(), UserpolicyInfo::LEN);
-    assert_eq!(UserpolicyInfo::parse(&b), Ok(pol));
+    round_trip!(pol, UserpolicyInfo);
 
     let pid = UserpolicyId {
         sel: selector(),
         index: 17,
         dir: 2,
     };
-    let mut b = Vec::new();
-    pid.emit(&mut b);
-    assert_eq!(b.len(), UserpolicyId::LEN);
-    assert_eq!(UserpolicyId::parse(&b), Ok(pid));
+    round_trip!(pid, UserpolicyId);
 
     let t = UserTmpl {
         id: XfrmId {
@@ -161,10 +155,7 @@ fn structures_have_their_kernel_sizes_and_round_trip() {
         dport: 4501,
         oa: addr("192.0.2.1"),
     };
-    let mut b = Vec::new();
-    e.emit(&mut b);
-    assert_eq!(b.len(), EncapTmpl::LEN);
-    assert_eq!(EncapTmpl::parse(&b), Ok(e));
+    round_trip!(e, EncapTmpl);
 
     let c = UserSecCtx {
         alg: 1,
