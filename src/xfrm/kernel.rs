@@ -404,47 +404,26 @@ impl XfrmKernel {
                 d.ended = true;
                 if let Answer::Refused { errno, message } = end {
                     self.detail = hint(d.nl_type, errno, message);
-                    if d.given == 0 && d.ready.is_empty() {
+                    if !d.walk_failed(errno) {
                         *dump = None;
                         return Err(Fail::Errno(errno));
-                    }
-                    // The walk ended early after some entries: as af_key
-                    // does, the last entry given carries the error, so
-                    // the dump is never taken for complete.
-                    if !d.failed {
-                        d.failed = true;
-                        d.ready.push_back(Err(errno));
                     }
                 }
             }
         }
-        let entry = d.ready.pop_front();
-        let Some(Ok(mut m)) = entry else {
-            // Nothing at all, or nothing PF_KEY can express first.
-            let errno = match entry {
-                Some(Err(errno)) => errno,
-                _ => libc::ENOENT,
-            };
-            drain(socket, d)?;
-            *dump = None;
-            return Err(Fail::Errno(errno));
-        };
-        d.given += 1;
-        match d.ready.front() {
-            Some(Ok(_)) => m.header.seq = d.given,
-            Some(Err(errno)) => {
-                m.header.seq = 0;
-                // the negative error code truncated to sadb_msg_errno's 8 bits
-                m.header.errno = (errno.wrapping_neg()) as u8;
+        match d.give() {
+            Ok((m, false)) => Ok(m),
+            Ok((m, true)) => {
                 drain(socket, d)?;
                 *dump = None;
+                Ok(m)
             }
-            None => {
-                m.header.seq = 0;
+            Err(errno) => {
+                drain(socket, d)?;
                 *dump = None;
+                Err(Fail::Errno(errno))
             }
         }
-        Ok(m)
     }
 
     /// Reqids used by installed policies' templates.
@@ -837,6 +816,55 @@ struct DumpStream {
 }
 
 impl DumpStream {
+    /// The kernel ended the walk with `errno`. False when no entry was
+    /// given or is waiting: the dump as a whole is refused. Otherwise, as
+    /// af_key does, the last entry given carries the error, so the dump is
+    /// never taken for complete.
+    fn walk_failed(&mut self, errno: i32) -> bool {
+        if self.given == 0 && self.ready.is_empty() {
+            return false;
+        }
+        if !self.failed {
+            self.failed = true;
+            self.ready.push_back(Err(errno));
+        }
+        true
+    }
+
+    /// The next entry, once two are read ahead or the walk is over,
+    /// numbered as af_key numbers them (1, 2, …, N−1, then 0 for the last;
+    /// the last one carries the error of an entry PF_KEY cannot express or
+    /// of a failed walk), and whether it is the last. `Err(errno)` when
+    /// there is no entry to give: nothing at all (ENOENT), or an entry
+    /// PF_KEY cannot express first.
+    fn give(&mut self) -> Result<(Message, bool), i32> {
+        let entry = self.ready.pop_front();
+        let Some(Ok(mut m)) = entry else {
+            return Err(match entry {
+                Some(Err(errno)) => errno,
+                _ => libc::ENOENT,
+            });
+        };
+        self.given += 1;
+        let last = match self.ready.front() {
+            Some(Ok(_)) => {
+                m.header.seq = self.given;
+                false
+            }
+            Some(Err(errno)) => {
+                m.header.seq = 0;
+                // the negative error code truncated to sadb_msg_errno's 8 bits
+                m.header.errno = (errno.wrapping_neg()) as u8;
+                true
+            }
+            None => {
+                m.header.seq = 0;
+                true
+            }
+        };
+        Ok((m, last))
+    }
+
     /// One entry of the dump as af_key would send it; `None` for what the
     /// PF_KEY dump leaves out (other protocols, kernel-internal states,
     /// non-main policies).
@@ -1159,4 +1187,63 @@ fn hint(msg_type: u16, errno: i32, message: Option<String>) -> Option<String> {
 /// Seconds since the epoch.
 fn now() -> u64 {
     crate::run::now()
+}
+
+#[cfg(test)]
+mod dump_stream_tests {
+    use super::*;
+
+    fn stream(entries: usize) -> DumpStream {
+        DumpStream {
+            seq: 1,
+            nl_type: msg::GETSA,
+            header: Header::default(),
+            kind: DumpKind::Sa(IPPROTO_ESP),
+            ready: (0..entries)
+                .map(|_| Ok(Message::new(Header::default())))
+                .collect(),
+            ended: true,
+            failed: false,
+            given: 0,
+            now: 0,
+        }
+    }
+
+    /// Gives every entry as `next_entry` does: (seq, errno) of each.
+    fn numbering(d: &mut DumpStream) -> Vec<(u32, u8)> {
+        let mut out = Vec::new();
+        while let Ok((m, last)) = d.give() {
+            out.push((m.header.seq, m.header.errno));
+            if last {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn entries_are_numbered_as_af_key_numbers_them() {
+        assert_eq!(numbering(&mut stream(3)), [(1, 0), (2, 0), (0, 0)]);
+        assert_eq!(stream(0).give().err(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn a_walk_that_fails_after_entries_ends_in_an_error_not_in_silence() {
+        let mut d = stream(2);
+        assert!(d.walk_failed(libc::EINVAL));
+        // the last entry carries the error, as af_key's last message
+        let einval = (libc::EINVAL.wrapping_neg()) as u8;
+        assert_eq!(numbering(&mut d), [(1, 0), (0, einval)]);
+        // a second failure does not add a second error entry
+        let mut d = stream(1);
+        assert!(d.walk_failed(libc::EINVAL));
+        assert!(d.walk_failed(libc::EIO));
+        assert_eq!(numbering(&mut d), [(0, einval)]);
+    }
+
+    #[test]
+    fn a_walk_that_fails_before_any_entry_refuses_the_dump() {
+        let mut d = stream(0);
+        assert!(!d.walk_failed(libc::EINVAL));
+    }
 }
