@@ -508,13 +508,8 @@ impl Cli {
                 return 1;
             }
         }
-        if let Some(signal) = atomic::interrupted() {
-            say(&format!(
-                "interrupted by {signal} before anything was applied; nothing was changed"
-            ));
-            return 128 + signal as i32;
-        }
-
+        // A signal from here on stops the real run before its next
+        // statement (the first included) and restores the snapshot.
         let out = SharedOutput::stdout();
         let mut traced = self.traced(kernel, &out);
         let mut exec = Executor::new(&mut traced, out.clone(), reporter);
