@@ -456,7 +456,7 @@ fn notifications(header: NlHeader, payload: &[u8], now: u64) -> bool {
                 msg_type: t,
                 ..header
             };
-            if let Some(n) = c.convert(&h, payload, now) {
+            if let Some(n) = c.convert(&h, payload) {
                 print(&n.message, now);
                 // Bare flushes say nothing about the payload.
                 printed |= n
@@ -488,7 +488,7 @@ fn converts(buf: &[u8]) -> bool {
         };
         let event = match h.msg_type {
             NLMSG_ERROR | NLMSG_DONE | event::POLEXPIRE => true,
-            _ => monitor.convert(h, p, now).is_some(),
+            _ => monitor.convert(h, p).is_some(),
         };
         backend && event
     })

@@ -224,8 +224,10 @@ impl Converter {
 
     /// One event (netlink header and payload) as af_key would broadcast it;
     /// `None` for events af_key sends nothing for, and for malformed ones.
-    /// `now` is the time of the event (SA state, epoch seconds).
-    pub fn convert(&mut self, h: &NlHeader, payload: &[u8], now: u64) -> Option<Notification> {
+    ///
+    /// The SA state shown depends on the event alone, never on when it is
+    /// read: af_key builds its message while the kernel handles the change.
+    pub fn convert(&mut self, h: &NlHeader, payload: &[u8]) -> Option<Notification> {
         match h.msg_type {
             msg::NEWSA | msg::UPDSA => {
                 let (info, attrs) = state_of(payload)?;
@@ -235,7 +237,7 @@ impl Converter {
                 } else {
                     MessageType::Add
                 };
-                sa_notification(t, h, &info, &attrs, now, false)
+                sa_notification(t, h, &info, &attrs, Shown::New)
             }
             msg::DELSA => {
                 let id = UsersaId::parse(payload).ok()?;
@@ -243,7 +245,7 @@ impl Converter {
                 self.sas
                     .remove(&sa_key(id.daddr, id.spi, id.proto, id.family));
                 let info = UsersaInfo::parse(find(&attrs, ATTR_SA)?).ok()?;
-                sa_notification(MessageType::Delete, h, &info, &attrs, now, true)
+                sa_notification(MessageType::Delete, h, &info, &attrs, Shown::Dead)
             }
             msg::FLUSHSA => {
                 let proto = *payload.first()?;
@@ -285,7 +287,7 @@ impl Converter {
                 }
                 Some(bare(MessageType::SpdFlush, 0, h))
             }
-            event::EXPIRE => self.expire(payload, now),
+            event::EXPIRE => self.expire(payload),
             event::ACQUIRE => self.acquire(payload),
             // POLEXPIRE: af_key's key_notify_policy_expire sends nothing.
             _ => None,
@@ -294,7 +296,7 @@ impl Converter {
 
     /// `key_notify_sa_expire`: the SA without keys, with the lifetime that
     /// expired (hard or soft) and the current one.
-    fn expire(&mut self, payload: &[u8], now: u64) -> Option<Notification> {
+    fn expire(&mut self, payload: &[u8]) -> Option<Notification> {
         // struct xfrm_user_expire: the SA, then the `hard` byte
         let info = UsersaInfo::parse(payload).ok()?;
         let hard = *payload.get(UsersaInfo::LEN)? != 0;
@@ -305,7 +307,7 @@ impl Converter {
             self.sas.get(&key).cloned()
         };
         let attrs = known.unwrap_or_default();
-        let (satype, ext) = translate::state_to_pfkey(&info, &attrs, now).ok()?;
+        let (satype, ext) = translate::state_to_pfkey(&info, &attrs, 0).ok()?;
         let gone = if hard {
             LifetimeKind::Soft
         } else {
@@ -467,23 +469,34 @@ fn main_type(attrs: &[Attr]) -> bool {
         .is_none_or(|t| t == POLICY_TYPE_MAIN)
 }
 
+/// The state af_key's `key_notify_sa` shows for an SA change.
+#[derive(Debug, Clone, Copy)]
+enum Shown {
+    /// An added or updated SA: af_key describes the SA object it was just
+    /// handed, which is never dying (the kernel marks an SA dying only when
+    /// it sends a soft expiry, later). Larval when it has no algorithm.
+    New,
+    /// A deleted SA, which af_key reports after the deletion.
+    Dead,
+}
+
 /// `key_notify_sa`: the SA with keys and both lifetimes, the event's seq
-/// and pid; its state as derived, or dead (a deleted SA, which af_key
-/// reports after the deletion).
+/// and pid, the state as [`Shown`].
 fn sa_notification(
     t: MessageType,
     h: &NlHeader,
     info: &UsersaInfo,
     attrs: &[Attr],
-    now: u64,
-    dead: bool,
+    shown: Shown,
 ) -> Option<Notification> {
-    let (satype, mut extensions) = translate::state_to_pfkey(info, attrs, now).ok()?;
-    if dead {
-        for e in &mut extensions {
-            if let Extension::Sa(sa) = e {
-                sa.state = sa_state::DEAD;
-            }
+    let (satype, mut extensions) = translate::state_to_pfkey(info, attrs, 0).ok()?;
+    for e in &mut extensions {
+        if let Extension::Sa(sa) = e {
+            sa.state = match shown {
+                Shown::New if sa.state == sa_state::LARVAL => sa_state::LARVAL,
+                Shown::New => sa_state::MATURE,
+                Shown::Dead => sa_state::DEAD,
+            };
         }
     }
     Some(Notification {
@@ -662,8 +675,7 @@ impl XfrmMonitor {
                 if self.converter.wants_available(m.header.msg_type) {
                     self.converter.set_available(probe_available());
                 }
-                let now = crate::run::now();
-                let converted = self.converter.convert(&m.header, &m.payload, now);
+                let converted = self.converter.convert(&m.header, &m.payload);
                 // SA events hold keys
                 zeroize::Zeroize::zeroize(&mut m.payload);
                 if let Some(n) = converted {
@@ -846,6 +858,24 @@ mod tests {
         p
     }
 
+    /// An SA already past its soft limits when the event is read (the
+    /// monitor fell behind, or a byte limit of 0) was not dying when af_key
+    /// built its ADD message: only a soft expiry, sent later, marks it.
+    #[test]
+    fn added_sas_show_mature_however_late_the_event_is_read() {
+        let mut c = Converter::new();
+        let add = &sent("079-monitor-x", MessageType::Add)[0];
+        let (mut info, attrs) = kernel_sa(add);
+        info.lft.soft_add_expires_seconds = 1;
+        info.lft.soft_byte_limit = 0;
+        for t in [msg::NEWSA, msg::UPDSA] {
+            let n = c
+                .convert(&event(t), &newsa_payload(&info, &attrs))
+                .expect("ADD / UPDATE");
+            assert_eq!(n.message.sa().map(|sa| sa.state), Some(sa_state::MATURE));
+        }
+    }
+
     #[test]
     fn sa_events_print_as_the_recorded_pf_key_monitor() {
         let mut c = Converter::new();
@@ -853,13 +883,13 @@ mod tests {
         let add = &sent("079-monitor-x", MessageType::Add)[0];
         let (info, attrs) = kernel_sa(add);
         let n = c
-            .convert(&event(msg::NEWSA), &newsa_payload(&info, &attrs), T0)
+            .convert(&event(msg::NEWSA), &newsa_payload(&info, &attrs))
             .expect("ADD");
         assert_eq!(n.message.header.msg_type, MessageType::Add as u8);
         assert_recorded("079-monitor-x", &n);
         assert_eq!(c.known_sas(), 1);
         let n = c
-            .convert(&event(msg::DELSA), &delsa_payload(&info, &attrs), T0)
+            .convert(&event(msg::DELSA), &delsa_payload(&info, &attrs))
             .expect("DELETE");
         assert_eq!(n.message.sa().map(|sa| sa.state), Some(sa_state::DEAD));
         assert_recorded("079-monitor-x", &n);
@@ -868,12 +898,12 @@ mod tests {
         let add = &sent("080-monitor-xx", MessageType::Add)[0];
         let (info, attrs) = kernel_sa(add);
         let n = c
-            .convert(&event(msg::NEWSA), &newsa_payload(&info, &attrs), T0)
+            .convert(&event(msg::NEWSA), &newsa_payload(&info, &attrs))
             .expect("ADD");
         assert_recorded("080-monitor-xx", &n);
         // UPDSA: the same SA as an UPDATE
         let n = c
-            .convert(&event(msg::UPDSA), &newsa_payload(&info, &attrs), T0)
+            .convert(&event(msg::UPDSA), &newsa_payload(&info, &attrs))
             .expect("UPDATE");
         assert_eq!(n.message.header.msg_type, MessageType::Update as u8);
         assert_eq!(n.copies, 2);
@@ -885,7 +915,7 @@ mod tests {
         for name in ["079-monitor-x", "080-monitor-xx"] {
             let (info, attrs) = kernel_policy(&sent(name, MessageType::SpdAdd)[0]);
             let n = c
-                .convert(&event(msg::NEWPOLICY), &policy_payload(&info, &attrs), T0)
+                .convert(&event(msg::NEWPOLICY), &policy_payload(&info, &attrs))
                 .expect("SPDADD");
             assert_eq!(n.message.header.reserved, 3);
             assert_recorded(name, &n);
@@ -903,9 +933,7 @@ mod tests {
         info.emit(&mut v);
         Attr::new(ATTR_POLICY, v).emit(&mut p);
         emit_attrs(&attrs, &mut p);
-        let n = c
-            .convert(&event(msg::DELPOLICY), &p, T0)
-            .expect("SPDDELETE");
+        let n = c.convert(&event(msg::DELPOLICY), &p).expect("SPDDELETE");
         assert_recorded("080-monitor-xx", &n);
         // deleted by index: SPDDELETE2
         let mut by_index = Vec::new();
@@ -916,13 +944,13 @@ mod tests {
         }
         .emit(&mut by_index);
         by_index.extend_from_slice(&p[UserpolicyId::LEN..]);
-        let n = c.convert(&event(msg::DELPOLICY), &by_index, T0).expect("2");
+        let n = c.convert(&event(msg::DELPOLICY), &by_index).expect("2");
         assert_eq!(n.message.header.msg_type, MessageType::SpdDelete2 as u8);
         assert_eq!(n.message.header.reserved, 1);
         assert_eq!(n.copies, 2);
         // UPDPOLICY: SPDUPDATE
         let n = c
-            .convert(&event(msg::UPDPOLICY), &policy_payload(&info, &attrs), T0)
+            .convert(&event(msg::UPDPOLICY), &policy_payload(&info, &attrs))
             .expect("SPDUPDATE");
         assert_eq!(n.message.header.msg_type, MessageType::SpdUpdate as u8);
     }
@@ -938,7 +966,7 @@ mod tests {
             pid: 4242,
             ..NlHeader::default()
         };
-        let n = c.convert(&h, &[IPPROTO_AH], T0).expect("FLUSH");
+        let n = c.convert(&h, &[IPPROTO_AH]).expect("FLUSH");
         assert_eq!(c.known_sas(), 1, "an AH flush keeps ESP SAs");
         assert_eq!(
             n.message,
@@ -952,21 +980,21 @@ mod tests {
             })
         );
         assert_eq!(n.copies, 2);
-        let n = c.convert(&h, &[255], T0).expect("FLUSH");
+        let n = c.convert(&h, &[255]).expect("FLUSH");
         assert_eq!(n.message.header.satype, 0);
         assert_eq!(c.known_sas(), 0);
         let h = NlHeader {
             msg_type: msg::FLUSHPOLICY,
             ..h
         };
-        let n = c.convert(&h, &[], T0).expect("SPDFLUSH");
+        let n = c.convert(&h, &[]).expect("SPDFLUSH");
         assert_eq!(n.message.header.msg_type, MessageType::SpdFlush as u8);
         assert_eq!((n.message.header.seq, n.message.header.pid), (7, 4242));
         assert!(n.message.extensions.is_empty());
         // a sub-policy flush: af_key says nothing
         let mut sub = Vec::new();
         Attr::new(attr::POLICY_TYPE, vec![1, 0, 0, 0]).emit(&mut sub);
-        assert_eq!(c.convert(&h, &sub, T0), None);
+        assert_eq!(c.convert(&h, &sub), None);
     }
 
     fn sa_ext(n: &Notification) -> SaExt {
@@ -995,11 +1023,11 @@ mod tests {
             hard_add_expires_seconds: 3,
             ..LifetimeCfg::default()
         };
-        c.convert(&event(msg::NEWSA), &newsa_payload(&info, &attrs), T0)
+        c.convert(&event(msg::NEWSA), &newsa_payload(&info, &attrs))
             .expect("ADD");
         // soft: dying, soft lifetime and current, no keys
         let n = c
-            .convert(&event(event::EXPIRE), &expire_payload(&info, false), T0 + 1)
+            .convert(&event(event::EXPIRE), &expire_payload(&info, false))
             .expect("soft EXPIRE");
         assert_eq!(n.copies, 1);
         let h = n.message.header;
@@ -1009,7 +1037,7 @@ mod tests {
         assert_eq!(kinds(&n), [1, 4, 2, 5, 6, 7, 19]);
         // hard: dead, hard lifetime; the SA is forgotten
         let n = c
-            .convert(&event(event::EXPIRE), &expire_payload(&info, true), T0 + 3)
+            .convert(&event(event::EXPIRE), &expire_payload(&info, true))
             .expect("hard EXPIRE");
         let sa = sa_ext(&n);
         assert_eq!((sa.state, sa.auth, sa.encrypt), (sa_state::DEAD, 3, 12));
@@ -1017,7 +1045,7 @@ mod tests {
         assert_eq!(c.known_sas(), 0);
         // an SA the monitor never saw: no algorithm to name
         let n = c
-            .convert(&event(event::EXPIRE), &expire_payload(&info, false), T0)
+            .convert(&event(event::EXPIRE), &expire_payload(&info, false))
             .expect("EXPIRE");
         let sa = sa_ext(&n);
         assert_eq!((sa.state, sa.auth, sa.encrypt), (sa_state::LARVAL, 0, 0));
@@ -1105,11 +1133,7 @@ mod tests {
         });
         assert!(!c.wants_available(event::ACQUIRE));
         let n = c
-            .convert(
-                &event(event::ACQUIRE),
-                &acquire_payload(IPPROTO_ESP, !0),
-                T0,
-            )
+            .convert(&event(event::ACQUIRE), &acquire_payload(IPPROTO_ESP, !0))
             .expect("ACQUIRE");
         assert_eq!(n.copies, 1);
         let h = n.message.header;
@@ -1129,12 +1153,12 @@ mod tests {
         assert_eq!(&comb[4..8], &[128, 0, 128, 0][..], "md5 key bits");
         assert_eq!(&comb[48..56], &86_400u64.to_ne_bytes()[..], "hard addtime");
         let n = c
-            .convert(&event(event::ACQUIRE), &acquire_payload(IPPROTO_AH, !0), T0)
+            .convert(&event(event::ACQUIRE), &acquire_payload(IPPROTO_AH, !0))
             .expect("ACQUIRE");
         assert_eq!(combs(&n), [(2, 0), (5, 0)]);
         // templates made through PF_KEY allow no algorithm by mask
         let n = c
-            .convert(&event(event::ACQUIRE), &acquire_payload(IPPROTO_ESP, 0), T0)
+            .convert(&event(event::ACQUIRE), &acquire_payload(IPPROTO_ESP, 0))
             .expect("ACQUIRE");
         assert_eq!(combs(&n), []);
     }
@@ -1143,13 +1167,13 @@ mod tests {
     fn events_af_key_ignores_and_malformed_events_give_nothing() {
         let mut c = Converter::new();
         c.set_available(Available::all());
-        assert_eq!(c.convert(&event(event::POLEXPIRE), &[0; 256], T0), None);
-        assert_eq!(c.convert(&event(0x1e), &[0; 256], T0), None);
+        assert_eq!(c.convert(&event(event::POLEXPIRE), &[0; 256]), None);
+        assert_eq!(c.convert(&event(0x1e), &[0; 256]), None);
         // a sub-policy
         let (info, mut attrs) = kernel_policy(&sent("079-monitor-x", MessageType::SpdAdd)[0]);
         attrs.push(Attr::new(attr::POLICY_TYPE, vec![1, 0, 0, 0]));
         let policy = policy_payload(&info, &attrs);
-        assert_eq!(c.convert(&event(msg::NEWPOLICY), &policy, T0), None);
+        assert_eq!(c.convert(&event(msg::NEWPOLICY), &policy), None);
         // every truncation of every event, and garbage: no panic
         let (sa, sa_attrs) = kernel_sa(&sent("079-monitor-x", MessageType::Add)[0]);
         let payloads = [
@@ -1161,13 +1185,13 @@ mod tests {
         ];
         for (t, payload) in &payloads {
             for n in 0..payload.len() {
-                let _ = c.convert(&event(*t), &payload[..n], T0);
+                let _ = c.convert(&event(*t), &payload[..n]);
             }
             let mut garbage = payload.clone();
             for b in garbage.iter_mut().step_by(7) {
                 *b = 0xff;
             }
-            let _ = c.convert(&event(*t), &garbage, T0);
+            let _ = c.convert(&event(*t), &garbage);
         }
     }
 }
