@@ -272,10 +272,14 @@ fn xfrm_monitor_prints_what_the_pf_key_monitor_prints() {
          \t-E aes-cbc 0x303132333435363738393a3b3c3d3e3f\n\
          \t-A hmac-sha256 0x404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f;\n",
     );
+    // Run until the monitor shows something. An SA, not a policy: policy
+    // indexes come from a kernel-wide counter, so each probe policy would
+    // shift the ids of the policies compared below by a number of tries
+    // that depends on timing.
     write(
         "probe.conf",
-        "spdadd 10.99.0.1 10.99.0.2 any -P out none;\n\
-         spddelete 10.99.0.1 10.99.0.2 any -P out;\n",
+        "add 10.99.0.1 10.99.0.2 esp 0x9901 -E aes-cbc 0x505152535455565758595a5b5c5d5e5f;\n\
+         delete 10.99.0.1 10.99.0.2 esp 0x9901;\n",
     );
     let this_test = std::env::current_exe().expect("the test binary");
     // Run by bash in each guest: $1 is the guest's result folder.
@@ -381,7 +385,7 @@ exit 0
         }
     }
     assert_eq!(text("xfrm/x.err"), "", "the XFRM monitor complained");
-    // The XFRM monitor: only kernel events (the probe policy left out).
+    // The XFRM monitor: only kernel events (the probe SA left out).
     let xfrm: Vec<String> = monitor_blocks(&text("xfrm/x.raw"))
         .into_iter()
         .filter(|b| !b.contains(" 0a630001  }"))
