@@ -513,6 +513,7 @@ impl Cli {
         let out = SharedOutput::stdout();
         let mut traced = self.traced(kernel, &out);
         let mut exec = Executor::new(&mut traced, out.clone(), reporter);
+        exec.read_time_from(out.clock());
         exec.stop_when(|refusals| !refusals.is_empty() || atomic::interrupted().is_some());
         let result = exec.execute_all(statements);
         let output_failed = exec.output().flush().is_err();
@@ -659,6 +660,7 @@ impl Cli {
         let out = SharedOutput::stdout();
         let mut traced = self.traced(kernel, &out);
         let mut exec = Executor::new(&mut traced, out.clone(), reporter);
+        exec.read_time_from(out.clock());
         let mut status = 0;
         if let Err(e) = exec.execute_all(statements) {
             status = self.run_error(e);
@@ -739,6 +741,7 @@ impl Cli {
         let out = SharedOutput::stdout();
         let mut traced = self.traced(socket.as_mut(), &out);
         let mut exec = Executor::new(&mut traced, out.clone(), reporter);
+        exec.read_time_from(out.clock());
         let mut splitter = StatementSplitter::default();
         let mut status = 0;
         'lines: for line in io::stdin().lock().split(b'\n') {
@@ -796,6 +799,7 @@ impl Cli {
         };
         let short = self.args.repeat && !self.args.policy;
         let mut out = SharedOutput::stdout();
+        let clock = out.clock();
         let mut socket = self.traced(socket.as_mut(), &out);
         let mut printer = Printer::new(self.dump_options());
         let result: Result<(), RunError> = (|| {
@@ -806,11 +810,12 @@ impl Cli {
                 let message = request::bare(socket.header(0, 0), msg_type, 0);
                 let mut reply = socket.request(&message)?;
                 let mut numbering = DumpNumbering::default();
+                clock.tick();
                 loop {
                     if reply.header.errno == 0 {
                         numbering.check(reply.header.seq)?;
                     }
-                    let now = run::now();
+                    let now = clock.now();
                     if short && reply.header.errno == 0 {
                         dump::short::write_short(&mut out, &reply, now, &self.dump_options())?;
                     } else {
@@ -963,8 +968,8 @@ impl Cli {
 
     /// `setkey FILE...`: print files of raw PF_KEY messages as dumps would.
     fn print_files(&self) -> i32 {
-        let stdout = io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
+        let mut out = SharedOutput::stdout();
+        let clock = out.clock();
         let options = self.dump_options();
         for file in &self.args.files {
             let bytes = match std::fs::read(file) {
@@ -982,7 +987,7 @@ impl Cli {
             };
             for message in wire::messages(&bytes) {
                 let Ok(message) = message else { break };
-                if dump::write_reply(&mut out, &message, run::now(), &options).is_err() {
+                if dump::write_reply(&mut out, &message, clock.now(), &options).is_err() {
                     return 1;
                 }
             }
