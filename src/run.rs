@@ -484,9 +484,11 @@ pub enum RunError {
 /// system call, and a dump of 10 000 SAs through XFRM made more of them
 /// than of all others together. A reading is kept until the output reaches
 /// its file descriptor ([`Ticking`]: the only place a dump can wait, for a
-/// full pipe or a slow disk) or the next request starts ([`tick`]); entries
-/// printed in between are microseconds apart, so the seconds they show are
-/// those of a reading per entry.
+/// full pipe or a slow disk) or the next request starts ([`tick`]). Entries
+/// printed in between are microseconds apart: they show the second a
+/// reading per entry would show, unless one of those microseconds ends a
+/// second (then the later entries show the second before, one second off,
+/// as if setkey had printed them a moment sooner).
 ///
 /// [`tick`]: DumpClock::tick
 #[derive(Debug, Clone)]
