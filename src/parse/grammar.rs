@@ -800,7 +800,9 @@ impl<'a> Grammar<'a> {
         if matches!(cmd, SaCmd::Get | SaCmd::Delete) && p.mode != IpsecMode::Any {
             warnings.push(format!("WARNING: mode is obsolete at `{}'", self.text(eot)));
         }
-        let mut ops = Vec::new();
+        // Exact for the usual single pair: a script holds thousands of
+        // these, and Vec's first growth would reserve four operations.
+        let mut ops = Vec::with_capacity(srcs.len() * dsts.len());
         for s in &srcs {
             for d in &dsts {
                 if s.is_ipv4() != d.is_ipv4() {
@@ -1005,7 +1007,9 @@ impl<'a> Grammar<'a> {
                 ),
             );
         }
-        let mut ops = Vec::new();
+        // Exact for the usual single pair (see `sa_statement`).
+        let twins = self.options.rfc_mode && policy.direction == Direction::In;
+        let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
         for s in &srcs {
             for d in &dsts {
                 if s.is_ipv4() != d.is_ipv4() {
@@ -1025,18 +1029,17 @@ impl<'a> Grammar<'a> {
                     policy: policy.clone(),
                     context: context.clone(),
                 };
-                let twin =
-                    (self.options.rfc_mode && policy.direction == Direction::In).then(|| {
-                        let mut fwd = req.clone();
-                        fwd.policy.direction = Direction::Fwd;
-                        if let Some(first) = fwd.policy.requests.first_mut()
-                            && first.level == Level::Unique
-                        {
-                            first.level = Level::Require;
-                            first.reqid = 0;
-                        }
-                        fwd
-                    });
+                let twin = twins.then(|| {
+                    let mut fwd = req.clone();
+                    fwd.policy.direction = Direction::Fwd;
+                    if let Some(first) = fwd.policy.requests.first_mut()
+                        && first.level == Level::Unique
+                    {
+                        first.level = Level::Require;
+                        first.reqid = 0;
+                    }
+                    fwd
+                });
                 let wrap = |r: PolicyRequest| match cmd {
                     SpdCmd::Add => Operation::SpdAdd(r),
                     SpdCmd::Update => Operation::SpdUpdate(r),
