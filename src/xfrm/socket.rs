@@ -27,7 +27,7 @@
 //! than that with EMSGSIZE).
 
 use std::ops::Range;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -539,59 +539,16 @@ impl Datagrams for NetlinkSocket {
     /// all queued before its `sendmsg` returns, so a window of refusals
     /// costs two system calls instead of one receive per refusal.
     fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError> {
-        let slot = self.receive.len() / RECEIVE_SLOTS;
-        let mut iovecs: Vec<libc::iovec> = self
-            .receive
-            .chunks_exact_mut(slot)
-            .map(|c| libc::iovec {
-                iov_base: c.as_mut_ptr().cast(),
-                iov_len: c.len(),
-            })
-            .collect();
-        let mut headers: Vec<libc::mmsghdr> = iovecs
-            .iter_mut()
-            .map(|iov| {
-                // SAFETY: mmsghdr is plain data; all-zero is a valid value
-                // (no name, no control data).
-                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                h.msg_hdr.msg_iov = iov;
-                h.msg_hdr.msg_iovlen = 1;
-                h
-            })
-            .collect();
-        let count = loop {
-            // SAFETY: `headers` and the iovecs they point to live across
-            // the call; each iovec covers its own slot of `self.receive`,
-            // which nothing else touches meanwhile. The first datagram is
-            // waited for (with the socket's receive timeout); MSG_WAITFORONE
-            // returns the queued ones after it without waiting.
-            let n = unsafe {
-                libc::recvmmsg(
-                    self.fd.as_raw_fd(),
-                    headers.as_mut_ptr(),
-                    headers.len() as libc::c_uint,
-                    libc::MSG_WAITFORONE,
-                    std::ptr::null_mut(),
-                )
-            };
-            match Errno::result(n) {
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(SocketError::Receive(e)),
-                Ok(n) => break n as usize,
-            }
-        };
+        let datagrams = crate::os::receive_batch(self.fd.as_fd(), &mut self.receive, RECEIVE_SLOTS)
+            .map_err(SocketError::Receive)?;
         let mut messages = Vec::new();
-        for (i, h) in headers.iter().take(count).enumerate() {
+        for d in datagrams {
             // Only small acknowledgements answer a batch. A datagram cut
             // short could have been a refusal: never take it for success.
-            if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            if d.truncated {
                 return Err(SocketError::Receive(Errno::EMSGSIZE));
             }
-            let start = i * slot;
-            let bytes = self
-                .receive
-                .get(start..start + h.msg_len as usize)
-                .unwrap_or_default();
+            let bytes = self.receive.get(d.range).unwrap_or_default();
             messages.extend(
                 NlMessage::parse_all(bytes).map_err(|_| SocketError::Receive(Errno::EBADMSG))?,
             );
