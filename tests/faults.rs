@@ -21,6 +21,11 @@
 //! | 6 | SIGTERM mid-apply of 2 500 `add` + 2 500 `spdadd` of new entries | killed (143); applied: a prefix of the script, 0 < k < 5 000 statements, exactly the first k | exit 143, a line saying the snapshot was `restored`, dumps unchanged |
 //! | 7 | 10 000 SAs and 10 000 policies dumped with `rmem_max` at 4 KiB, stdout read 2 s late | every entry exactly once, in the order of a dump with normal buffers, the last one included, exit 0 | (a dump changes nothing: one run) |
 //!
+//! Rows 1, 4 and 5 run a third time, with `--atomic` where no network
+//! namespace can be made (`user.max_net_namespaces` set to 0 around the
+//! run): rsetkey says it cannot try the script first, the real run stops at
+//! the refusal and restores the snapshot, exit 1, dumps unchanged.
+//!
 //! "Dumps unchanged": `-D` and `-DP` after identical to before.  Without
 //! `--atomic`, the expected dumps after rows 1, 2 and 4 are those of a
 //! reference run in another namespace: the seed, then the script with the
@@ -128,6 +133,35 @@ struct Row {
     reference: bool,
     /// A parse failure: nothing is sent, with or without `--atomic`.
     parse_error: bool,
+    /// Also run with `--atomic` where no scratch namespace can be made.
+    without_scratch: bool,
+}
+
+/// How a row's script is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// `-f`, setkey's behaviour.
+    Plain,
+    /// `--atomic -f`.
+    Atomic,
+    /// `--atomic -f` with `user.max_net_namespaces` at 0: no trial run,
+    /// the real run stops at the refusal and restores the snapshot.
+    NoScratch,
+}
+
+impl Variant {
+    /// The row's output folder is `ROW-ID-{dir}`.
+    fn dir(self) -> &'static str {
+        match self {
+            Variant::Plain => "plain",
+            Variant::Atomic => "atomic",
+            Variant::NoScratch => "noscratch",
+        }
+    }
+
+    fn atomic(self) -> bool {
+        self != Variant::Plain
+    }
 }
 
 fn rows() -> Vec<Row> {
@@ -151,6 +185,7 @@ fn rows() -> Vec<Row> {
             plain_exit: 0,
             reference: true,
             parse_error: false,
+            without_scratch: true,
         },
         Row {
             id: "r2-del",
@@ -170,6 +205,7 @@ fn rows() -> Vec<Row> {
             plain_exit: 0,
             reference: true,
             parse_error: false,
+            without_scratch: false,
         },
         Row {
             id: "r3-alg",
@@ -188,6 +224,7 @@ fn rows() -> Vec<Row> {
             plain_exit: 1,
             reference: false,
             parse_error: true,
+            without_scratch: false,
         },
         Row {
             id: "r4-pol",
@@ -204,6 +241,7 @@ fn rows() -> Vec<Row> {
             plain_exit: 0,
             reference: true,
             parse_error: false,
+            without_scratch: true,
         },
         Row {
             id: "r5-half",
@@ -217,6 +255,7 @@ fn rows() -> Vec<Row> {
             plain_exit: 0,
             reference: false,
             parse_error: false,
+            without_scratch: true,
         },
     ]
 }
@@ -366,6 +405,9 @@ fn prepare(dir: &Path, sizes: &Sizes) -> Vec<Row> {
          t0=$EPOCHREALTIME\n\
          mark() {{ echo \"$1 $EPOCHREALTIME\" >>out/times; }}\n\
          row() {{ unshare --net bash row.sh \"$@\"; mark \"$1\"; }}\n\
+         # no new network namespace while row.sh runs (ENOSPC): --atomic has no trial\n\
+         noscratch() {{ unshare --net bash -c 'm=/proc/sys/user/max_net_namespaces; old=$(cat $m); \
+         echo 0 >$m; bash row.sh \"$@\"; echo \"$old\" >$m' noscratch \"$@\"; mark \"$1\"; }}\n\
          # row 3: twofish-cbc is offered until its module is removed\n\
          \"$B\" -n -f alg.conf >out/alg-offered.out 2>&1; echo $? >out/alg-offered.exit\n\
          rmmod twofish_generic >out/rmmod.out 2>&1; echo $? >out/rmmod.exit\n"
@@ -378,6 +420,14 @@ fn prepare(dir: &Path, sizes: &Sizes) -> Vec<Row> {
             id = row.id,
             f = row.file
         );
+        if row.without_scratch {
+            let _ = writeln!(
+                run,
+                "noscratch {id}-noscratch --atomic -f {f}",
+                id = row.id,
+                f = row.file
+            );
+        }
         if row.reference {
             let _ = writeln!(run, "row {id}-ref -f ref-{f}", id = row.id, f = row.file);
         }
@@ -686,10 +736,15 @@ fn report_lines(stderr: &str, file: &str) -> Vec<String> {
 }
 
 /// Rows 1-5, one variant.
-fn check_row(r: &mut Results, row: &Row, atomic: bool) {
-    let variant = if atomic { "--atomic" } else { "no --atomic" };
-    let label = format!("row {} ({}), {variant}", row.id, row.what);
-    let dir = format!("{}-{}", row.id, if atomic { "atomic" } else { "plain" });
+fn check_row(r: &mut Results, row: &Row, variant: Variant) {
+    let atomic = variant.atomic();
+    let how = match variant {
+        Variant::Plain => "no --atomic",
+        Variant::Atomic => "--atomic",
+        Variant::NoScratch => "--atomic, no scratch namespace",
+    };
+    let label = format!("row {} ({}), {how}", row.id, row.what);
+    let dir = format!("{}-{}", row.id, variant.dir());
     let mut problems = Vec::new();
     check_seed(r, &dir, &mut problems);
     let exit = r.exit(&format!("{dir}/exit"));
@@ -736,6 +791,18 @@ fn check_row(r: &mut Results, row: &Row, atomic: bool) {
         problems.push(format!(
             "no line saying \"nothing was changed\"; stderr:\n{stderr}"
         ));
+    }
+    if variant == Variant::NoScratch {
+        // the trial could not happen, the real run was undone
+        for want in [
+            "--atomic: cannot create a scratch network namespace: No space left on device; \
+             applying with restore on failure only",
+            "restored the SAD and SPD as they were",
+        ] {
+            if !stderr.contains(want) {
+                problems.push(format!("stderr lacks {want:?}:\n{stderr}"));
+            }
+        }
     }
     for d in ["D", "DP"] {
         let before = r.text(&format!("{dir}/before-{d}.txt"));
@@ -1102,8 +1169,11 @@ fn matrix(test: &str, kernel: Kernel, backend: &str) {
     };
     check_alg_premise(&mut r);
     for row in &rows {
-        for atomic in [false, true] {
-            check_row(&mut r, row, atomic);
+        for variant in [Variant::Plain, Variant::Atomic] {
+            check_row(&mut r, row, variant);
+        }
+        if row.without_scratch {
+            check_row(&mut r, row, Variant::NoScratch);
         }
     }
     for atomic in [false, true] {
