@@ -95,14 +95,70 @@ pub fn receive_batch(
         .collect())
 }
 
+/// Sends `datagrams` (ranges of `buffer`) on `fd` in order, as few
+/// `sendmmsg` calls as the kernel allows. Returns how many were sent, and
+/// the error that stopped the rest, if any. Retries when a signal
+/// interrupts a call.
+pub fn send_batch(
+    fd: BorrowedFd<'_>,
+    buffer: &[u8],
+    datagrams: &[Range<usize>],
+) -> (usize, Option<Errno>) {
+    let mut iovecs: Vec<libc::iovec> = datagrams
+        .iter()
+        .map(|r| {
+            let bytes = buffer.get(r.clone()).unwrap_or_default();
+            libc::iovec {
+                // sendmmsg only reads through it
+                iov_base: bytes.as_ptr().cast_mut().cast(),
+                iov_len: bytes.len(),
+            }
+        })
+        .collect();
+    let mut headers: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: mmsghdr is plain data; all-zero is a valid value (no
+            // name, no control data).
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+            h
+        })
+        .collect();
+    let mut sent = 0;
+    while sent < headers.len() {
+        let rest = headers.get_mut(sent..).unwrap_or_default();
+        // SAFETY: `rest` and the iovecs it points to live across the call;
+        // the iovecs cover ranges of `buffer`, which is borrowed for the
+        // whole function and only read by the kernel.
+        let n = unsafe {
+            libc::sendmmsg(
+                fd.as_raw_fd(),
+                rest.as_mut_ptr(),
+                rest.len() as libc::c_uint,
+                0,
+            )
+        };
+        match Errno::result(n) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return (sent, Some(e)),
+            // a partial batch: the call stopped at a datagram that failed;
+            // sending it again reports why (or sends it)
+            Ok(n) => sent += n as usize,
+        }
+    }
+    (sent, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn a_batch_receive_takes_every_queued_datagram_in_order() {
         use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
-        use std::os::fd::AsFd;
         let (a, b) = socketpair(
             AddressFamily::Unix,
             SockType::Datagram,
@@ -129,6 +185,33 @@ mod tests {
         )
         .expect("non-blocking");
         assert_eq!(receive_batch(b.as_fd(), &mut buffer, 4), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn a_batch_send_sends_every_datagram_in_order() {
+        use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, socketpair};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            None,
+            SockFlag::empty(),
+        )
+        .expect("socketpair");
+        let buffer = b"onetwo!three";
+        assert_eq!(
+            send_batch(a.as_fd(), buffer, &[0..3, 3..7, 7..12]),
+            (3, None)
+        );
+        let mut got = Vec::new();
+        let mut slot = [0; 16];
+        for _ in 0..3 {
+            let n = recv(b.as_raw_fd(), &mut slot, MsgFlags::MSG_DONTWAIT).expect("queued");
+            got.push(String::from_utf8_lossy(&slot[..n]).into_owned());
+        }
+        assert_eq!(got, ["one", "two!", "three"]);
+        drop(b);
+        let (sent, failure) = send_batch(a.as_fd(), buffer, &[0..3, 3..7]);
+        assert_eq!((sent, failure.is_some()), (0, true), "no peer: refused");
     }
 
     #[test]

@@ -19,9 +19,9 @@ use nix::sys::socket::{self, MsgFlags, sockopt};
 use nix::sys::time::TimeVal;
 use zeroize::Zeroize;
 
-use super::Kernel;
-use super::wire::{Message, WireError};
-use crate::os::{Datagram, receive_batch};
+use super::wire::{Message, MessageType, WireError};
+use super::{BatchOutcome, BatchReply, Kernel, ReplyNeed};
+use crate::os::{Datagram, receive_batch, send_batch};
 
 /// `PF_KEY_V2`, the protocol argument of `socket(PF_KEY, SOCK_RAW, ...)`.
 const PF_KEY_PROTOCOL: libc::c_int = 2;
@@ -33,6 +33,16 @@ const DATAGRAM_MAX: usize = 64 * 1024;
 /// queued by the kernel as fast as they are read: taking up to 32 per
 /// `recvmmsg` saves 31 system calls in 32.
 const RECEIVE_SLOTS: usize = 32;
+
+/// Receive-buffer room one reply to a batched request may take: an SA
+/// notification with keys, lifetimes and addresses is a few hundred bytes,
+/// its socket buffer about 1 KiB; twice that, and again as much for other
+/// processes' broadcasts arriving meanwhile.
+const REPLY_ROOM: usize = 4096;
+
+/// Requests one window of a batch sends at most, however large the
+/// receive buffer.
+const WINDOW_MAX: usize = 256;
 
 /// How long to wait for a reply, as setkey does (SO_RCVTIMEO of 1 s).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -108,6 +118,9 @@ pub struct PfKeySocket {
     /// the next receive (dumps and notifications carry keys).
     handed_out: Option<Range<usize>>,
     send: BytesMut,
+    /// Requests a batch sends before it reads their replies: as many as
+    /// the receive buffer holds replies for.
+    window: usize,
 }
 
 impl PfKeySocket {
@@ -143,7 +156,11 @@ impl PfKeySocket {
             queued: VecDeque::new(),
             handed_out: None,
             send: BytesMut::with_capacity(1024),
+            window: 1,
         };
+        if let Ok(room) = socket::getsockopt(&socket.fd, sockopt::RcvBuf) {
+            socket.window = (room / REPLY_ROOM).clamp(1, WINDOW_MAX);
+        }
         socket.set_timeout(Some(REPLY_TIMEOUT))?;
         Ok(socket)
     }
@@ -243,6 +260,41 @@ impl PfKeySocket {
             }
         }
     }
+
+    /// Receives the reply to `request`, one of a window sent together: the
+    /// next message of its type and SA type addressed to this process.
+    fn receive_reply_to(&mut self, request: &Message) -> Result<Message, SocketError> {
+        loop {
+            let message = self.receive_reply(request.header.msg_type)?;
+            if message.header.satype == request.header.satype {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Sends a window of requests with as few system calls as possible;
+    /// how many were sent, and what stopped the rest.
+    fn send_window(&mut self, requests: &[Message]) -> (usize, Option<SocketError>) {
+        self.send.clear();
+        let mut ranges = Vec::with_capacity(requests.len());
+        for m in requests {
+            let start = self.send.len();
+            m.emit(&mut self.send);
+            ranges.push(start..self.send.len());
+        }
+        let (sent, failure) = send_batch(self.fd.as_fd(), &self.send, &ranges);
+        // The requests may carry keys: do not leave them in the buffer.
+        self.send.as_mut().zeroize();
+        (sent, failure.map(SocketError::Send))
+    }
+}
+
+/// Whether a request's answer comes twice (a flush that removed entries is
+/// answered to the sender and broadcast to every socket, the sender's
+/// too): a window ends after it, and the copy is drained before the next.
+fn answered_twice(request: &Message) -> bool {
+    request.header.msg_type == MessageType::Flush as u8
+        || request.header.msg_type == MessageType::SpdFlush as u8
 }
 
 impl Drop for PfKeySocket {
@@ -264,6 +316,51 @@ impl Kernel for PfKeySocket {
         self.drain();
         self.send(message)?;
         self.receive_reply(message.header.msg_type)
+    }
+
+    /// Pipelined: af_key handles each datagram completely inside the
+    /// `sendmsg` that carries it, answers included, so a window of
+    /// requests goes out in one `sendmmsg` and their answers queue up in
+    /// request order, each a message of the request's type, SA type and
+    /// this process' pid (a refusal included). The window is as large as
+    /// the receive buffer has room for answers, so none is dropped. Kernel
+    /// effects and answers are those of one request at a time.
+    fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
+        // af_key's answers are whole messages either way
+        let _ = need;
+        let mut replies = Vec::with_capacity(requests.len());
+        let mut rest = requests;
+        while !rest.is_empty() {
+            let mut n = rest.len().min(self.window);
+            if let Some(i) = rest.iter().take(n).position(answered_twice) {
+                n = i + 1;
+            }
+            let (window, later) = rest.split_at(n);
+            self.drain();
+            let (sent, failure) = self.send_window(window);
+            for request in window.iter().take(sent) {
+                match self.receive_reply_to(request) {
+                    Ok(reply) => replies.push(BatchReply {
+                        reply,
+                        detail: None,
+                    }),
+                    Err(e) => {
+                        return BatchOutcome {
+                            replies,
+                            failure: Some(e),
+                        };
+                    }
+                }
+            }
+            if failure.is_some() {
+                return BatchOutcome { replies, failure };
+            }
+            rest = later;
+        }
+        BatchOutcome {
+            replies,
+            failure: None,
+        }
     }
 
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
