@@ -20,6 +20,22 @@ pub fn strerror(errno: i32) -> String {
     }
 }
 
+/// One `mmsghdr` per iovec, one datagram each (no address, no control
+/// data); they point into `iovecs`, which must outlive their use.
+fn message_headers(iovecs: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iovecs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: mmsghdr is plain data; all-zero is a valid value (no
+            // name, no control data).
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+            h
+        })
+        .collect()
+}
+
 /// One datagram of a [`receive_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
@@ -53,17 +69,7 @@ pub fn receive_batch(
             iov_len: c.len(),
         })
         .collect();
-    let mut headers: Vec<libc::mmsghdr> = iovecs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: mmsghdr is plain data; all-zero is a valid value (no
-            // name, no control data).
-            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            h.msg_hdr.msg_iov = iov;
-            h.msg_hdr.msg_iovlen = 1;
-            h
-        })
-        .collect();
+    let mut headers = message_headers(&mut iovecs);
     let count = loop {
         // SAFETY: `headers` and the iovecs they point to live across the
         // call, and each iovec covers its own slot of `buffer`, which
@@ -115,17 +121,7 @@ pub fn send_batch(
             }
         })
         .collect();
-    let mut headers: Vec<libc::mmsghdr> = iovecs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: mmsghdr is plain data; all-zero is a valid value (no
-            // name, no control data).
-            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            h.msg_hdr.msg_iov = iov;
-            h.msg_hdr.msg_iovlen = 1;
-            h
-        })
-        .collect();
+    let mut headers = message_headers(&mut iovecs);
     let mut sent = 0;
     while sent < headers.len() {
         let rest = headers.get_mut(sent..).unwrap_or_default();
