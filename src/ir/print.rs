@@ -141,8 +141,8 @@ pub fn printable(op: &Operation, supported: &SupportedAlgorithms) -> bool {
 /// * the replay window sent is the one written modulo 256 (`-r` is
 ///   printed as written, `replay` follows from it);
 /// * lifetimes in seconds below 2^32 (setkey reads them into 32 bits);
-/// * algorithms: `add` takes `-E` [`-A`], `-A` alone, or `-C`, and the
-///   other SA statements none; `-E null` has an empty key, `-A null` none,
+/// * algorithms: `add` takes `-E` (with or without `-A`), `-A` alone, or
+///   `-C`, and the other SA statements none; `-E null` has an empty key, `-A null` none,
 ///   every other key is present and of a length `supported` accepts;
 /// * security contexts: DOI not 0 (0 means "no context"), text without `"`
 ///   or control characters;

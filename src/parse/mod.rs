@@ -1,9 +1,9 @@
 //! The setkey `-f` / `-c` script dialect: lexer, parser and lowering to IR.
 //!
-//! * [`lexer`] splits the script the way setkey's flex scanner does;
-//! * [`grammar`] is the statement grammar (nom over the tokens), lowering
+//! * `lexer` splits the script the way setkey's flex scanner does;
+//! * `grammar` is the statement grammar (nom over the tokens), lowering
 //!   each statement to [`crate::ir::Statement`] as it goes;
-//! * [`policy`] is libipsec's `-P` policy language (nom over the text);
+//! * `policy` is libipsec's `-P` policy language (nom over the text);
 //! * [`resolve`] looks up host, service and protocol names.
 //!
 //! Messages are setkey's, byte for byte (dialect.md §11), because the CLI

@@ -7,6 +7,12 @@
 //! FLUSH messages arrive, unicast and broadcast) every later statement reads
 //! its predecessor's reply. rsetkey drains what is queued before each request
 //! and accepts only replies of the request's type addressed to its own pid.
+//!
+//! One datagram per message need not mean one system call per message:
+//! queued datagrams are taken up to 32 per `recvmmsg` (a dump is one
+//! datagram per entry), and a batch of requests goes out in windows, one
+//! `sendmmsg` each, its answers read afterwards
+//! ([`Kernel::request_batch`]).
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -168,10 +174,7 @@ impl PfKeySocket {
     /// Throws away everything queued: replies that arrived after the one a
     /// previous request was answered with, and other processes' broadcasts.
     pub fn drain(&mut self) {
-        self.wipe_handed_out();
-        while let Some(d) = self.queued.pop_front() {
-            self.wipe(d.range);
-        }
+        self.forget_received();
         let slot = 0..DATAGRAM_MAX;
         while let Ok(n) = socket::recv(
             self.fd.as_raw_fd(),
@@ -185,6 +188,15 @@ impl PfKeySocket {
     fn wipe(&mut self, range: Range<usize>) {
         if let Some(bytes) = self.receive.get_mut(range) {
             bytes.zeroize();
+        }
+    }
+
+    /// Wipes and forgets the datagrams received and not yet taken, and the
+    /// one last handed out.
+    fn forget_received(&mut self) {
+        self.wipe_handed_out();
+        while let Some(d) = self.queued.pop_front() {
+            self.wipe(d.range);
         }
     }
 
@@ -299,10 +311,7 @@ fn answered_twice(request: &Message) -> bool {
 
 impl Drop for PfKeySocket {
     fn drop(&mut self) {
-        self.wipe_handed_out();
-        while let Some(d) = self.queued.pop_front() {
-            self.wipe(d.range);
-        }
+        self.forget_received();
     }
 }
 

@@ -6,7 +6,7 @@
 //! kernel state: requests are converted the way af_key converts them into
 //! kernel SAs and policies, the kernel is driven through NETLINK_XFRM, and
 //! what XFRM reports is converted back the way af_key converts kernel
-//! objects into messages. Everything above the [`Kernel`] trait (executor,
+//! objects into messages. Everything above the [`Kernel`](crate::pfkey::Kernel) trait (executor,
 //! command line, dump printer) is unchanged, so `-D` / `-DP` print the same
 //! through both interfaces for the same kernel state.
 //!
@@ -98,7 +98,7 @@
 //!   type it cannot look up); otherwise the kernel's errno, which both
 //!   interfaces take from the same kernel functions. The kernel's extended
 //!   ACK text, with a hint about missing modules, is kept in
-//!   [`XfrmKernel::detail`].
+//!   the `Kernel::detail` of the XFRM kernel.
 //!
 //! * **Batches** ([`Kernel::request_batch`](crate::pfkey::Kernel::request_batch)).
 //!   Asked for full replies, every request goes through `request`. Asked
