@@ -498,6 +498,22 @@ impl Header {
         }
     }
 
+    /// The header of a message af_key sends of its own accord (a
+    /// notification, an expiry, an acquire): version 2, no errno, the
+    /// length left for [`Message::emit`] to fill in.
+    pub fn notification(msg_type: u8, satype: u8, reserved: u16, seq: u32, pid: u32) -> Header {
+        Header {
+            version: PF_KEY_V2,
+            msg_type,
+            errno: 0,
+            satype,
+            len: 0,
+            reserved,
+            seq,
+            pid,
+        }
+    }
+
     /// Reads a header from the first 16 bytes of `buf`.
     pub fn parse(buf: &[u8]) -> Result<Header, WireError> {
         let b: &[u8; HEADER_LEN] = buf

@@ -19,8 +19,7 @@ use super::wire::{
 };
 use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{
-    AlgorithmDesc, Extension, Header, Message, MessageType, PF_KEY_V2, SupportedKind, ipsec,
-    sa_state,
+    AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
 };
 use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
 
@@ -1081,16 +1080,7 @@ fn answer(h: Header, satype: u8, reserved: u16, ext: Vec<Extension>) -> Message 
 /// An SA notification (ADD, UPDATE, DELETE): `key_notify_sa`'s header.
 fn notification(h: Header, satype: u8, ext: Vec<Extension>) -> Message {
     Message {
-        header: Header {
-            version: PF_KEY_V2,
-            msg_type: h.msg_type,
-            errno: 0,
-            satype,
-            len: 0,
-            reserved: 0,
-            seq: h.seq,
-            pid: h.pid,
-        },
+        header: Header::notification(h.msg_type, satype, 0, h.seq, h.pid),
         extensions: ext,
     }
 }
@@ -1098,16 +1088,7 @@ fn notification(h: Header, satype: u8, ext: Vec<Extension>) -> Message {
 /// A policy notification: `key_notify_policy`'s header.
 fn policy_notification(h: Header, t: MessageType, reserved: u16, ext: Vec<Extension>) -> Message {
     Message {
-        header: Header {
-            version: PF_KEY_V2,
-            msg_type: t as u8,
-            errno: 0,
-            satype: 0,
-            len: 0,
-            reserved,
-            seq: h.seq,
-            pid: h.pid,
-        },
+        header: Header::notification(t as u8, 0, reserved, h.seq, h.pid),
         extensions: ext,
     }
 }

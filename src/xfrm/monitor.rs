@@ -82,8 +82,8 @@ use super::wire::{
 use crate::pfkey::Kernel;
 use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{
-    AddressExt, AddressKind, Extension, Header, LifetimeKind, Message, MessageType, PF_KEY_V2,
-    PolicyExt, SecCtxExt, SupportedKind, ext_type, ipsec, sa_state,
+    AddressExt, AddressKind, Extension, Header, LifetimeKind, Message, MessageType, PolicyExt,
+    SecCtxExt, SupportedKind, ext_type, ipsec, sa_state,
 };
 
 /// XFRM message types that only events use.
@@ -334,16 +334,7 @@ impl Converter {
             .collect();
         Some(Notification {
             message: Message {
-                header: Header {
-                    version: PF_KEY_V2,
-                    msg_type: MessageType::Expire as u8,
-                    errno: 0,
-                    satype,
-                    len: 0,
-                    reserved: 0,
-                    seq: 0,
-                    pid: 0,
-                },
+                header: Header::notification(MessageType::Expire as u8, satype, 0, 0, 0),
                 extensions,
             },
             copies: 1,
@@ -423,16 +414,13 @@ impl Converter {
         }
         Some(Notification {
             message: Message {
-                header: Header {
-                    version: PF_KEY_V2,
-                    msg_type: MessageType::Acquire as u8,
-                    errno: 0,
-                    satype: proto_to_satype(proto),
-                    len: 0,
-                    reserved: 0,
+                header: Header::notification(
+                    MessageType::Acquire as u8,
+                    proto_to_satype(proto),
+                    0,
                     seq,
-                    pid: 0,
-                },
+                    0,
+                ),
                 extensions,
             },
             copies: 1,
@@ -501,16 +489,7 @@ fn sa_notification(
     }
     Some(Notification {
         message: Message {
-            header: Header {
-                version: PF_KEY_V2,
-                msg_type: t as u8,
-                errno: 0,
-                satype,
-                len: 0,
-                reserved: 0,
-                seq: h.seq,
-                pid: h.pid,
-            },
+            header: Header::notification(t as u8, satype, 0, h.seq, h.pid),
             extensions,
         },
         copies: 2,
@@ -529,16 +508,7 @@ fn policy_notification(
     let extensions = translate::policy_to_pfkey(info, attrs).ok()?;
     Some(Notification {
         message: Message {
-            header: Header {
-                version: PF_KEY_V2,
-                msg_type: t as u8,
-                errno: 0,
-                satype: 0,
-                len: 0,
-                reserved: refcnt,
-                seq: h.seq,
-                pid: h.pid,
-            },
+            header: Header::notification(t as u8, 0, refcnt, h.seq, h.pid),
             extensions,
         },
         copies: 2,
@@ -548,16 +518,7 @@ fn policy_notification(
 /// `key_notify_sa_flush` / `key_notify_policy_flush`: a bare header.
 fn bare(t: MessageType, satype: u8, h: &NlHeader) -> Notification {
     Notification {
-        message: Message::new(Header {
-            version: PF_KEY_V2,
-            msg_type: t as u8,
-            errno: 0,
-            satype,
-            len: 0,
-            reserved: 0,
-            seq: h.seq,
-            pid: h.pid,
-        }),
+        message: Message::new(Header::notification(t as u8, satype, 0, h.seq, h.pid)),
         copies: 2,
     }
 }
@@ -735,7 +696,7 @@ mod tests {
     use super::*;
     use crate::dump::kdebug::write_kdebug;
     use crate::ir::Keys;
-    use crate::pfkey::wire::{SaExt, messages};
+    use crate::pfkey::wire::{PF_KEY_V2, SaExt, messages};
     use crate::xfrm::netlink::emit_attrs;
     use crate::xfrm::wire::{LifetimeCfg, XfrmId};
 
