@@ -50,18 +50,6 @@ use crate::xfrm::wire::{
     UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo, UserspiInfo, attr, msg,
 };
 
-/// `XFRMA_LTIME_VAL`: an SA's current lifetime (`xfrm_lifetime_cur`).
-const ATTR_LTIME_VAL: u16 = 9;
-/// `XFRMA_REPLAY_VAL`: replay state (changes with traffic).
-const ATTR_REPLAY_VAL: u16 = 10;
-/// `XFRMA_LASTUSED`: last use time (changes with traffic).
-const ATTR_LASTUSED: u16 = 15;
-/// `XFRMA_MARK`: part of an SA's and a policy's identity.
-const ATTR_MARK: u16 = 21;
-/// `XFRMA_PAD`: alignment filler.
-const ATTR_PAD: u16 = 27;
-/// `XFRMA_IF_ID`: part of a policy's identity.
-const ATTR_IF_ID: u16 = 31;
 /// `XFRM_POLICY_MAX`: directions from here on are per-socket policies.
 const POLICY_DIRECTIONS: u8 = 3;
 
@@ -271,7 +259,7 @@ fn state_fingerprint(e: &Entry, loose: bool) -> Zeroizing<Vec<u8>> {
     for (kind, a) in attributes(&e.0, UsersaInfo::LEN) {
         if !matches!(
             kind,
-            ATTR_REPLAY_VAL | attr::REPLAY_ESN_VAL | ATTR_LASTUSED | ATTR_PAD
+            attr::REPLAY_VAL | attr::REPLAY_ESN_VAL | attr::LASTUSED | attr::PAD
         ) {
             out.extend_from_slice(a);
         }
@@ -294,7 +282,7 @@ fn policy_fingerprint(e: &Entry, loose: bool) -> Zeroizing<Vec<u8>> {
     }
     info.emit(&mut out);
     for (kind, a) in attributes(&e.0, UserpolicyInfo::LEN) {
-        if kind != ATTR_PAD {
+        if kind != attr::PAD {
             out.extend_from_slice(a);
         }
     }
@@ -390,7 +378,7 @@ fn add_states<'a>(
         payload.resize(align4(payload.len()), 0);
         push_attr(
             &mut payload,
-            ATTR_LTIME_VAL,
+            attr::LTIME_VAL,
             &[
                 info.curlft.bytes,
                 info.curlft.packets,
@@ -470,7 +458,7 @@ fn delete_states(socket: &mut NetlinkSocket, entries: &[Entry]) -> Result<(), At
             proto: info.id.proto,
         }
         .emit(&mut payload);
-        if let Some(mark) = attribute(&e.0, UsersaInfo::LEN, ATTR_MARK) {
+        if let Some(mark) = attribute(&e.0, UsersaInfo::LEN, attr::MARK) {
             payload.extend_from_slice(mark);
         }
         requests.push((msg::DELSA, payload));
@@ -504,7 +492,7 @@ fn delete_policies(socket: &mut NetlinkSocket, entries: &[Entry]) -> Result<(), 
             dir: info.dir,
         }
         .emit(&mut payload);
-        for kind in [attr::POLICY_TYPE, ATTR_MARK, ATTR_IF_ID] {
+        for kind in [attr::POLICY_TYPE, attr::MARK, attr::IF_ID] {
             if let Some(a) = attribute(&e.0, UserpolicyInfo::LEN, kind) {
                 payload.extend_from_slice(a);
             }
@@ -604,7 +592,7 @@ mod tests {
         let mut payload = Vec::new();
         info.emit(&mut payload);
         Attr::new(attr::ALG_CRYPT, vec![key; 8]).emit(&mut payload);
-        Attr::new(ATTR_REPLAY_VAL, vec![bytes as u8; 12]).emit(&mut payload);
+        Attr::new(attr::REPLAY_VAL, vec![bytes as u8; 12]).emit(&mut payload);
         Entry(Zeroizing::new(payload))
     }
 
@@ -711,14 +699,14 @@ mod tests {
     #[test]
     fn attributes_stop_at_malformed_ones() {
         let mut payload = vec![0; UsersaInfo::LEN];
-        Attr::new(ATTR_MARK, vec![1; 8]).emit(&mut payload);
+        Attr::new(attr::MARK, vec![1; 8]).emit(&mut payload);
         payload.extend_from_slice(&[0xff, 0xff, 1, 0]);
         let found: Vec<u16> = attributes(&payload, UsersaInfo::LEN)
             .map(|(k, _)| k)
             .collect();
-        assert_eq!(found, [ATTR_MARK]);
+        assert_eq!(found, [attr::MARK]);
         assert_eq!(
-            attribute(&payload, UsersaInfo::LEN, ATTR_MARK).map(<[u8]>::len),
+            attribute(&payload, UsersaInfo::LEN, attr::MARK).map(<[u8]>::len),
             Some(12)
         );
     }
@@ -726,10 +714,10 @@ mod tests {
     #[test]
     fn the_lifetime_attribute_is_four_native_u64() {
         let mut out = Vec::new();
-        push_attr(&mut out, ATTR_LTIME_VAL, &[1, 2, 3, 4]);
+        push_attr(&mut out, attr::LTIME_VAL, &[1, 2, 3, 4]);
         assert_eq!(out.len(), 36);
         assert_eq!(u16::from_ne_bytes([out[0], out[1]]), 36);
-        assert_eq!(u16::from_ne_bytes([out[2], out[3]]), ATTR_LTIME_VAL);
+        assert_eq!(u16::from_ne_bytes([out[2], out[3]]), attr::LTIME_VAL);
         assert_eq!(u64::from_ne_bytes(out[20..28].try_into().unwrap()), 3);
     }
 }

@@ -100,11 +100,6 @@ pub mod event {
 /// `_POLICY`), as the bit mask `bind` takes (group N is bit N−1).
 const GROUPS: u32 = 0b1111;
 
-/// XFRMA_SA: a deleted SA's `xfrm_usersa_info`.
-const ATTR_SA: u16 = 6;
-/// XFRMA_POLICY: a deleted policy's `xfrm_userpolicy_info`.
-const ATTR_POLICY: u16 = 7;
-
 /// `sizeof(struct xfrm_user_acquire)`.
 const ACQUIRE_LEN: usize = 280;
 
@@ -244,7 +239,7 @@ impl Converter {
                 let attrs = Attr::parse_all(payload.get(UsersaId::LEN..)?).ok()?;
                 self.sas
                     .remove(&sa_key(id.daddr, id.spi, id.proto, id.family));
-                let info = UsersaInfo::parse(find(&attrs, ATTR_SA)?).ok()?;
+                let info = UsersaInfo::parse(find(&attrs, attr::SA)?).ok()?;
                 sa_notification(MessageType::Delete, h, &info, &attrs, Shown::Dead)
             }
             msg::FLUSHSA => {
@@ -270,7 +265,7 @@ impl Converter {
                 if !main_type(&attrs) {
                     return None;
                 }
-                let info = UserpolicyInfo::parse(find(&attrs, ATTR_POLICY)?).ok()?;
+                let info = UserpolicyInfo::parse(find(&attrs, attr::POLICY)?).ok()?;
                 // The kernel names the policy by index only when it was
                 // deleted by index (af_key's SPDDELETE2, `c->data.byid`).
                 let t = if id.index != 0 {
@@ -794,7 +789,7 @@ mod tests {
         .emit(&mut p);
         let mut sa = Vec::new();
         info.emit(&mut sa);
-        Attr::new(ATTR_SA, sa).emit(&mut p);
+        Attr::new(attr::SA, sa).emit(&mut p);
         emit_attrs(attrs, &mut p);
         p
     }
@@ -892,7 +887,7 @@ mod tests {
         .emit(&mut p);
         let mut v = Vec::new();
         info.emit(&mut v);
-        Attr::new(ATTR_POLICY, v).emit(&mut p);
+        Attr::new(attr::POLICY, v).emit(&mut p);
         emit_attrs(&attrs, &mut p);
         let n = c.convert(&event(msg::DELPOLICY), &p).expect("SPDDELETE");
         assert_recorded("080-monitor-xx", &n);

@@ -54,16 +54,33 @@ pub mod attr {
     pub const ENCAP: u16 = 4;
     /// XFRMA_TMPL (array of `xfrm_user_tmpl`)
     pub const TMPL: u16 = 5;
+    /// XFRMA_SA: a deleted SA's `xfrm_usersa_info` (DELSA events)
+    pub const SA: u16 = 6;
+    /// XFRMA_POLICY: a deleted policy's `xfrm_userpolicy_info` (DELPOLICY
+    /// events)
+    pub const POLICY: u16 = 7;
     /// XFRMA_SEC_CTX (`xfrm_user_sec_ctx`)
     pub const SEC_CTX: u16 = 8;
+    /// XFRMA_LTIME_VAL: an SA's current lifetime (`xfrm_lifetime_cur`)
+    pub const LTIME_VAL: u16 = 9;
+    /// XFRMA_REPLAY_VAL: replay state (changes with traffic)
+    pub const REPLAY_VAL: u16 = 10;
+    /// XFRMA_LASTUSED: last use time (changes with traffic)
+    pub const LASTUSED: u16 = 15;
     /// XFRMA_POLICY_TYPE (`xfrm_userpolicy_type`)
     pub const POLICY_TYPE: u16 = 16;
     /// XFRMA_ALG_AEAD (`xfrm_algo_aead`)
     pub const ALG_AEAD: u16 = 18;
     /// XFRMA_ALG_AUTH_TRUNC (`xfrm_algo_auth`)
     pub const ALG_AUTH_TRUNC: u16 = 20;
+    /// XFRMA_MARK: part of an SA's and a policy's identity
+    pub const MARK: u16 = 21;
     /// XFRMA_REPLAY_ESN_VAL (`xfrm_replay_state_esn`)
     pub const REPLAY_ESN_VAL: u16 = 23;
+    /// XFRMA_PAD: alignment filler
+    pub const PAD: u16 = 27;
+    /// XFRMA_IF_ID: part of a policy's identity
+    pub const IF_ID: u16 = 31;
 }
 
 /// `XFRM_MODE_*`.
