@@ -94,14 +94,7 @@ const INTERESTING_U16: &[u16] = &[0, 1, 2, 3, 4, 8, 16, 255, 256, 0x7fff, 0x8000
 fn mutate(rng: &mut Rng, m: &mut Vec<u8>, others: &[Vec<u8>]) {
     match rng.below(12) {
         // Bit flips.
-        0 => {
-            for _ in 0..=rng.below(8) {
-                if !m.is_empty() {
-                    let i = rng.below(m.len());
-                    m[i] ^= 1 << rng.below(8);
-                }
-            }
-        }
+        0 => rng.flip_bits(m),
         // An interesting byte.
         1 => {
             if !m.is_empty() {

@@ -1284,14 +1284,7 @@ fn mutate(rng: &mut Rng, m: &mut Vec<u8>, seeds: &Seeds) {
     let span = rng.pick(&spans);
     match rng.below(14) {
         // Bit flips.
-        0 => {
-            for _ in 0..=rng.below(8) {
-                if !m.is_empty() {
-                    let i = rng.below(m.len());
-                    m[i] ^= 1 << rng.below(8);
-                }
-            }
-        }
+        0 => rng.flip_bits(m),
         // An interesting value anywhere.
         1 => {
             let at = rng.below(m.len());

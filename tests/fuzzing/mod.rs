@@ -68,6 +68,17 @@ impl Rng {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
+
+    /// Flips one to eight random bits of `m` (draws the count even when
+    /// `m` is empty, so a seed replays the same campaign).
+    pub fn flip_bits(&mut self, m: &mut [u8]) {
+        for _ in 0..=self.below(8) {
+            if !m.is_empty() {
+                let i = self.below(m.len());
+                m[i] ^= 1 << self.below(8);
+            }
+        }
+    }
 }
 
 pub fn env_number(name: &str) -> Option<u64> {
