@@ -150,18 +150,24 @@ pub fn send_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
+    use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
+    use std::os::fd::{AsFd, OwnedFd};
 
-    #[test]
-    fn a_batch_receive_takes_every_queued_datagram_in_order() {
-        use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
-        let (a, b) = socketpair(
+    /// Two connected local datagram sockets: datagrams keep their
+    /// boundaries, as PF_KEY's and netlink's do.
+    fn datagram_pair() -> (OwnedFd, OwnedFd) {
+        socketpair(
             AddressFamily::Unix,
             SockType::Datagram,
             None,
             SockFlag::empty(),
         )
-        .expect("socketpair");
+        .expect("socketpair")
+    }
+
+    #[test]
+    fn a_batch_receive_takes_every_queued_datagram_in_order() {
+        let (a, b) = datagram_pair();
         for d in [&b"one"[..], b"two!", &[7; 40]] {
             send(a.as_raw_fd(), d, MsgFlags::empty()).expect("send");
         }
@@ -185,14 +191,7 @@ mod tests {
 
     #[test]
     fn a_batch_send_sends_every_datagram_in_order() {
-        use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, socketpair};
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::Datagram,
-            None,
-            SockFlag::empty(),
-        )
-        .expect("socketpair");
+        let (a, b) = datagram_pair();
         let buffer = b"onetwo!three";
         assert_eq!(
             send_batch(a.as_fd(), buffer, &[0..3, 3..7, 7..12]),
