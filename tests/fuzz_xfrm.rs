@@ -1002,7 +1002,7 @@ fn event_seeds(
     };
     let mut deleted = Vec::new();
     id.emit(&mut deleted);
-    Attr::new(XFRMA_SA, info).emit(&mut deleted);
+    Attr::new(attr::SA, info).emit(&mut deleted);
     for a in sa_attrs {
         a.emit(&mut deleted);
     }
@@ -1024,7 +1024,7 @@ fn event_seeds(
             dir: pol.dir,
         }
         .emit(&mut deleted);
-        Attr::new(XFRMA_POLICY, info.clone()).emit(&mut deleted);
+        Attr::new(attr::POLICY, info.clone()).emit(&mut deleted);
         for a in pol_attrs {
             a.emit(&mut deleted);
         }
@@ -1481,10 +1481,18 @@ const POLEXPIRE_LEN: usize = 176;
 /// `sizeof(struct xfrm_user_acquire)`.
 const ACQUIRE_LEN: usize = 280;
 
-/// XFRMA_SA: the deleted SA in a deletion event.
-const XFRMA_SA: u16 = 6;
-/// XFRMA_POLICY: the deleted policy in a deletion event.
-const XFRMA_POLICY: u16 = 7;
+/// A deletion event's attributes after its identity: generated ones, and
+/// mostly (3 in 4) the deleted object's (`kind`, `info`) among them.
+fn deleted_attrs(rng: &mut Rng, kind: u16, info: Vec<u8>, p: &mut Vec<u8>) {
+    let mut attrs = generated_attrs(rng);
+    if !rng.chance(4) {
+        let at = rng.below(attrs.len() + 1);
+        attrs.insert(at, Attr::new(kind, info));
+    }
+    for a in &attrs {
+        a.emit(p);
+    }
+}
 
 /// Attribute kinds: every one the decoders know, some they do not.
 const KINDS: &[u16] = &[
@@ -1498,8 +1506,8 @@ const KINDS: &[u16] = &[
     attr::ALG_AEAD,
     attr::ALG_AUTH_TRUNC,
     attr::REPLAY_ESN_VAL,
-    XFRMA_SA,
-    XFRMA_POLICY,
+    attr::SA,
+    attr::POLICY,
     0,
     9,
     15,
@@ -1747,8 +1755,8 @@ fn generated_attr(rng: &mut Rng) -> Attr {
             }
         }
         attr::POLICY_TYPE => v = vec![random_u8(rng); 1 + rng.below(8)],
-        XFRMA_SA => random_usersa(rng).emit(&mut v),
-        XFRMA_POLICY => random_userpolicy(rng).emit(&mut v),
+        attr::SA => random_usersa(rng).emit(&mut v),
+        attr::POLICY => random_userpolicy(rng).emit(&mut v),
         _ => {
             let n = rng.below(64);
             v = rng.bytes(n);
@@ -1849,14 +1857,7 @@ fn generated_datagram(rng: &mut Rng, _: &Seeds) -> Vec<u8> {
                 .emit(&mut p);
                 let mut info = Vec::new();
                 sa.emit(&mut info);
-                let mut attrs = generated_attrs(rng);
-                if !rng.chance(4) {
-                    let at = rng.below(attrs.len() + 1);
-                    attrs.insert(at, Attr::new(XFRMA_SA, info));
-                }
-                for a in &attrs {
-                    a.emit(&mut p);
-                }
+                deleted_attrs(rng, attr::SA, info, &mut p);
                 (msg::DELSA, p)
             }
             12 => {
@@ -1870,14 +1871,7 @@ fn generated_datagram(rng: &mut Rng, _: &Seeds) -> Vec<u8> {
                 .emit(&mut p);
                 let mut info = Vec::new();
                 pol.emit(&mut info);
-                let mut attrs = generated_attrs(rng);
-                if !rng.chance(4) {
-                    let at = rng.below(attrs.len() + 1);
-                    attrs.insert(at, Attr::new(XFRMA_POLICY, info));
-                }
-                for a in &attrs {
-                    a.emit(&mut p);
-                }
+                deleted_attrs(rng, attr::POLICY, info, &mut p);
                 (msg::DELPOLICY, p)
             }
             13 => {
