@@ -1,4 +1,4 @@
-//! Fault injection on the User-Mode-Linux test kernel ("nothing lost,
+//! Fault injection on the test kernel ("nothing lost,
 //! nothing leaked"): scripts that the kernel refuses part of, a signal in
 //! the middle of a long apply, and dumps through a full receive buffer.
 //! Every row asserts the exact `-D` / `-DP` before and after.
@@ -68,8 +68,8 @@
 mod common;
 
 use common::{
-    Guest, Kernel, Work, env_flag, give_up, normalize, read_text, rsetkey, run_guests, sh_quote,
-    short_diff, write_private,
+    Guest, Kernel, Text, Work, env_flag, give_up, normalize, read_text, rsetkey, run_guests,
+    sh_quote, short_diff, write_private,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -530,7 +530,7 @@ fn mask_number(line: &str, name: &str) -> String {
 /// at two moments: [`normalize`]'s fields (`diff:`, `refcnt=`, ...), the
 /// dumping process's pid and the `current:` time.  `created:` stays.
 fn same_tables(text: &str) -> String {
-    normalize(text, false)
+    normalize(text, Text::Plain)
         .lines()
         .map(|l| mask_stamp(&mask_number(l, "pid"), "current: ", "<now>") + "\n")
         .collect()
@@ -1200,12 +1200,20 @@ fn matrix(test: &str, kernel: Kernel, backend: &str) {
 
 /// The fault matrix through PF_KEY (a guest with `af_key`).
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn fault_matrix_through_pfkey() {
     matrix("fault_matrix_through_pfkey", Kernel::WithAfKey, "pfkey");
 }
 
 /// The fault matrix through XFRM netlink (a guest without `af_key`).
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn fault_matrix_through_xfrm() {
     matrix("fault_matrix_through_xfrm", Kernel::WithoutAfKey, "xfrm");
 }

@@ -1,5 +1,5 @@
-//! Kernel tests of the XFRM backend, on the User-Mode-Linux test kernel of
-//! `tests/harness/uml`:
+//! Kernel tests of the XFRM backend, on the test kernel of
+//! `tests/harness/kernel`:
 //!
 //! * in a guest **without `af_key`** (XFRM netlink only, like most
 //!   distribution kernels), rsetkey's default `--backend auto` must fall back
@@ -28,8 +28,8 @@
 mod common;
 
 use common::{
-    Guest, Kernel, Work, assert_runs, check_tutorial_wire, give_up, normalize, read_text, rsetkey,
-    run_cases_guests, run_guests, selected_cases, sh_quote, shards, tutorial_wire_command,
+    Guest, Kernel, Text, Work, assert_runs, check_tutorial_wire, give_up, normalize, read_text,
+    rsetkey, run_cases_guests, run_guests, selected_cases, sh_quote, shards, tutorial_wire_command,
     write_file, write_private,
 };
 use std::fs;
@@ -41,6 +41,10 @@ use std::path::{Path, PathBuf};
 /// pings both ways, AH over ESP with the tutorial's SPIs on the wire, no
 /// plaintext ICMP, byte counters in `-D`.
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn tutorial_on_the_wire_without_af_key() {
     let test = "tutorial_on_the_wire_without_af_key";
     let work = Work::new("xfrm-wire");
@@ -66,6 +70,10 @@ fn tutorial_on_the_wire_without_af_key() {
 /// Every (non-monitor) case replayed by plain rsetkey (`--backend auto`) in
 /// a guest without PF_KEY gives what setkey gave through PF_KEY.
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn corpus_without_af_key_matches_setkey() {
     let test = "corpus_without_af_key_matches_setkey";
     let work = Work::new("xfrm-auto");
@@ -97,6 +105,10 @@ const ACROSS: [(&str, &str, &str); 2] = [
 /// through one backend and dumped through the other, gives what setkey gave
 /// through PF_KEY alone.
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn corpus_across_backends_matches_setkey() {
     let test = "corpus_across_backends_matches_setkey";
     let work = Work::new("xfrm-across");
@@ -151,6 +163,10 @@ fn wrapper(dir: &Path, name: &str, script: &str, dump: &str) -> PathBuf {
 /// sent — the missing module named, exit status 1, both databases as they
 /// were.
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn kernel_without_esp_refuses_esp_scripts_whole() {
     let test = "kernel_without_esp_refuses_esp_scripts_whole";
     let work = Work::new("no-esp");
@@ -223,7 +239,7 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
     assert!(!err.contains("0001020304"), "a key on stderr: {err}");
     // Two dumps by two processes: only their pids may differ.
     let same = |t: &str| {
-        normalize(t, false)
+        normalize(t, Text::Plain)
             .lines()
             .map(|l| match l.split_once(" pid=") {
                 Some((head, _)) => head.to_string(),
@@ -253,6 +269,10 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
 /// The same guests also check GETSPI with a range af_key refuses (min >
 /// max): both interfaces answer EINVAL and leave the same larval SA.
 #[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
 fn xfrm_monitor_prints_what_the_pf_key_monitor_prints() {
     let test = "xfrm_monitor_prints_what_the_pf_key_monitor_prints";
     let work = Work::new("monitor");

@@ -1,10 +1,12 @@
 //! What the kernel tests (`tests/kernel.rs`, `tests/xfrm_kernel.rs`) share:
-//! booting the User-Mode-Linux test kernel of `tests/harness/uml` (with or
+//! booting the test kernel of `tests/harness/kernel` (UML or QEMU, with or
 //! without `af_key`), replaying recorded cases in it with `run-cases`, the
 //! tutorial on the wire with `tutorial-wire`, the normalisation of what
 //! varies between runs, the comparison with the recordings of
-//! `fixtures/cases`, and the rule for a test kernel that cannot run (a loud
-//! `SKIPPED`, or a failure under `CI=true`).
+//! `fixtures/cases`, and the rule for a test kernel that cannot run (the
+//! test fails, saying what is missing; skipping on purpose is
+//! `RSETKEY_SKIP_KERNEL_TESTS=1` at build time, which cargo counts as
+//! ignored).
 //!
 //! See `tests/harness/README.md` for the environment variables.
 
@@ -13,8 +15,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -155,6 +159,78 @@ impl Kernel {
     }
 }
 
+/// The test kernel of this host, as `tests/harness/kernel --which` chose it
+/// (installing it on first use): `uml`, or `qemu` with its accelerator.
+#[derive(Clone, Debug)]
+pub struct TestKernel {
+    /// `uml` or `qemu`.
+    pub kind: String,
+    /// `kvm` or `tcg` under QEMU, empty under UML.
+    pub accel: String,
+    /// The line the harness printed: `test kernel: qemu/tcg, Linux ...`.
+    pub line: String,
+}
+
+impl TestKernel {
+    /// How many times slower than UML a guest's work runs: timeouts are
+    /// stretched by it.  Software emulation (TCG) is several times slower.
+    pub fn slowdown(&self) -> u64 {
+        if self.accel == "tcg" { 5 } else { 1 }
+    }
+}
+
+/// The message of a run that finds no test kernel: what is missing, and how
+/// to skip the kernel tests on purpose.
+fn no_test_kernel(why: &str) -> String {
+    format!(
+        "no test kernel can run on this host, so the kernel tests cannot run.\n\
+         tests/harness/kernel said:\n{why}\n\
+         The kernel tests need root (or password-less sudo) for apt-get, and either \
+         Debian's user-mode-linux or qemu-system-x86 with Debian's stock kernel \
+         (see tests/harness/README.md).\n\
+         To skip them on purpose, build the tests with RSETKEY_SKIP_KERNEL_TESTS=1: \
+         cargo then counts them as ignored."
+    )
+}
+
+/// The test kernel, chosen once per test binary; the choice is printed once,
+/// past cargo's output capture, so that every run shows which kernel its
+/// kernel tests used.
+pub fn test_kernel() -> Result<&'static TestKernel, GuestError> {
+    static CHOICE: OnceLock<Result<TestKernel, String>> = OnceLock::new();
+    let choice = CHOICE.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(harness("kernel"))
+            .arg("--which")
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run bash tests/harness/kernel: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout.lines().last().unwrap_or("").to_string();
+        let spec = line.strip_prefix("test kernel: ").unwrap_or("");
+        let spec = spec.split(',').next().unwrap_or("");
+        let (kind, accel) = spec.split_once('/').unwrap_or((spec, ""));
+        if !out.status.success() || !matches!(kind, "uml" | "qemu") {
+            return Err(format!(
+                "exit status {:?}\n{stdout}{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        // straight to the file descriptor: libtest captures only print!/eprint!
+        let _ = writeln!(std::io::stderr(), "{line}");
+        Ok(TestKernel {
+            kind: kind.to_string(),
+            accel: accel.to_string(),
+            line,
+        })
+    });
+    choice
+        .as_ref()
+        .map_err(|why| GuestError::Unavailable(no_test_kernel(why)))
+}
+
 /// One boot of the test kernel running one command.
 pub struct Guest {
     /// Named in messages.
@@ -162,40 +238,48 @@ pub struct Guest {
     pub kernel: Kernel,
     pub command: Vec<String>,
     /// Seconds before the harness kills the guest (unless
-    /// `RSETKEY_UML_TIMEOUT` says otherwise).
+    /// `RSETKEY_GUEST_TIMEOUT` says otherwise), for UML: stretched by
+    /// [`TestKernel::slowdown`].
     pub timeout: u64,
 }
 
 impl Guest {
-    /// Starts `tests/harness/uml -- COMMAND...` (cwd = the repository).
-    fn spawn(&self) -> std::process::Child {
+    /// Starts `tests/harness/kernel -- COMMAND...` (cwd = the repository) on
+    /// the chosen kernel.
+    fn spawn(&self, chosen: &TestKernel) -> std::process::Child {
         let mut cmd = Command::new("bash");
-        cmd.arg(harness("uml"));
-        if std::env::var_os("RSETKEY_UML_TIMEOUT").is_none() {
-            cmd.args(["--timeout", &self.timeout.to_string()]);
+        cmd.arg(harness("kernel"));
+        if std::env::var_os("RSETKEY_GUEST_TIMEOUT").is_none() {
+            let timeout = self.timeout * chosen.slowdown();
+            cmd.args(["--timeout", &timeout.to_string()]);
         }
         cmd.args(["--", "bash", "-c", self.kernel.guard(), "guard"])
             .args(&self.command);
+        cmd.env("RSETKEY_TEST_KERNEL", &chosen.kind);
+        if !chosen.accel.is_empty() {
+            cmd.env("RSETKEY_QEMU_ACCEL", &chosen.accel);
+        }
         match self.kernel {
-            Kernel::WithAfKey => cmd.env_remove("RSETKEY_UML_SKIP_MODULES"),
-            Kernel::WithoutAfKey => cmd.env("RSETKEY_UML_SKIP_MODULES", "af_key"),
-            Kernel::WithoutAfKeyOrEsp => cmd.env("RSETKEY_UML_SKIP_MODULES", "af_key esp4 esp6"),
+            Kernel::WithAfKey => cmd.env_remove("RSETKEY_GUEST_SKIP_MODULES"),
+            Kernel::WithoutAfKey => cmd.env("RSETKEY_GUEST_SKIP_MODULES", "af_key"),
+            Kernel::WithoutAfKeyOrEsp => cmd.env("RSETKEY_GUEST_SKIP_MODULES", "af_key esp4 esp6"),
         };
         cmd.current_dir(repo())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("cannot run bash tests/harness/uml")
+            .expect("cannot run bash tests/harness/kernel")
     }
 }
 
 /// Boots all guests at once and waits for all of them.  An unavailable test
-/// kernel wins over a failed command, so that the test skips (or fails) once
-/// for the right reason.
+/// kernel wins over a failed command, so that the test fails once for the
+/// right reason.
 pub fn run_guests(guests: &[Guest]) -> Result<(), GuestError> {
+    let chosen = test_kernel()?;
     let start = Instant::now();
-    let children: Vec<_> = guests.iter().map(Guest::spawn).collect();
+    let children: Vec<_> = guests.iter().map(|g| g.spawn(chosen)).collect();
     let mut err = None;
     for (guest, child) in guests.iter().zip(children) {
         let out = child
@@ -213,7 +297,7 @@ pub fn run_guests(guests: &[Guest]) -> Result<(), GuestError> {
         };
         match out.status.code() {
             Some(0) => {}
-            Some(125) => err = Some(GuestError::Unavailable(text())),
+            Some(125) => err = Some(GuestError::Unavailable(no_test_kernel(&text()))),
             _ => {
                 if err.is_none() {
                     err = Some(GuestError::Failed(text()))
@@ -222,39 +306,26 @@ pub fn run_guests(guests: &[Guest]) -> Result<(), GuestError> {
         }
     }
     eprintln!(
-        "kernel test: {} guest(s) [{}]: {:.1}s",
+        "kernel test: {} guest(s) [{}] on {}: {:.1}s",
         guests.len(),
         guests
             .iter()
             .map(|g| g.what.as_str())
             .collect::<Vec<_>>()
             .join(", "),
+        chosen.line.trim_start_matches("test kernel: "),
         start.elapsed().as_secs_f64()
     );
     err.map_or(Ok(()), Err)
 }
 
-/// What a test does when the guest failed: an unavailable test kernel skips
-/// the test (loudly) unless `CI=true`; anything else fails it.
+/// What a test does when the guest failed: it fails, whether the test
+/// kernel could not run at all or the command in it failed.  (Skipping on
+/// purpose is `RSETKEY_SKIP_KERNEL_TESTS=1` at build time: the tests are then
+/// `#[ignore]`d, and cargo's summary counts them.)
 pub fn give_up(test: &str, err: GuestError) {
     match err {
-        GuestError::Unavailable(why) => {
-            if env_flag("CI") {
-                panic!(
-                    "{test}: the test kernel is not available, and under CI=true a kernel test \
-                     must not be skipped:\n{why}"
-                );
-            }
-            eprintln!();
-            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-            eprintln!("!!! SKIPPED {test}: the User-Mode-Linux test kernel is not available.");
-            eprintln!("!!! (set CI=true to make this a failure; see tests/harness/README.md)");
-            for line in why.lines() {
-                eprintln!("!!!   {line}");
-            }
-            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-            eprintln!();
-        }
+        GuestError::Unavailable(why) => panic!("{test}: {why}"),
         GuestError::Failed(why) => panic!("{test}: the guest run failed:\n{why}"),
     }
 }
@@ -414,8 +485,20 @@ fn t0_hour_epoch(digits: &str) -> bool {
         .is_ok_and(|t| (T0..T0 + 3600).contains(&t))
 }
 
+/// What a text to normalise is: the fields that vary differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// A dump or the stdout of a script run.
+    Plain,
+    /// What a `-x` / `-xx` monitor printed.
+    Monitor,
+    /// The stdout of a `-v` script run: the PF_KEY messages sent and
+    /// received, printed as the monitor prints them.
+    Verbose,
+}
+
 /// Normalises a dump / stdout text (README "Fields that vary") and, for
-/// monitor output (`monitor`), also the monitor-only fields:
+/// monitor and verbose output, also the fields only those print:
 ///
 /// 1. `created: `, `current: `, `last: `, `lastused: ` followed by a stamp in
 ///    the first hour after T0 (`Jan  1 00:MM:SS 2024`) -> `<T>`;
@@ -425,10 +508,14 @@ fn t0_hour_epoch(digits: &str) -> bool {
 /// 5. (monitor) `addtime=` / `usetime=` with an epoch second in the first
 ///    hour after T0 -> `<T>`; a message's leading timestamp line
 ///    (`00:MM:SS.UUUUUU ` for -x, `17040NNNNN.UUUUUU ` for -xx) in that
-///    hour -> `<T> `.
+///    hour -> `<T> `;
+/// 6. (verbose) the key bytes of a `  key= ... }` line -> `<K>`: rsetkey
+///    masks keys in `-v` unless `--show-keys` (a documented difference;
+///    the `bits=` line before it still counts).
 ///
 /// Everything else is compared byte for byte.
-pub fn normalize(text: &str, monitor: bool) -> String {
+pub fn normalize(text: &str, kind: Text) -> String {
+    let monitor = kind != Text::Plain;
     let mut out = String::with_capacity(text.len());
     for (i, piece) in text.split('\n').enumerate() {
         if i > 0 {
@@ -462,6 +549,9 @@ pub fn normalize(text: &str, monitor: bool) -> String {
             if is_monitor_stamp(&line) {
                 line = "<T> ".to_string();
             }
+        }
+        if kind == Text::Verbose && line.starts_with("  key= ") && line.ends_with(" }") {
+            line = "  key= <K> }".to_string();
         }
         out.push_str(&line);
     }
@@ -614,7 +704,8 @@ impl Item {
 /// diagnostics after setkey's lines on purpose.
 ///
 /// Deliberate difference from setkey: when setkey's script run exited 1 in
-/// mode f/n/x/xx (the script did not parse), setkey had applied the
+/// a mode that reads the script with `-f` (f, n, k, r, v, x, xx: the script
+/// did not parse), setkey had applied the
 /// statements before the error, rsetkey applies nothing; so the expected
 /// dumps are the empty databases.
 pub fn compare_case(label: &str, expected: &Path, actual: &Path) -> Verdict {
@@ -647,7 +738,7 @@ pub fn compare_case(label: &str, expected: &Path, actual: &Path) -> Verdict {
     let monitor = mode == "x" || mode == "xx";
     let traffic = expected.join("traffic").exists();
     let nothing_applied = exit_of(&expected.join("setkey.exit")) == Some(1)
-        && matches!(mode.as_str(), "f" | "n" | "x" | "xx");
+        && matches!(mode.as_str(), "f" | "n" | "k" | "r" | "v" | "x" | "xx");
 
     let mut items = vec![Item::run("setkey", "stdout")];
     for k in 1..=lines_of(expected, "after").len() {
@@ -698,12 +789,18 @@ pub fn compare_case(label: &str, expected: &Path, actual: &Path) -> Verdict {
             } else {
                 read_text(&expected.join(text))
             };
-            let monitor_text = text == "x.txt";
-            let want = normalize(&want.unwrap_or_default(), monitor_text);
+            let kind = if text == "x.txt" {
+                Text::Monitor
+            } else if text == "setkey.stdout" && mode == "v" {
+                Text::Verbose
+            } else {
+                Text::Plain
+            };
+            let want = normalize(&want.unwrap_or_default(), kind);
             match read_text(&actual.join(text)) {
                 None => v.failures.push(format!("{text} missing")),
                 Some(got) => {
-                    let got = normalize(&got, monitor_text);
+                    let got = normalize(&got, kind);
                     if got != want {
                         v.failures.push(format!("{text} differs"));
                         v.diffs += &format!("--- {text} (- expected, + rsetkey)\n");
@@ -738,12 +835,15 @@ pub fn assert_runs(test: &str, runs: &[(&str, &Path)], cases: &[String]) {
             report.push('\n');
         }
     }
-    report += &format!(
-        "{test}: {passed}/{total} case runs identical to the recordings ({} run(s): {})\n",
+    eprint!("{report}");
+    // the count goes past cargo's capture: a passing run shows what it ran
+    let chosen = test_kernel().map_or("?", |k| k.line.trim_start_matches("test kernel: "));
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: {passed}/{total} case runs identical to the recordings ({} run(s): {}; {chosen})",
         runs.len(),
         runs.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
     );
-    eprint!("{report}");
     assert_eq!(
         passed,
         total,
