@@ -135,11 +135,34 @@ fn extra_dump_switches_render_identically() {
                 continue;
             };
             let got = render(&raw, now, options_for(text), &protocols, true);
-            assert_eq!(show(&got), show(&expected), "{}/{text}", case.display());
+            // the extra dump ran apart from the captured one: a policy's
+            // refcnt may differ between them (a field that varies, see the
+            // fixtures README)
+            let (got, expected) = (show(&got), show(&expected));
+            assert_eq!(
+                without_refcnt(&got),
+                without_refcnt(&expected),
+                "{}/{text}",
+                case.display()
+            );
             checked += 1;
         }
     }
     assert!(checked >= 4, "only {checked} extra dumps");
+}
+
+/// `text` with every policy's `\trefcnt=N` line masked.
+fn without_refcnt(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("\trefcnt=") {
+                "\trefcnt=<N>"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Case 081: `setkey FILE` prints a file of raw messages (D.raw then DP.raw

@@ -41,10 +41,7 @@ fn read(case: &Path, name: &str) -> Option<String> {
 fn accepted_scripts_send_what_setkey_sent() {
     let register = fs::read(fixtures().join("kernel-register.raw")).expect("kernel-register.raw");
     let register = Message::parse(&register).expect("a REGISTER reply");
-    let options = Options {
-        supported: request::supported_algorithms(&register),
-        rfc_mode: true,
-    };
+    let supported = request::supported_algorithms(&register);
     let names = FileNames::from_dir(&fixtures().join("etc")).expect("fixtures/etc");
     let mut compared = 0;
     let mut cases: Vec<_> = fs::read_dir(fixtures().join("cases"))
@@ -69,6 +66,11 @@ fn accepted_scripts_send_what_setkey_sent() {
             continue; // did not parse: nothing is sent (the parse corpus test covers it)
         }
         let source = read(&case, "script.conf").expect("script.conf");
+        // -k: kernel semantics, an `in` policy gets no `fwd` twin
+        let options = Options {
+            supported: supported.clone(),
+            rfc_mode: mode != "k",
+        };
         let statements = if mode == "c" {
             parse::interactive::split(&source)
                 .iter()
