@@ -1167,7 +1167,7 @@ fn hint(msg_type: u16, errno: i32, message: Option<String>) -> Option<String> {
 
 /// Seconds since the epoch.
 fn now() -> u64 {
-    crate::run::now()
+    crate::os::now()
 }
 
 #[cfg(test)]
