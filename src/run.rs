@@ -16,8 +16,8 @@ use std::rc::Rc;
 use crate::dump::{self, DumpOptions};
 use crate::ir::Keys;
 use crate::ir::{Operation, Statement};
+use crate::pfkey::SocketError;
 use crate::pfkey::request;
-use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{Message, MessageType};
 use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel, ReplyNeed, request_each};
 

@@ -17,7 +17,7 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
     UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
-use crate::pfkey::socket::SocketError;
+use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
     AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
 };
