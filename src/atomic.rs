@@ -43,7 +43,7 @@ use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::pfkey::socket::SocketError;
+use crate::pfkey::SocketError;
 use crate::xfrm::netlink::{NLA_HDRLEN, NLM_F_DUMP, align4};
 use crate::xfrm::socket::{Answer, NetlinkSocket};
 use crate::xfrm::wire::{

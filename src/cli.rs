@@ -20,11 +20,12 @@ use crate::ir::Keys;
 use crate::ir::{Statement, SupportedAlgorithms};
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, Options, ParseError};
+use crate::pfkey::SocketError;
 use crate::pfkey::request;
-use crate::pfkey::socket::{PfKeySocket, SocketError};
+use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::wire::{self, MessageType};
 use crate::pfkey::{DumpNumbering, Kernel};
-use crate::run::{self, Executor, Flow, Refusal, Reporter, RunError, SharedOutput, Tracer};
+use crate::run::{Executor, Flow, Refusal, Reporter, RunError, SharedOutput, Tracer};
 use crate::xfrm::XfrmKernel;
 
 /// rsetkey's command line (setkey's flags, plus long options of its own).
@@ -1016,7 +1017,7 @@ impl MonitorOutput {
             out: BufWriter::new(io::stdout().lock()),
             epoch_stamps,
             hex,
-            offset: dump::time::local_offset(run::now() as i64),
+            offset: dump::time::local_offset(crate::os::now() as i64),
         }
     }
 

@@ -1,5 +1,10 @@
-//! What rsetkey needs from the C library beyond nix: the texts setkey
-//! users see, and batch receives.
+//! What rsetkey needs from the operating system beyond nix: the clock,
+//! the texts setkey users see, and batch sends and receives.
+//!
+//! nix 0.32 does wrap `sendmmsg` and `recvmmsg`, but wants a preallocated
+//! `MultiHeaders`, one address slot per message, and rebuilds every header
+//! on each call; the batches here retry partial sends and interrupted
+//! calls over one header array, so they call the C library directly.
 //!
 //! setkey prints `strerror` texts ("No such process", "Unknown error 234").
 //! Rust's `io::Error` takes its text from the C library too, but appends
@@ -7,8 +12,16 @@
 
 use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
+
+/// Seconds since the epoch, as setkey's `time(NULL)`.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// The C library's message for `errno`, as `strerror(3)` gives it.
 pub fn strerror(errno: i32) -> String {

@@ -8,16 +8,16 @@
 //! call where the interface allows it), and their errors are then reported
 //! in statement order with their lines, as if each had been sent alone.
 
+use crate::os::now;
 use std::cell::{Cell, RefCell};
 use std::io::{self, BufWriter, Write};
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::dump::{self, DumpOptions};
 use crate::ir::Keys;
 use crate::ir::{Operation, Statement};
+use crate::pfkey::SocketError;
 use crate::pfkey::request;
-use crate::pfkey::socket::SocketError;
 use crate::pfkey::wire::{Message, MessageType};
 use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel, ReplyNeed, request_each};
 
@@ -456,13 +456,6 @@ fn batch_run(statements: &[Statement]) -> usize {
         }
     }
     statements.len()
-}
-
-/// Seconds since the epoch, as setkey's `time(NULL)`.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Why execution had to stop.

@@ -6,7 +6,7 @@
 //! * `policy` is libipsec's `-P` policy language (nom over the text);
 //! * [`resolve`] looks up host, service and protocol names.
 //!
-//! Messages are setkey's, byte for byte (dialect.md §11), because the CLI
+//! Messages are setkey's, byte for byte, because the CLI
 //! prints them where setkey would; diagnostics add a labelled source
 //! snippet and a hint. The one deliberate difference: key material is
 //! masked everywhere, also where setkey's message names a key
@@ -60,7 +60,7 @@ impl Default for Options {
 #[error("{display}")]
 pub struct ParseError {
     /// setkey's LINE for the message: the lexer's line counter when the
-    /// error was found (dialect.md §11).
+    /// error was found, as setkey's yacc parser reports it.
     pub line: u32,
     /// setkey's exact text including the token part, e.g.
     /// ``syntax error at `update'``; `None` for the failure setkey reports

@@ -1,4 +1,5 @@
-//! The `-P` policy text: libipsec's little language (dialect.md §8).
+//! The `-P` policy text: libipsec's little language (the POLICY token
+//! of grammar/setkey.ebnf).
 //!
 //! setkey hands the whole policy text to libipsec's `ipsec_set_policy`,
 //! whose own scanner splits it into words; this module does the same with

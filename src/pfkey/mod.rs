@@ -12,8 +12,8 @@ pub mod socket;
 mod tests;
 pub mod wire;
 
-use socket::SocketError;
-use wire::{Header, Message, PF_KEY_V2};
+use nix::errno::Errno;
+use wire::{Header, Message, PF_KEY_V2, WireError};
 
 /// What the caller of [`Kernel::request_batch`] needs of each reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +151,65 @@ pub trait Kernel {
             satype,
             pid: self.pid(),
             ..Header::default()
+        }
+    }
+}
+
+/// Errors of the transport to the kernel, PF_KEY's or XFRM netlink's
+/// (not kernel error replies, which are messages with `sadb_msg_errno`
+/// set). It lives beside [`Kernel`] because both backends report it.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// `socket(PF_KEY, ...)` failed: no PF_KEY in this kernel, or no
+    /// CAP_NET_ADMIN.
+    #[error("pfkey_open: {0}")]
+    Open(Errno),
+    /// The XFRM netlink socket could not be opened: no `xfrm_user` in this
+    /// kernel, or no CAP_NET_ADMIN.
+    #[error("xfrm_open: {0}")]
+    XfrmOpen(Errno),
+    /// A socket option could not be set.
+    #[error("setsockopt: {0}")]
+    SetOption(Errno),
+    /// `send` failed.
+    #[error("send: {0}")]
+    Send(Errno),
+    /// `recv` failed or timed out.
+    #[error("recv: {0}")]
+    Receive(Errno),
+    /// The kernel sent something that is not a PF_KEY message.
+    #[error("invalid keymsg length")]
+    Malformed(#[from] WireError),
+    /// A dump skipped entries: the kernel numbers them 1, 2, …, and
+    /// dropped the ones between `expected` and `got` (its queue to the
+    /// socket was full).
+    #[error("dump incomplete: entries {expected} to {} missing", .got - 1)]
+    Incomplete {
+        /// the number the next entry should have had
+        expected: u32,
+        /// the number it had
+        got: u32,
+    },
+}
+
+impl SocketError {
+    /// The text setkey prints after its program name, e.g.
+    /// `recv: Resource temporarily unavailable`.
+    pub fn setkey_text(&self) -> String {
+        match self {
+            SocketError::Open(e) => format!("pfkey_open: {}", crate::os::strerror(*e as i32)),
+            SocketError::XfrmOpen(e) => format!(
+                "xfrm_open: {} (the kernel's XFRM netlink interface is module xfrm_user)",
+                crate::os::strerror(*e as i32)
+            ),
+            SocketError::SetOption(e) => format!("setsockopt: {}", crate::os::strerror(*e as i32)),
+            SocketError::Send(e) => format!("send: {}", crate::os::strerror(*e as i32)),
+            SocketError::Receive(e) => format!("recv: {}", crate::os::strerror(*e as i32)),
+            SocketError::Malformed(_) => "invalid keymsg length".to_string(),
+            SocketError::Incomplete { .. } => format!(
+                "{self}: the kernel dropped them (its queue to this socket was full); \
+                 nothing after them was printed, try again"
+            ),
         }
     }
 }

@@ -25,8 +25,8 @@ use nix::sys::socket::{self, MsgFlags, sockopt};
 use nix::sys::time::TimeVal;
 use zeroize::Zeroize;
 
-use super::wire::{Message, MessageType, WireError};
-use super::{BatchOutcome, BatchReply, Kernel, ReplyNeed};
+use super::wire::{Message, MessageType};
+use super::{BatchOutcome, BatchReply, Kernel, ReplyNeed, SocketError};
 use crate::os::{Datagram, receive_batch, send_batch};
 
 /// `PF_KEY_V2`, the protocol argument of `socket(PF_KEY, SOCK_RAW, ...)`.
@@ -52,64 +52,6 @@ const WINDOW_MAX: usize = 256;
 
 /// How long to wait for a reply, as setkey does (SO_RCVTIMEO of 1 s).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Errors of the PF_KEY transport (not kernel error replies, which are
-/// messages with `sadb_msg_errno` set).
-#[derive(Debug, thiserror::Error)]
-pub enum SocketError {
-    /// `socket(PF_KEY, ...)` failed: no PF_KEY in this kernel, or no
-    /// CAP_NET_ADMIN.
-    #[error("pfkey_open: {0}")]
-    Open(Errno),
-    /// The XFRM netlink socket could not be opened: no `xfrm_user` in this
-    /// kernel, or no CAP_NET_ADMIN.
-    #[error("xfrm_open: {0}")]
-    XfrmOpen(Errno),
-    /// A socket option could not be set.
-    #[error("setsockopt: {0}")]
-    SetOption(Errno),
-    /// `send` failed.
-    #[error("send: {0}")]
-    Send(Errno),
-    /// `recv` failed or timed out.
-    #[error("recv: {0}")]
-    Receive(Errno),
-    /// The kernel sent something that is not a PF_KEY message.
-    #[error("invalid keymsg length")]
-    Malformed(#[from] WireError),
-    /// A dump skipped entries: the kernel numbers them 1, 2, …, and
-    /// dropped the ones between `expected` and `got` (its queue to the
-    /// socket was full).
-    #[error("dump incomplete: entries {expected} to {} missing", .got - 1)]
-    Incomplete {
-        /// the number the next entry should have had
-        expected: u32,
-        /// the number it had
-        got: u32,
-    },
-}
-
-impl SocketError {
-    /// The text setkey prints after its program name, e.g.
-    /// `recv: Resource temporarily unavailable`.
-    pub fn setkey_text(&self) -> String {
-        match self {
-            SocketError::Open(e) => format!("pfkey_open: {}", crate::os::strerror(*e as i32)),
-            SocketError::XfrmOpen(e) => format!(
-                "xfrm_open: {} (the kernel's XFRM netlink interface is module xfrm_user)",
-                crate::os::strerror(*e as i32)
-            ),
-            SocketError::SetOption(e) => format!("setsockopt: {}", crate::os::strerror(*e as i32)),
-            SocketError::Send(e) => format!("send: {}", crate::os::strerror(*e as i32)),
-            SocketError::Receive(e) => format!("recv: {}", crate::os::strerror(*e as i32)),
-            SocketError::Malformed(_) => "invalid keymsg length".to_string(),
-            SocketError::Incomplete { .. } => format!(
-                "{self}: the kernel dropped them (its queue to this socket was full); \
-                 nothing after them was printed, try again"
-            ),
-        }
-    }
-}
 
 /// An open PF_KEY v2 socket.
 pub struct PfKeySocket {

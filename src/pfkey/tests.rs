@@ -1,7 +1,7 @@
 //! Tests of the items of `pfkey` itself.
 
 use super::DumpNumbering;
-use super::socket::SocketError;
+use super::SocketError;
 
 #[test]
 fn dump_numbering_accepts_af_keys_order() {

@@ -11,7 +11,7 @@ use super::netlink::{
     NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_ERROR, NlError, NlHeader, NlMessage,
 };
 use super::socket::{Answer, Datagrams, WindowAnswers, WindowLimits, batch, windows};
-use crate::pfkey::socket::SocketError;
+use crate::pfkey::SocketError;
 
 /// Socket memory one queued acknowledgement takes in the simulation (the
 /// size class of a small netlink datagram on 64-bit Linux).

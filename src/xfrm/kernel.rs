@@ -17,7 +17,7 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
     UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
-use crate::pfkey::socket::SocketError;
+use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
     AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
 };
@@ -1167,7 +1167,7 @@ fn hint(msg_type: u16, errno: i32, message: Option<String>) -> Option<String> {
 
 /// Seconds since the epoch.
 fn now() -> u64 {
-    crate::run::now()
+    crate::os::now()
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ use super::wire::{
     UserpolicyInfo, UsersaId, UsersaInfo, XfrmAddress, attr, mode, msg, policy_type,
 };
 use crate::pfkey::Kernel;
-use crate::pfkey::socket::SocketError;
+use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, Header, LifetimeKind, Message, MessageType, PolicyExt,
     SecCtxExt, SupportedKind, ext_type, ipsec, sa_state,

@@ -38,7 +38,7 @@ use super::netlink::{
     NLM_F_ACK, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlError,
     NlHeader, NlMessage, align4,
 };
-use crate::pfkey::socket::SocketError;
+use crate::pfkey::SocketError;
 
 /// `NETLINK_XFRM`, the netlink protocol of the XFRM interface.
 const NETLINK_XFRM: libc::c_int = 6;
