@@ -156,6 +156,24 @@ pub struct Xfrm {
     pub icv_trunc_bits: u32,
 }
 
+/// What rsetkey's lints say about an algorithm (RFC 8221's verdicts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advice {
+    /// Nothing: fine, or left to the lints about combinations.
+    None,
+    /// RFC 8221: MUST NOT; why, when the lint says.
+    MustNot(Option<&'static str>),
+    /// RFC 8221: SHOULD NOT; why.
+    ShouldNot(&'static str),
+    /// No longer listed by RFC 8221; why not to use it.
+    NotRecommended(&'static str),
+    /// A keyed hash from before HMAC.
+    PreHmac,
+    /// A counter mode: a manual key reuses key stream whenever the SA is
+    /// added again.
+    CounterMode,
+}
+
 /// One algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Algorithm {
@@ -172,9 +190,16 @@ pub struct Algorithm {
     pub dump: DumpName,
     /// The kernel's row, when the kernel has one PF_KEY can name.
     pub xfrm: Option<Xfrm>,
+    /// What the lints say about it.
+    pub advice: Advice,
 }
 
 impl Algorithm {
+    /// The row with the lints' advice.
+    const fn advised(self, advice: Advice) -> Algorithm {
+        Algorithm { advice, ..self }
+    }
+
     /// The name setkey statements are printed with; `None` when setkey
     /// cannot name the algorithm.
     pub fn printed_name(&self) -> Option<&'static str> {
@@ -255,6 +280,7 @@ const fn auth(
         names,
         dump,
         xfrm,
+        advice: Advice::None,
     }
 }
 
@@ -272,6 +298,7 @@ const fn enc(
         names,
         dump,
         xfrm,
+        advice: Advice::None,
     }
 }
 
@@ -289,6 +316,7 @@ const fn comp(
         names,
         dump,
         xfrm,
+        advice: Advice::None,
     }
 }
 
@@ -311,7 +339,8 @@ const HMAC_MD5: Algorithm = auth(
     &[name("hmac-md5", 0)],
     Printed,
     xfrm_auth("hmac(md5)", 128, 96),
-);
+)
+.advised(Advice::MustNot(None));
 const HMAC_SHA1: Algorithm = auth(
     aalg::SHA1_HMAC,
     Auth(A::HmacSha1),
@@ -373,14 +402,16 @@ const KEYED_MD5: Algorithm = auth(
     &[name("keyed-md5", 2)],
     DumpName::Other("md5"),
     None,
-);
+)
+.advised(Advice::PreHmac);
 const KEYED_SHA1: Algorithm = auth(
     aalg::KEYED_SHA1,
     Auth(A::KeyedSha1),
     &[name("keyed-sha1", 3)],
     DumpName::Other("sha"),
     None,
-);
+)
+.advised(Advice::PreHmac);
 
 const ENC_NULL: Algorithm = enc(
     ealg::NULL,
@@ -400,28 +431,36 @@ const DES_CBC: Algorithm = enc(
     ],
     Printed,
     xfrm("cbc(des)", 8, 64, 64),
-);
+)
+.advised(Advice::MustNot(Some("its 56-bit key falls to brute force")));
 const DES3_CBC: Algorithm = enc(
     ealg::DES3_CBC,
     Encrypt(E::TripleDesCbc),
     &[name("3des-cbc", 1)],
     Printed,
     xfrm("cbc(des3_ede)", 8, 192, 192),
-);
+)
+.advised(Advice::ShouldNot(
+    "its 64-bit blocks wear out after a few gigabytes under one key",
+));
 const CAST128_CBC: Algorithm = enc(
     ealg::CAST_CBC,
     Encrypt(E::Cast128Cbc),
     &[name("cast128-cbc", 5)],
     Printed,
     xfrm("cbc(cast5)", 8, 40, 128),
-);
+)
+.advised(Advice::NotRecommended(
+    "64-bit blocks, and RFC 8221 no longer lists it",
+));
 const BLOWFISH_CBC: Algorithm = enc(
     ealg::BLOWFISH_CBC,
     Encrypt(E::BlowfishCbc),
     &[name("blowfish-cbc", 4)],
     Printed,
     xfrm("cbc(blowfish)", 8, 40, 448),
-);
+)
+.advised(Advice::MustNot(Some("64-bit blocks and weak keys")));
 const AES_CBC: Algorithm = enc(
     ealg::AES_CBC,
     Encrypt(E::AesCbc),
@@ -457,7 +496,8 @@ const AES_CTR: Algorithm = enc(
     &[name("aes-ctr", 11)],
     Printed,
     xfrm("rfc3686(ctr(aes))", 8, 160, 288),
-);
+)
+.advised(Advice::CounterMode);
 const SM4_CBC: Algorithm = enc(
     ealg::SM4_CBC,
     Unnamed,
@@ -519,6 +559,13 @@ pub static TABLE: [Algorithm; 26] = [
     LZJH,
     OUI,
 ];
+
+/// The cipher the lints recommend.
+pub const RECOMMENDED_CIPHER: &str = AES_CBC.names[0].text;
+
+/// The integrity algorithm the lints recommend, under the name RFC 8221
+/// and RFC 4868 give it.
+pub const RECOMMENDED_INTEGRITY: &str = HMAC_SHA256.names[1].text;
 
 /// What setkey's dump prints for algorithm id 0 of any kind.
 const DUMP_NONE: &str = "none";
