@@ -513,7 +513,7 @@ fn frame(msg_type: u16, flags: u16, seq: u32, payload: Vec<u8>) -> Vec<u8> {
             seq,
             pid: 0,
         },
-        payload,
+        payload: payload.into(),
     }
     .emit(&mut out);
     out
@@ -1749,7 +1749,7 @@ fn generated_attr(rng: &mut Rng) -> Attr {
         }
         attr::REPLAY_ESN_VAL => {
             let a = esn_attr(random_u32(rng), rng.below(8) as u32);
-            v = a.value;
+            v = a.value.to_vec();
             if rng.chance(4) {
                 v[..4].copy_from_slice(&random_u32(rng).to_ne_bytes());
             }

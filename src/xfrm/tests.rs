@@ -213,7 +213,7 @@ fn netlink_framing_round_trips() {
             seq: 5,
             pid: 6,
         },
-        payload: vec![9; 5],
+        payload: vec![9; 5].into(),
     };
     let mut b = Vec::new();
     m.emit(&mut b);
@@ -359,6 +359,38 @@ fn added_sas_read_back_as_the_kernel_reported_them() {
         }
     }
     assert!(compared > 20, "only {compared} SAs compared");
+}
+
+/// Keys go from the PF_KEY request to the socket in buffers that are
+/// wiped when dropped, each allocated at its final size: a reallocation
+/// would leave an unwiped copy of the key behind.
+#[test]
+fn key_buffers_are_never_reallocated() {
+    let mut keyed = 0;
+    for case in cases() {
+        for request in of_type(&raw(&case, "F.send.raw"), MessageType::Add) {
+            let Ok(sa) = translate::sa_request(&request) else {
+                continue;
+            };
+            let algorithms = sa.attrs.iter().filter(|a| {
+                matches!(
+                    a.kind,
+                    attr::ALG_AUTH_TRUNC | attr::ALG_CRYPT | attr::ALG_COMP
+                )
+            });
+            for a in algorithms {
+                assert_eq!(a.value.capacity(), a.value.len(), "{}", case.display());
+                keyed += 1;
+            }
+            let payload = sa.payload();
+            assert_eq!(payload.capacity(), payload.len(), "{}", case.display());
+        }
+    }
+    assert!(keyed > 20, "only {keyed} keyed attributes");
+    // An attribute takes its value over rather than copying it.
+    let value = vec![7u8; 32];
+    let at = value.as_ptr();
+    assert_eq!(Attr::new(attr::ALG_CRYPT, value).value.as_ptr(), at);
 }
 
 #[test]
