@@ -530,8 +530,11 @@ const OUI: Algorithm = comp(
 );
 
 /// Every algorithm: per kind, the kernel's rows in its order, then the
-/// ones only setkey names.
-pub static TABLE: [Algorithm; 26] = [
+/// ones only setkey names. The rows of a kind are contiguous, so that a
+/// lookup scans only its kind's span.
+pub static TABLE: [Algorithm; 26] = ROWS;
+
+const ROWS: [Algorithm; 26] = [
     AUTH_NULL,
     HMAC_MD5,
     HMAC_SHA1,
@@ -620,22 +623,53 @@ impl CompressionAlgorithm {
     }
 }
 
+/// The span of [`TABLE`] holding the rows of `kind` (found when compiling).
+const fn span(kind: Kind) -> (usize, usize) {
+    let (mut start, mut end, mut i) = (ROWS.len(), 0, 0);
+    while i < ROWS.len() {
+        if ROWS[i].kind as u8 == kind as u8 {
+            if start > i {
+                start = i;
+            }
+            end = i + 1;
+        }
+        i += 1;
+    }
+    (start, end)
+}
+
+const SPANS: [(usize, usize); 3] = [
+    span(Kind::Encryption),
+    span(Kind::Authentication),
+    span(Kind::Compression),
+];
+
 /// The rows of one kind, in table order.
-pub fn of_kind(kind: Kind) -> impl Iterator<Item = &'static Algorithm> {
-    TABLE.iter().filter(move |a| a.kind == kind)
+pub fn of_kind(kind: Kind) -> &'static [Algorithm] {
+    let (start, end) = match kind {
+        Kind::Encryption => SPANS[0],
+        Kind::Authentication => SPANS[1],
+        Kind::Compression => SPANS[2],
+    };
+    TABLE.get(start..end).unwrap_or_default()
 }
 
 /// The row of a PF_KEY id.
 pub fn by_id(kind: Kind, id: u8) -> Option<&'static Algorithm> {
-    TABLE.iter().find(|a| a.kind == kind && a.id == id)
+    of_kind(kind).iter().find(|a| a.id == id)
 }
 
-/// The row the scanner reads for a name of this kind.
+/// The row the scanner reads for a name of this kind. (The lexer asks for
+/// every word after `-E` and `-A`: lengths and first bytes tell most names
+/// apart before the bytes are compared.)
 pub fn by_name(kind: Kind, word: &[u8]) -> Option<(&'static Algorithm, &'static Spelling)> {
-    of_kind(kind).find_map(|a| {
+    of_kind(kind).iter().find_map(|a| {
         a.names
             .iter()
-            .find(|s| s.text.as_bytes() == word)
+            .find(|s| {
+                let text = s.text.as_bytes();
+                text.len() == word.len() && text.first() == word.first() && text == word
+            })
             .map(|s| (a, s))
     })
 }
@@ -643,14 +677,16 @@ pub fn by_name(kind: Kind, word: &[u8]) -> Option<(&'static Algorithm, &'static 
 /// The names of one kind in setkey's scanner order (the order its
 /// messages list them in).
 pub fn scanner_names(kind: Kind) -> Vec<&'static str> {
-    let mut names: Vec<&Spelling> = of_kind(kind).flat_map(|a| a.names).collect();
+    let mut names: Vec<&Spelling> = of_kind(kind).iter().flat_map(|a| a.names).collect();
     names.sort_by_key(|s| s.scanner_rank);
     names.into_iter().map(|s| s.text).collect()
 }
 
 /// The row of a crypto API name, among the kernel's rows of one kind.
 pub fn by_xfrm_name(kind: Kind, name: &str) -> Option<&'static Algorithm> {
-    of_kind(kind).find(|a| a.xfrm.is_some_and(|x| x.name == name))
+    of_kind(kind)
+        .iter()
+        .find(|a| a.xfrm.is_some_and(|x| x.name == name))
 }
 
 /// What setkey's dump prints for a PF_KEY id: `none` for 0, the row's dump
@@ -684,9 +720,20 @@ mod tests {
     }
 
     #[test]
+    fn the_rows_of_a_kind_are_one_span() {
+        for kind in KINDS {
+            let span = of_kind(kind);
+            assert!(!span.is_empty());
+            assert!(span.iter().all(|a| a.kind == kind), "{kind:?}");
+            let all = TABLE.iter().filter(|a| a.kind == kind).count();
+            assert_eq!(span.len(), all, "{kind:?}: rows outside the span");
+        }
+    }
+
+    #[test]
     fn ids_and_names_are_unique_per_kind() {
         for kind in KINDS {
-            let rows: Vec<_> = of_kind(kind).collect();
+            let rows = of_kind(kind);
             for (i, a) in rows.iter().enumerate() {
                 assert_ne!(a.id, 0, "0 means no algorithm");
                 for b in &rows[i + 1..] {

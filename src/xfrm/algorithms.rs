@@ -40,7 +40,7 @@ fn view(row: &'static table::Algorithm) -> Option<Algorithm> {
 }
 
 fn of_kind(kind: Kind) -> impl Iterator<Item = Algorithm> {
-    table::of_kind(kind).filter_map(view)
+    table::of_kind(kind).iter().filter_map(view)
 }
 
 /// Authentication algorithms, in the kernel's order.
