@@ -982,7 +982,7 @@ fn needs_generated_reqid(m: &Message) -> bool {
 
 /// Requests of a batch waiting to be sent together: their index in the
 /// batch, and their XFRM type and payload (which may hold keys: wiped when
-/// cleared).
+/// cleared, and when dropped with requests left unsent).
 #[derive(Default)]
 struct PendingRun {
     index: Vec<usize>,
@@ -1001,6 +1001,12 @@ impl PendingRun {
         }
         self.index.clear();
         self.requests.clear();
+    }
+}
+
+impl Drop for PendingRun {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
