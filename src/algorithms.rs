@@ -4,7 +4,8 @@
 //! to know about it: the names setkey's scanner accepts (and which one it
 //! prints), its PF_KEY id, the name setkey's dump prints for that id, and
 //! the kernel's `xfrm_algo` row as af_key reports it (crypto API name, IV
-//! and key sizes, ICV truncation). The parser, the printer, the PF_KEY
+//! and key sizes, ICV truncation), and what rsetkey's lints say about it
+//! ([`Advice`], after RFC 8221). The parser, the printer, the PF_KEY
 //! encoder, the dump, the lints and the XFRM translation all read this
 //! table, so adding an algorithm is adding a row.
 //!
