@@ -2,6 +2,8 @@
 //!
 //! The layers, and the one direction their dependencies point:
 //!
+//! * [`algorithms`] is the one table of every algorithm: setkey's names,
+//!   PF_KEY ids, dump names, the kernel's crypto API names and sizes;
 //! * [`parse`] reads the setkey script dialect and lowers it to [`ir`];
 //! * [`ir`] is the plain description of what a script asks for;
 //! * [`pfkey`] speaks PF_KEY v2: typed wire messages, the socket, the
@@ -22,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod algorithms;
 pub mod atomic;
 pub mod cli;
 pub mod dump;

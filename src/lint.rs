@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use crate::algorithms::{Advice, Algorithm, Kind, RECOMMENDED_CIPHER, RECOMMENDED_INTEGRITY};
 use crate::ir::{
     AuthAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol, IpsecRequest, Level,
     Operation, PolicyAction, PolicyRequest, SaType, SecurityAssociation, Statement,
@@ -134,7 +135,55 @@ impl<'a> SaIndex<'a> {
     }
 }
 
-const USE_AES: &str = "use aes-cbc with a 128- or 256-bit key, with hmac-sha2-256";
+/// The advice for weak ciphers and unprotected ESP.
+fn use_aes() -> String {
+    format!("use {RECOMMENDED_CIPHER} with a 128- or 256-bit key, with {RECOMMENDED_INTEGRITY}")
+}
+
+/// The lint the algorithm table's advice for one algorithm gives, if any.
+fn algorithm_lint(line: u32, row: &Algorithm) -> Option<Lint> {
+    let name = row.printed_name().unwrap_or_default();
+    let instead = || match row.kind {
+        Kind::Authentication => format!("use {RECOMMENDED_INTEGRITY}"),
+        Kind::Encryption | Kind::Compression => use_aes(),
+    };
+    let (text, help) = match row.advice {
+        Advice::None => return None,
+        Advice::MustNot(why) => {
+            let use_ = match row.kind {
+                Kind::Authentication => " for integrity",
+                Kind::Encryption | Kind::Compression => "",
+            };
+            let why = why.map(|w| format!(": {w}")).unwrap_or_default();
+            (
+                format!("{name} must not be used{use_} (RFC 8221: MUST NOT){why}"),
+                instead(),
+            )
+        }
+        Advice::ShouldNot(why) => (
+            format!("{name} should not be used (RFC 8221: SHOULD NOT): {why}"),
+            instead(),
+        ),
+        Advice::NotRecommended(why) => (format!("{name} is not recommended: {why}"), instead()),
+        Advice::PreHmac => (
+            format!(
+                "{name} is an obsolete pre-HMAC construction (RFC 8221: MUST NOT for keyed MD5)"
+            ),
+            instead(),
+        ),
+        Advice::CounterMode => (
+            format!(
+                "{name} with a manual key: the counter starts again whenever this SA is added \
+                 again (after a reboot, a flush, a new run of the script), which reuses key \
+                 stream; RFC 3686 calls counter mode with static keys inappropriate"
+            ),
+            format!(
+                "with manual keys use {RECOMMENDED_CIPHER} and an HMAC, or let IKE negotiate keys"
+            ),
+        ),
+    };
+    Some(Lint::new(line, text, Some(help)))
+}
 
 /// Lints about one SA's algorithms and parameters.
 fn sa_lints(
@@ -145,56 +194,11 @@ fn sa_lints(
 ) {
     let t = &sa.transforms;
     if let Some((alg, _)) = &t.encrypt {
-        let advice = match alg {
-            EncryptAlgorithm::DesCbc => Some(
-                "des-cbc must not be used (RFC 8221: MUST NOT): its 56-bit key falls to brute \
-                 force",
-            ),
-            EncryptAlgorithm::TripleDesCbc => Some(
-                "3des-cbc should not be used (RFC 8221: SHOULD NOT): its 64-bit blocks wear out \
-                 after a few gigabytes under one key",
-            ),
-            EncryptAlgorithm::BlowfishCbc => Some(
-                "blowfish-cbc must not be used (RFC 8221: MUST NOT): 64-bit blocks and weak keys",
-            ),
-            EncryptAlgorithm::Cast128Cbc => Some(
-                "cast128-cbc is not recommended: 64-bit blocks, and RFC 8221 no longer lists it",
-            ),
-            _ => None,
-        };
-        if let Some(text) = advice {
-            out.push(Lint::new(line, text, Some(USE_AES.into())));
-        }
-        if *alg == EncryptAlgorithm::AesCtr {
-            out.push(Lint::new(
-                line,
-                "aes-ctr with a manual key: the counter starts again whenever this SA is added \
-                 again (after a reboot, a flush, a new run of the script), which reuses key \
-                 stream; RFC 3686 calls counter mode with static keys inappropriate",
-                Some("with manual keys use aes-cbc and an HMAC, or let IKE negotiate keys".into()),
-            ));
-        }
+        out.extend(algorithm_lint(line, alg.row()));
     }
     let auth = t.auth.as_ref().map(|(a, _)| *a);
-    match auth {
-        Some(AuthAlgorithm::HmacMd5) => out.push(Lint::new(
-            line,
-            "hmac-md5 must not be used for integrity (RFC 8221: MUST NOT)",
-            Some("use hmac-sha2-256".into()),
-        )),
-        Some(a @ (AuthAlgorithm::KeyedMd5 | AuthAlgorithm::KeyedSha1)) => out.push(Lint::new(
-            line,
-            format!(
-                "{} is an obsolete pre-HMAC construction (RFC 8221: MUST NOT for keyed MD5)",
-                if a == AuthAlgorithm::KeyedMd5 {
-                    "keyed-md5"
-                } else {
-                    "keyed-sha1"
-                }
-            ),
-            Some("use hmac-sha2-256".into()),
-        )),
-        _ => {}
+    if let Some(a) = auth {
+        out.extend(algorithm_lint(line, a.row()));
     }
     let no_auth = matches!(auth, None | Some(AuthAlgorithm::Null));
     match sa.satype {
@@ -206,13 +210,15 @@ fn sa_lints(
                     line,
                     "esp with null encryption and no authentication: packets are neither hidden \
                      nor protected",
-                    Some(USE_AES.into()),
+                    Some(use_aes()),
                 ));
             } else if null_enc {
                 out.push(Lint::new(
                     line,
                     "esp with null encryption: packets are authenticated but travel in clear",
-                    Some("fine when only integrity is wanted; otherwise use aes-cbc".into()),
+                    Some(format!(
+                        "fine when only integrity is wanted; otherwise use {RECOMMENDED_CIPHER}"
+                    )),
                 ));
             } else if no_auth && !has_ah_between(sa, all) {
                 out.push(Lint::new(
@@ -220,14 +226,14 @@ fn sa_lints(
                     "esp without authentication: encryption alone does not stop forged or \
                      altered packets (RFC 8221 allows no authentication only with combined-mode \
                      ciphers)",
-                    Some("add -A hmac-sha2-256 with a 256-bit key".into()),
+                    Some(format!("add -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
                 ));
             }
         }
         SaType::Ah if matches!(auth, Some(AuthAlgorithm::Null)) => out.push(Lint::new(
             line,
             "ah with null authentication protects nothing",
-            Some("use -A hmac-sha2-256 with a 256-bit key".into()),
+            Some(format!("use -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
         )),
         _ => {}
     }
@@ -547,6 +553,69 @@ mod tests {
 
     fn texts(script: &str) -> Vec<String> {
         lints(script).into_iter().map(|l| l.text).collect()
+    }
+
+    /// The table's advice reads word for word as the lints always said it.
+    #[test]
+    fn algorithm_lints_read_as_before() {
+        let aes = "use aes-cbc with a 128- or 256-bit key, with hmac-sha2-256";
+        let sha2 = "use hmac-sha2-256";
+        let cases: [(&Algorithm, &str, &str); 7] = [
+            (
+                EncryptAlgorithm::DesCbc.row(),
+                "des-cbc must not be used (RFC 8221: MUST NOT): its 56-bit key falls to brute \
+                 force",
+                aes,
+            ),
+            (
+                EncryptAlgorithm::TripleDesCbc.row(),
+                "3des-cbc should not be used (RFC 8221: SHOULD NOT): its 64-bit blocks wear out \
+                 after a few gigabytes under one key",
+                aes,
+            ),
+            (
+                EncryptAlgorithm::BlowfishCbc.row(),
+                "blowfish-cbc must not be used (RFC 8221: MUST NOT): 64-bit blocks and weak keys",
+                aes,
+            ),
+            (
+                EncryptAlgorithm::Cast128Cbc.row(),
+                "cast128-cbc is not recommended: 64-bit blocks, and RFC 8221 no longer lists it",
+                aes,
+            ),
+            (
+                EncryptAlgorithm::AesCtr.row(),
+                "aes-ctr with a manual key: the counter starts again whenever this SA is added \
+                 again (after a reboot, a flush, a new run of the script), which reuses key \
+                 stream; RFC 3686 calls counter mode with static keys inappropriate",
+                "with manual keys use aes-cbc and an HMAC, or let IKE negotiate keys",
+            ),
+            (
+                AuthAlgorithm::HmacMd5.row(),
+                "hmac-md5 must not be used for integrity (RFC 8221: MUST NOT)",
+                sha2,
+            ),
+            (
+                AuthAlgorithm::KeyedSha1.row(),
+                "keyed-sha1 is an obsolete pre-HMAC construction (RFC 8221: MUST NOT for keyed \
+                 MD5)",
+                sha2,
+            ),
+        ];
+        for (row, text, help) in cases {
+            let l = algorithm_lint(7, row).expect(text);
+            assert_eq!((l.text.as_str(), l.help.as_deref()), (text, Some(help)));
+        }
+        let quiet = crate::algorithms::TABLE
+            .iter()
+            .filter(|row| algorithm_lint(7, row).is_none())
+            .count();
+        assert_eq!(quiet, crate::algorithms::TABLE.len() - 8);
+        assert_eq!(
+            use_aes(),
+            aes,
+            "the advice for unprotected ESP as well as weak ciphers"
+        );
     }
 
     fn fires(script: &str, needle: &str) -> bool {

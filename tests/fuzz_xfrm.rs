@@ -513,7 +513,7 @@ fn frame(msg_type: u16, flags: u16, seq: u32, payload: Vec<u8>) -> Vec<u8> {
             seq,
             pid: 0,
         },
-        payload,
+        payload: payload.into(),
     }
     .emit(&mut out);
     out
@@ -1650,17 +1650,17 @@ fn random_userpolicy(rng: &mut Rng) -> UserpolicyInfo {
     }
 }
 
+/// The crypto API name of one of the kernel's rows.
+fn random_kernel_name(rng: &mut Rng, rows: impl Iterator<Item = algorithms::Algorithm>) -> String {
+    let rows: Vec<_> = rows.collect();
+    rows[rng.below(rows.len())].name.into()
+}
+
 fn random_name(rng: &mut Rng) -> String {
     match rng.below(5) {
-        0 => algorithms::AUTH[rng.below(algorithms::AUTH.len())]
-            .name
-            .into(),
-        1 => algorithms::ENCRYPT[rng.below(algorithms::ENCRYPT.len())]
-            .name
-            .into(),
-        2 => algorithms::COMPRESS[rng.below(algorithms::COMPRESS.len())]
-            .name
-            .into(),
+        0 => random_kernel_name(rng, algorithms::auth()),
+        1 => random_kernel_name(rng, algorithms::encrypt()),
+        2 => random_kernel_name(rng, algorithms::compress()),
         3 => "x".repeat(rng.below(ALG_NAME_LEN + 8)),
         _ => {
             let n = rng.below(ALG_NAME_LEN);
@@ -1749,7 +1749,7 @@ fn generated_attr(rng: &mut Rng) -> Attr {
         }
         attr::REPLAY_ESN_VAL => {
             let a = esn_attr(random_u32(rng), rng.below(8) as u32);
-            v = a.value;
+            v = a.value.to_vec();
             if rng.chance(4) {
                 v[..4].copy_from_slice(&random_u32(rng).to_ne_bytes());
             }

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use super::Printer;
 use super::addr::push_ip;
 use super::time::str_time;
+use crate::algorithms::{self, Kind};
 use crate::pfkey::wire::{
     AddressKind, KeyKind, LifetimeExt, LifetimeKind, Message, NatTPortKind, SATYPE_ESP,
     SATYPE_IPCOMP, SecCtxExt,
@@ -22,48 +23,17 @@ const STATES: [&str; 4] = ["larval", "mature", "dying", "dead"];
 
 /// Encryption algorithm names as setkey's dump table has them.
 fn ealg_name(id: u8) -> Option<&'static str> {
-    Some(match id {
-        0 => "none",
-        2 => "des-cbc",
-        3 => "3des-cbc",
-        6 => "cast128-cbc",
-        7 => "blowfish-cbc",
-        11 => "null",
-        12 => "aes-cbc",
-        13 => "aes-ctr",
-        22 => "camellia-cbc",
-        253 => "twofish-cbc",
-        _ => return None,
-    })
+    algorithms::dump_name(Kind::Encryption, id)
 }
 
 /// Authentication algorithm names of the dump table.
 fn aalg_name(id: u8) -> Option<&'static str> {
-    Some(match id {
-        0 => "none",
-        2 => "hmac-md5",
-        3 => "hmac-sha1",
-        5 => "hmac-sha256",
-        6 => "hmac-sha384",
-        7 => "hmac-sha512",
-        8 => "hmac-ripemd160",
-        9 => "aes-xcbc-mac",
-        249 => "md5",
-        250 => "sha",
-        251 => "null",
-        _ => return None,
-    })
+    algorithms::dump_name(Kind::Authentication, id)
 }
 
 /// IPComp algorithm names of the dump table.
 fn calg_name(id: u8) -> Option<&'static str> {
-    Some(match id {
-        0 => "none",
-        1 => "oui",
-        2 => "deflate",
-        3 => "lzs",
-        _ => return None,
-    })
+    algorithms::dump_name(Kind::Compression, id)
 }
 
 /// setkey's `GETMSGSTR`: table name or number, always followed by a space.

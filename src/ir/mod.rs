@@ -14,6 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use zeroize::Zeroizing;
 
+pub use crate::algorithms::{AuthAlgorithm, CompressionAlgorithm, EncryptAlgorithm};
+
 /// One statement of a script, lowered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
@@ -94,65 +96,6 @@ pub enum IpsecMode {
     Transport,
     /// `tunnel`.
     Tunnel,
-}
-
-/// Encryption algorithms setkey can name (`-E`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EncryptAlgorithm {
-    /// `des-cbc`, `des-deriv`, `des-32iv`.
-    DesCbc,
-    /// `3des-cbc`.
-    TripleDesCbc,
-    /// `null`, `simple`.
-    Null,
-    /// `blowfish-cbc`.
-    BlowfishCbc,
-    /// `cast128-cbc`.
-    Cast128Cbc,
-    /// `twofish-cbc`.
-    TwofishCbc,
-    /// `aes-cbc`, `rijndael-cbc`.
-    AesCbc,
-    /// `aes-ctr` (the key carries a 32-bit nonce).
-    AesCtr,
-    /// `camellia-cbc`.
-    CamelliaCbc,
-}
-
-/// Authentication algorithms setkey can name (`-A`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthAlgorithm {
-    /// `hmac-md5`.
-    HmacMd5,
-    /// `hmac-sha1`.
-    HmacSha1,
-    /// `keyed-md5` (never offered by Linux).
-    KeyedMd5,
-    /// `keyed-sha1` (never offered by Linux).
-    KeyedSha1,
-    /// `hmac-sha256`, `hmac-sha2-256`.
-    HmacSha256,
-    /// `hmac-sha384`, `hmac-sha2-384`.
-    HmacSha384,
-    /// `hmac-sha512`, `hmac-sha2-512`.
-    HmacSha512,
-    /// `hmac-ripemd160`.
-    HmacRipemd160,
-    /// `aes-xcbc-mac`.
-    AesXcbcMac,
-    /// `null`.
-    Null,
-}
-
-/// Compression algorithms setkey can name (`-C`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CompressionAlgorithm {
-    /// `oui`.
-    Oui,
-    /// `deflate`.
-    Deflate,
-    /// `lzs`.
-    Lzs,
 }
 
 /// Key material. The bytes are wiped from memory when dropped, and `Debug`
@@ -457,10 +400,31 @@ impl SupportedAlgorithms {
 
     /// What a Linux 6.1 kernel with the usual crypto modules offers: used
     /// where no kernel can be asked (`-n` on a kernel without PF_KEY).
+    /// These are the kernel's rows setkey can name, in its table order.
     pub fn linux_default() -> SupportedAlgorithms {
+        use crate::algorithms::{Setkey, TABLE};
+        let mut supported = SupportedAlgorithms::default();
+        for row in &TABLE {
+            let Some(x) = row.xfrm else { continue };
+            match row.setkey {
+                Setkey::Auth(a) => supported.auth.push((a, x.min_bits, x.max_bits)),
+                Setkey::Encrypt(e) => supported.encrypt.push((e, x.min_bits, x.max_bits)),
+                Setkey::Compress(_) | Setkey::Unnamed => {}
+            }
+        }
+        supported
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_table_is_linux_6_1s() {
         use AuthAlgorithm as A;
         use EncryptAlgorithm as E;
-        SupportedAlgorithms {
+        let expected = SupportedAlgorithms {
             auth: vec![
                 (A::Null, 0, 0),
                 (A::HmacMd5, 128, 128),
@@ -482,6 +446,7 @@ impl SupportedAlgorithms {
                 (E::TwofishCbc, 128, 256),
                 (E::AesCtr, 160, 288),
             ],
-        }
+        };
+        assert_eq!(SupportedAlgorithms::linux_default(), expected);
     }
 }

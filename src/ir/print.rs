@@ -37,6 +37,7 @@ use super::{
     PolicyAction, PolicyRequest, SaType, SecurityAssociation, SecurityContext, SelectorAddress,
     Statement, SupportedAlgorithms, UPPER_ANY,
 };
+use crate::algorithms::Form;
 
 // The IR keeps the raw `sadb_sa_flags` word, so the printer has to map each
 // bit back to the option or protocol spelling that produces it.
@@ -425,45 +426,30 @@ fn write_context<W: Write + ?Sized>(w: &mut W, c: &Option<SecurityContext>) -> f
     }
 }
 
+/// The name an `-E` algorithm is printed under: des-cbc with the KAME
+/// flags of `des-32iv` / `des-deriv` is printed as that spelling.
 fn enc_name(alg: EncryptAlgorithm, flags: u32) -> &'static str {
-    use EncryptAlgorithm as E;
-    match alg {
-        E::DesCbc if flags & FLAG_IV4B != 0 => "des-32iv",
-        E::DesCbc if flags & FLAG_DERIV != 0 => "des-deriv",
-        E::DesCbc => "des-cbc",
-        E::TripleDesCbc => "3des-cbc",
-        E::Null => "null",
-        E::BlowfishCbc => "blowfish-cbc",
-        E::Cast128Cbc => "cast128-cbc",
-        E::TwofishCbc => "twofish-cbc",
-        E::AesCbc => "aes-cbc",
-        E::AesCtr => "aes-ctr",
-        E::CamelliaCbc => "camellia-cbc",
-    }
+    let row = alg.row();
+    let flagged = if flags & FLAG_IV4B != 0 {
+        Some(Form::Iv32)
+    } else if flags & FLAG_DERIV != 0 {
+        Some(Form::Deriv)
+    } else {
+        None
+    };
+    flagged
+        .and_then(|form| row.spelling(form))
+        .map(|s| s.text)
+        .or(row.printed_name())
+        .unwrap_or_default()
 }
 
 fn auth_name(alg: AuthAlgorithm) -> &'static str {
-    use AuthAlgorithm as A;
-    match alg {
-        A::HmacMd5 => "hmac-md5",
-        A::HmacSha1 => "hmac-sha1",
-        A::KeyedMd5 => "keyed-md5",
-        A::KeyedSha1 => "keyed-sha1",
-        A::HmacSha256 => "hmac-sha256",
-        A::HmacSha384 => "hmac-sha384",
-        A::HmacSha512 => "hmac-sha512",
-        A::HmacRipemd160 => "hmac-ripemd160",
-        A::AesXcbcMac => "aes-xcbc-mac",
-        A::Null => "null",
-    }
+    alg.row().printed_name().unwrap_or_default()
 }
 
 fn comp_name(alg: CompressionAlgorithm) -> &'static str {
-    match alg {
-        CompressionAlgorithm::Oui => "oui",
-        CompressionAlgorithm::Deflate => "deflate",
-        CompressionAlgorithm::Lzs => "lzs",
-    }
+    alg.row().printed_name().unwrap_or_default()
 }
 
 /// `add`/`get`/`delete`/`getspi`.

@@ -16,6 +16,7 @@ use super::Options;
 use super::lexer::{EncKind, ExtFlag, Keyword, ProtoKw, TokKind, Token};
 use super::policy::parse_policy;
 use super::resolve::{Family, NameService};
+use crate::algorithms::{self, Kind};
 use crate::ir::{
     self, DeleteAll, Direction, IpsecMode, Key, Level, Lifetime, NAT_T_PORT, NatTraversal,
     Operation, PolicyRequest, SaType, SecurityAssociation, SecurityContext, SelectorAddress,
@@ -605,7 +606,7 @@ impl<'a> Grammar<'a> {
         &self,
         i: Toks<'i>,
         pred: impl Fn(TokKind) -> bool,
-        names: impl Iterator<Item = &'static str>,
+        kind: Kind,
         what: &str,
     ) -> Res<'i, &'i Token> {
         match tok_if(i, pred) {
@@ -615,7 +616,7 @@ impl<'a> Grammar<'a> {
                 if let Some(t) = i.peek()
                     && matches!(t.kind, TokKind::Str)
                 {
-                    let names: Vec<&str> = names.collect();
+                    let names = algorithms::scanner_names(kind);
                     f.help = Some(match suggest(self.text(t), names.iter().copied()) {
                         Some(n) => format!("unknown {what} algorithm; did you mean {n}?"),
                         None => format!("unknown {what} algorithm; known: {}", names.join(", ")),
@@ -637,7 +638,7 @@ impl<'a> Grammar<'a> {
         let (i, t) = self.alg_name(
             i,
             |k| matches!(k, TokKind::EncAlg(..)),
-            super::lexer::ENC_NAMES.iter().map(|n| n.0),
+            Kind::Encryption,
             "encryption",
         )?;
         let TokKind::EncAlg(alg, kind) = t.kind else {
@@ -687,7 +688,7 @@ impl<'a> Grammar<'a> {
         let (i, t) = match self.alg_name(
             i,
             |k| matches!(k, TokKind::AuthAlg(..)),
-            super::lexer::AUTH_NAMES.iter().map(|n| n.0),
+            Kind::Authentication,
             "authentication",
         ) {
             Ok(r) => r,
@@ -696,9 +697,12 @@ impl<'a> Grammar<'a> {
                 if self
                     .source
                     .get(..i.peek().map_or(0, |t| t.start))
-                    .is_some_and(|s| s.trim_end().ends_with("tcp-md5"))
+                    .is_some_and(|s| s.trim_end().ends_with(algorithms::TCP_MD5))
                 {
-                    f.help = Some("tcp-md5 (RFC 2385) is not available on Linux".into());
+                    f.help = Some(format!(
+                        "{} (RFC 2385) is not available on Linux",
+                        algorithms::TCP_MD5
+                    ));
                 }
                 return Err(nom::Err::Failure(f));
             }

@@ -10,6 +10,7 @@
 //! tables (see [`best_match`] for why that gives the same answers; the
 //! unit tests compare it with the rules tried one by one).
 
+use crate::algorithms::{self, Form, Kind, Setkey};
 use crate::ir::{AuthAlgorithm, CompressionAlgorithm, EncryptAlgorithm, IpsecMode};
 
 /// Statement keywords (rule 1).
@@ -44,20 +45,8 @@ pub(crate) enum ProtoKw {
 }
 
 /// How an encryption algorithm name behaves in the grammar (setkey has one
-/// token type per behaviour).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EncKind {
-    /// Takes a key.
-    Keyed,
-    /// `null`: no key.
-    NoKey,
-    /// `simple`: no key, obsolete warning.
-    Old,
-    /// `des-deriv`: key, flag 0x20, not with the old protocols.
-    Deriv,
-    /// `des-32iv`: key, flag 0x10, only with the old protocols.
-    Iv32,
-}
+/// token type per behaviour); the algorithm table says it per spelling.
+pub(crate) use crate::algorithms::Form as EncKind;
 
 /// `-f` argument keywords (rule 10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,56 +203,12 @@ const PROTOS: &[(&str, ProtoKw)] = &[
     ("tcp", ProtoKw::Tcp),
 ];
 
-/// Encryption names of the `-E` state (dialect.md §10.1).
-pub(crate) const ENC_NAMES: &[(&str, EncryptAlgorithm, EncKind)] = &[
-    ("des-cbc", EncryptAlgorithm::DesCbc, EncKind::Keyed),
-    ("3des-cbc", EncryptAlgorithm::TripleDesCbc, EncKind::Keyed),
-    ("null", EncryptAlgorithm::Null, EncKind::NoKey),
-    ("simple", EncryptAlgorithm::Null, EncKind::Old),
-    (
-        "blowfish-cbc",
-        EncryptAlgorithm::BlowfishCbc,
-        EncKind::Keyed,
-    ),
-    ("cast128-cbc", EncryptAlgorithm::Cast128Cbc, EncKind::Keyed),
-    ("des-deriv", EncryptAlgorithm::DesCbc, EncKind::Deriv),
-    ("des-32iv", EncryptAlgorithm::DesCbc, EncKind::Iv32),
-    ("twofish-cbc", EncryptAlgorithm::TwofishCbc, EncKind::Keyed),
-    ("aes-cbc", EncryptAlgorithm::AesCbc, EncKind::Keyed),
-    ("rijndael-cbc", EncryptAlgorithm::AesCbc, EncKind::Keyed),
-    ("aes-ctr", EncryptAlgorithm::AesCtr, EncKind::Keyed),
-    (
-        "camellia-cbc",
-        EncryptAlgorithm::CamelliaCbc,
-        EncKind::Keyed,
-    ),
-];
-
-/// Authentication names of the `-A` state (dialect.md §10.2).
-pub(crate) const AUTH_NAMES: &[(&str, AuthAlgorithm, bool)] = &[
-    ("hmac-md5", AuthAlgorithm::HmacMd5, false),
-    ("hmac-sha1", AuthAlgorithm::HmacSha1, false),
-    ("keyed-md5", AuthAlgorithm::KeyedMd5, false),
-    ("keyed-sha1", AuthAlgorithm::KeyedSha1, false),
-    ("hmac-sha2-256", AuthAlgorithm::HmacSha256, false),
-    ("hmac-sha256", AuthAlgorithm::HmacSha256, false),
-    ("hmac-sha2-384", AuthAlgorithm::HmacSha384, false),
-    ("hmac-sha384", AuthAlgorithm::HmacSha384, false),
-    ("hmac-sha2-512", AuthAlgorithm::HmacSha512, false),
-    ("hmac-sha512", AuthAlgorithm::HmacSha512, false),
-    ("hmac-ripemd160", AuthAlgorithm::HmacRipemd160, false),
-    ("aes-xcbc-mac", AuthAlgorithm::AesXcbcMac, false),
-    ("null", AuthAlgorithm::Null, true),
-];
-
-/// Simple fixed-text rules of groups 7-13, in rule order.
+/// Simple fixed-text rules of groups 7-13, in rule order (the compression
+/// names of rule 8, between `-C` and `-R`, come from the algorithm table).
 const FIXED: &[(&str, TokKind)] = &[
     ("-A", TokKind::FAuth),
     ("-E", TokKind::FEnc),
     ("-C", TokKind::FComp),
-    ("oui", TokKind::CompAlg(CompressionAlgorithm::Oui)),
-    ("deflate", TokKind::CompAlg(CompressionAlgorithm::Deflate)),
-    ("lzs", TokKind::CompAlg(CompressionAlgorithm::Lzs)),
     ("-R", TokKind::FRawCpi),
     ("-m", TokKind::FMode),
     ("transport", TokKind::Mode(IpsecMode::Transport)),
@@ -366,18 +311,30 @@ fn same_word(w: &str, word: &[u8]) -> bool {
     w.len() == word.len() && w.first() == word.first() && w == word
 }
 
+/// An encryption name of the `-E` state (dialect.md §10.1).
 fn enc_name(word: &[u8]) -> Option<TokKind> {
-    ENC_NAMES
-        .iter()
-        .find(|(w, ..)| same_word(w, word))
-        .map(|&(_, a, k)| TokKind::EncAlg(a, k))
+    let (row, spelling) = algorithms::by_name(Kind::Encryption, word)?;
+    match row.setkey {
+        Setkey::Encrypt(a) => Some(TokKind::EncAlg(a, spelling.form)),
+        _ => None,
+    }
 }
 
+/// An authentication name of the `-A` state (dialect.md §10.2).
 fn auth_name(word: &[u8]) -> Option<TokKind> {
-    AUTH_NAMES
-        .iter()
-        .find(|(w, ..)| same_word(w, word))
-        .map(|&(_, a, nk)| TokKind::AuthAlg(a, nk))
+    let (row, spelling) = algorithms::by_name(Kind::Authentication, word)?;
+    match row.setkey {
+        Setkey::Auth(a) => Some(TokKind::AuthAlg(a, spelling.form == Form::NoKey)),
+        _ => None,
+    }
+}
+
+/// A compression name (rule 8).
+fn comp_name(word: &[u8]) -> Option<TokKind> {
+    match algorithms::by_name(Kind::Compression, word)?.0.setkey {
+        Setkey::Compress(c) => Some(TokKind::CompAlg(c)),
+        _ => None,
+    }
 }
 
 /// The rules active in `state` at the start of `input`: the winner's
@@ -504,7 +461,7 @@ fn keyword(word: &[u8]) -> Option<Keyword> {
 fn word_lexeme(word: &[u8], state: State) -> Lexeme {
     let alg = match state {
         State::Enc => enc_name(word),
-        State::Auth if word == b"tcp-md5" => return Lexeme::Swallow,
+        State::Auth if word == algorithms::TCP_MD5.as_bytes() => return Lexeme::Swallow,
         State::Auth => auth_name(word),
         State::Initial | State::Policy => None,
     };
@@ -520,7 +477,7 @@ fn word_lexeme(word: &[u8], state: State) -> Lexeme {
         if let Some(k) = exact(word, PROTOS) {
             return Lexeme::Tok(TokKind::Proto(k));
         }
-        if let Some(k) = exact(word, FIXED) {
+        if let Some(k) = exact(word, FIXED).or_else(|| comp_name(word)) {
             return Lexeme::Tok(k);
         }
     }
@@ -903,14 +860,17 @@ mod tests {
         let starts = |ok: &dyn Fn(char) -> bool| first.is_some_and(ok);
         let mut rules: Vec<(Option<usize>, Lexeme)> = Vec::new();
         let tok = Lexeme::Tok;
-        for (w, a, k) in ENC_NAMES {
-            if state == State::Enc && input.starts_with(w) {
-                rules.push((Some(w.len()), tok(TokKind::EncAlg(*a, *k))));
-            }
-        }
-        for (w, a, nk) in AUTH_NAMES {
-            if state == State::Auth && input.starts_with(w) {
-                rules.push((Some(w.len()), tok(TokKind::AuthAlg(*a, *nk))));
+        for row in &algorithms::TABLE {
+            for s in row.names {
+                if !input.starts_with(s.text) {
+                    continue;
+                }
+                let kind = match (row.setkey, state) {
+                    (Setkey::Encrypt(a), State::Enc) => TokKind::EncAlg(a, s.form),
+                    (Setkey::Auth(a), State::Auth) => TokKind::AuthAlg(a, s.form == Form::NoKey),
+                    _ => continue,
+                };
+                rules.push((Some(s.text.len()), tok(kind)));
             }
         }
         if state == State::Auth {
@@ -935,6 +895,11 @@ mod tests {
         }
         for (w, k) in FIXED {
             rules.push((longest(input, &[w]), tok(*k)));
+        }
+        for row in algorithms::of_kind(Kind::Compression) {
+            if let (Setkey::Compress(c), Some(s)) = (row.setkey, row.names.first()) {
+                rules.push((longest(input, &[s.text]), tok(TokKind::CompAlg(c))));
+            }
         }
         let blanks = run_of(input, 0, |c| c == ' ' || c == '\t');
         rules.push(((blanks > 0).then_some(blanks), Lexeme::Skip));
@@ -1102,11 +1067,11 @@ mod tests {
             assert!(is_string(w), "{w}");
             assert!(w.starts_with(|c: char| c.is_ascii_lowercase()), "{w}");
         }
-        let algs = ENC_NAMES
+        let algs = algorithms::TABLE
             .iter()
-            .map(|n| n.0)
-            .chain(AUTH_NAMES.iter().map(|n| n.0));
-        for w in algs.chain(["tcp-md5"]) {
+            .flat_map(|row| row.names)
+            .map(|s| s.text);
+        for w in algs.chain([algorithms::TCP_MD5]) {
             assert!(is_string(w), "{w}");
         }
         for (w, _) in FIXED.iter().filter(|(w, _)| w.starts_with('-')) {

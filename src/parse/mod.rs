@@ -164,7 +164,7 @@ fn in_key_position(tokens: &[Token], idx: usize, source: &str) -> bool {
             qh || t.kind == TokKind::Dec
                 || source
                     .get(prev.end..t.start)
-                    .is_some_and(|gap| gap.contains("tcp-md5"))
+                    .is_some_and(|gap| gap.contains(crate::algorithms::TCP_MD5))
         }
         // An unknown algorithm name: what follows is its key.
         TokKind::Str => before(2).is_some_and(|p| matches!(p.kind, TokKind::FEnc | TokKind::FAuth)),

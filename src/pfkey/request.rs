@@ -11,8 +11,9 @@ use zeroize::Zeroizing;
 use super::wire::{
     AddressExt, AddressKind, Extension, Header, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
     LifetimeKind, Message, MessageType, NatTPortKind, PolicyExt, SATYPE_AH, SATYPE_ESP,
-    SATYPE_IPCOMP, SATYPE_UNSPEC, Sa2Ext, SaExt, SecCtxExt, SupportedKind, aalg, calg, ealg, ipsec,
+    SATYPE_IPCOMP, SATYPE_UNSPEC, Sa2Ext, SaExt, SecCtxExt, SupportedKind, ipsec,
 };
+use crate::algorithms::{self, Kind, Setkey};
 use crate::ir::{
     AuthAlgorithm, CompressionAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol,
     Level, Lifetime, Operation, PolicyAction, PolicyRequest, SaType, SecurityAssociation,
@@ -31,44 +32,17 @@ pub fn satype(t: SaType) -> u8 {
 
 /// PF_KEY id of an encryption algorithm.
 pub fn encrypt_id(alg: EncryptAlgorithm) -> u8 {
-    use EncryptAlgorithm::*;
-    match alg {
-        DesCbc => ealg::DES_CBC,
-        TripleDesCbc => ealg::DES3_CBC,
-        Cast128Cbc => ealg::CAST_CBC,
-        BlowfishCbc => ealg::BLOWFISH_CBC,
-        Null => ealg::NULL,
-        AesCbc => ealg::AES_CBC,
-        AesCtr => ealg::AES_CTR,
-        CamelliaCbc => ealg::CAMELLIA_CBC,
-        TwofishCbc => ealg::TWOFISH_CBC,
-    }
+    alg.row().id
 }
 
 /// PF_KEY id of an authentication algorithm.
 pub fn auth_id(alg: AuthAlgorithm) -> u8 {
-    use AuthAlgorithm::*;
-    match alg {
-        HmacMd5 => aalg::MD5_HMAC,
-        HmacSha1 => aalg::SHA1_HMAC,
-        HmacSha256 => aalg::SHA2_256_HMAC,
-        HmacSha384 => aalg::SHA2_384_HMAC,
-        HmacSha512 => aalg::SHA2_512_HMAC,
-        HmacRipemd160 => aalg::RIPEMD160_HMAC,
-        AesXcbcMac => aalg::AES_XCBC_MAC,
-        KeyedMd5 => aalg::KEYED_MD5,
-        KeyedSha1 => aalg::KEYED_SHA1,
-        Null => aalg::NULL,
-    }
+    alg.row().id
 }
 
 /// PF_KEY id of a compression algorithm.
 pub fn compression_id(alg: CompressionAlgorithm) -> u8 {
-    match alg {
-        CompressionAlgorithm::Oui => calg::OUI,
-        CompressionAlgorithm::Deflate => calg::DEFLATE,
-        CompressionAlgorithm::Lzs => calg::LZS,
-    }
+    alg.row().id
 }
 
 fn mode(m: IpsecMode) -> u8 {
@@ -102,48 +76,20 @@ pub fn supported_algorithms(reply: &Message) -> SupportedAlgorithms {
         let Extension::Supported(kind, algs) = ext else {
             continue;
         };
+        let kind = match kind {
+            SupportedKind::Auth => Kind::Authentication,
+            SupportedKind::Encrypt => Kind::Encryption,
+        };
         for alg in algs {
-            match kind {
-                SupportedKind::Auth => {
-                    for a in ALL_AUTH.iter().filter(|a| auth_id(**a) == alg.id) {
-                        supported.auth.push((*a, alg.min_bits, alg.max_bits));
-                    }
-                }
-                SupportedKind::Encrypt => {
-                    for e in ALL_ENCRYPT.iter().filter(|e| encrypt_id(**e) == alg.id) {
-                        supported.encrypt.push((*e, alg.min_bits, alg.max_bits));
-                    }
-                }
+            match algorithms::by_id(kind, alg.id).map(|row| row.setkey) {
+                Some(Setkey::Auth(a)) => supported.auth.push((a, alg.min_bits, alg.max_bits)),
+                Some(Setkey::Encrypt(e)) => supported.encrypt.push((e, alg.min_bits, alg.max_bits)),
+                _ => {}
             }
         }
     }
     supported
 }
-
-const ALL_AUTH: [AuthAlgorithm; 10] = [
-    AuthAlgorithm::HmacMd5,
-    AuthAlgorithm::HmacSha1,
-    AuthAlgorithm::KeyedMd5,
-    AuthAlgorithm::KeyedSha1,
-    AuthAlgorithm::HmacSha256,
-    AuthAlgorithm::HmacSha384,
-    AuthAlgorithm::HmacSha512,
-    AuthAlgorithm::HmacRipemd160,
-    AuthAlgorithm::AesXcbcMac,
-    AuthAlgorithm::Null,
-];
-
-const ALL_ENCRYPT: [EncryptAlgorithm; 9] = [
-    EncryptAlgorithm::DesCbc,
-    EncryptAlgorithm::TripleDesCbc,
-    EncryptAlgorithm::Null,
-    EncryptAlgorithm::BlowfishCbc,
-    EncryptAlgorithm::Cast128Cbc,
-    EncryptAlgorithm::TwofishCbc,
-    EncryptAlgorithm::AesCbc,
-    EncryptAlgorithm::AesCtr,
-    EncryptAlgorithm::CamelliaCbc,
-];
 
 fn sa_address(kind: AddressKind, addr: SocketAddr) -> Extension {
     Extension::Address(

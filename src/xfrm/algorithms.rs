@@ -1,15 +1,16 @@
 //! The kernel's algorithm table as PF_KEY sees it (`net/xfrm/xfrm_algo.c`):
 //! PF_KEY ids ↔ crypto API names, with the `sadb_alg` values af_key reports
-//! and the ICV truncation it configures.
+//! and the ICV truncation it configures — the rows of
+//! [`crate::algorithms::TABLE`] the kernel has.
 //!
-//! Rows are in the kernel's table order, which is the order of the
+//! Rows come in the kernel's table order, which is the order of the
 //! SADB_REGISTER reply. Rows the kernel marks as not PF_KEY-capable (e.g.
-//! `cmac(aes)`, the AEAD ciphers) are left out: af_key neither accepts nor
-//! reports them, so an SA using one dumps with algorithm id 0.
+//! `cmac(aes)`, the AEAD ciphers) are not in the table: af_key neither
+//! accepts nor reports them, so an SA using one dumps with algorithm id 0.
 
-use crate::pfkey::wire::{aalg, calg, ealg};
+use crate::algorithms::{self as table, Kind};
 
-/// One PF_KEY-capable algorithm.
+/// One PF_KEY-capable algorithm of the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Algorithm {
     /// The canonical crypto API name the kernel stores.
@@ -27,99 +28,62 @@ pub struct Algorithm {
     pub icv_trunc_bits: u32,
 }
 
-const fn auth(name: &'static str, id: u8, bits: u16, trunc: u32) -> Algorithm {
-    Algorithm {
-        name,
-        id,
-        ivlen: 0,
-        min_bits: bits,
-        max_bits: bits,
-        icv_trunc_bits: trunc,
-    }
+fn view(row: &'static table::Algorithm) -> Option<Algorithm> {
+    row.xfrm.map(|x| Algorithm {
+        name: x.name,
+        id: row.id,
+        ivlen: x.ivlen,
+        min_bits: x.min_bits,
+        max_bits: x.max_bits,
+        icv_trunc_bits: x.icv_trunc_bits,
+    })
 }
 
-const fn enc(name: &'static str, id: u8, ivlen: u8, min_bits: u16, max_bits: u16) -> Algorithm {
-    Algorithm {
-        name,
-        id,
-        ivlen,
-        min_bits,
-        max_bits,
-        icv_trunc_bits: 0,
-    }
+fn of_kind(kind: Kind) -> impl Iterator<Item = Algorithm> {
+    table::of_kind(kind).iter().filter_map(view)
 }
 
 /// Authentication algorithms, in the kernel's order.
-pub const AUTH: [Algorithm; 9] = [
-    auth("digest_null", aalg::NULL, 0, 0),
-    auth("hmac(md5)", aalg::MD5_HMAC, 128, 96),
-    auth("hmac(sha1)", aalg::SHA1_HMAC, 160, 96),
-    auth("hmac(sha256)", aalg::SHA2_256_HMAC, 256, 96),
-    auth("hmac(sha384)", aalg::SHA2_384_HMAC, 384, 192),
-    auth("hmac(sha512)", aalg::SHA2_512_HMAC, 512, 256),
-    auth("hmac(rmd160)", aalg::RIPEMD160_HMAC, 160, 96),
-    auth("xcbc(aes)", aalg::AES_XCBC_MAC, 128, 96),
-    // between xcbc(aes) and hmac(sm3) the kernel has cmac(aes), which
-    // PF_KEY cannot name
-    auth("hmac(sm3)", aalg::SM3_256_HMAC, 256, 96),
-];
-
-/// Encryption algorithms, in the kernel's order.
-pub const ENCRYPT: [Algorithm; 11] = [
-    enc("ecb(cipher_null)", ealg::NULL, 0, 0, 0),
-    enc("cbc(des)", ealg::DES_CBC, 8, 64, 64),
-    enc("cbc(des3_ede)", ealg::DES3_CBC, 8, 192, 192),
-    enc("cbc(cast5)", ealg::CAST_CBC, 8, 40, 128),
-    enc("cbc(blowfish)", ealg::BLOWFISH_CBC, 8, 40, 448),
-    enc("cbc(aes)", ealg::AES_CBC, 8, 128, 256),
-    enc("cbc(serpent)", ealg::SERPENT_CBC, 8, 128, 256),
-    enc("cbc(camellia)", ealg::CAMELLIA_CBC, 8, 128, 256),
-    enc("cbc(twofish)", ealg::TWOFISH_CBC, 8, 128, 256),
-    enc("rfc3686(ctr(aes))", ealg::AES_CTR, 8, 160, 288),
-    enc("cbc(sm4)", ealg::SM4_CBC, 16, 128, 256),
-];
-
-/// Compression algorithms (IPComp), in the kernel's order.
-pub const COMPRESS: [Algorithm; 3] = [
-    enc("deflate", calg::DEFLATE, 0, 0, 0),
-    enc("lzs", calg::LZS, 0, 0, 0),
-    enc("lzjh", calg::LZJH, 0, 0, 0),
-];
-
-fn by_id(table: &[Algorithm], id: u8) -> Option<&Algorithm> {
-    table.iter().find(|a| a.id == id)
+pub fn auth() -> impl Iterator<Item = Algorithm> {
+    of_kind(Kind::Authentication)
 }
 
-fn by_name<'a>(table: &'a [Algorithm], name: &str) -> Option<&'a Algorithm> {
-    table.iter().find(|a| a.name == name)
+/// Encryption algorithms, in the kernel's order.
+pub fn encrypt() -> impl Iterator<Item = Algorithm> {
+    of_kind(Kind::Encryption)
+}
+
+/// Compression algorithms (IPComp), in the kernel's order.
+pub fn compress() -> impl Iterator<Item = Algorithm> {
+    of_kind(Kind::Compression)
 }
 
 /// The authentication algorithm with this PF_KEY id.
-pub fn auth_by_id(id: u8) -> Option<&'static Algorithm> {
-    by_id(&AUTH, id)
+pub fn auth_by_id(id: u8) -> Option<Algorithm> {
+    table::by_id(Kind::Authentication, id).and_then(view)
 }
 
 /// The encryption algorithm with this PF_KEY id.
-pub fn encrypt_by_id(id: u8) -> Option<&'static Algorithm> {
-    by_id(&ENCRYPT, id)
+pub fn encrypt_by_id(id: u8) -> Option<Algorithm> {
+    table::by_id(Kind::Encryption, id).and_then(view)
 }
 
 /// The compression algorithm with this PF_KEY id.
-pub fn compress_by_id(id: u8) -> Option<&'static Algorithm> {
-    by_id(&COMPRESS, id)
+pub fn compress_by_id(id: u8) -> Option<Algorithm> {
+    table::by_id(Kind::Compression, id).and_then(view)
 }
 
 /// PF_KEY id of a stored authentication algorithm name (0 if none).
 pub fn auth_id(name: &str) -> u8 {
-    by_name(&AUTH, name).map_or(0, |a| a.id)
+    table::by_xfrm_name(Kind::Authentication, name).map_or(0, |a| a.id)
 }
 
 /// PF_KEY id of a stored encryption algorithm name (0 if none).
 pub fn encrypt_id(name: &str) -> u8 {
-    by_name(&ENCRYPT, name).map_or(0, |a| a.id)
+    table::by_xfrm_name(Kind::Encryption, name).map_or(0, |a| a.id)
 }
 
 /// PF_KEY id of a stored compression algorithm name (0 if none).
 pub fn compress_id(name: &str) -> u8 {
-    by_name(&COMPRESS, name).map_or(0, |a| a.id)
+    table::by_xfrm_name(Kind::Compression, name).map_or(0, |a| a.id)
 }

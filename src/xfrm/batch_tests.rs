@@ -92,7 +92,7 @@ impl Datagrams for SimulatedKernel {
                     seq: m.header.seq,
                     ..NlHeader::default()
                 },
-                payload,
+                payload: payload.into(),
             });
             self.high_water = self.high_water.max(self.queue.len());
         }
@@ -177,7 +177,7 @@ fn answers_are_matched_by_sequence_number() {
                 seq,
                 ..NlHeader::default()
             },
-            payload,
+            payload: payload.into(),
         }
     };
     // sequence numbers that wrap inside the window

@@ -122,18 +122,13 @@ impl XfrmKernel {
     /// (one `sendmsg`, then the refusals are read): start-up costs a few
     /// system calls instead of two per row.
     fn probe_algorithms(&mut self) -> Res<(Vec<AlgorithmDesc>, Vec<AlgorithmDesc>)> {
-        let rows: Vec<(u8, u16, &Algorithm)> = algorithms::AUTH
-            .iter()
+        let rows: Vec<(u8, u16, Algorithm)> = algorithms::auth()
             .map(|a| (IPPROTO_AH, attr::ALG_AUTH, a))
-            .chain(
-                algorithms::ENCRYPT
-                    .iter()
-                    .map(|a| (IPPROTO_ESP, attr::ALG_CRYPT, a)),
-            )
+            .chain(algorithms::encrypt().map(|a| (IPPROTO_ESP, attr::ALG_CRYPT, a)))
             .collect();
         let requests: Vec<(u16, Vec<u8>)> = rows
             .iter()
-            .map(|&(proto, kind, a)| (msg::NEWSA, probe_payload(proto, kind, a)))
+            .map(|(proto, kind, a)| (msg::NEWSA, probe_payload(*proto, *kind, a)))
             .collect();
         let (answers, failure) = self.socket.batch(&requests);
         if let Some(e) = failure {
@@ -159,9 +154,9 @@ impl XfrmKernel {
             };
             if offered {
                 if proto == IPPROTO_AH {
-                    auth.push(desc(a));
+                    auth.push(desc(&a));
                 } else {
-                    encrypt.push(desc(a));
+                    encrypt.push(desc(&a));
                 }
             }
         }
@@ -987,7 +982,7 @@ fn needs_generated_reqid(m: &Message) -> bool {
 
 /// Requests of a batch waiting to be sent together: their index in the
 /// batch, and their XFRM type and payload (which may hold keys: wiped when
-/// cleared).
+/// cleared, and when dropped with requests left unsent).
 #[derive(Default)]
 struct PendingRun {
     index: Vec<usize>,
@@ -1006,6 +1001,12 @@ impl PendingRun {
         }
         self.index.clear();
         self.requests.clear();
+    }
+}
+
+impl Drop for PendingRun {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 

@@ -146,8 +146,8 @@ impl Available {
     /// Every row of af_key's table.
     pub fn all() -> Available {
         Available {
-            auth: algorithms::AUTH.iter().map(|a| a.id).collect(),
-            encrypt: algorithms::ENCRYPT.iter().map(|a| a.id).collect(),
+            auth: algorithms::auth().map(|a| a.id).collect(),
+            encrypt: algorithms::encrypt().map(|a| a.id).collect(),
         }
     }
 
@@ -533,8 +533,7 @@ fn sockaddr(ip: IpAddr) -> SocketAddr {
 /// order, with af_key's fixed lifetimes. `None` for other protocols.
 fn proposal(proto: u8, aalgos: u32, ealgos: u32, available: &Available) -> Option<Extension> {
     let allowed = |mask: u32, id: u8| id < 32 && (mask >> id) & 1 == 1;
-    let auth: Vec<&Algorithm> = algorithms::AUTH
-        .iter()
+    let auth: Vec<Algorithm> = algorithms::auth()
         .filter(|a| allowed(aalgos, a.id) && available.auth.contains(&a.id))
         .collect();
     // sadb_prop_replay and three reserved bytes, then the combinations
@@ -546,12 +545,11 @@ fn proposal(proto: u8, aalgos: u32, ealgos: u32, available: &Available) -> Optio
             }
         }
         IPPROTO_ESP => {
-            let encrypt = algorithms::ENCRYPT
-                .iter()
+            let encrypt = algorithms::encrypt()
                 .filter(|e| allowed(ealgos, e.id) && available.encrypt.contains(&e.id));
             for e in encrypt {
                 for a in &auth {
-                    body.extend_from_slice(&comb(Some(a), Some(e)));
+                    body.extend_from_slice(&comb(Some(a), Some(&e)));
                 }
             }
         }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroizing;
+
 /// Size of `struct nlmsghdr`.
 pub const NLMSG_HDRLEN: usize = 16;
 /// Size of `struct nlattr`.
@@ -121,11 +123,17 @@ impl NlHeader {
 pub struct NlMessage {
     /// The header (`len` is recomputed by [`NlMessage::emit`]).
     pub header: NlHeader,
-    /// Everything after the header.
-    pub payload: Vec<u8>,
+    /// Everything after the header. Requests and replies about SAs carry
+    /// keys, so the bytes are wiped when dropped.
+    pub payload: Zeroizing<Vec<u8>>,
 }
 
 impl NlMessage {
+    /// The message's length on the wire, padding included.
+    pub fn wire_len(&self) -> usize {
+        NLMSG_HDRLEN + align4(self.payload.len())
+    }
+
     /// Appends the message with a correct `nlmsg_len`, padded to 4 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
         let mut h = self.header;
@@ -155,7 +163,7 @@ impl NlMessage {
             }
             out.push(NlMessage {
                 header,
-                payload: rest[NLMSG_HDRLEN..len].to_vec(),
+                payload: Zeroizing::new(rest[NLMSG_HDRLEN..len].to_vec()),
             });
             off += align4(len);
         }
@@ -168,8 +176,9 @@ impl NlMessage {
 pub struct Attr {
     /// `nla_type` without the NESTED / NET_BYTEORDER flag bits.
     pub kind: u16,
-    /// The value.
-    pub value: Vec<u8>,
+    /// The value. Algorithm attributes carry keys, so the bytes are wiped
+    /// when dropped.
+    pub value: Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for Attr {
@@ -180,9 +189,18 @@ impl fmt::Debug for Attr {
 }
 
 impl Attr {
-    /// An attribute from a value.
+    /// An attribute from a value (taken over, not copied, so that a key in
+    /// it is wiped with the attribute).
     pub fn new(kind: u16, value: Vec<u8>) -> Attr {
-        Attr { kind, value }
+        Attr {
+            kind,
+            value: Zeroizing::new(value),
+        }
+    }
+
+    /// The attribute's length on the wire, padding included.
+    pub fn wire_len(&self) -> usize {
+        NLA_HDRLEN + align4(self.value.len())
     }
 
     /// Appends the attribute, padded to 4 bytes.
@@ -212,7 +230,7 @@ impl Attr {
             }
             out.push(Attr {
                 kind,
-                value: rest[NLA_HDRLEN..len].to_vec(),
+                value: Zeroizing::new(rest[NLA_HDRLEN..len].to_vec()),
             });
             off += align4(len);
         }

@@ -214,9 +214,16 @@ pub fn batch<D: Datagrams>(
         .iter()
         .map(|(_, p)| NLMSG_HDRLEN + align4(p.len()))
         .collect();
-    // Holds keys: wiped when dropped.
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
-    for window in windows(&sizes, limits) {
+    let windows = windows(&sizes, limits);
+    // Holds keys: wiped when dropped, and allocated once for the largest
+    // window, so that no reallocation leaves a copy behind unwiped.
+    let largest = windows
+        .iter()
+        .map(|w| sizes.get(w.clone()).map_or(0, |s| s.iter().sum()))
+        .max()
+        .unwrap_or(0);
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(largest));
+    for window in windows {
         buf.clear();
         let first = seq.wrapping_add(1);
         let last = window.end - 1;
@@ -365,13 +372,16 @@ impl NetlinkSocket {
                 seq: self.seq,
                 pid: 0,
             },
-            payload,
+            payload: zeroize::Zeroizing::new(payload),
         }
     }
 
     /// Sends framed requests in one datagram.
     pub fn send(&mut self, requests: &[NlMessage]) -> Result<(), SocketError> {
-        let mut buf = zeroize::Zeroizing::new(Vec::new());
+        // Holds keys: wiped when dropped, and allocated at its final size
+        // so that no reallocation leaves a copy behind unwiped.
+        let len = requests.iter().map(NlMessage::wire_len).sum();
+        let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(len));
         for r in requests {
             r.emit(&mut buf);
         }

@@ -213,7 +213,7 @@ fn netlink_framing_round_trips() {
             seq: 5,
             pid: 6,
         },
-        payload: vec![9; 5],
+        payload: vec![9; 5].into(),
     };
     let mut b = Vec::new();
     m.emit(&mut b);
@@ -359,6 +359,38 @@ fn added_sas_read_back_as_the_kernel_reported_them() {
         }
     }
     assert!(compared > 20, "only {compared} SAs compared");
+}
+
+/// Keys go from the PF_KEY request to the socket in buffers that are
+/// wiped when dropped, each allocated at its final size: a reallocation
+/// would leave an unwiped copy of the key behind.
+#[test]
+fn key_buffers_are_never_reallocated() {
+    let mut keyed = 0;
+    for case in cases() {
+        for request in of_type(&raw(&case, "F.send.raw"), MessageType::Add) {
+            let Ok(sa) = translate::sa_request(&request) else {
+                continue;
+            };
+            let algorithms = sa.attrs.iter().filter(|a| {
+                matches!(
+                    a.kind,
+                    attr::ALG_AUTH_TRUNC | attr::ALG_CRYPT | attr::ALG_COMP
+                )
+            });
+            for a in algorithms {
+                assert_eq!(a.value.capacity(), a.value.len(), "{}", case.display());
+                keyed += 1;
+            }
+            let payload = sa.payload();
+            assert_eq!(payload.capacity(), payload.len(), "{}", case.display());
+        }
+    }
+    assert!(keyed > 20, "only {keyed} keyed attributes");
+    // An attribute takes its value over rather than copying it.
+    let value = vec![7u8; 32];
+    let at = value.as_ptr();
+    assert_eq!(Attr::new(attr::ALG_CRYPT, value).value.as_ptr(), at);
 }
 
 #[test]
@@ -574,22 +606,21 @@ fn the_algorithm_table_is_the_recorded_register_reply() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kernel-register.raw");
     let bytes = fs::read(path).expect("kernel-register.raw");
     let reply = Message::parse(&bytes).expect("REGISTER reply");
-    let table = |t: &[algorithms::Algorithm]| -> Vec<crate::pfkey::wire::AlgorithmDesc> {
-        t.iter()
-            .map(|a| crate::pfkey::wire::AlgorithmDesc {
-                id: a.id,
-                ivlen: a.ivlen,
-                min_bits: a.min_bits,
-                max_bits: a.max_bits,
-            })
-            .collect()
+    let table = |t: &mut dyn Iterator<Item = algorithms::Algorithm>| {
+        t.map(|a| crate::pfkey::wire::AlgorithmDesc {
+            id: a.id,
+            ivlen: a.ivlen,
+            min_bits: a.min_bits,
+            max_bits: a.max_bits,
+        })
+        .collect::<Vec<_>>()
     };
     // the recording kernel (6.1) predates SM3 and SM4
     let auth = reply.supported(SupportedKind::Auth).expect("auth");
-    let auth_table = table(&algorithms::AUTH);
+    let auth_table = table(&mut algorithms::auth());
     assert_eq!(auth, &auth_table[..auth_table.len() - 1]);
     let enc = reply.supported(SupportedKind::Encrypt).expect("encrypt");
-    let enc_table = table(&algorithms::ENCRYPT);
+    let enc_table = table(&mut algorithms::encrypt());
     assert_eq!(enc, &enc_table[..enc_table.len() - 1]);
 }
 

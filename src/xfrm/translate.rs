@@ -13,9 +13,10 @@ use zeroize::Zeroizing;
 use super::algorithms;
 use super::netlink::{Attr, find};
 use super::wire::{
-    AF_INET6, Algo, EncapTmpl, LifetimeCfg, LifetimeCur, POLICY_ALLOW, POLICY_BLOCK, Selector,
-    UserSecCtx, UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo, UserspiInfo,
-    XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode, state_flag,
+    AF_INET6, ALG_NAME_LEN, Algo, EncapTmpl, LifetimeCfg, LifetimeCur, POLICY_ALLOW, POLICY_BLOCK,
+    Selector, UserSecCtx, UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo,
+    UserspiInfo, XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode,
+    state_flag,
 };
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
@@ -166,6 +167,16 @@ fn key_bytes(k: Option<&KeyExt>) -> (u32, Zeroizing<Vec<u8>>) {
     }
 }
 
+/// An algorithm attribute. Its value holds the key: written into a buffer
+/// of its final size (no reallocation leaves a copy behind) that the
+/// attribute wipes when dropped.
+fn algo_attr(kind: u16, algo: &Algo, with_trunc: bool) -> Attr {
+    let fixed = ALG_NAME_LEN + if with_trunc { 8 } else { 4 };
+    let mut v = Vec::with_capacity(fixed + algo.key.len());
+    algo.emit(with_trunc, &mut v);
+    Attr::new(kind, v)
+}
+
 /// An SA to create: the fixed part and its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSa {
@@ -178,7 +189,11 @@ pub struct NewSa {
 impl NewSa {
     /// The payload of an XFRM_MSG_NEWSA / UPDSA message.
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(UsersaInfo::LEN + 256);
+        // Allocated at its final size: the attributes carry keys, and a
+        // reallocation would leave a copy of them behind. The socket wipes
+        // the payload once sent.
+        let len = UsersaInfo::LEN + self.attrs.iter().map(Attr::wire_len).sum::<usize>();
+        let mut out = Vec::with_capacity(len);
         self.info.emit(&mut out);
         super::netlink::emit_attrs(&self.attrs, &mut out);
         out
@@ -226,9 +241,7 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
             trunc_bits: a.icv_trunc_bits,
             key,
         };
-        let mut v = Vec::new();
-        algo.emit(true, &mut v);
-        attrs.push(Attr::new(attr::ALG_AUTH_TRUNC, v));
+        attrs.push(algo_attr(attr::ALG_AUTH_TRUNC, &algo, true));
     }
     if satype == 9 {
         if sa.encrypt != 0 {
@@ -237,9 +250,7 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
                 name: a.name.to_string(),
                 ..Algo::default()
             };
-            let mut v = Vec::new();
-            algo.emit(false, &mut v);
-            attrs.push(Attr::new(attr::ALG_COMP, v));
+            attrs.push(algo_attr(attr::ALG_COMP, &algo, false));
         }
     } else if sa.encrypt != 0 {
         let a = algorithms::encrypt_by_id(sa.encrypt).ok_or(libc::ENOSYS)?;
@@ -250,9 +261,7 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
             trunc_bits: 0,
             key,
         };
-        let mut v = Vec::new();
-        algo.emit(false, &mut v);
-        attrs.push(Attr::new(attr::ALG_CRYPT, v));
+        attrs.push(algo_attr(attr::ALG_CRYPT, &algo, false));
     }
 
     let family = family_of(src.addr.ip());
