@@ -227,3 +227,23 @@ fn comparison_passes_a_recording_and_catches_a_changed_dump() {
         v.diffs
     );
 }
+
+/// The harness refuses a kernel it does not know at once, as a setup
+/// failure (exit 125, which the tests report as "no test kernel"), and
+/// boots nothing: a typo in `RSETKEY_TEST_KERNEL` must never pass as a run.
+#[test]
+fn harness_refuses_an_unknown_test_kernel() {
+    let out = std::process::Command::new("bash")
+        .arg(common::harness("kernel"))
+        .args(["--", "true"])
+        .env("RSETKEY_TEST_KERNEL", "vmware")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash tests/harness/kernel");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains("RSETKEY_TEST_KERNEL must be uml, qemu or auto, not 'vmware'"),
+        "{stderr}"
+    );
+}

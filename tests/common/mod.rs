@@ -238,8 +238,8 @@ pub struct Guest {
     pub kernel: Kernel,
     pub command: Vec<String>,
     /// Seconds before the harness kills the guest (unless
-    /// `RSETKEY_GUEST_TIMEOUT` says otherwise), for UML: stretched by
-    /// [`TestKernel::slowdown`].
+    /// `RSETKEY_GUEST_TIMEOUT` says otherwise), as UML needs them; other
+    /// kernels stretch it by [`TestKernel::slowdown`].
     pub timeout: u64,
 }
 
