@@ -1,8 +1,11 @@
 //! `-v` / `-H`: every message sent (`-H`: as hex) and, with `-v`, every
 //! message received, in libipsec's debug format, in order with the rest of
-//! standard output.
+//! standard output. Paid for only when asked: without either flag no
+//! message is serialised.
 
 use std::io::{self, Write};
+
+use zeroize::Zeroizing;
 
 use crate::dump;
 use crate::ir::Keys;
@@ -39,8 +42,18 @@ impl<'k> Tracer<'k> {
         }
     }
 
+    /// Whether a message sent (or received) is printed at all.
+    fn shows(&self, sent: bool) -> bool {
+        self.verbose || (sent && self.hex)
+    }
+
     fn print(&mut self, message: &Message, sent: bool) -> io::Result<()> {
-        let bytes = zeroize::Zeroizing::new(message.to_bytes().to_vec());
+        if !self.shows(sent) {
+            return Ok(());
+        }
+        // The message holds keys: its bytes are wiped when dropped (the
+        // conversion keeps the serialiser's allocation, no copy is left).
+        let bytes = Zeroizing::new(Vec::<u8>::from(message.to_bytes()));
         // -H asks for the raw bytes, keys included; -v decodes and masks
         // keys unless --show-keys.
         if sent && self.hex {
@@ -163,5 +176,21 @@ mod tests {
                 assert!(!text.contains("sadb_msg{"), "{text}");
             }
         }
+    }
+
+    /// Without `-v` and `-H` nothing is printed, and no message is even
+    /// serialised: the tracer costs nothing when not asked for.
+    #[test]
+    fn without_flags_the_tracer_shows_and_serialises_nothing() {
+        let capture = Capture::default();
+        let out = SharedOutput::new(capture.clone());
+        let mut kernel = FakeKernel::default();
+        let mut traced = Tracer::new(&mut kernel, out.clone(), false, false, Keys::Show);
+        assert!(!traced.shows(true) && !traced.shows(false));
+        let mut exec = Executor::new(&mut traced, out, reporter());
+        // the adds only: a `get` would print its SA
+        exec.execute_all(&script()[..4]).expect("runs");
+        exec.output().flush().expect("flush");
+        assert!(capture.0.borrow().is_empty());
     }
 }
