@@ -26,8 +26,6 @@
 //!   about weak or unsatisfiable configurations (rsetkey additions, on
 //!   stderr only).
 
-#![warn(missing_docs)]
-
 pub mod algorithms;
 pub mod atomic;
 pub mod cli;
