@@ -7,6 +7,9 @@
 //! selectors, and comments. Names resolve through `fixtures/etc`, so no
 //! system lookup is timed. See `benches/README.md`.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use rsetkey::parse::{FileNames, Options, parse_script_with};
 use std::hint::black_box;

@@ -1,6 +1,7 @@
 //! rsetkey: manually keyed IPsec for Linux, a drop-in for `setkey(8)`.
 //!
-//! The layers, and the one direction their dependencies point:
+//! The layers, and the one direction their dependencies point (the map is
+//! `ARCHITECTURE.md`):
 //!
 //! * [`algorithms`] is the one table of every algorithm: setkey's names,
 //!   PF_KEY ids, dump names, the kernel's crypto API names and sizes;
@@ -14,15 +15,16 @@
 //! * [`dump`] prints kernel messages exactly as setkey does (it reads wire
 //!   types only, never the parser);
 //! * [`run`] executes IR statements against a kernel and reports like
-//!   setkey;
-//! * [`cli`] ties them together the way setkey's command line does;
+//!   setkey; [`output`] is the standard output they all share, [`trace`]
+//!   the `-v` / `-H` tracer;
+//! * [`cli`] is the command line, setkey's flags, and dispatches to a
+//!   [`mode`]: one per thing the command line does (`-f`/`-c`/`-n`,
+//!   `--atomic`, `-D`, `-F`, `-x`, `FILE...`), on top of everything else;
 //! * [`atomic`] gives `--atomic` its snapshot, scratch namespace and
 //!   restore;
 //! * [`permissions`] and [`lint`] warn about scripts others can read and
 //!   about weak or unsatisfiable configurations (rsetkey additions, on
 //!   stderr only).
-
-#![warn(missing_docs)]
 
 pub mod algorithms;
 pub mod atomic;
@@ -30,9 +32,12 @@ pub mod cli;
 pub mod dump;
 pub mod ir;
 pub mod lint;
+pub mod mode;
 pub mod os;
+pub mod output;
 pub mod parse;
 pub mod permissions;
 pub mod pfkey;
 pub mod run;
+pub mod trace;
 pub mod xfrm;

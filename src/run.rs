@@ -8,18 +8,15 @@
 //! call where the interface allows it), and their errors are then reported
 //! in statement order with their lines, as if each had been sent alone.
 
-use crate::os::now;
-use std::cell::{Cell, RefCell};
-use std::io::{self, BufWriter, Write};
-use std::rc::Rc;
+use std::io::{self, Write};
 
 use crate::dump::{self, DumpOptions};
-use crate::ir::Keys;
 use crate::ir::{Operation, Statement};
+use crate::output::DumpClock;
 use crate::pfkey::SocketError;
 use crate::pfkey::request;
 use crate::pfkey::wire::{Message, MessageType};
-use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel, ReplyNeed, request_each};
+use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel, ReplyNeed};
 
 /// Where and how messages about statements are printed.
 #[derive(Debug, Clone)]
@@ -167,6 +164,9 @@ impl<'a, W: Write> Executor<'a, W> {
 
     /// Reads the time for dump text from `clock` (by default, once per
     /// entry): [`SharedOutput::clock`] for a [`SharedOutput`].
+    ///
+    /// [`SharedOutput`]: crate::output::SharedOutput
+    /// [`SharedOutput::clock`]: crate::output::SharedOutput::clock
     pub fn read_time_from(&mut self, clock: DumpClock) {
         self.clock = clock;
     }
@@ -469,296 +469,29 @@ pub enum RunError {
     Output(#[from] io::Error),
 }
 
-/// The clock of dump text (`current:`, `diff:`): setkey's `time(NULL)`,
-/// read again only when time may have moved on.
-///
-/// setkey reads the clock for every entry it prints. Where the kernel
-/// offers no vDSO (user-mode Linux, some sandboxes) each reading is a
-/// system call, and a dump of 10 000 SAs through XFRM made more of them
-/// than of all others together. A reading is kept until the output reaches
-/// its file descriptor ([`Ticking`]: the only place a dump can wait, for a
-/// full pipe or a slow disk) or the next request starts ([`tick`]). Entries
-/// printed in between are microseconds apart: they show the second a
-/// reading per entry would show, unless one of those microseconds ends a
-/// second (then the later entries show the second before, one second off,
-/// as if setkey had printed them a moment sooner).
-///
-/// [`tick`]: DumpClock::tick
-#[derive(Debug, Clone)]
-pub struct DumpClock {
-    reading: Rc<Cell<Option<u64>>>,
-    keeps: bool,
-}
-
-impl DumpClock {
-    /// A clock that keeps its reading until [`DumpClock::tick`].
-    pub fn new() -> DumpClock {
-        DumpClock {
-            reading: Rc::new(Cell::new(None)),
-            keeps: true,
-        }
-    }
-
-    /// A clock read for every entry, as setkey reads it (for output that
-    /// cannot tell when it was written).
-    pub fn every_entry() -> DumpClock {
-        DumpClock {
-            keeps: false,
-            ..DumpClock::new()
-        }
-    }
-
-    /// Seconds since the epoch: the kept reading, or a new one.
-    pub fn now(&self) -> u64 {
-        match self.reading.get() {
-            Some(t) if self.keeps => t,
-            _ => {
-                let t = now();
-                self.reading.set(Some(t));
-                t
-            }
-        }
-    }
-
-    /// Forgets the reading: the next [`DumpClock::now`] reads the clock.
-    pub fn tick(&self) {
-        self.reading.set(None);
-    }
-}
-
-impl Default for DumpClock {
-    fn default() -> DumpClock {
-        DumpClock::new()
-    }
-}
-
-/// A writer that ticks a [`DumpClock`] whenever it writes: time may have
-/// passed while it waited. Sits below the output buffer, so it ticks once
-/// per buffer written, not once per line.
-#[derive(Debug)]
-pub struct Ticking<W> {
-    inner: W,
-    clock: DumpClock,
-}
-
-impl<W: Write> Ticking<W> {
-    /// `inner`, ticking `clock`.
-    pub fn new(inner: W, clock: DumpClock) -> Ticking<W> {
-        Ticking { inner, clock }
-    }
-}
-
-impl<W: Write> Write for Ticking<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.inner.write(buf);
-        self.clock.tick();
-        written
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let flushed = self.inner.flush();
-        self.clock.tick();
-        flushed
-    }
-}
-
-/// Bytes of standard output buffered before a write.
-const OUTPUT_BUFFER: usize = 64 * 1024;
-
-/// Standard output shared by everything that prints during a run (the
-/// executor, the dump printer, the message tracer), so that their output
-/// stays in the order it was produced.
-///
-/// It comes with the [`DumpClock`] its writes tick.
-#[derive(Clone)]
-pub struct SharedOutput {
-    out: Rc<RefCell<dyn Write>>,
-    clock: DumpClock,
-}
-
-impl SharedOutput {
-    /// Buffered standard output.
-    pub fn stdout() -> SharedOutput {
-        // Dumps of large tables are megabytes of text: a large buffer keeps
-        // the number of write calls down (they are costly where system
-        // calls are, as under virtualisation).
-        let clock = DumpClock::new();
-        let stdout = Ticking::new(io::stdout(), clock.clone());
-        SharedOutput {
-            out: Rc::new(RefCell::new(BufWriter::with_capacity(
-                OUTPUT_BUFFER,
-                stdout,
-            ))),
-            clock,
-        }
-    }
-
-    /// Any writer, shared; every write ticks the clock.
-    pub fn new(out: impl Write + 'static) -> SharedOutput {
-        let clock = DumpClock::new();
-        SharedOutput {
-            out: Rc::new(RefCell::new(Ticking::new(out, clock.clone()))),
-            clock,
-        }
-    }
-
-    /// The clock for dump text written here.
-    pub fn clock(&self) -> DumpClock {
-        self.clock.clone()
-    }
-}
-
-impl Write for SharedOutput {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.borrow_mut().write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.borrow_mut().flush()
-    }
-}
-
-/// `-v` / `-H`: prints every message sent (`-H`: also as hex) and, with
-/// `-v`, every message received, in libipsec's debug format.
-pub struct Tracer<'k> {
-    inner: &'k mut dyn Kernel,
-    out: SharedOutput,
-    verbose: bool,
-    hex: bool,
-    keys: Keys,
-}
-
-impl<'k> Tracer<'k> {
-    /// Traces `inner`'s traffic onto `out`: decoded with `verbose`, sent
-    /// messages in hex with `hex`; `keys` says whether key bytes show.
-    pub fn new(
-        inner: &'k mut dyn Kernel,
-        out: SharedOutput,
-        verbose: bool,
-        hex: bool,
-        keys: Keys,
-    ) -> Self {
-        Tracer {
-            inner,
-            out,
-            verbose,
-            hex,
-            keys,
-        }
-    }
-
-    fn print(&mut self, message: &Message, sent: bool) -> io::Result<()> {
-        let bytes = zeroize::Zeroizing::new(message.to_bytes().to_vec());
-        // -H asks for the raw bytes, keys included; -v decodes and masks
-        // keys unless --show-keys.
-        if sent && self.hex {
-            dump::kdebug::write_hexdump(&mut self.out, &bytes)?;
-        }
-        if self.verbose {
-            dump::kdebug::write_kdebug(&mut self.out, &bytes, self.keys)?;
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
-    }
-}
-
-impl Kernel for Tracer<'_> {
-    fn pid(&self) -> u32 {
-        self.inner.pid()
-    }
-
-    fn detail(&self) -> Option<&str> {
-        self.inner.detail()
-    }
-
-    fn request(&mut self, message: &Message) -> Result<Message, SocketError> {
-        // Tracing is best effort: a failed write shows up at the final flush.
-        let _ = self.print(message, true);
-        let reply = self.inner.request(message)?;
-        let _ = self.print(&reply, false);
-        Ok(reply)
-    }
-
-    /// With `-v`, requests go one by one, so the trace shows each request
-    /// followed by its full reply, as without batches. Otherwise the inner
-    /// kernel batches them; `-H` shows the requests that reached an answer
-    /// (and the one the transport failed on), as one by one it would.
-    fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
-        if self.verbose {
-            return request_each(self, requests);
-        }
-        let outcome = self.inner.request_batch(requests, need);
-        if self.hex {
-            let shown = outcome.replies.len() + usize::from(outcome.failure.is_some());
-            for m in requests.iter().take(shown) {
-                let _ = self.print(m, true);
-            }
-        }
-        outcome
-    }
-
-    fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
-        let reply = self.inner.next_reply(msg_type)?;
-        let _ = self.print(&reply, false);
-        Ok(reply)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
     use crate::ir::SupportedAlgorithms;
     use crate::parse::{self, Options};
+    use crate::pfkey::request_each;
     use nix::errno::Errno;
-
-    #[test]
-    fn the_dump_clock_keeps_its_reading_until_output_is_written_or_ticked() {
-        let clock = DumpClock::new();
-        assert_eq!(clock.reading.get(), None);
-        let t = clock.now();
-        assert_eq!(clock.reading.get(), Some(t), "kept");
-        clock.tick();
-        assert_eq!(clock.reading.get(), None, "forgotten at a tick");
-
-        // below a buffer: ticks only when the buffer is written out
-        let mut out = BufWriter::with_capacity(16, Ticking::new(Vec::new(), clock.clone()));
-        clock.now();
-        out.write_all(b"one line\n").expect("buffered");
-        assert!(clock.reading.get().is_some(), "nothing written yet");
-        out.write_all(b"a longer second line\n").expect("written");
-        assert_eq!(clock.reading.get(), None, "written: time may have passed");
-        clock.now();
-        out.flush().expect("flushed");
-        assert_eq!(clock.reading.get(), None);
-
-        // unbuffered shared output: every write ticks
-        let mut shared = SharedOutput::new(Vec::new());
-        let clock = shared.clock();
-        clock.now();
-        shared.write_all(b"x").expect("written");
-        assert_eq!(clock.reading.get(), None);
-    }
-
-    #[test]
-    fn a_clock_for_every_entry_reads_every_time() {
-        let clock = DumpClock::every_entry();
-        clock.reading.set(Some(1));
-        assert!(clock.now() > 1, "read again, not kept");
-    }
 
     /// A kernel that refuses the requests whose SPI is in `refuse` (with
     /// EEXIST), fails the transport at SPI `fail_at`, and records what it
     /// was asked and how (one by one, or in which batches).
     #[derive(Default)]
-    struct FakeKernel {
-        refuse: Vec<u32>,
-        fail_at: Option<u32>,
-        batches: bool,
-        log: Vec<(u8, u32)>,
-        batch_sizes: Vec<usize>,
-        detail: Option<String>,
+    pub(crate) struct FakeKernel {
+        pub(crate) refuse: Vec<u32>,
+        pub(crate) fail_at: Option<u32>,
+        pub(crate) batches: bool,
+        pub(crate) log: Vec<(u8, u32)>,
+        pub(crate) batch_sizes: Vec<usize>,
+        pub(crate) detail: Option<String>,
         /// Refuse every `fwd` policy (as if one with its selector existed).
-        refuse_fwd: bool,
+        pub(crate) refuse_fwd: bool,
     }
 
     impl FakeKernel {
@@ -815,7 +548,7 @@ mod tests {
     /// Statements on lines 1, 2, … : SAs with SPIs 0x101…, a `get` (not
     /// batchable) after the fourth, an `in` policy (two requests) and an
     /// `exit` before the last statement.
-    fn script() -> Vec<Statement> {
+    pub(crate) fn script() -> Vec<Statement> {
         let mut text = String::new();
         for i in 1..=4 {
             text += &format!(
@@ -840,7 +573,7 @@ mod tests {
         parse::parse_script(&text, &options).expect("test script parses")
     }
 
-    fn reporter() -> Reporter {
+    pub(crate) fn reporter() -> Reporter {
         Reporter {
             program: "rsetkey".to_string(),
             file: "test.conf".to_string(),
@@ -991,64 +724,5 @@ mod tests {
         assert_eq!(batch_run(&statements[4..]), 0); // get
         assert_eq!(batch_run(&statements[5..]), 4); // spdadd (2 requests), 3 adds
         assert_eq!(batch_run(&statements[9..]), 0); // exit
-    }
-
-    /// A writer whose bytes the test can read afterwards.
-    #[derive(Clone, Default)]
-    struct Capture(Rc<RefCell<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// `-v` decodes every request and reply, in order with the executor's
-    /// own output, keys masked unless asked for; `-H` dumps requests in hex.
-    #[test]
-    fn tracer_decodes_messages_and_masks_keys() {
-        let statements = script();
-        let first = &statements[..1];
-        for (keys, verbose, hex) in [
-            (Keys::Mask, true, false),
-            (Keys::Show, true, false),
-            (Keys::Mask, false, true),
-        ] {
-            let capture = Capture::default();
-            let out = SharedOutput::new(capture.clone());
-            let mut kernel = FakeKernel {
-                refuse: vec![0x101],
-                ..FakeKernel::default()
-            };
-            let mut traced = Tracer::new(&mut kernel, out.clone(), verbose, hex, keys);
-            let mut exec = Executor::new(&mut traced, out, reporter());
-            exec.execute_all(first).expect("runs");
-            exec.output().flush().expect("flush");
-            let text = String::from_utf8_lossy(&capture.0.borrow()).into_owned();
-            // KEY as kdebug prints it
-            let key_hex = "00112233 44556677 8899aabb ccddeeff";
-            if verbose {
-                // request, then its error reply, then setkey's -c text
-                let request = text
-                    .find("sadb_msg{ version=2 type=3 errno=0")
-                    .expect("request");
-                let reply = text.find("type=3 errno=17").expect("reply");
-                let error = text.find("File exists.").expect("error text");
-                assert!(request < reply && reply < error, "{text}");
-                assert_eq!(text.contains(key_hex), keys == Keys::Show, "{text}");
-                assert!(
-                    keys == Keys::Show || text.contains("key= ******** ********"),
-                    "{text}"
-                );
-            } else {
-                assert!(text.starts_with("00000000: 02 03 00 03 "), "{text}");
-                assert!(!text.contains("sadb_msg{"), "{text}");
-            }
-        }
     }
 }

@@ -1,6 +1,9 @@
 //! The command line end to end, where no kernel is needed: `-n`, raw
 //! message files, usage and version, and what a bad script looks like.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

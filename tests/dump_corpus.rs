@@ -2,6 +2,9 @@
 //! dump printer and compares with the text real setkey printed, byte for
 //! byte (clock from the case's `meta`, UTC, the pinned protocols file).
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use rsetkey::dump::{DumpOptions, Printer, Protocols, Zone};

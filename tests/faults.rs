@@ -36,6 +36,9 @@
 //! once each on the faulty line, nothing on any other line (rsetkey's own
 //! explanation lines after them are allowed), no key material.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! Two dumps by different processes at different times differ in the
 //! dumping process's pid, the `current:` time and `diff:`; only those are
 //! masked (plus [`common::normalize`]'s fields), `created:` stays exact.

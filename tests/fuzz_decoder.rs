@@ -26,6 +26,9 @@
 //! is the decoders' own: the corpus, the mutations and what every input
 //! goes through.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fuzzing;
 
 use std::fs;

@@ -25,6 +25,9 @@
 //! `tests/fuzzing/mod.rs`, shared with the other fuzz targets; what is here
 //! is the parser's own: its inputs and what every input must satisfy.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fuzzing;
 
 use std::path::{Path, PathBuf};

@@ -63,6 +63,9 @@
 //! is the XFRM path's own: the seeds, the generators and what every input
 //! goes through.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fuzzing;
 
 use std::cell::RefCell;

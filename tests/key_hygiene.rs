@@ -6,6 +6,9 @@
 //! (without one, `-n` checks against the algorithms Linux usually offers).
 //! `-c` needs a socket, so its messages are checked at the parser level.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

@@ -10,6 +10,9 @@
 //! That accepted scripts also send exactly setkey's messages is checked,
 //! byte for byte, by `send_corpus.rs`.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -15,6 +15,9 @@
 //! touches DNS. Case counts default to a few hundred per property (the file
 //! runs in seconds in release); `PROPTEST_CASES` overrides them.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::path::Path;
 use std::sync::OnceLock;

@@ -3,6 +3,9 @@
 //! needed. Messages that depend on the kernel's replies (the DELETEs of a
 //! `deleteall`) are left out of the comparison.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

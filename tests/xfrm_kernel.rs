@@ -25,6 +25,9 @@
 //! test kernel cannot be installed or booted, a test prints a loud notice and
 //! passes, unless `CI=true`: then it fails.
 
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{

@@ -311,7 +311,9 @@ fn same_word(w: &str, word: &[u8]) -> bool {
     w.len() == word.len() && w.first() == word.first() && w == word
 }
 
-/// An encryption name of the `-E` state (dialect.md §10.1).
+/// An encryption name: a token only right after `-E` (the state is left
+/// when a name matches); the names are the encryption rows of
+/// [`algorithms`], aliases such as `rijndael-cbc` included.
 fn enc_name(word: &[u8]) -> Option<TokKind> {
     let (row, spelling) = algorithms::by_name(Kind::Encryption, word)?;
     match row.setkey {
@@ -320,7 +322,9 @@ fn enc_name(word: &[u8]) -> Option<TokKind> {
     }
 }
 
-/// An authentication name of the `-A` state (dialect.md §10.2).
+/// An authentication name: a token only right after `-A` (the state is
+/// left when a name matches); the names are the authentication rows of
+/// [`algorithms`]. A name that takes no key (`null`) says so.
 fn auth_name(word: &[u8]) -> Option<TokKind> {
     let (row, spelling) = algorithms::by_name(Kind::Authentication, word)?;
     match row.setkey {

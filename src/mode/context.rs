@@ -1,0 +1,175 @@
+//! What every mode shares: the program name, the options of the command
+//! line, opening the kernel, reporting errors.
+
+use nix::errno::Errno;
+
+use crate::dump::DumpOptions;
+use crate::ir::{Keys, SupportedAlgorithms};
+use crate::output::SharedOutput;
+use crate::parse;
+use crate::pfkey::socket::PfKeySocket;
+use crate::pfkey::{Kernel, SocketError, request};
+use crate::run::RunError;
+use crate::trace::Tracer;
+use crate::xfrm::XfrmKernel;
+
+/// The kernel interfaces rsetkey can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Backend {
+    /// PF_KEY when the kernel has it, XFRM netlink otherwise.
+    #[default]
+    Auto,
+    /// PF_KEY v2 (what setkey uses).
+    Pfkey,
+    /// XFRM netlink (what `ip xfrm` uses).
+    Xfrm,
+}
+
+/// The flags of the command line that change how a mode works.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `-a`: dumps show dead SAs too.
+    pub all: bool,
+    /// `-p`: dumps show ports.
+    pub ports: bool,
+    /// `-N`: `-DP` hides per-socket policies.
+    pub hide_socket_policies: bool,
+    /// `-P`: `-D` / `-F` work on the SPD.
+    pub policy: bool,
+    /// `-l`: `-D` repeats every second.
+    pub repeat: bool,
+    /// `-n`: parse and check only, send nothing.
+    pub no_action: bool,
+    /// `-v`: decode every message.
+    pub verbose: bool,
+    /// `-H`: hex-dump messages.
+    pub hex: bool,
+    /// `-x` given this many times.
+    pub monitor: u8,
+    /// `-k`: kernel semantics (no automatic `fwd` policy).
+    pub kernel_semantics: bool,
+    /// `--strict`: a kernel refusal makes the exit status 1.
+    pub strict: bool,
+    /// `--atomic`: all or nothing.
+    pub atomic: bool,
+    /// `--show-keys`: keys show in `-v` output.
+    pub show_keys: bool,
+    /// `--no-warn-permissions`.
+    pub no_warn_permissions: bool,
+    /// `--no-lint`.
+    pub no_lint: bool,
+    /// `--backend`.
+    pub backend: Backend,
+}
+
+/// A mode's surroundings: who we are and what the command line said.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The name messages start with (the name rsetkey was run as).
+    pub program: String,
+    /// The command line's flags.
+    pub flags: Flags,
+}
+
+impl Context {
+    /// `PROGRAM: TEXT` on stderr.
+    pub fn error(&self, text: &str) {
+        eprintln!("{}: {}", self.program, text);
+    }
+
+    /// How dumps print (`-a`, `-p`, `-N`).
+    pub fn dump_options(&self) -> DumpOptions {
+        DumpOptions {
+            show_dead: self.flags.all,
+            show_ports: self.flags.ports,
+            hide_socket_policies: self.flags.hide_socket_policies,
+        }
+    }
+
+    /// How scripts parse, given the algorithms the kernel offers.
+    pub fn parse_options(&self, supported: SupportedAlgorithms) -> parse::Options {
+        parse::Options {
+            supported,
+            rfc_mode: !self.flags.kernel_semantics,
+        }
+    }
+
+    /// The kernel interface `--backend` asks for. `auto` takes PF_KEY when
+    /// the kernel has it (setkey's interface, so the messages are the same),
+    /// XFRM netlink otherwise.
+    pub fn kernel(&self) -> Result<Box<dyn Kernel>, Vec<SocketError>> {
+        match self.flags.backend {
+            Backend::Pfkey => Ok(Box::new(PfKeySocket::open().map_err(|e| vec![e])?)),
+            Backend::Xfrm => Ok(Box::new(XfrmKernel::open().map_err(|e| vec![e])?)),
+            Backend::Auto => match PfKeySocket::open() {
+                Ok(s) => Ok(Box::new(s)),
+                Err(pfkey @ SocketError::Open(Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT)) => {
+                    match XfrmKernel::open() {
+                        Ok(x) => Ok(Box::new(x)),
+                        Err(xfrm) => Err(vec![pfkey, xfrm]),
+                    }
+                }
+                Err(e) => Err(vec![e]),
+            },
+        }
+    }
+
+    /// [`Context::kernel`], reporting why it could not be opened.
+    pub fn open(&self) -> Option<Box<dyn Kernel>> {
+        match self.kernel() {
+            Ok(k) => Some(k),
+            Err(errors) => {
+                for e in errors {
+                    self.error(&e.setkey_text());
+                }
+                None
+            }
+        }
+    }
+
+    /// Asks the kernel which algorithms it offers (setkey's key-length checks
+    /// depend on them).
+    pub fn register(&self, socket: &mut dyn Kernel) -> Option<SupportedAlgorithms> {
+        let message = request::register(socket.header(0, 0));
+        match socket.request(&message) {
+            Ok(reply) if reply.header.errno == 0 => Some(request::supported_algorithms(&reply)),
+            Ok(reply) => {
+                self.error(&crate::os::strerror(i32::from(reply.header.errno)));
+                None
+            }
+            Err(e) => {
+                self.error(&e.setkey_text());
+                None
+            }
+        }
+    }
+
+    /// Whether `-v` output shows keys (`--show-keys`).
+    pub fn key_display(&self) -> Keys {
+        if self.flags.show_keys {
+            Keys::Show
+        } else {
+            Keys::Mask
+        }
+    }
+
+    /// The kernel, with `-v` / `-H` tracing of its messages onto `out`.
+    pub fn traced<'k>(&self, kernel: &'k mut dyn Kernel, out: &SharedOutput) -> Tracer<'k> {
+        Tracer::new(
+            kernel,
+            out.clone(),
+            self.flags.verbose,
+            self.flags.hex,
+            self.key_display(),
+        )
+    }
+
+    /// Reports why a run stopped; the exit status.
+    pub fn run_error(&self, e: RunError) -> i32 {
+        match e {
+            RunError::Socket(e) => self.error(&e.setkey_text()),
+            RunError::Output(e) => self.error(&format!("write: {e}")),
+        }
+        1
+    }
+}

@@ -1,0 +1,38 @@
+//! `-F` / `-FP`: flush the SAD or the SPD.
+
+use std::io::Write;
+
+use super::context::Context;
+use crate::dump;
+use crate::output::SharedOutput;
+use crate::pfkey::wire::MessageType;
+use crate::pfkey::{Kernel, request};
+
+/// `-F` / `-FP`: flush the SAD or SPD, silently.
+pub fn run(ctx: &Context) -> i32 {
+    let Some(mut socket) = ctx.open() else {
+        return 1;
+    };
+    let msg_type = if ctx.flags.policy {
+        MessageType::SpdFlush
+    } else {
+        MessageType::Flush
+    };
+    let mut out = SharedOutput::stdout();
+    let mut socket = ctx.traced(socket.as_mut(), &out);
+    let message = request::bare(socket.header(0, 0), msg_type, 0);
+    let status = match socket.request(&message) {
+        Ok(reply) if reply.header.errno != 0 => {
+            match out.write_all(dump::error_line(&reply.header).as_bytes()) {
+                Ok(()) => 0,
+                Err(e) => ctx.run_error(e.into()),
+            }
+        }
+        Ok(_) => 0,
+        Err(e) => ctx.run_error(e.into()),
+    };
+    if out.flush().is_err() {
+        return 1;
+    }
+    status
+}

@@ -1,0 +1,258 @@
+//! `-f FILE` (the whole script parsed and checked before anything is
+//! sent), `-c` (each statement run as soon as it is read) and `-n` (parse
+//! and check only).
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::context::{Backend, Context};
+use crate::ir::Statement;
+use crate::ir::SupportedAlgorithms;
+use crate::output::SharedOutput;
+use crate::parse::interactive::StatementSplitter;
+use crate::parse::{self, ParseError};
+use crate::pfkey::socket::PfKeySocket;
+use crate::pfkey::{Kernel, request};
+use crate::run::{Executor, Flow, Reporter};
+
+/// `-f FILE`: parse and check everything, then execute.
+pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
+    let name = file.to_string_lossy().into_owned();
+    // The script holds keys: keep it in a buffer wiped when dropped.
+    let source = if name == "-" {
+        let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
+        io::Read::read_to_string(&mut io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read(file).map(parse::script_text)
+    };
+    let source = match source {
+        Ok(s) => s,
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            ctx.error(&format!(
+                "Can't open `{name}': {}",
+                crate::os::strerror(errno)
+            ));
+            return 1;
+        }
+    };
+    let mut socket = if ctx.flags.no_action {
+        // -n changes nothing. Like setkey it asks PF_KEY which algorithms
+        // the kernel offers, when there is PF_KEY; otherwise (no PF_KEY,
+        // or --backend xfrm, whose answer means probing the kernel) it
+        // checks against what Linux usually offers.
+        match ctx.flags.backend {
+            Backend::Xfrm => None,
+            Backend::Auto | Backend::Pfkey => PfKeySocket::open()
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn Kernel>),
+        }
+    } else {
+        match ctx.kernel() {
+            Ok(s) => Some(s),
+            Err(errors) => {
+                for e in errors {
+                    ctx.error(&e.setkey_text());
+                }
+                return 1;
+            }
+        }
+    };
+    let supported = match socket.as_mut() {
+        Some(s) => match ctx.register(s.as_mut()) {
+            Some(sup) => sup,
+            None => return 1,
+        },
+        None => SupportedAlgorithms::linux_default(),
+    };
+    let statements = match parse::parse_script(&source, &ctx.parse_options(supported)) {
+        Ok(s) => s,
+        Err(e) => {
+            parse_error(ctx, &name, &source, e);
+            return 1;
+        }
+    };
+    advise(ctx, file, &name, &statements);
+    if ctx.flags.no_action && ctx.flags.verbose {
+        // What the script would do, one kernel operation per line.
+        print!(
+            "{}",
+            crate::ir::print::statement_lines(&statements, ctx.key_display())
+        );
+    }
+    let Some(socket) = socket.as_mut().filter(|_| !ctx.flags.no_action) else {
+        return 0;
+    };
+    let socket = socket.as_mut();
+    if let Err(status) = preflight(ctx, socket, &name, &statements) {
+        return status;
+    }
+    let reporter = Reporter {
+        program: ctx.program.clone(),
+        file: name,
+        interactive: false,
+        quiet: false,
+    };
+    if ctx.flags.atomic {
+        return super::atomic::execute(ctx, socket, reporter, &statements);
+    }
+    execute(ctx, socket, reporter, &statements)
+}
+
+/// rsetkey's own warnings about a parsed `-f` script, on stderr:
+/// permissions of the file, then lints. They never change stdout or
+/// the exit status.
+fn advise(ctx: &Context, file: &OsString, name: &str, statements: &[Statement]) {
+    if !ctx.flags.no_warn_permissions && name != "-" {
+        let holds_keys = crate::permissions::holds_keys(statements);
+        for w in crate::permissions::check_path(Path::new(file), holds_keys) {
+            ctx.error(&w);
+        }
+    }
+    if !ctx.flags.no_lint {
+        for l in crate::lint::lint(statements) {
+            eprint!("{}", l.render(&ctx.program, name));
+        }
+    }
+}
+
+/// Asks the kernel, before anything is sent, whether it can carry out
+/// every statement at all (a missing ESP module, a missing cipher): a
+/// script it cannot apply in full is not applied in part.
+fn preflight(
+    ctx: &Context,
+    kernel: &mut dyn Kernel,
+    name: &str,
+    statements: &[Statement],
+) -> Result<(), i32> {
+    for statement in statements {
+        for op in &statement.operations {
+            let Some(message) = request::for_operation(kernel.header(0, 0), op) else {
+                return Ok(()); // exit: nothing after it runs
+            };
+            match kernel.preflight(&message) {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    let line = statement.location.line;
+                    ctx.error(&format!("{name},{line}: {reason}; nothing was applied"));
+                    return Err(1);
+                }
+                Err(e) => {
+                    ctx.error(&e.setkey_text());
+                    return Err(1);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn execute(
+    ctx: &Context,
+    kernel: &mut dyn Kernel,
+    reporter: Reporter,
+    statements: &[Statement],
+) -> i32 {
+    let out = SharedOutput::stdout();
+    let mut traced = ctx.traced(kernel, &out);
+    let mut exec = Executor::new(&mut traced, out.clone(), reporter);
+    exec.read_time_from(out.clock());
+    let mut status = 0;
+    if let Err(e) = exec.execute_all(statements) {
+        status = ctx.run_error(e);
+    }
+    if exec.output().flush().is_err() {
+        status = 1;
+    }
+    if ctx.flags.strict && exec.kernel_errors() > 0 {
+        status = 1;
+    }
+    status
+}
+
+/// Prints a parse error the way setkey does, then as a diagnostic.
+fn parse_error(ctx: &Context, name: &str, source: &str, e: ParseError) {
+    if let Some((bits, min, max)) = e.key_bits {
+        eprintln!("{bits} {min} {max}");
+    }
+    if let Some(message) = &e.message {
+        eprintln!("{}: {},{}: {}", ctx.program, name, e.line, message);
+    }
+    if !e.lexer_fatal {
+        eprintln!("{}: {},{}: parse failed", ctx.program, name, e.line);
+    }
+    let report = miette::Report::new(e.with_source_name(name, source.to_string()));
+    eprintln!("{report:?}");
+}
+
+/// `-c`: statements from stdin, each run as soon as its `;` is read.
+pub fn commands(ctx: &Context) -> i32 {
+    if ctx.flags.atomic {
+        // Each statement runs as soon as it is read: there is no
+        // whole script to try first or to undo.
+        ctx.error("--atomic needs a whole script: use it with -f");
+        return 1;
+    }
+    let Some(mut socket) = ctx.open() else {
+        return 1;
+    };
+    let Some(supported) = ctx.register(socket.as_mut()) else {
+        return 1;
+    };
+    let options = ctx.parse_options(supported);
+    let reporter = Reporter {
+        program: ctx.program.clone(),
+        file: "-".to_string(),
+        interactive: true,
+        quiet: false,
+    };
+    let out = SharedOutput::stdout();
+    let mut traced = ctx.traced(socket.as_mut(), &out);
+    let mut exec = Executor::new(&mut traced, out.clone(), reporter);
+    exec.read_time_from(out.clock());
+    let mut splitter = StatementSplitter::default();
+    let mut status = 0;
+    'lines: for line in io::stdin().lock().split(b'\n') {
+        let Ok(line) = line else { break };
+        let line = Zeroizing::new(line);
+        let line = Zeroizing::new(String::from_utf8_lossy(&line).into_owned());
+        for piece in splitter.push_line(&line) {
+            match parse::parse_script(&piece, &options) {
+                Ok(statements) => {
+                    for statement in &statements {
+                        match exec.execute(statement) {
+                            Ok(Flow::Continue) => {}
+                            Ok(Flow::Exit | Flow::Stopped) => break 'lines,
+                            Err(e) => {
+                                status = ctx.run_error(e);
+                                break 'lines;
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.lexer_fatal => {
+                    let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                    status = 1;
+                    break 'lines;
+                }
+                Err(e) => {
+                    if let Some(bits) = e.key_bits {
+                        eprintln!("{} {} {}", bits.0, bits.1, bits.2);
+                    }
+                    let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                }
+            }
+            let _ = exec.output().flush();
+        }
+    }
+    if exec.output().flush().is_err() {
+        status = 1;
+    }
+    if ctx.flags.strict && exec.kernel_errors() > 0 {
+        status = 1;
+    }
+    status
+}
