@@ -42,7 +42,13 @@ impl R<'_> {
         ])
     }
     fn u64(&self, at: usize) -> u64 {
-        u64::from(self.u32(at)) | (u64::from(self.u32(at + 4)) << 32)
+        // Host order like every other PF_KEY integer: assembling it from two
+        // u32 halves, low half first, was right on little-endian hosts only.
+        let mut a = [0u8; 8];
+        for (i, b) in a.iter_mut().enumerate() {
+            *b = self.u8(at + i);
+        }
+        u64::from_ne_bytes(a)
     }
     fn bytes(&self, at: usize, n: usize) -> Vec<u8> {
         (at..at + n).map(|i| self.u8(i)).collect()
@@ -336,6 +342,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "00000000: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f \n00000010: 10 11 \n"
         );
+    }
+
+    #[test]
+    fn identity_ids_are_host_order_u64() {
+        let id: u64 = 0x0000_0001_0000_0002;
+        let mut m = vec![2, 10, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&2u16.to_ne_bytes());
+        m.extend_from_slice(&ext_type::IDENTITY_SRC.to_ne_bytes());
+        m.extend_from_slice(&[1, 0, 0, 0]);
+        m.extend_from_slice(&id.to_ne_bytes());
+        let mut out = Vec::new();
+        write_kdebug(&mut out, &m, Keys::Show).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("id={id}")), "{text}");
     }
 
     #[test]
