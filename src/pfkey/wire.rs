@@ -20,8 +20,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use zeroize::Zeroizing;
+
+use crate::codec::{self, PFKEY_ALIGN, Reader, Sink, Writer};
 
 #[cfg(test)]
 mod tests;
@@ -34,7 +36,7 @@ pub const HEADER_LEN: usize = 16;
 /// Size of `struct sadb_ext`, the header of every extension.
 pub const EXT_HEADER_LEN: usize = 4;
 /// PF_KEY lengths count 8-byte words.
-pub const WORD: usize = 8;
+pub const WORD: usize = PFKEY_ALIGN;
 
 /// `AF_INET` as Linux numbers it (sockaddr family field, host order).
 pub const AF_INET: u16 = 2;
@@ -516,32 +518,34 @@ impl Header {
 
     /// Reads a header from the first 16 bytes of `buf`.
     pub fn parse(buf: &[u8]) -> Result<Header, WireError> {
-        let b: &[u8; HEADER_LEN] = buf
-            .get(..HEADER_LEN)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(WireError::TruncatedHeader { have: buf.len() })?;
+        let r = Reader::new_checked(buf, HEADER_LEN)
+            .map_err(|_| WireError::TruncatedHeader { have: buf.len() })?;
         Ok(Header {
-            version: b[0],
-            msg_type: b[1],
-            errno: b[2],
-            satype: b[3],
-            len: u16::from_ne_bytes([b[4], b[5]]),
-            reserved: u16::from_ne_bytes([b[6], b[7]]),
-            seq: u32::from_ne_bytes([b[8], b[9], b[10], b[11]]),
-            pid: u32::from_ne_bytes([b[12], b[13], b[14], b[15]]),
+            version: r.u8(0),
+            msg_type: r.u8(1),
+            errno: r.u8(2),
+            satype: r.u8(3),
+            len: r.ne_u16(4),
+            reserved: r.ne_u16(6),
+            seq: r.ne_u32(8),
+            pid: r.ne_u32(12),
         })
     }
 
     /// Appends the 16 header bytes exactly as they are (including `len`).
     pub fn emit(&self, out: &mut BytesMut) {
-        out.put_u8(self.version);
-        out.put_u8(self.msg_type);
-        out.put_u8(self.errno);
-        out.put_u8(self.satype);
-        out.put_slice(&self.len.to_ne_bytes());
-        out.put_slice(&self.reserved.to_ne_bytes());
-        out.put_slice(&self.seq.to_ne_bytes());
-        out.put_slice(&self.pid.to_ne_bytes());
+        self.write(&mut Writer::new(out));
+    }
+
+    fn write<S: Sink + ?Sized>(&self, w: &mut Writer<'_, S>) {
+        w.u8(self.version)
+            .u8(self.msg_type)
+            .u8(self.errno)
+            .u8(self.satype)
+            .ne_u16(self.len)
+            .ne_u16(self.reserved)
+            .ne_u32(self.seq)
+            .ne_u32(self.pid);
     }
 
     /// The message type, if it is one Linux knows.
@@ -634,16 +638,14 @@ impl<'a> Iterator for RawExtensions<'a> {
         let offset = self.offset;
         let rest = self.buf.get(offset..).unwrap_or_default();
         let result = (|| {
-            let hdr = rest
-                .get(..EXT_HEADER_LEN)
-                .ok_or(WireError::TruncatedExtension { offset })?;
-            let words = u16::from_ne_bytes([hdr[0], hdr[1]]);
-            let ext_type = u16::from_ne_bytes([hdr[2], hdr[3]]);
-            let len = usize::from(words) * WORD;
+            let hdr = Reader::new_checked(rest, EXT_HEADER_LEN)
+                .map_err(|_| WireError::TruncatedExtension { offset })?;
+            let len = usize::from(hdr.ne_u16(0)) * WORD;
+            let ext_type = hdr.ne_u16(2);
             if len == 0 {
                 return Err(WireError::ZeroExtensionLength { ext_type, offset });
             }
-            let bytes = rest.get(..len).ok_or(WireError::ExtensionOverrun {
+            let bytes = hdr.slice(0, len).ok_or(WireError::ExtensionOverrun {
                 ext_type,
                 offset,
                 len,
@@ -957,9 +959,9 @@ pub enum Extension {
     },
 }
 
-/// Rounds up to a multiple of 8.
+/// Rounds up to PF_KEY's 8-byte words.
 fn pad8(n: usize) -> usize {
-    n.div_ceil(WORD) * WORD
+    codec::align(n, WORD)
 }
 
 /// Bytes of an unpadded sockaddr for this address.
@@ -970,66 +972,32 @@ fn sockaddr_len(addr: &SocketAddr) -> usize {
     }
 }
 
-/// Reads a native-endian u16 at `at` (caller has checked the length).
-fn ne16(b: &[u8], at: usize) -> u16 {
-    let mut a = [0u8; 2];
-    if let Some(s) = b.get(at..at + 2) {
-        a.copy_from_slice(s);
-    }
-    u16::from_ne_bytes(a)
-}
-
-/// Reads a native-endian u32 at `at` (0 if out of range; callers check).
-fn ne32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        a.copy_from_slice(s);
-    }
-    u32::from_ne_bytes(a)
-}
-
-/// Reads a native-endian u64 at `at` (0 if out of range; callers check).
-fn ne64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        a.copy_from_slice(s);
-    }
-    u64::from_ne_bytes(a)
-}
-
 /// Reads a sockaddr_in / sockaddr_in6 from the start of `b`; returns the
 /// address and the unpadded sockaddr size.
 pub fn parse_sockaddr(b: &[u8]) -> Result<(SocketAddr, usize), WireError> {
-    if b.len() < 2 {
-        return Err(WireError::TruncatedSockaddr {
-            family: 0,
-            have: b.len(),
-        });
-    }
-    let family = ne16(b, 0);
+    let r = Reader::new_checked(b, 2).map_err(|_| WireError::TruncatedSockaddr {
+        family: 0,
+        have: b.len(),
+    })?;
+    let family = r.ne_u16(0);
     let need = match family {
         AF_INET => SOCKADDR_IN_LEN,
         AF_INET6 => SOCKADDR_IN6_LEN,
         _ => return Err(WireError::UnsupportedFamily { family }),
     };
-    let s = b.get(..need).ok_or(WireError::TruncatedSockaddr {
+    let r = Reader::new_checked(b, need).map_err(|_| WireError::TruncatedSockaddr {
         family,
         have: b.len(),
     })?;
-    let port = u16::from_be_bytes([s[2], s[3]]);
+    let port = r.be_u16(2);
     let addr = if family == AF_INET {
-        SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::new(s[4], s[5], s[6], s[7]),
-            port,
-        ))
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(r.array::<4>(4)), port))
     } else {
-        let mut octets = [0u8; 16];
-        octets.copy_from_slice(&s[8..24]);
         SocketAddr::V6(SocketAddrV6::new(
-            Ipv6Addr::from(octets),
+            Ipv6Addr::from(r.array::<16>(8)),
             port,
-            ne32(s, 4),
-            ne32(s, 24),
+            r.ne_u32(4),
+            r.ne_u32(24),
         ))
     };
     Ok((addr, need))
@@ -1037,34 +1005,34 @@ pub fn parse_sockaddr(b: &[u8]) -> Result<(SocketAddr, usize), WireError> {
 
 /// Appends an unpadded sockaddr_in (16 bytes) / sockaddr_in6 (28 bytes).
 pub fn emit_sockaddr(addr: &SocketAddr, out: &mut BytesMut) {
+    write_sockaddr(&mut Writer::new(out), addr);
+}
+
+fn write_sockaddr<S: Sink + ?Sized>(w: &mut Writer<'_, S>, addr: &SocketAddr) {
     match addr {
         SocketAddr::V4(a) => {
-            out.put_slice(&AF_INET.to_ne_bytes());
-            out.put_u16(a.port());
-            out.put_slice(&a.ip().octets());
-            out.put_bytes(0, 8);
+            w.ne_u16(AF_INET)
+                .be_u16(a.port())
+                .bytes(&a.ip().octets())
+                .zeros(8);
         }
         SocketAddr::V6(a) => {
-            out.put_slice(&AF_INET6.to_ne_bytes());
-            out.put_u16(a.port());
-            out.put_slice(&a.flowinfo().to_ne_bytes());
-            out.put_slice(&a.ip().octets());
-            out.put_slice(&a.scope_id().to_ne_bytes());
+            w.ne_u16(AF_INET6)
+                .be_u16(a.port())
+                .ne_u32(a.flowinfo())
+                .bytes(&a.ip().octets())
+                .ne_u32(a.scope_id());
         }
     }
 }
 
-/// Fails unless `bytes` has at least `min` bytes.
-fn need(ext_type: u16, bytes: &[u8], min: usize) -> Result<(), WireError> {
-    if bytes.len() < min {
-        Err(WireError::ExtensionTooShort {
-            ext_type,
-            len: bytes.len(),
-            min,
-        })
-    } else {
-        Ok(())
-    }
+/// A reader over `bytes` once it has at least `min` bytes.
+fn need(ext_type: u16, bytes: &[u8], min: usize) -> Result<Reader<'_>, WireError> {
+    Reader::new_checked(bytes, min).map_err(|short| WireError::ExtensionTooShort {
+        ext_type,
+        len: short.have,
+        min,
+    })
 }
 
 impl Extension {
@@ -1095,18 +1063,18 @@ impl Extension {
         let b = raw.bytes;
         Ok(match t {
             ext_type::SA => {
-                need(t, b, 16)?;
+                let r = need(t, b, 16)?;
                 Extension::Sa(SaExt {
-                    spi: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                    replay: b[8],
-                    state: b[9],
-                    auth: b[10],
-                    encrypt: b[11],
-                    flags: ne32(b, 12),
+                    spi: r.be_u32(4),
+                    replay: r.u8(8),
+                    state: r.u8(9),
+                    auth: r.u8(10),
+                    encrypt: r.u8(11),
+                    flags: r.ne_u32(12),
                 })
             }
             ext_type::LIFETIME_CURRENT | ext_type::LIFETIME_HARD | ext_type::LIFETIME_SOFT => {
-                need(t, b, 32)?;
+                let r = need(t, b, 32)?;
                 let kind = match t {
                     ext_type::LIFETIME_CURRENT => LifetimeKind::Current,
                     ext_type::LIFETIME_HARD => LifetimeKind::Hard,
@@ -1115,10 +1083,10 @@ impl Extension {
                 Extension::Lifetime(
                     kind,
                     LifetimeExt {
-                        allocations: ne32(b, 4),
-                        bytes: ne64(b, 8),
-                        addtime: ne64(b, 16),
-                        usetime: ne64(b, 24),
+                        allocations: r.ne_u32(4),
+                        bytes: r.ne_u64(8),
+                        addtime: r.ne_u64(16),
+                        usetime: r.ne_u64(24),
                     },
                 )
             }
@@ -1126,30 +1094,30 @@ impl Extension {
             | ext_type::ADDRESS_DST
             | ext_type::ADDRESS_PROXY
             | ext_type::X_NAT_T_OA => {
-                need(t, b, 8)?;
+                let r = need(t, b, 8)?;
                 let kind = match t {
                     ext_type::ADDRESS_SRC => AddressKind::Src,
                     ext_type::ADDRESS_DST => AddressKind::Dst,
                     ext_type::ADDRESS_PROXY => AddressKind::Proxy,
                     _ => AddressKind::NatTOa,
                 };
-                let (addr, _) = parse_sockaddr(&b[8..])?;
+                let (addr, _) = parse_sockaddr(r.tail(8))?;
                 Extension::Address(
                     kind,
                     AddressExt {
-                        proto: b[4],
-                        prefixlen: b[5],
+                        proto: r.u8(4),
+                        prefixlen: r.u8(5),
                         addr,
                     },
                 )
             }
             ext_type::KEY_AUTH | ext_type::KEY_ENCRYPT => {
-                need(t, b, 8)?;
-                let bits = ne16(b, 4);
+                let r = need(t, b, 8)?;
+                let bits = r.ne_u16(4);
                 let n = usize::from(bits).div_ceil(8);
-                let key = b.get(8..8 + n).ok_or(WireError::KeyTooShort {
+                let key = r.slice(8, n).ok_or(WireError::KeyTooShort {
                     bits,
-                    have: b.len() - 8,
+                    have: r.len() - 8,
                 })?;
                 let kind = if t == ext_type::KEY_AUTH {
                     KeyKind::Auth
@@ -1165,64 +1133,63 @@ impl Extension {
                 )
             }
             ext_type::SUPPORTED_AUTH | ext_type::SUPPORTED_ENCRYPT => {
-                need(t, b, 8)?;
+                let r = need(t, b, 8)?;
                 let kind = if t == ext_type::SUPPORTED_AUTH {
                     SupportedKind::Auth
                 } else {
                     SupportedKind::Encrypt
                 };
-                let algs = b[8..]
+                let algs = r
+                    .tail(8)
                     .chunks_exact(8)
+                    .map(Reader::new)
                     .map(|a| AlgorithmDesc {
-                        id: a[0],
-                        ivlen: a[1],
-                        min_bits: ne16(a, 2),
-                        max_bits: ne16(a, 4),
+                        id: a.u8(0),
+                        ivlen: a.u8(1),
+                        min_bits: a.ne_u16(2),
+                        max_bits: a.ne_u16(4),
                     })
                     .collect();
                 Extension::Supported(kind, algs)
             }
             ext_type::SPIRANGE => {
-                need(t, b, 16)?;
+                let r = need(t, b, 16)?;
                 Extension::SpiRange {
-                    min: ne32(b, 4),
-                    max: ne32(b, 8),
+                    min: r.ne_u32(4),
+                    max: r.ne_u32(8),
                 }
             }
             ext_type::X_SA2 => {
-                need(t, b, 16)?;
+                let r = need(t, b, 16)?;
                 Extension::Sa2(Sa2Ext {
-                    mode: b[4],
-                    sequence: ne32(b, 8),
-                    reqid: ne32(b, 12),
+                    mode: r.u8(4),
+                    sequence: r.ne_u32(8),
+                    reqid: r.ne_u32(12),
                 })
             }
             ext_type::X_POLICY => Extension::Policy(parse_policy(b)?),
-            ext_type::X_NAT_T_TYPE => {
-                need(t, b, 8)?;
-                Extension::NatTType(b[4])
-            }
+            ext_type::X_NAT_T_TYPE => Extension::NatTType(need(t, b, 8)?.u8(4)),
             ext_type::X_NAT_T_SPORT | ext_type::X_NAT_T_DPORT => {
-                need(t, b, 8)?;
+                let r = need(t, b, 8)?;
                 let kind = if t == ext_type::X_NAT_T_SPORT {
                     NatTPortKind::Src
                 } else {
                     NatTPortKind::Dst
                 };
-                Extension::NatTPort(kind, u16::from_be_bytes([b[4], b[5]]))
+                Extension::NatTPort(kind, r.be_u16(4))
             }
             ext_type::X_SEC_CTX => {
-                need(t, b, 8)?;
-                let ctx_len = ne16(b, 6);
-                let context =
-                    b.get(8..8 + usize::from(ctx_len))
-                        .ok_or(WireError::SecCtxTooLong {
-                            ctx_len,
-                            have: b.len() - 8,
-                        })?;
+                let r = need(t, b, 8)?;
+                let ctx_len = r.ne_u16(6);
+                let context = r
+                    .slice(8, usize::from(ctx_len))
+                    .ok_or(WireError::SecCtxTooLong {
+                        ctx_len,
+                        have: r.len() - 8,
+                    })?;
                 Extension::SecCtx(SecCtxExt {
-                    alg: b[4],
-                    doi: b[5],
+                    alg: r.u8(4),
+                    doi: r.u8(5),
                     context: context.to_vec(),
                 })
             }
@@ -1259,128 +1226,117 @@ impl Extension {
     /// context over 64 KiB) are written with saturated lengths rather than
     /// panicking; the kernel rejects such messages.
     pub fn emit(&self, out: &mut BytesMut) {
-        let start = out.len();
+        self.write(&mut Writer::new(out));
+    }
+
+    fn write<S: Sink + ?Sized>(&self, w: &mut Writer<'_, S>) {
+        let start = w.position();
         let total = self.wire_len();
         let words = u16::try_from(total / WORD).unwrap_or(u16::MAX);
-        out.put_slice(&words.to_ne_bytes());
-        out.put_slice(&self.ext_type().to_ne_bytes());
+        w.ne_u16(words).ne_u16(self.ext_type());
         match self {
             Extension::Sa(sa) => {
-                out.put_u32(sa.spi);
-                out.put_u8(sa.replay);
-                out.put_u8(sa.state);
-                out.put_u8(sa.auth);
-                out.put_u8(sa.encrypt);
-                out.put_slice(&sa.flags.to_ne_bytes());
+                w.be_u32(sa.spi)
+                    .u8(sa.replay)
+                    .u8(sa.state)
+                    .u8(sa.auth)
+                    .u8(sa.encrypt)
+                    .ne_u32(sa.flags);
             }
             Extension::Lifetime(_, l) => {
-                out.put_slice(&l.allocations.to_ne_bytes());
-                out.put_slice(&l.bytes.to_ne_bytes());
-                out.put_slice(&l.addtime.to_ne_bytes());
-                out.put_slice(&l.usetime.to_ne_bytes());
+                w.ne_u32(l.allocations)
+                    .ne_u64(l.bytes)
+                    .ne_u64(l.addtime)
+                    .ne_u64(l.usetime);
             }
             Extension::Address(_, a) => {
-                out.put_u8(a.proto);
-                out.put_u8(a.prefixlen);
-                out.put_u16(0);
-                emit_sockaddr(&a.addr, out);
+                w.u8(a.proto).u8(a.prefixlen).zeros(2);
+                write_sockaddr(w, &a.addr);
             }
             Extension::Key(_, k) => {
-                out.put_slice(&k.bits.to_ne_bytes());
-                out.put_u16(0);
-                out.put_slice(&k.key);
+                w.ne_u16(k.bits).zeros(2).bytes(&k.key);
             }
             Extension::Supported(_, algs) => {
-                out.put_u32(0);
+                w.zeros(4);
                 for a in algs {
-                    out.put_u8(a.id);
-                    out.put_u8(a.ivlen);
-                    out.put_slice(&a.min_bits.to_ne_bytes());
-                    out.put_slice(&a.max_bits.to_ne_bytes());
-                    out.put_u16(0);
+                    w.u8(a.id)
+                        .u8(a.ivlen)
+                        .ne_u16(a.min_bits)
+                        .ne_u16(a.max_bits)
+                        .zeros(2);
                 }
             }
             Extension::SpiRange { min, max } => {
-                out.put_slice(&min.to_ne_bytes());
-                out.put_slice(&max.to_ne_bytes());
-                out.put_u32(0);
+                w.ne_u32(*min).ne_u32(*max).zeros(4);
             }
             Extension::Sa2(s) => {
-                out.put_u8(s.mode);
-                out.put_u8(0);
-                out.put_u16(0);
-                out.put_slice(&s.sequence.to_ne_bytes());
-                out.put_slice(&s.reqid.to_ne_bytes());
+                w.u8(s.mode).zeros(3).ne_u32(s.sequence).ne_u32(s.reqid);
             }
             Extension::Policy(p) => {
-                out.put_slice(&p.policy_type.to_ne_bytes());
-                out.put_u8(p.dir);
-                out.put_u8(0);
-                out.put_slice(&p.id.to_ne_bytes());
-                out.put_slice(&p.priority.to_ne_bytes());
+                w.ne_u16(p.policy_type)
+                    .u8(p.dir)
+                    .zeros(1)
+                    .ne_u32(p.id)
+                    .ne_u32(p.priority);
                 for r in &p.requests {
                     let len = u16::try_from(r.wire_len()).unwrap_or(u16::MAX);
-                    out.put_slice(&len.to_ne_bytes());
-                    out.put_slice(&r.proto.to_ne_bytes());
-                    out.put_u8(r.mode);
-                    out.put_u8(r.level);
-                    out.put_u16(0);
-                    out.put_slice(&r.reqid.to_ne_bytes());
-                    out.put_u32(0);
+                    w.ne_u16(len)
+                        .ne_u16(r.proto)
+                        .u8(r.mode)
+                        .u8(r.level)
+                        .zeros(2)
+                        .ne_u32(r.reqid)
+                        .zeros(4);
                     if let Some((a, b)) = &r.endpoints {
-                        emit_sockaddr(a, out);
-                        emit_sockaddr(b, out);
+                        write_sockaddr(w, a);
+                        write_sockaddr(w, b);
                     }
                 }
             }
             Extension::NatTType(t) => {
-                out.put_u8(*t);
-                out.put_bytes(0, 3);
+                w.u8(*t).zeros(3);
             }
             Extension::NatTPort(_, port) => {
-                out.put_u16(*port);
-                out.put_u16(0);
+                w.be_u16(*port).zeros(2);
             }
             Extension::SecCtx(c) => {
-                out.put_u8(c.alg);
-                out.put_u8(c.doi);
                 let len = u16::try_from(c.context.len()).unwrap_or(u16::MAX);
-                out.put_slice(&len.to_ne_bytes());
-                out.put_slice(&c.context);
+                w.u8(c.alg).u8(c.doi).ne_u16(len).bytes(&c.context);
             }
-            Extension::Unknown { body, .. } => out.put_slice(body),
+            Extension::Unknown { body, .. } => {
+                w.bytes(body);
+            }
         }
         // Zero padding up to the computed size (addresses, keys, requests,
         // contexts and raw bodies are not multiples of 8 by themselves).
-        let written = out.len() - start;
-        out.put_bytes(0, total.saturating_sub(written));
+        w.pad_to(start, total);
     }
 }
 
 /// Decodes an `sadb_x_policy` extension and its requests.
 fn parse_policy(b: &[u8]) -> Result<PolicyExt, WireError> {
-    need(ext_type::X_POLICY, b, 16)?;
+    let ext = need(ext_type::X_POLICY, b, 16)?;
     let mut p = PolicyExt {
-        policy_type: ne16(b, 4),
-        dir: b[6],
-        id: ne32(b, 8),
-        priority: ne32(b, 12),
+        policy_type: ext.ne_u16(4),
+        dir: ext.u8(6),
+        id: ext.ne_u32(8),
+        priority: ext.ne_u32(12),
         requests: Vec::new(),
     };
     let mut off = 16;
     // The extension is padded to 8 bytes while requests are not, so up to 7
     // trailing zero bytes may follow the last request; anything shorter than
     // a request header is treated as that padding.
-    while b.len().saturating_sub(off) >= 16 {
-        let r = &b[off..];
-        let len = usize::from(ne16(r, 0));
+    while ext.len().saturating_sub(off) >= 16 {
+        let rest = ext.skip(off);
+        let len = usize::from(rest.ne_u16(0));
         let bad = WireError::BadIpsecRequest { offset: off, len };
-        if len < 16 || len > r.len() {
+        let Some(request) = rest.slice(0, len).filter(|_| len >= 16).map(Reader::new) else {
             return Err(bad);
-        }
+        };
         let endpoints = if len > 16 {
-            let (a, alen) = parse_sockaddr(&r[16..len])?;
-            let (b2, blen) = parse_sockaddr(r.get(16 + alen..len).unwrap_or_default())?;
+            let (a, alen) = parse_sockaddr(request.tail(16))?;
+            let (b2, blen) = parse_sockaddr(request.tail(16 + alen))?;
             if 16 + alen + blen != len {
                 return Err(bad);
             }
@@ -1392,10 +1348,10 @@ fn parse_policy(b: &[u8]) -> Result<PolicyExt, WireError> {
             None
         };
         p.requests.push(IpsecRequestExt {
-            proto: ne16(r, 2),
-            mode: r[4],
-            level: r[5],
-            reqid: ne32(r, 8),
+            proto: request.ne_u16(2),
+            mode: request.u8(4),
+            level: request.u8(5),
+            reqid: request.ne_u32(8),
             endpoints,
         });
         off += len;
@@ -1452,9 +1408,10 @@ impl Message {
         out.reserve(self.wire_len());
         let mut header = self.header;
         header.len = u16::try_from(self.wire_len() / WORD).unwrap_or(u16::MAX);
-        header.emit(out);
+        let mut w = Writer::new(out);
+        header.write(&mut w);
         for ext in &self.extensions {
-            ext.emit(out);
+            ext.write(&mut w);
         }
     }
 
@@ -1601,7 +1558,10 @@ impl<'a> Messages<'a> {
                     have: rest.len(),
                 })
             } else {
-                Ok(&rest[..declared])
+                rest.get(..declared).ok_or(WireError::BadMessageLength {
+                    declared,
+                    have: rest.len(),
+                })
             }
         });
         match &framed {
