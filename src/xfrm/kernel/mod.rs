@@ -17,6 +17,7 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
     UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
+use crate::codec::Writer;
 use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
     AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
@@ -212,9 +213,10 @@ impl XfrmKernel {
         // The replay state is checked only with a zero classic window.
         sa.info.replay_window = 0;
         let mut esn = Vec::with_capacity(24);
+        let mut w = Writer::new(&mut esn);
         for field in [0u32, 0, 0, 0, 0, 1] {
             // bmp_len 0, oseq, seq, oseq_hi, seq_hi, replay_window 1
-            esn.extend_from_slice(&field.to_ne_bytes());
+            w.ne_u32(field);
         }
         sa.attrs.push(Attr::new(attr::REPLAY_ESN_VAL, esn));
         let verdict = match self.socket.transact(msg::NEWSA, NLM_F_ACK, sa.payload())? {
