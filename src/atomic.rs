@@ -43,6 +43,7 @@ use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::codec::{self, NETLINK_ALIGN, Reader, Writer};
 use crate::pfkey::SocketError;
 use crate::xfrm::netlink::{NLA_HDRLEN, NLM_F_DUMP, align4};
 use crate::xfrm::socket::{Answer, NetlinkSocket};
@@ -202,18 +203,9 @@ fn tracked_policy(payload: &[u8]) -> bool {
 /// attribute with its header and padding). Stops at the first malformed
 /// one.
 fn attributes(payload: &[u8], fixed: usize) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut rest = payload.get(align4(fixed)..).unwrap_or_default();
-    std::iter::from_fn(move || {
-        let header = rest.get(..NLA_HDRLEN)?;
-        let len = usize::from(u16::from_ne_bytes([header[0], header[1]]));
-        let kind = u16::from_ne_bytes([header[2], header[3]]) & 0x3fff;
-        if len < NLA_HDRLEN || len > rest.len() {
-            return None;
-        }
-        let whole = &rest[..align4(len).min(rest.len())];
-        rest = &rest[whole.len()..];
-        Some((kind, whole))
-    })
+    codec::attributes(Reader::new(payload).tail(align4(fixed)))
+        .map_while(Result::ok)
+        .map(|a| (a.kind, a.whole))
 }
 
 /// The value of the first attribute of a kind, with its header.
@@ -374,8 +366,9 @@ fn add_states<'a>(
             continue;
         }
         let mut payload = Vec::with_capacity(e.0.len() + NLA_HDRLEN + 32);
-        payload.extend_from_slice(&e.0);
-        payload.resize(align4(payload.len()), 0);
+        Writer::new(&mut payload)
+            .bytes(&e.0)
+            .align_from(0, NETLINK_ALIGN);
         push_attr(
             &mut payload,
             attr::LTIME_VAL,
@@ -417,12 +410,11 @@ fn allocate_spi(socket: &mut NetlinkSocket, info: UsersaInfo) -> Result<(), Atom
 
 /// Appends an attribute holding native-endian u64 values.
 fn push_attr(out: &mut Vec<u8>, kind: u16, values: &[u64]) {
-    let len = NLA_HDRLEN + 8 * values.len();
-    out.extend_from_slice(&(len as u16).to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    for v in values {
-        out.extend_from_slice(&v.to_ne_bytes());
-    }
+    Writer::new(out).attribute(kind, |w| {
+        for v in values {
+            w.ne_u64(*v);
+        }
+    });
 }
 
 /// Adds policies, in the order given, with their indexes.

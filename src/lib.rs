@@ -5,6 +5,8 @@
 //!
 //! * [`algorithms`] is the one table of every algorithm: setkey's names,
 //!   PF_KEY ids, dump names, the kernel's crypto API names and sizes;
+//! * [`codec`] reads and writes bytes for every wire format below: fields
+//!   at offsets in a named byte order, padding, netlink attributes;
 //! * [`parse`] reads the setkey script dialect and lowers it to [`ir`];
 //! * [`ir`] is the plain description of what a script asks for;
 //! * [`pfkey`] speaks PF_KEY v2: typed wire messages, the socket, the
@@ -29,6 +31,7 @@
 pub mod algorithms;
 pub mod atomic;
 pub mod cli;
+pub mod codec;
 pub mod dump;
 pub mod ir;
 pub mod lint;

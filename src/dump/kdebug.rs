@@ -9,45 +9,9 @@
 use std::io::Write;
 
 use super::sa::push_hex;
+use crate::codec::Reader;
 use crate::ir::Keys;
 use crate::pfkey::wire::{AF_INET, AF_INET6, HEADER_LEN, ext_type, ipsec};
-
-/// Little reader that yields zeros past the end (never panics).
-struct R<'a>(&'a [u8]);
-
-impl R<'_> {
-    fn u8(&self, at: usize) -> u8 {
-        self.0.get(at).copied().unwrap_or(0)
-    }
-    fn u16(&self, at: usize) -> u16 {
-        u16::from_ne_bytes([self.u8(at), self.u8(at + 1)])
-    }
-    fn be16(&self, at: usize) -> u16 {
-        u16::from_be_bytes([self.u8(at), self.u8(at + 1)])
-    }
-    fn u32(&self, at: usize) -> u32 {
-        u32::from_ne_bytes([
-            self.u8(at),
-            self.u8(at + 1),
-            self.u8(at + 2),
-            self.u8(at + 3),
-        ])
-    }
-    fn be32(&self, at: usize) -> u32 {
-        u32::from_be_bytes([
-            self.u8(at),
-            self.u8(at + 1),
-            self.u8(at + 2),
-            self.u8(at + 3),
-        ])
-    }
-    fn u64(&self, at: usize) -> u64 {
-        u64::from(self.u32(at)) | (u64::from(self.u32(at + 4)) << 32)
-    }
-    fn bytes(&self, at: usize, n: usize) -> Vec<u8> {
-        (at..at + n).map(|i| self.u8(i)).collect()
-    }
-}
 
 /// `-H`: offsets every 16 bytes, each byte as `xx␣`, a final newline when
 /// the length is not a multiple of 16.
@@ -77,8 +41,8 @@ pub fn write_kdebug(out: &mut impl Write, buf: &[u8], keys: Keys) -> std::io::Re
 }
 
 fn render(s: &mut Vec<u8>, buf: &[u8], keys: Keys) {
-    let r = R(buf);
-    let words = r.u16(4);
+    let r = Reader::new(buf);
+    let words = r.ne_u16(4);
     let _ = write!(
         s,
         "sadb_msg{{ version={} type={} errno={} satype={}\n  len={} reserved={} seq={} pid={}\n",
@@ -87,27 +51,27 @@ fn render(s: &mut Vec<u8>, buf: &[u8], keys: Keys) {
         r.u8(2),
         r.u8(3),
         words,
-        r.u16(6),
-        r.u32(8),
-        r.u32(12)
+        r.ne_u16(6),
+        r.ne_u32(8),
+        r.ne_u32(12)
     );
     let end = (usize::from(words) * 8).min(buf.len());
     let mut off = HEADER_LEN;
     while off < end {
-        let ext = R(&buf[off..end]);
-        let len = ext.u16(0);
-        let t = ext.u16(2);
+        let ext = Reader::new(buf.get(off..end).unwrap_or_default());
+        let len = ext.ne_u16(0);
+        let t = ext.ne_u16(2);
         let _ = writeln!(s, "sadb_ext{{ len={len} type={t} }}");
         let bytes = usize::from(len) * 8;
         if len == 0 {
             s.extend_from_slice(b"kdebug_sadb: invalid ext_len=0 was passed.\n");
             return;
         }
-        if bytes > end - off {
+        let Some(body) = ext.slice(0, bytes) else {
             s.extend_from_slice(b"kdebug_sadb: ext_len exceeds end of buffer.\n");
             return;
-        }
-        let e = R(&buf[off..off + bytes]);
+        };
+        let e = Reader::new(body);
         if !ext_body(s, t, &e, keys) {
             let _ = writeln!(s, "kdebug_sadb: invalid ext_type {t} was passed.");
             return;
@@ -117,18 +81,18 @@ fn render(s: &mut Vec<u8>, buf: &[u8], keys: Keys) {
 }
 
 /// One extension body; false for types kdebug does not know.
-fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
+fn ext_body(s: &mut Vec<u8>, t: u16, e: &Reader<'_>, keys: Keys) -> bool {
     match t {
         ext_type::SA => {
             let _ = write!(
                 s,
                 "sadb_sa{{ spi={} replay={} state={}\n  auth={} encrypt={} flags=0x{:08x} }}\n",
-                e.be32(4),
+                e.be_u32(4),
                 e.u8(8),
                 e.u8(9),
                 e.u8(10),
                 e.u8(11),
-                e.u32(12)
+                e.ne_u32(12)
             );
         }
         ext_type::LIFETIME_CURRENT | ext_type::LIFETIME_HARD | ext_type::LIFETIME_SOFT => {
@@ -136,10 +100,10 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
             let _ = write!(
                 s,
                 "sadb_lifetime{{ alloc={}, bytes={}\n  addtime={}, usetime={} }}\n",
-                e.u32(4),
-                e.u32(8),
-                e.u32(16),
-                e.u32(24)
+                e.ne_u32(4),
+                e.ne_u32(8),
+                e.ne_u32(16),
+                e.ne_u32(24)
             );
         }
         ext_type::ADDRESS_SRC
@@ -154,12 +118,12 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
                 e.u8(6),
                 e.u8(7)
             );
-            sockaddr(s, &R(e.0.get(8..).unwrap_or_default()));
+            sockaddr(s, &e.skip(8));
         }
         ext_type::KEY_AUTH | ext_type::KEY_ENCRYPT => {
-            let bits = e.u16(4);
-            let _ = write!(s, "sadb_key{{ bits={bits} reserved={}\n  key=", e.u16(6));
-            let key = zeroize::Zeroizing::new(e.bytes(8, usize::from(bits) / 8));
+            let bits = e.ne_u16(4);
+            let _ = write!(s, "sadb_key{{ bits={bits} reserved={}\n  key=", e.ne_u16(6));
+            let key = zeroize::Zeroizing::new(e.bytes_zero_extended(8, usize::from(bits) / 8));
             let start = s.len();
             push_hex(s, &key);
             if keys == Keys::Mask {
@@ -175,8 +139,13 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
             } else {
                 "dst"
             };
-            let _ = write!(s, "sadb_ident_{side}{{ type={} id={}", e.u16(4), e.u64(8));
-            let data = e.0.get(16..).unwrap_or_default();
+            let _ = write!(
+                s,
+                "sadb_ident_{side}{{ type={} id={}",
+                e.ne_u16(4),
+                e.ne_u64(8)
+            );
+            let data = e.tail(16);
             if !data.is_empty() {
                 s.extend_from_slice(b"\n  str=\"");
                 for &c in data.iter().take_while(|&&c| c != 0) {
@@ -193,73 +162,73 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
         ext_type::SENSITIVITY | ext_type::SPIRANGE | ext_type::X_KMPRIVATE => {}
         ext_type::PROPOSAL => {
             let _ = writeln!(s, "sadb_prop{{ replay={}", e.u8(4));
-            let combs = e.0.len().saturating_sub(8) / 72;
+            let combs = e.bytes().len().saturating_sub(8) / 72;
             for i in 0..combs {
-                let c = R(e.0.get(8 + i * 72..).unwrap_or_default());
+                let c = e.skip(8 + i * 72);
                 let _ = write!(
                     s,
                     "sadb_comb{{ auth={} encrypt={} flags=0x{:04x} reserved=0x{:08x}\n  auth_minbits={} auth_maxbits={} encrypt_minbits={} encrypt_maxbits={}\n  soft_alloc={} hard_alloc={} soft_bytes={} hard_bytes={}\n  soft_alloc={} hard_alloc={} soft_bytes={} hard_bytes={} }}\n",
                     c.u8(0),
                     c.u8(1),
-                    c.u16(2),
-                    c.u32(12),
-                    c.u16(4),
-                    c.u16(6),
-                    c.u16(8),
-                    c.u16(10),
-                    c.u32(16),
-                    c.u32(20),
-                    c.u64(24),
-                    c.u64(32),
-                    c.u64(40),
-                    c.u64(48),
-                    c.u64(56),
-                    c.u64(64)
+                    c.ne_u16(2),
+                    c.ne_u32(12),
+                    c.ne_u16(4),
+                    c.ne_u16(6),
+                    c.ne_u16(8),
+                    c.ne_u16(10),
+                    c.ne_u32(16),
+                    c.ne_u32(20),
+                    c.ne_u64(24),
+                    c.ne_u64(32),
+                    c.ne_u64(40),
+                    c.ne_u64(48),
+                    c.ne_u64(56),
+                    c.ne_u64(64)
                 );
             }
             s.extend_from_slice(b"}\n");
         }
         ext_type::SUPPORTED_AUTH | ext_type::SUPPORTED_ENCRYPT => {
             s.extend_from_slice(b"sadb_sup{\n");
-            for a in e.0.get(8..).unwrap_or_default().chunks_exact(8) {
-                let a = R(a);
+            for a in e.tail(8).chunks_exact(8) {
+                let a = Reader::new(a);
                 let _ = writeln!(
                     s,
                     "  {{ id={} ivlen={} min={} max={} }}",
                     a.u8(0),
                     a.u8(1),
-                    a.u16(2),
-                    a.u16(4)
+                    a.ne_u16(2),
+                    a.ne_u16(4)
                 );
             }
             s.extend_from_slice(b"}\n");
         }
         ext_type::X_POLICY => {
-            let ptype = e.u16(4);
+            let ptype = e.ne_u16(4);
             let _ = writeln!(
                 s,
                 "sadb_x_policy{{ type={ptype} dir={} id={:x} priority={} }}",
                 e.u8(6),
-                e.u32(8),
-                e.u32(12)
+                e.ne_u32(8),
+                e.ne_u32(12)
             );
             if ptype == ipsec::POLICY_IPSEC {
                 let mut off = 16;
-                while off + 16 <= e.0.len() {
-                    let q = R(&e.0[off..]);
-                    let len = usize::from(q.u16(0));
+                while off + 16 <= e.bytes().len() {
+                    let q = e.skip(off);
+                    let len = usize::from(q.ne_u16(0));
                     let _ = writeln!(
                         s,
                         " {{ len={len} proto={} mode={} level={} reqid={}",
-                        q.u16(2),
+                        q.ne_u16(2),
                         q.u8(4),
                         q.u8(5),
-                        q.u32(8)
+                        q.ne_u32(8)
                     );
                     if len > 16 {
-                        let first = R(q.0.get(16..).unwrap_or_default());
+                        let first = q.skip(16);
                         let first_len = sockaddr(s, &first);
-                        sockaddr(s, &R(q.0.get(16 + first_len..).unwrap_or_default()));
+                        sockaddr(s, &q.skip(16 + first_len));
                     }
                     s.extend_from_slice(b" }\n");
                     if len < 16 {
@@ -275,23 +244,23 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
                 s,
                 "sadb_x_sa2{{ mode={} reqid={}\n  reserved1={} reserved2={} sequence={} }}\n",
                 e.u8(4),
-                e.u32(12),
+                e.ne_u32(12),
                 e.u8(5),
-                e.u16(6),
-                e.u32(8)
+                e.ne_u16(6),
+                e.ne_u32(8)
             );
         }
         ext_type::X_NAT_T_TYPE => {
             let _ = writeln!(s, "sadb_x_nat_t_type{{ type={} }}", e.u8(4));
         }
         ext_type::X_NAT_T_SPORT | ext_type::X_NAT_T_DPORT => {
-            let _ = writeln!(s, "sadb_x_nat_t_port{{ port={} }}", e.be16(4));
+            let _ = writeln!(s, "sadb_x_nat_t_port{{ port={} }}", e.be_u16(4));
         }
         ext_type::X_KMADDRESS => {
-            let _ = writeln!(s, "sadb_x_kmaddress{{ reserved=0x{:08x} }}", e.u32(4));
-            let first = R(e.0.get(8..).unwrap_or_default());
+            let _ = writeln!(s, "sadb_x_kmaddress{{ reserved=0x{:08x} }}", e.ne_u32(4));
+            let first = e.skip(8);
             let n = sockaddr(s, &first);
-            sockaddr(s, &R(e.0.get(8 + n..).unwrap_or_default()));
+            sockaddr(s, &e.skip(8 + n));
         }
         _ => return false,
     }
@@ -299,24 +268,24 @@ fn ext_body(s: &mut Vec<u8>, t: u16, e: &R<'_>, keys: Keys) -> bool {
 }
 
 /// A sockaddr block; returns the size it occupies (16 / 28).
-fn sockaddr(s: &mut Vec<u8>, a: &R<'_>) -> usize {
-    let family = a.u16(0);
+fn sockaddr(s: &mut Vec<u8>, a: &Reader<'_>) -> usize {
+    let family = a.ne_u16(0);
     let len = if family == AF_INET6 { 28 } else { 16 };
     let _ = write!(s, "sockaddr{{ len={len} family={family}");
     match family {
         AF_INET => {
-            let _ = writeln!(s, " port={}", a.be16(2));
-            push_hex(s, &a.bytes(4, 4));
+            let _ = writeln!(s, " port={}", a.be_u16(2));
+            push_hex(s, &a.bytes_zero_extended(4, 4));
         }
         AF_INET6 => {
             let _ = write!(
                 s,
                 " port={}\n  flowinfo=0x{:08x}, scope_id=0x{:08x}\n",
-                a.be16(2),
-                a.u32(4),
-                a.u32(24)
+                a.be_u16(2),
+                a.ne_u32(4),
+                a.ne_u32(24)
             );
-            push_hex(s, &a.bytes(8, 16));
+            push_hex(s, &a.bytes_zero_extended(8, 16));
         }
         _ => {}
     }
@@ -336,6 +305,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "00000000: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f \n00000010: 10 11 \n"
         );
+    }
+
+    #[test]
+    fn identity_ids_are_host_order_u64() {
+        let id: u64 = 0x0000_0001_0000_0002;
+        let mut m = vec![2, 10, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&2u16.to_ne_bytes());
+        m.extend_from_slice(&ext_type::IDENTITY_SRC.to_ne_bytes());
+        m.extend_from_slice(&[1, 0, 0, 0]);
+        m.extend_from_slice(&id.to_ne_bytes());
+        let mut out = Vec::new();
+        write_kdebug(&mut out, &m, Keys::Show).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("id={id}")), "{text}");
     }
 
     #[test]

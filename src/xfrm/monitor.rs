@@ -79,6 +79,7 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserSecCtx, UserTmpl, UserpolicyId,
     UserpolicyInfo, UsersaId, UsersaInfo, XfrmAddress, attr, mode, msg, policy_type,
 };
+use crate::codec::Reader;
 use crate::pfkey::Kernel;
 use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
@@ -339,20 +340,14 @@ impl Converter {
     /// `pfkey_send_acquire`: the larval SA's addresses, the policy, the
     /// proposal (AH, ESP) and the security context.
     fn acquire(&self, payload: &[u8]) -> Option<Notification> {
-        let fixed = payload.get(..ACQUIRE_LEN)?;
-        let word = |at: usize| {
-            fixed
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_ne_bytes)
-        };
-        let daddr = XfrmAddress(fixed.get(..16)?.try_into().ok()?);
-        let proto = *fixed.get(20)?;
-        let saddr = XfrmAddress(fixed.get(24..40)?.try_into().ok()?);
-        let sel = Selector::parse(fixed.get(40..)?).ok()?;
-        let policy = UserpolicyInfo::parse(fixed.get(96..)?).ok()?;
-        let (aalgos, ealgos, seq) = (word(264)?, word(268)?, word(276)?);
-        let attrs = Attr::parse_all(payload.get(ACQUIRE_LEN..)?).ok()?;
+        let r = Reader::new_checked(payload, ACQUIRE_LEN).ok()?;
+        let daddr = XfrmAddress(r.array(0));
+        let proto = r.u8(20);
+        let saddr = XfrmAddress(r.array(24));
+        let sel = Selector::parse(r.tail(40)).ok()?;
+        let policy = UserpolicyInfo::parse(r.tail(96)).ok()?;
+        let (aalgos, ealgos, seq) = (r.ne_u32(264), r.ne_u32(268), r.ne_u32(276));
+        let attrs = Attr::parse_all(r.tail(ACQUIRE_LEN)).ok()?;
         // The larval SA's family is its template's (`encap_family`).
         let templates = find(&attrs, attr::TMPL)
             .and_then(|v| UserTmpl::parse_array(v).ok())

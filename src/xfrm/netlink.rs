@@ -8,10 +8,11 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use crate::codec::{self, NETLINK_ALIGN, Reader, Sink, Writer, attributes};
+
 /// Size of `struct nlmsghdr`.
 pub const NLMSG_HDRLEN: usize = 16;
-/// Size of `struct nlattr`.
-pub const NLA_HDRLEN: usize = 4;
+pub use crate::codec::NLA_HDRLEN;
 
 /// `NLMSG_ERROR`: an error or (error 0) an acknowledgement.
 pub const NLMSG_ERROR: u16 = 2;
@@ -36,7 +37,7 @@ pub const NLMSGERR_ATTR_MSG: u16 = 1;
 
 /// Netlink messages and attributes are aligned to 4 bytes.
 pub fn align4(n: usize) -> usize {
-    n.div_ceil(4) * 4
+    codec::align(n, NETLINK_ALIGN)
 }
 
 /// Why bytes could not be read as netlink.
@@ -64,21 +65,6 @@ pub enum NetlinkError {
     },
 }
 
-/// Reads `N` bytes at `at`, or says what was short.
-pub(crate) fn take<const N: usize>(
-    b: &[u8],
-    at: usize,
-    what: &'static str,
-) -> Result<[u8; N], NetlinkError> {
-    b.get(at..at + N)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(NetlinkError::Truncated {
-            what,
-            have: b.len(),
-            need: at + N,
-        })
-}
-
 /// `struct nlmsghdr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NlHeader {
@@ -97,23 +83,31 @@ pub struct NlHeader {
 impl NlHeader {
     /// Parses the first 16 bytes.
     pub fn parse(b: &[u8]) -> Result<NlHeader, NetlinkError> {
-        let h: [u8; NLMSG_HDRLEN] = take(b, 0, "nlmsghdr")?;
+        let r = Reader::new_checked(b, NLMSG_HDRLEN).map_err(|short| NetlinkError::Truncated {
+            what: "nlmsghdr",
+            have: short.have,
+            need: short.need,
+        })?;
         Ok(NlHeader {
-            len: u32::from_ne_bytes([h[0], h[1], h[2], h[3]]),
-            msg_type: u16::from_ne_bytes([h[4], h[5]]),
-            flags: u16::from_ne_bytes([h[6], h[7]]),
-            seq: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
-            pid: u32::from_ne_bytes([h[12], h[13], h[14], h[15]]),
+            len: r.ne_u32(0),
+            msg_type: r.ne_u16(4),
+            flags: r.ne_u16(6),
+            seq: r.ne_u32(8),
+            pid: r.ne_u32(12),
         })
     }
 
     /// Appends the 16 bytes as they are (`len` included).
     pub fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.len.to_ne_bytes());
-        out.extend_from_slice(&self.msg_type.to_ne_bytes());
-        out.extend_from_slice(&self.flags.to_ne_bytes());
-        out.extend_from_slice(&self.seq.to_ne_bytes());
-        out.extend_from_slice(&self.pid.to_ne_bytes());
+        self.write(&mut Writer::new(out));
+    }
+
+    fn write<S: Sink + ?Sized>(&self, w: &mut Writer<'_, S>) {
+        w.ne_u32(self.len)
+            .ne_u16(self.msg_type)
+            .ne_u16(self.flags)
+            .ne_u32(self.seq)
+            .ne_u32(self.pid);
     }
 }
 
@@ -138,12 +132,10 @@ impl NlMessage {
     pub fn emit(&self, out: &mut Vec<u8>) {
         let mut h = self.header;
         h.len = u32::try_from(NLMSG_HDRLEN + self.payload.len()).unwrap_or(u32::MAX);
-        h.emit(out);
-        out.extend_from_slice(&self.payload);
-        out.resize(
-            out.len() + align4(self.payload.len()) - self.payload.len(),
-            0,
-        );
+        let mut w = Writer::new(out);
+        let start = w.position();
+        h.write(&mut w);
+        w.bytes(&self.payload).align_from(start, NETLINK_ALIGN);
     }
 
     /// Splits a received datagram into its messages.
@@ -151,19 +143,20 @@ impl NlMessage {
         let mut out = Vec::new();
         let mut off = 0;
         while buf.len().saturating_sub(off) >= NLMSG_HDRLEN {
-            let rest = &buf[off..];
-            let header = NlHeader::parse(rest)?;
+            let rest = Reader::new(buf).skip(off);
+            let header = NlHeader::parse(rest.bytes())?;
             let len = header.len as usize;
-            if len < NLMSG_HDRLEN || len > rest.len() {
-                return Err(NetlinkError::BadLength {
+            let payload = len
+                .checked_sub(NLMSG_HDRLEN)
+                .and_then(|n| rest.slice(NLMSG_HDRLEN, n))
+                .ok_or(NetlinkError::BadLength {
                     what: "nlmsghdr",
                     len,
                     have: rest.len(),
-                });
-            }
+                })?;
             out.push(NlMessage {
                 header,
-                payload: Zeroizing::new(rest[NLMSG_HDRLEN..len].to_vec()),
+                payload: Zeroizing::new(payload.to_vec()),
             });
             off += align4(len);
         }
@@ -205,36 +198,26 @@ impl Attr {
 
     /// Appends the attribute, padded to 4 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let len = u16::try_from(NLA_HDRLEN + self.value.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&len.to_ne_bytes());
-        out.extend_from_slice(&self.kind.to_ne_bytes());
-        out.extend_from_slice(&self.value);
-        out.resize(out.len() + align4(self.value.len()) - self.value.len(), 0);
+        Writer::new(out).attribute(self.kind, |w| {
+            w.bytes(&self.value);
+        });
     }
 
     /// Parses a run of attributes filling `buf`.
     pub fn parse_all(buf: &[u8]) -> Result<Vec<Attr>, NetlinkError> {
-        let mut out = Vec::new();
-        let mut off = 0;
-        while buf.len().saturating_sub(off) >= NLA_HDRLEN {
-            let rest = &buf[off..];
-            let h: [u8; 4] = take(rest, 0, "nlattr")?;
-            let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
-            let kind = u16::from_ne_bytes([h[2], h[3]]) & 0x3fff;
-            if len < NLA_HDRLEN || len > rest.len() {
-                return Err(NetlinkError::BadLength {
+        attributes(buf)
+            .map(|a| match a {
+                Ok(a) => Ok(Attr {
+                    kind: a.kind,
+                    value: Zeroizing::new(a.value.to_vec()),
+                }),
+                Err(bad) => Err(NetlinkError::BadLength {
                     what: "nlattr",
-                    len,
-                    have: rest.len(),
-                });
-            }
-            out.push(Attr {
-                kind,
-                value: Zeroizing::new(rest[NLA_HDRLEN..len].to_vec()),
-            });
-            off += align4(len);
-        }
-        Ok(out)
+                    len: bad.len,
+                    have: bad.have,
+                }),
+            })
+            .collect()
     }
 }
 
@@ -268,8 +251,12 @@ pub struct NlError {
 impl NlError {
     /// Parses an error message (`flags` are the error message's own).
     pub fn parse(flags: u16, payload: &[u8]) -> Result<NlError, NetlinkError> {
-        let e: [u8; 4] = take(payload, 0, "nlmsgerr")?;
-        let request = NlHeader::parse(payload.get(4..).unwrap_or_default())?;
+        let r = Reader::new_checked(payload, 4).map_err(|short| NetlinkError::Truncated {
+            what: "nlmsgerr",
+            have: short.have,
+            need: short.need,
+        })?;
+        let request = NlHeader::parse(r.tail(4))?;
         let mut message = None;
         if flags & NLM_F_ACK_TLVS != 0 {
             // Without NLM_F_CAPPED the whole request follows its header.
@@ -278,7 +265,7 @@ impl NlError {
             } else {
                 align4(request.len as usize).max(NLMSG_HDRLEN)
             };
-            let tlvs = payload.get(4 + echoed..).unwrap_or_default();
+            let tlvs = r.tail(4 + echoed);
             if let Ok(attrs) = Attr::parse_all(tlvs)
                 && let Some(text) = find(&attrs, NLMSGERR_ATTR_MSG)
             {
@@ -287,7 +274,7 @@ impl NlError {
             }
         }
         Ok(NlError {
-            error: i32::from_ne_bytes(e),
+            error: r.ne_i32(0),
             request,
             message,
         })
@@ -295,12 +282,13 @@ impl NlError {
 
     /// Appends the payload as the kernel sends it (capped, with TLVs).
     pub fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.error.to_ne_bytes());
-        self.request.emit(out);
+        let mut w = Writer::new(out);
+        w.ne_i32(self.error);
+        self.request.write(&mut w);
         if let Some(m) = &self.message {
-            let mut v = m.as_bytes().to_vec();
-            v.push(0);
-            Attr::new(NLMSGERR_ATTR_MSG, v).emit(out);
+            w.attribute(NLMSGERR_ATTR_MSG, |w| {
+                w.bytes(m.as_bytes()).u8(0);
+            });
         }
     }
 }

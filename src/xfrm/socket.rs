@@ -38,6 +38,7 @@ use super::netlink::{
     NLM_F_ACK, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlError,
     NlHeader, NlMessage, align4,
 };
+use crate::codec::Reader;
 use crate::pfkey::SocketError;
 
 /// `NETLINK_XFRM`, the netlink protocol of the XFRM interface.
@@ -453,9 +454,8 @@ impl NetlinkSocket {
                     }));
                 }
                 NLMSG_DONE => {
-                    let status = payload
-                        .get(..4)
-                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    // A short NLMSG_DONE reads as status 0 (zero-extended).
+                    let status = Reader::new(payload).ne_i32(0);
                     return Ok(Some(if status < 0 {
                         Answer::Refused {
                             errno: status.saturating_neg(),
@@ -494,10 +494,7 @@ impl NetlinkSocket {
                         });
                     }
                     NLMSG_DONE => {
-                        let status = m
-                            .payload
-                            .get(..4)
-                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                        let status = Reader::new(&m.payload).ne_i32(0);
                         if status < 0 {
                             return Ok(Answer::Refused {
                                 errno: status.saturating_neg(),

@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use zeroize::Zeroizing;
 
-use super::netlink::{NetlinkError, take};
+use super::netlink::NetlinkError;
+use crate::codec::{Reader, Writer};
 
 /// `XFRM_INF`: "no limit" in byte and packet limits.
 pub const XFRM_INF: u64 = u64::MAX;
@@ -117,73 +118,13 @@ pub const AF_INET: u16 = 2;
 /// `AF_INET6`.
 pub const AF_INET6: u16 = 10;
 
-/// Little writer over a byte vector (all integers host order unless named).
-struct W<'a>(&'a mut Vec<u8>);
-
-impl W<'_> {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_ne_bytes());
-    }
-    fn be16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_ne_bytes());
-    }
-    fn be32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_ne_bytes());
-    }
-    fn bytes(&mut self, v: &[u8]) {
-        self.0.extend_from_slice(v);
-    }
-    fn pad(&mut self, n: usize) {
-        self.0.resize(self.0.len() + n, 0);
-    }
-}
-
-/// Reader at fixed offsets of a buffer already checked to be long enough.
-struct R<'a>(&'a [u8]);
-
-impl R<'_> {
-    fn u8(&self, at: usize) -> u8 {
-        self.0.get(at).copied().unwrap_or(0)
-    }
-    fn arr<const N: usize>(&self, at: usize) -> [u8; N] {
-        take(self.0, at, "").unwrap_or([0; N])
-    }
-    fn u16(&self, at: usize) -> u16 {
-        u16::from_ne_bytes(self.arr(at))
-    }
-    fn be16(&self, at: usize) -> u16 {
-        u16::from_be_bytes(self.arr(at))
-    }
-    fn u32(&self, at: usize) -> u32 {
-        u32::from_ne_bytes(self.arr(at))
-    }
-    fn be32(&self, at: usize) -> u32 {
-        u32::from_be_bytes(self.arr(at))
-    }
-    fn u64(&self, at: usize) -> u64 {
-        u64::from_ne_bytes(self.arr(at))
-    }
-}
-
-fn need(b: &[u8], n: usize, what: &'static str) -> Result<(), NetlinkError> {
-    if b.len() < n {
-        Err(NetlinkError::Truncated {
-            what,
-            have: b.len(),
-            need: n,
-        })
-    } else {
-        Ok(())
-    }
+/// A reader over `b` once it holds `n` bytes, or what was short.
+fn need<'a>(b: &'a [u8], n: usize, what: &'static str) -> Result<Reader<'a>, NetlinkError> {
+    Reader::new_checked(b, n).map_err(|short| NetlinkError::Truncated {
+        what,
+        have: short.have,
+        need: short.need,
+    })
 }
 
 /// `xfrm_address_t`: 16 bytes, an IPv4 address in the first four.
@@ -218,10 +159,6 @@ impl XfrmAddress {
             AF_INET => self.0[..4] == other.0[..4],
             _ => self.0 == other.0,
         }
-    }
-
-    fn parse(b: &[u8], at: usize) -> XfrmAddress {
-        XfrmAddress(R(b).arr(at))
     }
 }
 
@@ -268,40 +205,39 @@ impl Selector {
 
     /// Parses the first 56 bytes.
     pub fn parse(b: &[u8]) -> Result<Selector, NetlinkError> {
-        need(b, Self::LEN, "xfrm_selector")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_selector")?;
         Ok(Selector {
-            daddr: XfrmAddress::parse(b, 0),
-            saddr: XfrmAddress::parse(b, 16),
-            dport: r.be16(32),
-            dport_mask: r.be16(34),
-            sport: r.be16(36),
-            sport_mask: r.be16(38),
-            family: r.u16(40),
+            daddr: XfrmAddress(r.array(0)),
+            saddr: XfrmAddress(r.array(16)),
+            dport: r.be_u16(32),
+            dport_mask: r.be_u16(34),
+            sport: r.be_u16(36),
+            sport_mask: r.be_u16(38),
+            family: r.ne_u16(40),
             prefixlen_d: r.u8(42),
             prefixlen_s: r.u8(43),
             proto: r.u8(44),
-            ifindex: r.u32(48) as i32,
-            user: r.u32(52),
+            ifindex: r.ne_i32(48),
+            user: r.ne_u32(52),
         })
     }
 
     /// Appends 56 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = W(out);
+        let mut w = Writer::new(out);
         w.bytes(&self.daddr.0);
         w.bytes(&self.saddr.0);
-        w.be16(self.dport);
-        w.be16(self.dport_mask);
-        w.be16(self.sport);
-        w.be16(self.sport_mask);
-        w.u16(self.family);
+        w.be_u16(self.dport);
+        w.be_u16(self.dport_mask);
+        w.be_u16(self.sport);
+        w.be_u16(self.sport_mask);
+        w.ne_u16(self.family);
         w.u8(self.prefixlen_d);
         w.u8(self.prefixlen_s);
         w.u8(self.proto);
-        w.pad(3);
-        w.u32(self.ifindex as u32);
-        w.u32(self.user);
+        w.zeros(3);
+        w.ne_i32(self.ifindex);
+        w.ne_u32(self.user);
     }
 }
 
@@ -321,20 +257,20 @@ impl XfrmId {
     pub const LEN: usize = 24;
 
     fn parse(b: &[u8]) -> XfrmId {
-        let r = R(b);
+        let r = Reader::new(b);
         XfrmId {
-            daddr: XfrmAddress::parse(b, 0),
-            spi: r.be32(16),
+            daddr: XfrmAddress(r.array(0)),
+            spi: r.be_u32(16),
             proto: r.u8(20),
         }
     }
 
     fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = W(out);
+        let mut w = Writer::new(out);
         w.bytes(&self.daddr.0);
-        w.be32(self.spi);
+        w.be_u32(self.spi);
         w.u8(self.proto);
-        w.pad(3);
+        w.zeros(3);
     }
 }
 
@@ -380,21 +316,21 @@ impl LifetimeCfg {
     pub const LEN: usize = 64;
 
     fn parse(b: &[u8]) -> LifetimeCfg {
-        let r = R(b);
+        let r = Reader::new(b);
         LifetimeCfg {
-            soft_byte_limit: r.u64(0),
-            hard_byte_limit: r.u64(8),
-            soft_packet_limit: r.u64(16),
-            hard_packet_limit: r.u64(24),
-            soft_add_expires_seconds: r.u64(32),
-            hard_add_expires_seconds: r.u64(40),
-            soft_use_expires_seconds: r.u64(48),
-            hard_use_expires_seconds: r.u64(56),
+            soft_byte_limit: r.ne_u64(0),
+            hard_byte_limit: r.ne_u64(8),
+            soft_packet_limit: r.ne_u64(16),
+            hard_packet_limit: r.ne_u64(24),
+            soft_add_expires_seconds: r.ne_u64(32),
+            hard_add_expires_seconds: r.ne_u64(40),
+            soft_use_expires_seconds: r.ne_u64(48),
+            hard_use_expires_seconds: r.ne_u64(56),
         }
     }
 
     fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = W(out);
+        let mut w = Writer::new(out);
         for v in [
             self.soft_byte_limit,
             self.hard_byte_limit,
@@ -405,7 +341,7 @@ impl LifetimeCfg {
             self.soft_use_expires_seconds,
             self.hard_use_expires_seconds,
         ] {
-            w.u64(v);
+            w.ne_u64(v);
         }
     }
 }
@@ -428,21 +364,21 @@ impl LifetimeCur {
     pub const LEN: usize = 32;
 
     fn parse(b: &[u8]) -> LifetimeCur {
-        let r = R(b);
+        let r = Reader::new(b);
         LifetimeCur {
-            bytes: r.u64(0),
-            packets: r.u64(8),
-            add_time: r.u64(16),
-            use_time: r.u64(24),
+            bytes: r.ne_u64(0),
+            packets: r.ne_u64(8),
+            add_time: r.ne_u64(16),
+            use_time: r.ne_u64(24),
         }
     }
 
     fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = W(out);
-        w.u64(self.bytes);
-        w.u64(self.packets);
-        w.u64(self.add_time);
-        w.u64(self.use_time);
+        let mut w = Writer::new(out);
+        w.ne_u64(self.bytes);
+        w.ne_u64(self.packets);
+        w.ne_u64(self.add_time);
+        w.ne_u64(self.use_time);
     }
 }
 
@@ -481,18 +417,17 @@ impl UsersaInfo {
 
     /// Parses the first 224 bytes.
     pub fn parse(b: &[u8]) -> Result<UsersaInfo, NetlinkError> {
-        need(b, Self::LEN, "xfrm_usersa_info")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_usersa_info")?;
         Ok(UsersaInfo {
             sel: Selector::parse(b)?,
-            id: XfrmId::parse(&b[56..]),
-            saddr: XfrmAddress::parse(b, 80),
-            lft: LifetimeCfg::parse(&b[96..]),
-            curlft: LifetimeCur::parse(&b[160..]),
-            stats: [r.u32(192), r.u32(196), r.u32(200)],
-            seq: r.u32(204),
-            reqid: r.u32(208),
-            family: r.u16(212),
+            id: XfrmId::parse(r.tail(56)),
+            saddr: XfrmAddress(r.array(80)),
+            lft: LifetimeCfg::parse(r.tail(96)),
+            curlft: LifetimeCur::parse(r.tail(160)),
+            stats: [r.ne_u32(192), r.ne_u32(196), r.ne_u32(200)],
+            seq: r.ne_u32(204),
+            reqid: r.ne_u32(208),
+            family: r.ne_u16(212),
             mode: r.u8(214),
             replay_window: r.u8(215),
             flags: r.u8(216),
@@ -506,17 +441,17 @@ impl UsersaInfo {
         out.extend_from_slice(&self.saddr.0);
         self.lft.emit(out);
         self.curlft.emit(out);
-        let mut w = W(out);
+        let mut w = Writer::new(out);
         for s in self.stats {
-            w.u32(s);
+            w.ne_u32(s);
         }
-        w.u32(self.seq);
-        w.u32(self.reqid);
-        w.u16(self.family);
+        w.ne_u32(self.seq);
+        w.ne_u32(self.reqid);
+        w.ne_u16(self.family);
         w.u8(self.mode);
         w.u8(self.replay_window);
         w.u8(self.flags);
-        w.pad(7);
+        w.zeros(7);
     }
 }
 
@@ -539,24 +474,23 @@ impl UsersaId {
 
     /// Parses the first 24 bytes.
     pub fn parse(b: &[u8]) -> Result<UsersaId, NetlinkError> {
-        need(b, Self::LEN, "xfrm_usersa_id")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_usersa_id")?;
         Ok(UsersaId {
-            daddr: XfrmAddress::parse(b, 0),
-            spi: r.be32(16),
-            family: r.u16(20),
+            daddr: XfrmAddress(r.array(0)),
+            spi: r.be_u32(16),
+            family: r.ne_u16(20),
             proto: r.u8(22),
         })
     }
 
     /// Appends 24 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = W(out);
+        let mut w = Writer::new(out);
         w.bytes(&self.daddr.0);
-        w.be32(self.spi);
-        w.u16(self.family);
+        w.be_u32(self.spi);
+        w.ne_u16(self.family);
         w.u8(self.proto);
-        w.pad(1);
+        w.zeros(1);
     }
 }
 
@@ -577,21 +511,20 @@ impl UserspiInfo {
 
     /// Parses the first 232 bytes.
     pub fn parse(b: &[u8]) -> Result<UserspiInfo, NetlinkError> {
-        need(b, Self::LEN, "xfrm_userspi_info")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_userspi_info")?;
         Ok(UserspiInfo {
             info: UsersaInfo::parse(b)?,
-            min: r.u32(224),
-            max: r.u32(228),
+            min: r.ne_u32(224),
+            max: r.ne_u32(228),
         })
     }
 
     /// Appends 232 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
         self.info.emit(out);
-        let mut w = W(out);
-        w.u32(self.min);
-        w.u32(self.max);
+        let mut w = Writer::new(out);
+        w.ne_u32(self.min);
+        w.ne_u32(self.max);
     }
 }
 
@@ -605,8 +538,8 @@ pub struct UsersaFlush {
 impl UsersaFlush {
     /// Parses the first byte.
     pub fn parse(b: &[u8]) -> Result<UsersaFlush, NetlinkError> {
-        need(b, 1, "xfrm_usersa_flush")?;
-        Ok(UsersaFlush { proto: b[0] })
+        let r = need(b, 1, "xfrm_usersa_flush")?;
+        Ok(UsersaFlush { proto: r.u8(0) })
     }
 
     /// Appends 1 byte.
@@ -644,14 +577,13 @@ impl UserpolicyInfo {
 
     /// Parses the first 168 bytes.
     pub fn parse(b: &[u8]) -> Result<UserpolicyInfo, NetlinkError> {
-        need(b, Self::LEN, "xfrm_userpolicy_info")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_userpolicy_info")?;
         Ok(UserpolicyInfo {
             sel: Selector::parse(b)?,
-            lft: LifetimeCfg::parse(&b[56..]),
-            curlft: LifetimeCur::parse(&b[120..]),
-            priority: r.u32(152),
-            index: r.u32(156),
+            lft: LifetimeCfg::parse(r.tail(56)),
+            curlft: LifetimeCur::parse(r.tail(120)),
+            priority: r.ne_u32(152),
+            index: r.ne_u32(156),
             dir: r.u8(160),
             action: r.u8(161),
             flags: r.u8(162),
@@ -664,14 +596,14 @@ impl UserpolicyInfo {
         self.sel.emit(out);
         self.lft.emit(out);
         self.curlft.emit(out);
-        let mut w = W(out);
-        w.u32(self.priority);
-        w.u32(self.index);
+        let mut w = Writer::new(out);
+        w.ne_u32(self.priority);
+        w.ne_u32(self.index);
         w.u8(self.dir);
         w.u8(self.action);
         w.u8(self.flags);
         w.u8(self.share);
-        w.pad(4);
+        w.zeros(4);
     }
 }
 
@@ -692,11 +624,10 @@ impl UserpolicyId {
 
     /// Parses the first 64 bytes.
     pub fn parse(b: &[u8]) -> Result<UserpolicyId, NetlinkError> {
-        need(b, Self::LEN, "xfrm_userpolicy_id")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_userpolicy_id")?;
         Ok(UserpolicyId {
             sel: Selector::parse(b)?,
-            index: r.u32(56),
+            index: r.ne_u32(56),
             dir: r.u8(60),
         })
     }
@@ -704,10 +635,10 @@ impl UserpolicyId {
     /// Appends 64 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
         self.sel.emit(out);
-        let mut w = W(out);
-        w.u32(self.index);
+        let mut w = Writer::new(out);
+        w.ne_u32(self.index);
         w.u8(self.dir);
-        w.pad(3);
+        w.zeros(3);
     }
 }
 
@@ -742,37 +673,36 @@ impl UserTmpl {
 
     /// Parses the first 64 bytes.
     pub fn parse(b: &[u8]) -> Result<UserTmpl, NetlinkError> {
-        need(b, Self::LEN, "xfrm_user_tmpl")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_user_tmpl")?;
         Ok(UserTmpl {
             id: XfrmId::parse(b),
-            family: r.u16(24),
-            saddr: XfrmAddress::parse(b, 28),
-            reqid: r.u32(44),
+            family: r.ne_u16(24),
+            saddr: XfrmAddress(r.array(28)),
+            reqid: r.ne_u32(44),
             mode: r.u8(48),
             share: r.u8(49),
             optional: r.u8(50),
-            aalgos: r.u32(52),
-            ealgos: r.u32(56),
-            calgos: r.u32(60),
+            aalgos: r.ne_u32(52),
+            ealgos: r.ne_u32(56),
+            calgos: r.ne_u32(60),
         })
     }
 
     /// Appends 64 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
         self.id.emit(out);
-        let mut w = W(out);
-        w.u16(self.family);
-        w.pad(2);
+        let mut w = Writer::new(out);
+        w.ne_u16(self.family);
+        w.zeros(2);
         w.bytes(&self.saddr.0);
-        w.u32(self.reqid);
+        w.ne_u32(self.reqid);
         w.u8(self.mode);
         w.u8(self.share);
         w.u8(self.optional);
-        w.pad(1);
-        w.u32(self.aalgos);
-        w.u32(self.ealgos);
-        w.u32(self.calgos);
+        w.zeros(1);
+        w.ne_u32(self.aalgos);
+        w.ne_u32(self.ealgos);
+        w.ne_u32(self.calgos);
     }
 
     /// Parses an `XFRMA_TMPL` value (an array of templates).
@@ -815,26 +745,25 @@ impl Algo {
     /// form (true).
     pub fn parse(b: &[u8], with_trunc: bool) -> Result<Algo, NetlinkError> {
         let fixed = ALG_NAME_LEN + if with_trunc { 8 } else { 4 };
-        need(b, fixed, "xfrm_algo")?;
-        let r = R(b);
-        let name = b[..ALG_NAME_LEN]
+        let r = need(b, fixed, "xfrm_algo")?;
+        let name = r
+            .slice(0, ALG_NAME_LEN)
+            .unwrap_or_default()
             .split(|c| *c == 0)
             .next()
             .unwrap_or_default();
-        let key_bits = r.u32(ALG_NAME_LEN);
+        let key_bits = r.ne_u32(ALG_NAME_LEN);
         let key_len = (key_bits as usize).div_ceil(8);
-        let key = b
-            .get(fixed..fixed + key_len)
-            .ok_or(NetlinkError::Truncated {
-                what: "xfrm_algo key",
-                have: b.len(),
-                need: fixed + key_len,
-            })?;
+        let key = r.slice(fixed, key_len).ok_or(NetlinkError::Truncated {
+            what: "xfrm_algo key",
+            have: b.len(),
+            need: fixed + key_len,
+        })?;
         Ok(Algo {
             name: String::from_utf8_lossy(name).into_owned(),
             key_bits,
             trunc_bits: if with_trunc {
-                r.u32(ALG_NAME_LEN + 4)
+                r.ne_u32(ALG_NAME_LEN + 4)
             } else {
                 0
             },
@@ -847,11 +776,11 @@ impl Algo {
         let mut name = [0u8; ALG_NAME_LEN];
         let n = self.name.len().min(ALG_NAME_LEN - 1);
         name[..n].copy_from_slice(&self.name.as_bytes()[..n]);
-        let mut w = W(out);
+        let mut w = Writer::new(out);
         w.bytes(&name);
-        w.u32(self.key_bits);
+        w.ne_u32(self.key_bits);
         if with_trunc {
-            w.u32(self.trunc_bits);
+            w.ne_u32(self.trunc_bits);
         }
         w.bytes(&self.key);
     }
@@ -876,23 +805,22 @@ impl EncapTmpl {
 
     /// Parses the first 24 bytes.
     pub fn parse(b: &[u8]) -> Result<EncapTmpl, NetlinkError> {
-        need(b, Self::LEN, "xfrm_encap_tmpl")?;
-        let r = R(b);
+        let r = need(b, Self::LEN, "xfrm_encap_tmpl")?;
         Ok(EncapTmpl {
-            encap_type: r.u16(0),
-            sport: r.be16(2),
-            dport: r.be16(4),
-            oa: XfrmAddress::parse(b, 8),
+            encap_type: r.ne_u16(0),
+            sport: r.be_u16(2),
+            dport: r.be_u16(4),
+            oa: XfrmAddress(r.array(8)),
         })
     }
 
     /// Appends 24 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = W(out);
-        w.u16(self.encap_type);
-        w.be16(self.sport);
-        w.be16(self.dport);
-        w.pad(2);
+        let mut w = Writer::new(out);
+        w.ne_u16(self.encap_type);
+        w.be_u16(self.sport);
+        w.be_u16(self.dport);
+        w.zeros(2);
         w.bytes(&self.oa.0);
     }
 }
@@ -911,10 +839,9 @@ pub struct UserSecCtx {
 impl UserSecCtx {
     /// Parses the header and `ctx_len` bytes.
     pub fn parse(b: &[u8]) -> Result<UserSecCtx, NetlinkError> {
-        need(b, 8, "xfrm_user_sec_ctx")?;
-        let r = R(b);
-        let n = usize::from(r.u16(6));
-        let context = b.get(8..8 + n).ok_or(NetlinkError::Truncated {
+        let r = need(b, 8, "xfrm_user_sec_ctx")?;
+        let n = usize::from(r.ne_u16(6));
+        let context = r.slice(8, n).ok_or(NetlinkError::Truncated {
             what: "xfrm_user_sec_ctx string",
             have: b.len(),
             need: 8 + n,
@@ -929,20 +856,19 @@ impl UserSecCtx {
     /// Appends the structure; `len` = 8 + `ctx_len` as xfrm_user checks.
     pub fn emit(&self, out: &mut Vec<u8>) {
         let ctx_len = u16::try_from(self.context.len()).unwrap_or(u16::MAX);
-        let mut w = W(out);
-        w.u16(ctx_len.saturating_add(8));
-        w.u16(attr::SEC_CTX);
+        let mut w = Writer::new(out);
+        w.ne_u16(ctx_len.saturating_add(8));
+        w.ne_u16(attr::SEC_CTX);
         w.u8(self.alg);
         w.u8(self.doi);
-        w.u16(ctx_len);
-        w.bytes(&self.context[..usize::from(ctx_len)]);
+        w.ne_u16(ctx_len);
+        w.bytes(self.context.get(..usize::from(ctx_len)).unwrap_or_default());
     }
 }
 
 /// The `replay_window` field of an `XFRMA_REPLAY_ESN_VAL` value.
 pub fn esn_replay_window(b: &[u8]) -> Option<u32> {
-    b.get(20..24)
-        .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+    Reader::new(b).get_ne_u32(20)
 }
 
 /// The policy type of an `XFRMA_POLICY_TYPE` value.

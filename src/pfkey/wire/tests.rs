@@ -1,6 +1,10 @@
 //! Tests for the wire layer: corpus round trips, hand-made edge cases and
 //! property tests.
 
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use bytes::Bytes;
+
 use super::*;
 
 /// Every raw capture in the fixture corpus, as (name, bytes).

@@ -17,11 +17,19 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserpolicyId, UserpolicyInfo, UsersaFlush,
     UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
+use crate::codec::Writer;
 use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
     AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
 };
 use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
+
+mod dump;
+mod reply;
+
+use dump::{DumpKind, DumpStream, drain};
+use reply::*;
+pub use reply::{error_reply, policy_of, state_of};
 
 /// Why a request got no PF_KEY answer of its own: an errno for an error
 /// reply, or a transport failure.
@@ -205,9 +213,10 @@ impl XfrmKernel {
         // The replay state is checked only with a zero classic window.
         sa.info.replay_window = 0;
         let mut esn = Vec::with_capacity(24);
+        let mut w = Writer::new(&mut esn);
         for field in [0u32, 0, 0, 0, 0, 1] {
             // bmp_len 0, oseq, seq, oseq_hi, seq_hi, replay_window 1
-            esn.extend_from_slice(&field.to_ne_bytes());
+            w.ne_u32(field);
         }
         sa.attrs.push(Attr::new(attr::REPLAY_ESN_VAL, esn));
         let verdict = match self.socket.transact(msg::NEWSA, NLM_F_ACK, sa.payload())? {
@@ -779,149 +788,6 @@ impl Kernel for XfrmKernel {
     }
 }
 
-/// Which table a dump walks.
-#[derive(Debug, Clone, Copy)]
-enum DumpKind {
-    /// SAs of this protocol (IPPROTO_*; see `proto_matches`).
-    Sa(u8),
-    /// Main-type policies.
-    Policy,
-}
-
-/// A dump being read (see `XfrmKernel::next_entry`).
-struct DumpStream {
-    /// Netlink sequence number of the dump request.
-    seq: u32,
-    /// Its netlink type (for error hints).
-    nl_type: u16,
-    /// The PF_KEY request.
-    header: Header,
-    kind: DumpKind,
-    /// Converted entries not given yet (at most a datagram's worth).
-    ready: VecDeque<Result<Message, i32>>,
-    /// The kernel has sent everything.
-    ended: bool,
-    /// An entry PF_KEY cannot express was met: nothing after it counts.
-    failed: bool,
-    /// Entries given so far.
-    given: u32,
-    /// The time of the request (lifetimes, reference counts).
-    now: u64,
-}
-
-impl DumpStream {
-    /// The kernel ended the walk with `errno`. False when no entry was
-    /// given or is waiting: the dump as a whole is refused. Otherwise, as
-    /// af_key does, the last entry given carries the error, so the dump is
-    /// never taken for complete.
-    fn walk_failed(&mut self, errno: i32) -> bool {
-        if self.given == 0 && self.ready.is_empty() {
-            return false;
-        }
-        if !self.failed {
-            self.failed = true;
-            self.ready.push_back(Err(errno));
-        }
-        true
-    }
-
-    /// The next entry, once two are read ahead or the walk is over,
-    /// numbered as af_key numbers them (1, 2, …, N−1, then 0 for the last;
-    /// the last one carries the error of an entry PF_KEY cannot express or
-    /// of a failed walk), and whether it is the last. `Err(errno)` when
-    /// there is no entry to give: nothing at all (ENOENT), or an entry
-    /// PF_KEY cannot express first.
-    fn give(&mut self) -> Result<(Message, bool), i32> {
-        let entry = self.ready.pop_front();
-        let Some(Ok(mut m)) = entry else {
-            return Err(match entry {
-                Some(Err(errno)) => errno,
-                _ => libc::ENOENT,
-            });
-        };
-        self.given += 1;
-        let last = match self.ready.front() {
-            Some(Ok(_)) => {
-                m.header.seq = self.given;
-                false
-            }
-            Some(Err(errno)) => {
-                m.header.seq = 0;
-                // the negative error code truncated to sadb_msg_errno's 8 bits
-                m.header.errno = (errno.wrapping_neg()) as u8;
-                true
-            }
-            None => {
-                m.header.seq = 0;
-                true
-            }
-        };
-        Ok((m, last))
-    }
-
-    /// One entry of the dump as af_key would send it; `None` for what the
-    /// PF_KEY dump leaves out (other protocols, kernel-internal states,
-    /// non-main policies).
-    fn convert(&self, nl_type: u16, payload: &[u8]) -> Option<Result<Message, i32>> {
-        let h = self.header;
-        match self.kind {
-            DumpKind::Sa(proto) => {
-                if nl_type != msg::NEWSA {
-                    return None;
-                }
-                let (info, attrs) = state_of(payload)?;
-                if !proto_matches(info.id.proto, proto) {
-                    return None;
-                }
-                Some(
-                    translate::state_to_pfkey(&info, &attrs, self.now).map(|(satype, ext)| {
-                        Message {
-                            header: Header {
-                                version: h.version,
-                                msg_type: MessageType::Dump as u8,
-                                errno: 0,
-                                satype,
-                                len: 0,
-                                reserved: 0,
-                                seq: 0,
-                                pid: h.pid,
-                            },
-                            extensions: ext,
-                        }
-                    }),
-                )
-            }
-            DumpKind::Policy => {
-                if nl_type != msg::NEWPOLICY {
-                    return None;
-                }
-                let (info, attrs) = policy_of(payload)?;
-                let main = find(&attrs, attr::POLICY_TYPE)
-                    .and_then(policy_type)
-                    .is_none_or(|t| t == POLICY_TYPE_MAIN);
-                if !main {
-                    return None;
-                }
-                Some(
-                    translate::policy_to_pfkey(&info, &attrs).map(|ext| Message {
-                        header: Header {
-                            version: h.version,
-                            msg_type: MessageType::SpdDump as u8,
-                            errno: 0,
-                            satype: 0,
-                            len: 0,
-                            reserved: translate::policy_refcnt(&info, self.now),
-                            seq: 0,
-                            pid: h.pid,
-                        },
-                        extensions: ext,
-                    }),
-                )
-            }
-        }
-    }
-}
-
 /// The ALLOCSPI request that leaves the kernel as af_key leaves it after a
 /// GETSPI with an SPI range it refuses, or `None` when the range is fine
 /// (or absent: af_key's default range is).
@@ -958,16 +824,6 @@ pub fn larval_only_request(m: &Message) -> Result<Option<UserspiInfo>, i32> {
         }
     }
     translate::spi_request(&zero).map(Some)
-}
-
-/// Reads the rest of a dump, discarding it.
-fn drain(socket: &mut NetlinkSocket, d: &mut DumpStream) -> Result<(), SocketError> {
-    while !d.ended {
-        if socket.dump_part(d.seq, |_, _| {})?.is_some() {
-            d.ended = true;
-        }
-    }
-    Ok(())
 }
 
 /// Whether a policy request has a `unique` template whose reqid af_key
@@ -1007,225 +863,5 @@ impl PendingRun {
 impl Drop for PendingRun {
     fn drop(&mut self) {
         self.clear();
-    }
-}
-
-/// af_key's `pfkey_error`: the request's header with the errno (values of
-/// 512 and above, kernel-internal codes, become EINVAL).
-pub fn error_reply(request: Header, errno: i32) -> Message {
-    let errno = if (1..512).contains(&errno) {
-        errno
-    } else {
-        libc::EINVAL
-    };
-    Message::new(Header {
-        errno: errno as u8,
-        ..request
-    })
-}
-
-/// The XFRM_MSG_NEWSA payload probing one algorithm (see
-/// `XfrmKernel::probe_algorithms`): a transport-mode IPv4 SA whose selector
-/// is IPv6, which the kernel refuses only after looking the algorithm up.
-fn probe_payload(proto: u8, kind: u16, a: &Algorithm) -> Vec<u8> {
-    let info = UsersaInfo {
-        sel: Selector {
-            family: AF_INET6,
-            ..Selector::default()
-        },
-        id: XfrmId {
-            daddr: PROBE_ADDRESS,
-            spi: PROBE_SPI,
-            proto,
-        },
-        saddr: PROBE_ADDRESS,
-        family: AF_INET,
-        mode: mode::TRANSPORT,
-        ..UsersaInfo::default()
-    };
-    let mut p = Vec::with_capacity(UsersaInfo::LEN + 80);
-    info.emit(&mut p);
-    let mut v = Vec::new();
-    Algo {
-        name: a.name.to_string(),
-        ..Algo::default()
-    }
-    .emit(false, &mut v);
-    Attr::new(kind, v).emit(&mut p);
-    p
-}
-
-fn desc(a: &Algorithm) -> AlgorithmDesc {
-    AlgorithmDesc {
-        id: a.id,
-        ivlen: a.ivlen,
-        min_bits: a.min_bits,
-        max_bits: a.max_bits,
-    }
-}
-
-/// A unicast answer (GET, GETSPI): version and type of the request.
-fn answer(h: Header, satype: u8, reserved: u16, ext: Vec<Extension>) -> Message {
-    Message {
-        header: Header {
-            errno: 0,
-            satype,
-            reserved,
-            len: 0,
-            ..h
-        },
-        extensions: ext,
-    }
-}
-
-/// An SA notification (ADD, UPDATE, DELETE): `key_notify_sa`'s header.
-fn notification(h: Header, satype: u8, ext: Vec<Extension>) -> Message {
-    Message {
-        header: Header::notification(h.msg_type, satype, 0, h.seq, h.pid),
-        extensions: ext,
-    }
-}
-
-/// A policy notification: `key_notify_policy`'s header.
-fn policy_notification(h: Header, t: MessageType, reserved: u16, ext: Vec<Extension>) -> Message {
-    Message {
-        header: Header::notification(t as u8, 0, reserved, h.seq, h.pid),
-        extensions: ext,
-    }
-}
-
-/// An XFRM_MSG_NEWSA body: the SA and its attributes.
-pub fn state_of(payload: &[u8]) -> Option<(UsersaInfo, Vec<Attr>)> {
-    let info = UsersaInfo::parse(payload).ok()?;
-    let attrs = Attr::parse_all(payload.get(UsersaInfo::LEN..).unwrap_or_default()).ok()?;
-    Some((info, attrs))
-}
-
-/// An XFRM_MSG_NEWPOLICY body: the policy and its attributes.
-pub fn policy_of(payload: &[u8]) -> Option<(UserpolicyInfo, Vec<Attr>)> {
-    let info = UserpolicyInfo::parse(payload).ok()?;
-    let attrs = Attr::parse_all(payload.get(UserpolicyInfo::LEN..).unwrap_or_default()).ok()?;
-    Some((info, attrs))
-}
-
-fn first_state(data: &[NlMessage]) -> Option<(UsersaInfo, Vec<Attr>)> {
-    data.iter()
-        .filter(|m| m.header.msg_type == msg::NEWSA)
-        .find_map(|m| state_of(&m.payload))
-}
-
-fn first_policy(data: &[NlMessage]) -> Option<(UserpolicyInfo, Vec<Attr>)> {
-    data.iter()
-        .filter(|m| m.header.msg_type == msg::NEWPOLICY)
-        .find_map(|m| policy_of(&m.payload))
-}
-
-/// The kernel's explanation, completed with what a refusal usually means
-/// about the running kernel.
-/// What a probe's errno says the kernel lacks (see `XfrmKernel::probe_sa`).
-fn lacking(proto: u8, family: u16, errno: i32) -> Option<String> {
-    let (name, module) = match (proto, family == AF_INET6) {
-        (IPPROTO_ESP, false) => ("ESP", "esp4"),
-        (IPPROTO_ESP, true) => ("ESP over IPv6", "esp6"),
-        (_, false) => ("AH", "ah4"),
-        (_, true) => ("AH over IPv6", "ah6"),
-    };
-    match errno {
-        libc::EPROTONOSUPPORT => Some(format!(
-            "this kernel has no {name} support (module {module} not loaded)"
-        )),
-        libc::EAFNOSUPPORT => {
-            Some("this kernel has no IPv6 IPsec support (module ipv6 not loaded)".to_string())
-        }
-        libc::ENOSYS => Some(format!(
-            "this kernel's crypto API lacks an algorithm of this {name} SA"
-        )),
-        _ => None,
-    }
-}
-
-fn hint(msg_type: u16, errno: i32, message: Option<String>) -> Option<String> {
-    let lacking = match (msg_type, errno) {
-        (msg::NEWSA | msg::UPDSA | msg::ALLOCSPI, libc::EPROTONOSUPPORT) => Some(
-            "this kernel has no transform for this protocol \
-             (modules esp4/esp6, ah4/ah6 or ipcomp/ipcomp6 not loaded)",
-        ),
-        (msg::NEWSA | msg::UPDSA, libc::ENOSYS) => {
-            Some("this kernel's crypto API has no implementation of the algorithm")
-        }
-        (msg::NEWSA | msg::UPDSA, libc::EAFNOSUPPORT) => {
-            Some("this kernel has no IPv6 IPsec support (module ipv6 not loaded)")
-        }
-        _ => None,
-    };
-    match (message, lacking) {
-        (Some(m), Some(l)) => Some(format!("{m}: {l}")),
-        (Some(m), None) => Some(m),
-        (None, Some(l)) => Some(l.to_string()),
-        (None, None) => None,
-    }
-}
-
-/// Seconds since the epoch.
-fn now() -> u64 {
-    crate::os::now()
-}
-
-#[cfg(test)]
-mod dump_stream_tests {
-    use super::*;
-
-    fn stream(entries: usize) -> DumpStream {
-        DumpStream {
-            seq: 1,
-            nl_type: msg::GETSA,
-            header: Header::default(),
-            kind: DumpKind::Sa(IPPROTO_ESP),
-            ready: (0..entries)
-                .map(|_| Ok(Message::new(Header::default())))
-                .collect(),
-            ended: true,
-            failed: false,
-            given: 0,
-            now: 0,
-        }
-    }
-
-    /// Gives every entry as `next_entry` does: (seq, errno) of each.
-    fn numbering(d: &mut DumpStream) -> Vec<(u32, u8)> {
-        let mut out = Vec::new();
-        while let Ok((m, last)) = d.give() {
-            out.push((m.header.seq, m.header.errno));
-            if last {
-                break;
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn entries_are_numbered_as_af_key_numbers_them() {
-        assert_eq!(numbering(&mut stream(3)), [(1, 0), (2, 0), (0, 0)]);
-        assert_eq!(stream(0).give().err(), Some(libc::ENOENT));
-    }
-
-    #[test]
-    fn a_walk_that_fails_after_entries_ends_in_an_error_not_in_silence() {
-        let mut d = stream(2);
-        assert!(d.walk_failed(libc::EINVAL));
-        // the last entry carries the error, as af_key's last message
-        let einval = (libc::EINVAL.wrapping_neg()) as u8;
-        assert_eq!(numbering(&mut d), [(1, 0), (0, einval)]);
-        // a second failure does not add a second error entry
-        let mut d = stream(1);
-        assert!(d.walk_failed(libc::EINVAL));
-        assert!(d.walk_failed(libc::EIO));
-        assert_eq!(numbering(&mut d), [(0, einval)]);
-    }
-
-    #[test]
-    fn a_walk_that_fails_before_any_entry_refuses_the_dump() {
-        let mut d = stream(0);
-        assert!(!d.walk_failed(libc::EINVAL));
     }
 }
