@@ -14,7 +14,7 @@ use nom::{IResult, Input, Needed};
 
 use super::Options;
 use super::lexer::{EncKind, ExtFlag, Keyword, ProtoKw, TokKind, Token};
-use super::policy::parse_policy;
+use super::policy::{PolicyFail, parse_policy_at};
 use super::resolve::{Family, NameService};
 use crate::algorithms::{self, Kind};
 use crate::ir::{
@@ -114,6 +114,9 @@ pub(crate) enum FailKind {
     Fatal,
     /// Something setkey accepts but rsetkey refuses on Linux.
     Unsupported(String),
+    /// A number too big for its field (setkey would wrap it), with the
+    /// message that names the field and its range.
+    Range(String),
 }
 
 /// A failure at a token.
@@ -125,6 +128,10 @@ pub(crate) struct Fail {
     pub kind: FailKind,
     /// A hint for the diagnostic.
     pub help: Option<String>,
+    /// Where the diagnostic points, as (byte offset, length) in the
+    /// script, when that is a part of the token (a number inside the `-P`
+    /// policy text) rather than the whole token.
+    pub span: Option<(usize, usize)>,
 }
 
 impl<'a> nom::error::ParseError<Toks<'a>> for Fail {
@@ -147,6 +154,7 @@ fn fail_at(input: Toks<'_>, kind: FailKind) -> Fail {
         at: input.pos(),
         kind,
         help: None,
+        span: None,
     }
 }
 
@@ -160,7 +168,53 @@ fn cut_at<T>(input: Toks<'_>, kind: FailKind) -> Result<T, nom::Err<Fail>> {
 /// A semantic failure naming an already consumed token (bison reduced
 /// without reading a lookahead).
 fn cut_tok<T>(at: usize, kind: FailKind, help: Option<String>) -> Result<T, nom::Err<Fail>> {
-    Err(nom::Err::Failure(Fail { at, kind, help }))
+    Err(nom::Err::Failure(Fail {
+        at,
+        kind,
+        help,
+        span: None,
+    }))
+}
+
+/// The message of a number that does not fit its field: rsetkey refuses
+/// it where setkey would silently wrap or truncate it.
+pub(crate) fn out_of_range(what: &str, max: u64) -> String {
+    format!("{what} not in valid range [0, {max}]")
+}
+
+/// A policy text refused: the message names the policy token (as setkey's
+/// does); a number too big for its field is pointed at inside it.
+fn policy_fail<T>(
+    at: usize,
+    pol: &Token,
+    f: PolicyFail,
+    help: Option<String>,
+) -> Result<T, nom::Err<Fail>> {
+    let help = match f.span {
+        Some(_) => Some("libipsec would silently wrap this number".to_string()),
+        None => help,
+    };
+    let kind = match f.span {
+        Some(_) => FailKind::Range(f.text),
+        None => FailKind::Msg(f.text),
+    };
+    Err(nom::Err::Failure(Fail {
+        at,
+        kind,
+        help,
+        span: f.span.map(|(off, len)| (pol.start + off, len)),
+    }))
+}
+
+/// A number too big for its field, naming the number's token.
+fn range_fail<T>(at: usize, what: &str, max: u64) -> Result<T, nom::Err<Fail>> {
+    cut_tok(
+        at,
+        FailKind::Range(out_of_range(what, max)),
+        Some(format!(
+            "setkey would silently wrap this number; {what} is at most {max}"
+        )),
+    )
 }
 
 /// Accepts one token matching `pred`.
@@ -184,19 +238,19 @@ fn commit<T>(r: Res<'_, T>) -> Res<'_, T> {
     })
 }
 
-/// A decimal token as C's strtoul reads it (saturating at the maximum).
-fn dec_value(text: &str) -> u64 {
-    text.bytes().fold(0u64, |n, d| {
-        n.saturating_mul(10)
-            .saturating_add(u64::from(d.wrapping_sub(b'0')))
+/// A decimal token's value; `None` beyond 64 bits (no field is wider).
+fn dec_value(text: &str) -> Option<u64> {
+    text.bytes().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
     })
 }
 
-/// A hex token as base-16 strtoul reads it.
-fn hex_value(text: &str) -> u64 {
-    text.get(2..).unwrap_or("").chars().fold(0u64, |n, c| {
-        n.saturating_mul(16)
-            .saturating_add(u64::from(c.to_digit(16).unwrap_or(0)))
+/// A hex token's value; `None` beyond 64 bits.
+fn hex_value(text: &str) -> Option<u64> {
+    text.get(2..).unwrap_or("").chars().try_fold(0u64, |n, c| {
+        n.checked_mul(16)?
+            .checked_add(u64::from(c.to_digit(16).unwrap_or(0)))
     })
 }
 
@@ -391,12 +445,16 @@ impl<'a> Grammar<'a> {
         let Ok((i, _)) = tok(i, TokKind::BLcl) else {
             return Ok((i, None));
         };
+        let at = i.pos();
         let (i, t) = commit(tok_if(i, |k| {
             matches!(k, TokKind::Any | TokKind::Dec | TokKind::Str)
         }))?;
         let service = match t.kind {
             TokKind::Any => "0".to_string(),
-            TokKind::Dec => dec_value(self.text(t)).to_string(),
+            TokKind::Dec => match dec_value(self.text(t)).filter(|&v| v <= u64::from(u16::MAX)) {
+                Some(v) => v.to_string(),
+                None => return range_fail(at, "port", u16::MAX.into()),
+            },
             _ => self.text(t).to_string(),
         };
         let (i, _) = commit(tok(i, TokKind::ELcl))?;
@@ -453,31 +511,47 @@ impl<'a> Grammar<'a> {
         Ok((i, ()))
     }
 
-    /// `DEC | HEX`, wrapped to 32 bits like setkey's strtoul into u_int32.
+    /// `DEC | HEX`: 32 bits. setkey's strtoul into a u_int32 keeps the low
+    /// bits of a bigger number (its `SPI too big.` check never fires);
+    /// rsetkey refuses it with that message.
     fn spi<'i>(&self, i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
+        let at = i.pos();
         let (i, t) = commit(tok_if(i, |k| matches!(k, TokKind::Dec | TokKind::Hex)))?;
         let v = if t.kind == TokKind::Dec {
             dec_value(self.text(t))
         } else {
             hex_value(self.text(t))
         };
-        p.spi = v as u32;
+        match v.and_then(|v| u32::try_from(v).ok()) {
+            Some(v) => p.spi = v,
+            None => {
+                return cut_tok(
+                    at,
+                    FailKind::Range("SPI too big.".into()),
+                    Some(out_of_range("SPI", u32::MAX.into())),
+                );
+            }
+        }
         Ok((i, ()))
     }
 
-    /// A decimal argument of an extension flag.
-    fn dec<'i>(&self, i: Toks<'i>) -> Res<'i, (u64, usize)> {
+    /// A decimal argument of at most `max` (what = the field, for the
+    /// message when it does not fit).
+    fn dec<'i>(&self, i: Toks<'i>, what: &str, max: u64) -> Res<'i, (u64, usize)> {
         let at = i.pos();
         let (i, t) = commit(tok(i, TokKind::Dec))?;
-        Ok((i, (dec_value(self.text(t)), at)))
+        match dec_value(self.text(t)).filter(|&v| v <= max) {
+            Some(v) => Ok((i, (v, at))),
+            None => range_fail(at, what, max),
+        }
     }
 
     /// `-ctx DOI ALG "string"`; DOI 0 means no context.
     fn ctx<'i>(&self, i: Toks<'i>) -> Res<'i, Option<SecurityContext>> {
-        let (i, (doi, _)) = self.dec(i)?;
-        let (i, (alg, _)) = self.dec(i)?;
+        let (i, (doi, _)) = self.dec(i, "context DOI", u8::MAX.into())?;
+        let (i, (alg, _)) = self.dec(i, "context algorithm", u8::MAX.into())?;
         let (i, s) = commit(tok(i, TokKind::Quoted))?;
-        let ctx = (doi as u8 != 0).then(|| SecurityContext {
+        let ctx = (doi != 0).then(|| SecurityContext {
             doi: doi as u8,
             alg: alg as u8,
             context: self.text(s).as_bytes().to_vec(),
@@ -515,12 +589,13 @@ impl<'a> Grammar<'a> {
                     r
                 }
                 TokKind::FReqid => {
-                    let (r, (v, _)) = self.dec(rest)?;
+                    let (r, (v, _)) = self.dec(rest, "reqid", u32::MAX.into())?;
                     p.reqid = v as u32;
                     r
                 }
                 TokKind::FReplay => {
-                    let (r, (v, at)) = self.dec(rest)?;
+                    // sadb_sa_replay is 8 bits wide.
+                    let (r, (v, at)) = self.dec(rest, "replay window", u8::MAX.into())?;
                     if p.flags & FLAG_OLD != 0 {
                         return cut_tok(
                             at,
@@ -534,22 +609,23 @@ impl<'a> Grammar<'a> {
                     r
                 }
                 TokKind::FLifeHard => {
-                    let (r, (v, _)) = self.dec(rest)?;
-                    p.hard.seconds = u64::from(v as u32);
+                    // setkey keeps lifetimes in seconds in 32 bits.
+                    let (r, (v, _)) = self.dec(rest, "lifetime", u32::MAX.into())?;
+                    p.hard.seconds = v;
                     r
                 }
                 TokKind::FLifeSoft => {
-                    let (r, (v, _)) = self.dec(rest)?;
-                    p.soft.seconds = u64::from(v as u32);
+                    let (r, (v, _)) = self.dec(rest, "lifetime", u32::MAX.into())?;
+                    p.soft.seconds = v;
                     r
                 }
                 TokKind::FByteHard => {
-                    let (r, (v, _)) = self.dec(rest)?;
+                    let (r, (v, _)) = self.dec(rest, "byte lifetime", u64::MAX)?;
                     p.hard.bytes = v;
                     r
                 }
                 TokKind::FByteSoft => {
-                    let (r, (v, _)) = self.dec(rest)?;
+                    let (r, (v, _)) = self.dec(rest, "byte lifetime", u64::MAX)?;
                     p.soft.bytes = v;
                     r
                 }
@@ -896,7 +972,10 @@ impl<'a> Grammar<'a> {
             )
         }))?;
         let v = match t.kind {
-            TokKind::Dec => dec_value(self.text(t)),
+            TokKind::Dec => match dec_value(self.text(t)).filter(|&v| v <= u64::from(u8::MAX)) {
+                Some(v) => v,
+                None => return range_fail(at, "upper layer protocol", u8::MAX.into()),
+            },
             TokKind::Any => u64::from(UPPER_ANY),
             TokKind::Proto(_) => 6,
             _ => match self.names.protocol(self.text(t)) {
@@ -918,15 +997,17 @@ impl<'a> Grammar<'a> {
         Ok((i, v))
     }
 
-    /// `[ "/" DEC ]`: the prefix as setkey stores it (an int; negative =
-    /// full length).
+    /// `[ "/" DEC ]`: the prefix length, 8 bits as PF_KEY carries it.
+    /// setkey stores an int and sends its low 8 bits (`/256` is `/0`, a
+    /// number that is negative as an int means the full length); rsetkey
+    /// refuses what does not fit. A length that fits but exceeds the
+    /// address (`/33` for IPv4) is sent, and the kernel refuses it.
     fn prefix<'i>(&self, i: Toks<'i>) -> Res<'i, Option<u8>> {
         let Ok((i, _)) = tok(i, TokKind::Slash) else {
             return Ok((i, None));
         };
-        let (i, (v, _)) = self.dec(i)?;
-        let as_int = v as u32 as i32;
-        Ok((i, (as_int >= 0).then_some(as_int as u8)))
+        let (i, (v, _)) = self.dec(i, "prefix length", u8::MAX.into())?;
+        Ok((i, Some(v as u8)))
     }
 
     /// `spdadd`, `spdupdate`, `spddelete`.
@@ -942,8 +1023,8 @@ impl<'a> Grammar<'a> {
             let (i, _) = commit(tok(i, TokKind::FPolicy))?;
             let pol_at = i.pos();
             let (i, pol) = commit(tok(i, TokKind::PolicyText))?;
-            if let Err(text) = parse_policy(self.text(pol), self.names) {
-                return cut_tok(pol_at, FailKind::Msg(text), None);
+            if let Err(f) = parse_policy_at(self.text(pol), self.names) {
+                return policy_fail(pol_at, pol, f, None);
             }
             let eot_at = i.pos();
             let (_, _) = self.eot(i)?;
@@ -962,6 +1043,7 @@ impl<'a> Grammar<'a> {
         let (i, dprefix) = self.prefix(i)?;
         let (i, dport) = self.portstr(i)?;
         let (i, upper) = self.upper_spec(i)?;
+        let misc_at = i.pos();
         let (i, misc) = match tok(i, TokKind::Str) {
             Ok((r, t)) => (r, Some(t)),
             Err(_) => (i, None),
@@ -973,13 +1055,13 @@ impl<'a> Grammar<'a> {
         let (i, _) = commit(tok(i, TokKind::FPolicy))?;
         let pol_at = i.pos();
         let (i, pol) = commit(tok(i, TokKind::PolicyText))?;
-        let policy = match parse_policy(self.text(pol), self.names) {
+        let policy = match parse_policy_at(self.text(pol), self.names) {
             Ok(p) => p,
-            Err(text) => {
-                let help = (text == super::policy::TOO_FEW).then(|| {
+            Err(f) => {
+                let help = (f.text == super::policy::TOO_FEW).then(|| {
                     "a request is PROTO/MODE/[SRC-DST]/[LEVEL], e.g. esp/transport//require".into()
                 });
-                return cut_tok(pol_at, FailKind::Msg(text), help);
+                return policy_fail(pol_at, pol, f, help);
             }
         };
         let eot_at = i.pos();
@@ -987,8 +1069,11 @@ impl<'a> Grammar<'a> {
         // Everything below happens in setkey's action at the `;`.
         let (sport, dport) = match misc {
             Some(m) => match fix_portstr(upper, self.text(m)) {
-                Some((s, d)) => (Some(s.to_string()), Some(d.to_string())),
-                None => {
+                Ok((s, d)) => (Some(s.to_string()), Some(d.to_string())),
+                Err(PortSpecError::Range(what, max)) => {
+                    return range_fail(misc_at, what, max.into());
+                }
+                Err(PortSpecError::Invalid) => {
                     return cut_tok(
                         eot_at,
                         FailKind::Msg("invalid an upper layer protocol spec".into()),
@@ -1151,28 +1236,47 @@ fn nz_port(p: u16) -> u16 {
 /// `N,` → the port numbers that go into the selector. Anything else (other
 /// protocols, or a lone ICMP type whose code setkey leaves uninitialised)
 /// is refused.
-fn fix_portstr(upper: u64, spec: &str) -> Option<(u32, u32)> {
-    let num = |s: &str| -> Option<u32> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
+fn fix_portstr(upper: u64, spec: &str) -> Result<(u32, u32), PortSpecError> {
+    use PortSpecError::{Invalid, Range};
+    // A number of at most `max`: setkey's atoi/strtoul would wrap a
+    // bigger one into the neighbouring field.
+    let num = |s: &str, what: &'static str, max: u32| -> Result<u32, PortSpecError> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Invalid);
+        }
+        dec_value(s)
+            .and_then(|v| u32::try_from(v).ok())
+            .filter(|&v| v <= max)
+            .ok_or(Range(what, max))
     };
     match upper {
         1 | 58 | 135 => {
-            let (t, c) = spec.split_once(',')?;
-            Some((num(t)?, num(c)?))
+            let (t, c) = spec.split_once(',').ok_or(Invalid)?;
+            // Type and code travel in the 16-bit port fields.
+            let max = u32::from(u16::MAX);
+            Ok((num(t, "ICMP type", max)?, num(c, "ICMP code", max)?))
         }
         47 => {
             let parts: Vec<&str> = spec.split('.').collect();
             if let [a, b, c, d] = parts.as_slice() {
-                let (a, b, c, d) = (num(a)?, num(b)?, num(c)?, num(d)?);
-                return Some(((a << 8).wrapping_add(b), (c << 8).wrapping_add(d)));
+                let byte = |s: &str| num(s, "GRE key part", 255);
+                let (a, b, c, d) = (byte(a)?, byte(b)?, byte(c)?, byte(d)?);
+                return Ok(((a << 8) | b, (c << 8) | d));
             }
-            let n = num(spec.strip_suffix(',')?)?;
-            Some((n >> 16, n & 0xffff))
+            let n = num(spec.strip_suffix(',').ok_or(Invalid)?, "GRE key", u32::MAX)?;
+            Ok((n >> 16, n & 0xffff))
         }
-        _ => None,
+        _ => Err(Invalid),
     }
+}
+
+/// Why [`fix_portstr`] refused a spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortSpecError {
+    /// Not a spec setkey understands for this protocol.
+    Invalid,
+    /// A number too big for its field: (what, maximum).
+    Range(&'static str, u32),
 }
 
 fn set_old(p: &mut SaParams, old: bool) {

@@ -325,6 +325,7 @@ pub fn parse_script_with(
                             at,
                             kind: FailKind::Syntax,
                             help: None,
+                            span: None,
                         },
                     ));
                 }
@@ -357,7 +358,7 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
             } else {
                 t.text(source).to_string()
             },
-            (t.start, t.end.saturating_sub(t.start)),
+            f.span.unwrap_or((t.start, t.end.saturating_sub(t.start))),
         ),
         None => (1, String::new(), (source.len(), 0)),
     };
@@ -381,6 +382,13 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
             false,
             None,
             "setkey names this token".to_string(),
+        ),
+        FailKind::Range(m) => (
+            Some(at(m, &text)),
+            at(m, &shown),
+            false,
+            None,
+            "too big for its field".to_string(),
         ),
         FailKind::KeyLength(bits, min, max) => (
             Some(at("Invalid key length", &text)),

@@ -106,11 +106,11 @@ fn tutorial() {
 #[test]
 fn sa_options_and_flags() {
     let sa = only_sa(
-        "add 10.0.0.1 10.0.0.2 esp 0x1000 -m tunnel -u 7 -r 300 -f random-pad -f nocyclic-seq -lh 3600 -ls 3000 -bh 10 -bs 5 -E aes-cbc 0x00112233445566778899aabbccddeeff;",
+        "add 10.0.0.1 10.0.0.2 esp 0x1000 -m tunnel -u 7 -r 44 -f random-pad -f nocyclic-seq -lh 3600 -ls 3000 -bh 10 -bs 5 -E aes-cbc 0x00112233445566778899aabbccddeeff;",
     );
     assert_eq!(sa.mode, IpsecMode::Tunnel);
     assert_eq!(sa.reqid, 7);
-    assert_eq!(sa.replay, 44); // 300 mod 256
+    assert_eq!(sa.replay, 44);
     assert_eq!(sa.flags, 0x100);
     assert_eq!(
         sa.hard,
@@ -146,13 +146,160 @@ fn sa_options_and_flags() {
 }
 
 #[test]
-fn spi_forms_wrap_to_32_bits() {
+fn spi_forms_and_32_bit_limit() {
     let spi = |s: &str| only_sa(&format!("get 10.0.0.1 10.0.0.2 esp {s};")).spi;
     assert_eq!(spi("256"), 256);
-    assert_eq!(spi("0x1ffffffff"), 0xffff_ffff);
-    assert_eq!(spi("4294967297"), 1);
     assert_eq!(spi("0XABCDEF"), 0xabcdef);
-    assert_eq!(spi("99999999999999999999999"), 0xffff_ffff);
+    assert_eq!(spi("4294967295"), 0xffff_ffff);
+    assert_eq!(spi("0xffffffff"), 0xffff_ffff);
+    assert_eq!(spi("0x0000000000000000000001"), 1);
+    // setkey keeps the low 32 bits; rsetkey refuses, with setkey's text.
+    for big in [
+        "4294967296",
+        "0x100000000",
+        "0x1ffffffff",
+        "99999999999999999999999",
+    ] {
+        assert_eq!(
+            msg(&format!("get 10.0.0.1 10.0.0.2 esp {big};")),
+            (1, Some(format!("SPI too big. at `{big}'")))
+        );
+    }
+}
+
+/// The (offset, length) a diagnostic points at, and its message.
+fn pointed(s: &str) -> (usize, usize, String) {
+    let e = err(s);
+    (e.span.offset(), e.span.len(), e.message.unwrap_or_default())
+}
+
+#[test]
+fn numbers_beyond_their_field_are_refused_where_they_are() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "spdadd ::1/256 ::2 any -P out none;",
+            "256",
+            "prefix length not in valid range [0, 255]",
+        ),
+        (
+            "spdadd ::1[65536] ::2 any -P out none;",
+            "65536",
+            "port not in valid range [0, 65535]",
+        ),
+        (
+            "spdadd ::1 ::2 256 -P out none;",
+            "256",
+            "upper layer protocol not in valid range [0, 255]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -u 4294967296 -E null;",
+            "4294967296",
+            "reqid not in valid range [0, 4294967295]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -r 256 -E null;",
+            "256",
+            "replay window not in valid range [0, 255]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -lh 4294967296 -E null;",
+            "4294967296",
+            "lifetime not in valid range [0, 4294967295]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -ls 4294967296 -E null;",
+            "4294967296",
+            "lifetime not in valid range [0, 4294967295]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -bh 18446744073709551616 -E null;",
+            "18446744073709551616",
+            "byte lifetime not in valid range [0, 18446744073709551615]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -bs 18446744073709551616 -E null;",
+            "18446744073709551616",
+            "byte lifetime not in valid range [0, 18446744073709551615]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -ctx 256 2 \"x\" -E null;",
+            "256",
+            "context DOI not in valid range [0, 255]",
+        ),
+        (
+            "add 10.0.0.1 10.0.0.2 esp 1 -ctx 1 256 \"x\" -E null;",
+            "256",
+            "context algorithm not in valid range [0, 255]",
+        ),
+        (
+            "spdadd 10.0.0.1 10.0.0.2 icmp 65536,0 -P out none;",
+            "65536,0",
+            "ICMP type not in valid range [0, 65535]",
+        ),
+        (
+            "spdadd 10.0.0.1 10.0.0.2 gre 1.256.3.4 -P out none;",
+            "1.256.3.4",
+            "GRE key part not in valid range [0, 255]",
+        ),
+        (
+            "spdadd 10.0.0.1 10.0.0.2 gre 4294967296, -P out none;",
+            "4294967296,",
+            "GRE key not in valid range [0, 4294967295]",
+        ),
+    ];
+    for (script, token, text) in cases {
+        let (off, len, message) = pointed(script);
+        assert_eq!(&script[off..off + len], *token, "{script}");
+        assert_eq!(message, format!("{text} at `{token}'"), "{script}");
+    }
+    // Inside the policy text: the message names the policy (as libipsec's
+    // errors do), the diagnostic points at the number.
+    for (script, number, text) in [
+        (
+            "spdadd ::1 ::2 any -P out ipsec esp/transport//unique:4294967296;",
+            "4294967296",
+            "reqid not in valid range [0, 4294967295]",
+        ),
+        (
+            "spdadd ::1 ::2 any -P out ipsec esp/tunnel/::1[65536]-::2[1]/require;",
+            "65536",
+            "port not in valid range [0, 65535]",
+        ),
+    ] {
+        let (off, len, message) = pointed(script);
+        assert_eq!(&script[off..off + len], number, "{script}");
+        assert!(
+            message.starts_with(&format!("{text} at ` out ipsec")),
+            "{message}"
+        );
+    }
+    // The largest value of every field still parses.
+    let sa = only_sa(
+        "add 10.0.0.1 10.0.0.2 esp 1 -u 4294967295 -r 255 -lh 4294967295 -ls 4294967295 \
+         -bh 18446744073709551615 -bs 18446744073709551615 -ctx 255 255 \"x\" -E null;",
+    );
+    assert_eq!(
+        (sa.reqid, sa.replay, sa.hard.seconds),
+        (u32::MAX, 255, u64::from(u32::MAX))
+    );
+    assert_eq!(sa.hard.bytes, u64::MAX);
+    let p = only_policy(
+        "spdadd ::1/255[65535] ::2/0[0] 255 -P out ipsec esp/tunnel/::1[65535]-::2[0]/unique:4294967295;",
+    );
+    assert_eq!(
+        (p[0].src.prefixlen, p[0].src.addr.port(), p[0].upper),
+        (255, 65535, 255)
+    );
+    assert_eq!(p[0].policy.requests[0].reqid, u32::MAX);
+    let p = only_policy("spdadd 10.0.0.1 10.0.0.2 gre 255.255.255.255 -P out none;");
+    assert_eq!((p[0].src.addr.port(), p[0].dst.addr.port()), (65535, 65535));
+}
+
+#[test]
+fn prefix_lengths_that_fit_are_sent_as_written() {
+    // /33 fits the 8-bit field: the kernel, not the parser, refuses it.
+    let p = only_policy("spdadd 10.0.0.1/33 10.0.0.2/255 any -P out none;");
+    assert_eq!((p[0].src.prefixlen, p[0].dst.prefixlen), (33, 255));
 }
 
 #[test]
@@ -379,7 +526,7 @@ fn security_context() {
         })
     );
     assert_eq!(
-        only_sa("add 10.0.0.1 10.0.0.2 esp 1 -ctx 256 2 \"x\" -E null;").context,
+        only_sa("add 10.0.0.1 10.0.0.2 esp 1 -ctx 0 2 \"x\" -E null;").context,
         None
     );
     let p = only_policy("spdadd 10.0.0.1 10.0.0.2 any -ctx 1 1 \"c\" -P out none;");
@@ -388,7 +535,7 @@ fn security_context() {
 
 #[test]
 fn selectors_upper_layer_and_misc() {
-    let p = only_policy("spdadd 10.0.0.0/24[any] 10.0.1.0/300[80] tcp -P out none;");
+    let p = only_policy("spdadd 10.0.0.0/24[any] 10.0.1.0/44[80] tcp -P out none;");
     assert_eq!(
         (p[0].src.prefixlen, p[0].dst.prefixlen, p[0].dst.addr.port()),
         (24, 44, 80)
