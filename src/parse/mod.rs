@@ -229,6 +229,44 @@ fn secret_ranges(source: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
+/// The longest `0x` literal a diagnostic shows: longer ones are masked
+/// in a statement that failed to parse, because they may be keys (the
+/// shortest key setkey takes in hex, 64-bit DES, is 16 digits; SPIs and
+/// other numbers that need more than 16 hex digits do not fit their field
+/// anyway).
+pub const SHOWN_HEX_DIGITS: usize = 16;
+
+/// Whether a token of a statement that failed to parse may hold key
+/// material whatever its position: a quoted string, or a hex literal of
+/// more than [`SHOWN_HEX_DIGITS`] digits. A statement that is malformed
+/// before its key is reached (`-e` for `-E`, a missing `-E`) never
+/// recognised the key as a key.
+fn may_be_key(t: &Token, source: &str) -> bool {
+    match t.kind {
+        TokKind::Quoted => true,
+        TokKind::Hex => t.text(source).len().saturating_sub(2) > SHOWN_HEX_DIGITS,
+        _ => false,
+    }
+}
+
+/// The byte ranges [`may_be_key`] masks in the failed statement that
+/// starts at byte `from` (quotes and `0x` stay visible, as for keys). The
+/// statement is re-read with the masking scanner up to its `;`, because the
+/// parser's tokens end where the lexer gave up (a `-e` for `-E` stops them
+/// before the key).
+fn literal_ranges(source: &str, from: usize) -> Vec<(usize, usize)> {
+    lexer::tokenize_for_masking(source)
+        .into_iter()
+        .skip_while(|t| t.start < from)
+        .take_while(|t| !matches!(t.kind, TokKind::Eot | TokKind::Eof))
+        .filter(|t| may_be_key(t, source))
+        .map(|t| match t.kind {
+            TokKind::Quoted => (t.start + 1, t.end.saturating_sub(1)),
+            _ => (t.start + 2, t.end),
+        })
+        .collect()
+}
+
 /// A key token's text as messages show it: one `*` per character, after
 /// the `0x` of a hex key (setkey shows a quoted key without its quotes).
 fn masked_text(t: &Token, source: &str) -> String {
@@ -345,9 +383,12 @@ pub fn parse_script_with(
 /// is masked in `message` too: rsetkey's messages never carry key material,
 /// even where that makes them differ from setkey's.
 fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
-    let secrets = secret_ranges(source);
+    let mut secrets = secret_ranges(source);
+    if let Some(first) = tokens.first() {
+        secrets.extend(literal_ranges(source, first.start));
+    }
     let tok = tokens.get(f.at);
-    let secret_tok = is_secret(tokens, f.at, source);
+    let secret_tok = is_secret(tokens, f.at, source) || tok.is_some_and(|t| may_be_key(t, source));
     // The token as messages name it (a key masked), and on one line for
     // the headline.
     let (line, text, span) = match tok {

@@ -708,6 +708,18 @@ fn no_diagnostic_shows_a_key() {
         format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc {hex};\nupdate;"),
         // A key in two parts.
         format!("add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"{secret}\" \"{secret}\";"),
+        // Malformed before the key is recognised as one: no -E, a typo
+        // for -E, a key where the SPI goes, garbage before the algorithm.
+        format!("add 10.0.0.1 10.0.0.2 esp 1 3des-cbc \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 3des-cbc {hex};"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -e 3des-cbc \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -e 3des-cbc {hex};"),
+        format!("add 10.0.0.1 10.0.0.2 esp {hex} -E aes-cbc \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 -m -E aes-cbc \"{secret}\";"),
+        format!("add 10.0.0.1 10.0.0.2 esp 1 bogus \"{secret}\" {hex};"),
+        format!("add \"{secret}\" 10.0.0.2 esp 1;"),
+        format!("spdadd \"{secret}\" 10.0.0.2 any -P out none;"),
     ];
     for script in &scripts {
         let shown = everything_shown(script);
@@ -715,6 +727,30 @@ fn no_diagnostic_shows_a_key() {
         assert!(!shown.contains(&hex[2..]), "{script}\n{shown}");
         assert!(!shown.contains("5ec7e7"), "{script}\n{shown}");
     }
+}
+
+#[test]
+fn literals_of_a_failed_statement_are_masked_with_their_width() {
+    // Up to 16 hex digits show (SPIs and the like); longer ones may be
+    // keys and are masked, keeping their width so the caret stays put.
+    let e = err("add 10.0.0.1 10.0.0.2 esp 0x0123456789abcdef;");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("SPI too big. at `0x0123456789abcdef'")
+    );
+    let script = "add 10.0.0.1 10.0.0.2 esp 1 x \"abc\" 0x0123456789abcdef0;";
+    let e = err(script);
+    assert_eq!(e.message.as_deref(), Some("syntax error at `x'"));
+    let shown = everything_shown(script);
+    assert!(
+        shown.contains("esp 1 x \"***\" 0x*****************;"),
+        "{shown}"
+    );
+    // A statement that parsed keeps its literals: only the failed one is
+    // masked (keys excepted, which are masked everywhere).
+    let shown = everything_shown("spdadd ::1 ::2 any -ctx 1 1 \"ctx\" -P out none;\nbogus \"x\";");
+    assert!(shown.contains("\"ctx\""), "{shown}");
+    assert!(shown.contains("bogus \"*\""), "{shown}");
 }
 
 #[test]
