@@ -20,13 +20,14 @@
 //! [`crate::ir::Key`]. The caller's script text itself necessarily holds the
 //! keys: read it with [`script_text`] to get a wiped buffer.
 
+pub mod diagnostic;
 mod grammar;
 pub mod interactive;
 mod lexer;
 mod policy;
 pub mod resolve;
 
-use miette::{NamedSource, SourceSpan};
+use miette::SourceSpan;
 use zeroize::Zeroizing;
 
 use crate::ir::{Statement, SupportedAlgorithms};
@@ -75,12 +76,15 @@ pub struct ParseError {
     /// The headline of the diagnostic: `message` with any key material
     /// masked.
     display: String,
-    /// The script, with key material masked.
+    /// What the diagnostic shows of the script: the error's line, cut to
+    /// a window, key material masked, control characters escaped.
     #[source_code]
-    src: NamedSource<String>,
-    /// Where the problem is.
-    #[label("{label}")]
+    src: diagnostic::Excerpt,
+    /// Where the problem is in the script.
     span: SourceSpan,
+    /// Where the problem is in `src`.
+    #[label("{label}")]
+    label_span: SourceSpan,
     /// Text of the label.
     label: String,
     /// A hint on how to fix it.
@@ -98,32 +102,19 @@ impl ParseError {
     /// The unmasked `source` is wiped before this returns.
     pub fn with_source_name(mut self, name: &str, source: String) -> Self {
         let source = Zeroizing::new(source);
-        self.src = NamedSource::new(name, mask(&source, &self.secrets));
+        self.src = diagnostic::Excerpt::new(
+            name,
+            &source,
+            (self.span.offset(), self.span.len()),
+            &self.secrets,
+        );
+        self.label_span = self.src.span();
         self
     }
 
     /// The hint, if there is one.
     pub fn help_text(&self) -> Option<&str> {
         self.help.as_deref()
-    }
-}
-
-/// Replaces the bytes of each range by `*` (byte for byte, so spans stay
-/// valid; the result is ASCII where it was masked, hence valid UTF-8).
-/// Newlines stay, so that the masked script has the lines of the original.
-fn mask(source: &str, secrets: &[(usize, usize)]) -> String {
-    let mut bytes = Zeroizing::new(source.as_bytes().to_vec());
-    for &(start, end) in secrets {
-        for b in bytes.iter_mut().take(end).skip(start) {
-            if *b != b'\n' {
-                *b = b'*';
-            }
-        }
-    }
-    match std::str::from_utf8(&bytes) {
-        Ok(s) => s.to_string(),
-        // A range that cut a multi-byte character: mask conservatively.
-        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -403,6 +394,9 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         ),
         None => (1, String::new(), (source.len(), 0)),
     };
+    // Control characters never reach the terminal raw, not even in
+    // setkey's own line (which keeps a policy text's newlines).
+    let text = diagnostic::clip(&text, true);
     let shown = text.replace('\n', " ");
     let at = |msg: &str, t: &str| format!("{msg} at `{t}'");
     let (message, display, lexer_fatal, key_bits, label) = match &f.kind {
@@ -470,13 +464,17 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         FailKind::Fatal => Some("this character is not part of the setkey language".into()),
         _ => None,
     });
+    // A hint may quote the script (a host name): shown like the rest.
+    let help = help.map(|h| diagnostic::clip(&h, false));
+    let src = diagnostic::Excerpt::new("<script>", source, span, &secrets);
     ParseError {
         line,
         message,
         lexer_fatal,
         key_bits,
         display,
-        src: NamedSource::new("<script>", mask(source, &secrets)),
+        label_span: src.span(),
+        src,
         span: span.into(),
         label,
         help,

@@ -748,7 +748,7 @@ fn literals_of_a_failed_statement_are_masked_with_their_width() {
     );
     // A statement that parsed keeps its literals: only the failed one is
     // masked (keys excepted, which are masked everywhere).
-    let shown = everything_shown("spdadd ::1 ::2 any -ctx 1 1 \"ctx\" -P out none;\nbogus \"x\";");
+    let shown = everything_shown("spdadd ::1 ::2 any -ctx 1 1 \"ctx\" -P out none; bogus \"x\";");
     assert!(shown.contains("\"ctx\""), "{shown}");
     assert!(shown.contains("bogus \"*\""), "{shown}");
 }
@@ -772,9 +772,9 @@ fn masked_tokens_keep_their_shape() {
     assert_eq!(e.message.as_deref(), Some("syntax error at `*'"));
     let e = err("add 10.0.0.1 10.0.0.2 esp 1 -E null x;");
     assert_eq!(e.message.as_deref(), Some("syntax error at `x'"));
-    // The snippet keeps the quotes, the 0x and the lines of the script.
-    let script = "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc \"0123456789abcdef\";\n\
-                  add 10.0.0.1 10.0.0.2 esp 2 -E 3des-cbc 0x0102;";
+    // The snippet (the error's line) keeps the quotes and the 0x.
+    let script = "flush;\n\
+                  add 10.0.0.1 10.0.0.2 esp 2 -A hmac-md5 \"0123456789abcdef\" -E 3des-cbc 0x0102;";
     let e = err(script).with_source_name("x.conf", script.to_string());
     let report = format!("{:?}", miette::Report::new(e));
     assert!(report.contains("\"****************\""), "{report}");
@@ -917,4 +917,42 @@ mod fuzz {
             }
         }
     }
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal_raw() {
+    let script = "flush;\nadd 1.1.1.1 2.2.2.2 esp 1 \u{1b}[2J\u{0}\r\u{7f}\u{9b} -E null;";
+    let shown = everything_shown(script);
+    for raw in ['\u{1b}', '\u{0}', '\r', '\u{7f}', '\u{9b}'] {
+        assert!(!shown.contains(raw), "{raw:?} in {shown}");
+    }
+    assert!(shown.contains("\\x1b"), "{shown}");
+    let e = err(script);
+    assert_eq!(e.message.as_deref(), Some("Syntax error at `\\x1b'"));
+    // The caret sits under the escaped character, column 27 of line 2.
+    assert!(shown.contains("x.conf:2:27"), "{shown}");
+    let line = shown
+        .lines()
+        .find(|l| l.contains("esp 1 "))
+        .unwrap_or_default();
+    let caret = shown.lines().find(|l| l.contains('┬')).unwrap_or_default();
+    // The underline starts where the escaped character starts.
+    assert_eq!(
+        line.chars().position(|c| c == '\\'),
+        caret.chars().position(|c| c == '─' || c == '┬')
+    );
+}
+
+#[test]
+fn long_lines_show_a_window_around_the_error() {
+    let script = format!("add {} bogus {};", "x".repeat(70_000), "y".repeat(70_000));
+    let shown = everything_shown(&script);
+    assert!(shown.len() < 4_000, "{} bytes", shown.len());
+    assert!(shown.contains("x.conf:1:70006"), "{shown}");
+    assert!(shown.contains('…'));
+    // Line and column numbers of any size.
+    let script = format!("{}add 1 2 esp 1 \u{1b};", "\n".repeat(100_000));
+    let shown = everything_shown(&script);
+    assert!(shown.contains("x.conf:100001:5"), "{shown}");
+    assert!(shown.contains("add 1 2 esp 1 \\x1b;"), "{shown}");
 }
