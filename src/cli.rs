@@ -7,7 +7,7 @@
 //! errors into a non-zero exit status.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
@@ -368,19 +368,14 @@ impl Cli {
         let name = file.to_string_lossy().into_owned();
         // The script holds keys: keep it in a buffer wiped when dropped.
         let source = if name == "-" {
-            let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
-            io::Read::read_to_string(&mut io::stdin(), &mut s).map(|_| s)
+            parse::input::read_script(io::stdin())
         } else {
-            std::fs::read(file).map(parse::script_text)
+            parse::input::read_script_file(std::path::Path::new(file))
         };
         let source = match source {
             Ok(s) => s,
             Err(e) => {
-                let errno = e.raw_os_error().unwrap_or(libc::EIO);
-                self.error(&format!(
-                    "Can't open `{name}': {}",
-                    crate::os::strerror(errno)
-                ));
+                self.error(&e.message(&name));
                 return 1;
             }
         };
@@ -745,10 +740,16 @@ impl Cli {
         exec.read_time_from(out.clock());
         let mut splitter = StatementSplitter::default();
         let mut status = 0;
-        'lines: for line in io::stdin().lock().split(b'\n') {
-            let Ok(line) = line else { break };
-            let line = Zeroizing::new(line);
-            let line = Zeroizing::new(String::from_utf8_lossy(&line).into_owned());
+        'lines: for line in parse::input::Lines::new(io::stdin().lock()) {
+            let line = match line {
+                Ok(line) => line,
+                Err(parse::input::InputError::Io(_)) => break,
+                Err(e) => {
+                    self.error(&e.message("-"));
+                    status = 1;
+                    break;
+                }
+            };
             for piece in splitter.push_line(&line) {
                 match parse::parse_script(&piece, &options) {
                     Ok(statements) => {

@@ -22,6 +22,7 @@
 
 pub mod diagnostic;
 mod grammar;
+pub mod input;
 pub mod interactive;
 mod lexer;
 mod policy;
