@@ -13,6 +13,7 @@
 //!   above 255, which PF_KEY's 8-bit field cannot carry (setkey sends the
 //!   window modulo 256; the parser refuses such a script, so only an IR
 //!   built otherwise gets this far);
+//! * `spdadd tagged`: Linux has no policy tags and refuses such a policy;
 //! * `unique:N` while the script adds SAs but none with `-u N`;
 //! * an outbound `ipsec` policy request that no SA of the script can
 //!   satisfy, judged the way Linux matches SAs to policy templates (same
@@ -94,6 +95,14 @@ pub fn lint(statements: &[Statement]) -> Vec<Lint> {
                 Operation::SpdAdd(p) | Operation::SpdUpdate(p) => {
                     policy_lints(line, p, &index, &mut out)
                 }
+                Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => out.push(Lint::new(
+                    line,
+                    format!(
+                        "Linux does not support policy tags: the kernel refuses the policy tagged \"{}\"",
+                        crate::parse::diagnostic::clip(&t.tag, false)
+                    ),
+                    Some("select the traffic by addresses, ports and protocol instead".into()),
+                )),
                 _ => {}
             }
         }

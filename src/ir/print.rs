@@ -27,6 +27,7 @@
 //! parse (`*` is not a character of the setkey language), which is
 //! intended: they are for reading, not for feeding back.
 
+use crate::ir::TaggedPolicy;
 use std::fmt::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
@@ -175,6 +176,10 @@ pub fn check(op: &Operation, supported: &SupportedAlgorithms) -> Result<(), Unpr
         Operation::SpdAdd(p) | Operation::SpdUpdate(p) | Operation::SpdDelete(p) => {
             check_policy_request(p)
         }
+        Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => require(
+            !t.tag.contains('"') && !t.tag.contains('\n'),
+            "a tag with a quote or a newline cannot be written as one quoted string",
+        ),
     }
 }
 
@@ -354,6 +359,8 @@ fn write_operation<W: Write + ?Sized>(w: &mut W, op: &Operation, keys: Keys) -> 
         Operation::SpdAdd(p) => write_policy_request(w, "spdadd", p),
         Operation::SpdUpdate(p) => write_policy_request(w, "spdupdate", p),
         Operation::SpdDelete(p) => write_policy_request(w, "spddelete", p),
+        Operation::SpdAddTagged(t) => write_tagged(w, "spdadd", t),
+        Operation::SpdUpdateTagged(t) => write_tagged(w, "spdupdate", t),
     }
 }
 
@@ -594,6 +601,13 @@ fn write_policy_request<W: Write + ?Sized>(w: &mut W, cmd: &str, p: &PolicyReque
     write_context(w, &p.context)?;
     w.write_str(" -P ")?;
     write_policy(w, &p.policy)?;
+    w.write_str(";")
+}
+
+/// `spdadd tagged "NAME" -P POLICY;`.
+fn write_tagged<W: Write + ?Sized>(w: &mut W, cmd: &str, t: &TaggedPolicy) -> fmt::Result {
+    write!(w, "{cmd} tagged \"{}\" -P ", t.tag)?;
+    write_policy(w, &t.policy)?;
     w.write_str(";")
 }
 

@@ -112,8 +112,6 @@ pub(crate) enum FailKind {
     NoPair,
     /// A character the lexer rejects.
     Fatal,
-    /// Something setkey accepts but rsetkey refuses on Linux.
-    Unsupported(String),
     /// A number too big for its field (setkey would wrap it), with the
     /// message that names the field and its range.
     Range(String),
@@ -1019,20 +1017,27 @@ impl<'a> Grammar<'a> {
         if cmd != SpdCmd::Delete
             && let Ok((i, _)) = tok(i, TokKind::Keyword(Keyword::Tagged))
         {
-            let (i, _) = commit(tok(i, TokKind::Quoted))?;
+            let (i, tag) = commit(tok(i, TokKind::Quoted))?;
             let (i, _) = commit(tok(i, TokKind::FPolicy))?;
             let pol_at = i.pos();
             let (i, pol) = commit(tok(i, TokKind::PolicyText))?;
-            if let Err(f) = parse_policy_at(self.text(pol), self.names) {
-                return policy_fail(pol_at, pol, f, None);
-            }
+            let policy = match parse_policy_at(self.text(pol), self.names) {
+                Ok(p) => p,
+                Err(f) => return policy_fail(pol_at, pol, f, None),
+            };
             let eot_at = i.pos();
-            let (_, _) = self.eot(i)?;
-            return cut_tok(
-                eot_at,
-                FailKind::Unsupported("tagged policies are not supported on Linux".into()),
-                Some("Linux has no policy tags; use a selector instead".into()),
-            );
+            let (i, _) = self.eot(i)?;
+            // setkey sends it (the policy alone: Linux has no tag
+            // extension) and the kernel refuses it; never an RFC twin.
+            let tagged = ir::TaggedPolicy {
+                tag: self.text(tag).to_string(),
+                policy,
+            };
+            let op = match cmd {
+                SpdCmd::Update => Operation::SpdUpdateTagged(tagged),
+                _ => Operation::SpdAddTagged(tagged),
+            };
+            return Ok((i, (vec![op], Vec::new(), eot_at)));
         }
         let mut p = SaParams::default();
         let (i, _) = self.ipaddropts(i, &mut p)?;

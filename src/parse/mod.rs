@@ -447,13 +447,6 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
             None,
             "no token starts with this character".to_string(),
         ),
-        FailKind::Unsupported(m) => (
-            Some(at(m, &text)),
-            at(m, &shown),
-            false,
-            None,
-            "statement ends here".to_string(),
-        ),
     };
     let help = f.help.or_else(|| match &f.kind {
         FailKind::Fatal if secret_tok => {

@@ -626,8 +626,24 @@ fn policy_statements() {
     );
     let e = err("spdadd 10.0.0.1 ::1 any -P out none;");
     assert_eq!(e.message, None);
-    let e = err("spdadd tagged \"t\" -P out none;");
-    assert!(e.message.is_some_and(|m| m.contains("not supported")));
+    // Tagged policies parse and are sent as setkey sends them (the kernel
+    // refuses them); never an RFC-mode twin.
+    let v = parse("spdadd tagged \"t\" -P in none; spdupdate tagged \"u\" -P out discard;")
+        .expect("parses");
+    let ops: Vec<&Operation> = v.iter().flat_map(|s| &s.operations).collect();
+    assert_eq!(ops.len(), 2);
+    let Operation::SpdAddTagged(t) = ops[0] else {
+        panic!("{ops:?}")
+    };
+    assert_eq!((t.tag.as_str(), t.policy.direction), ("t", Direction::In));
+    assert!(matches!(ops[1], Operation::SpdUpdateTagged(u) if u.tag == "u"));
+    assert_eq!(
+        msg("spdadd tagged \"t\" -P out ipsec esp/bogus//require;")
+            .1
+            .as_deref(),
+        Some("Too few arguments at ` out ipsec esp/bogus//require'")
+    );
+    assert!(err("spddelete tagged \"t\" -P out none;").message.is_some());
     assert_eq!(
         msg("spdadd 1.2.3.4 5.6.7.8 any -P out # x\n none;")
             .1
