@@ -369,13 +369,17 @@ fn mismatch(
     sa: &SecurityAssociation,
     policy: &PolicyRequest,
     r: &IpsecRequest,
+    outer: Option<(IpAddr, IpAddr)>,
     reqid: u32,
 ) -> Option<Mismatch> {
-    let addresses = match r.mode {
-        IpsecMode::Tunnel => match r.endpoints {
+    let addresses = match (r.mode, outer) {
+        (IpsecMode::Tunnel, _) => match r.endpoints {
             Some((s, d)) => addresses_match(sa, s.ip(), d.ip()),
             None => true,
         },
+        // Transport after a tunnel request of the same bundle: it applies
+        // to the encapsulated packet, between the tunnel's end points.
+        (_, Some((s, d))) => addresses_match(sa, s, d),
         // Transport: the packet's own addresses, anywhere in the selector.
         _ => {
             (sa.src.ip().is_unspecified()
@@ -404,7 +408,15 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
     if p.action != PolicyAction::Ipsec {
         return;
     }
+    // The addresses of the packet a request applies to, once a tunnel
+    // request earlier in the bundle has encapsulated it (Linux resolves
+    // templates in order, each after a tunnel one between its end points).
+    let mut outer: Option<(IpAddr, IpAddr)> = None;
     for r in &p.requests {
+        let outer_here = outer;
+        if let (IpsecMode::Tunnel, Some((s, d))) = (r.mode, r.endpoints) {
+            outer = Some((s.ip(), d.ip()));
+        }
         // unique:N without a matching -u N, whatever the direction.
         if r.level == Level::Unique
             && (1..=MANUAL_REQID_MAX).contains(&r.reqid)
@@ -461,9 +473,10 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
         };
         // The usual case first: an SA to exactly the request's destination
         // fits. Only when none does are all SAs looked at, for the help text.
-        let exact_destination = match (r.mode, r.endpoints) {
-            (IpsecMode::Tunnel, Some((_, d))) => Some(d.ip()),
-            (IpsecMode::Tunnel, None) => None,
+        let exact_destination = match (r.mode, r.endpoints, outer_here) {
+            (IpsecMode::Tunnel, Some((_, d)), _) => Some(d.ip()),
+            (IpsecMode::Tunnel, None, _) => None,
+            (_, _, Some((_, d))) => Some(d),
             _ => (u32::from(policy.dst.prefixlen) >= full_prefix(policy.dst.addr.ip()))
                 .then(|| policy.dst.addr.ip()),
         };
@@ -471,20 +484,21 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
             && index
                 .to(satype_of(r.protocol), dst)
                 .iter()
-                .any(|sa| mismatch(sa, policy, r, reqid).is_none())
+                .any(|sa| mismatch(sa, policy, r, outer_here, reqid).is_none())
         {
             continue;
         }
         let candidates: Vec<Option<Mismatch>> = sas
             .iter()
             .filter(|sa| sa.satype == satype_of(r.protocol))
-            .map(|sa| mismatch(sa, policy, r, reqid))
+            .map(|sa| mismatch(sa, policy, r, outer_here, reqid))
             .collect();
         if candidates.iter().any(Option::is_none) {
             continue;
         }
-        let (from, to) = match (r.mode, r.endpoints) {
-            (IpsecMode::Tunnel, Some((s, d))) => (s.ip().to_string(), d.ip().to_string()),
+        let (from, to) = match (r.mode, r.endpoints, outer_here) {
+            (IpsecMode::Tunnel, Some((s, d)), _) => (s.ip().to_string(), d.ip().to_string()),
+            (_, _, Some((s, d))) => (s.to_string(), d.to_string()),
             _ => (
                 format!("{}/{}", policy.src.addr.ip(), policy.src.prefixlen),
                 format!("{}/{}", policy.dst.addr.ip(), policy.dst.prefixlen),
@@ -797,6 +811,29 @@ mod tests {
             one(512)
                 .text
                 .ends_with("the kernel gets 0, which turns replay protection off")
+        );
+    }
+
+    #[test]
+    fn transport_after_tunnel_is_checked_against_the_tunnel_end_points() {
+        // ESP tunnel between the gateways, AH transport on the tunnelled
+        // packets: the AH SA runs between the gateways, not between the
+        // policy's hosts.
+        let script = format!(
+            "add 192.0.2.1 192.0.2.2 esp 0x200 -m tunnel {AES};\n\
+             add 192.0.2.1 192.0.2.2 ah 0x201 -A hmac-sha256 \
+             0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff;\n\
+             spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec \
+             esp/tunnel/192.0.2.1-192.0.2.2/require ah/transport//require;\n"
+        );
+        assert_eq!(texts(&script), Vec::<String>::new());
+        // An AH SA between the policy's hosts does not serve it.
+        let wrong = script.replace("add 192.0.2.1 192.0.2.2 ah", "add 10.1.0.1 10.2.0.1 ah");
+        let l = texts(&wrong);
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert!(
+            l[0].contains("ah/transport request (192.0.2.1 -> 192.0.2.2)"),
+            "{l:?}"
         );
     }
 
