@@ -709,8 +709,8 @@ impl Cli {
         if !e.lexer_fatal {
             eprintln!("{}: {},{}: parse failed", self.program, name, e.line);
         }
-        let report = miette::Report::new(e.with_source_name(name, source.to_string()));
-        eprintln!("{report:?}");
+        let e = e.with_source_name(name, source.to_string());
+        eprintln!("{}", parse::diagnostic::render_for_stderr(&e));
     }
 
     /// `-c`: statements from stdin, each run as soon as its `;` is read.

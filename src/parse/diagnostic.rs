@@ -9,11 +9,16 @@
 //! was cut, every control character written as `\xNN` (or `\u{NN}`), every
 //! character of key material as `*`. It reports the error's real line and
 //! column, so the header still reads `file:LINE:COLUMN`.
+//!
+//! [`render`] draws the diagnostic (headline, snippet, label, hint) in the
+//! graphical style rsetkey always used, itself: the snippet is one short
+//! line, so a general report renderer (and the text-wrapping and Unicode
+//! tables it brings) is not needed.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
+use std::fmt::Write as _;
 
 /// How many characters of the script a snippet shows on each side of the
 /// error (and of the error's own text, at most).
@@ -231,32 +236,194 @@ impl SourceCode for Excerpt {
     }
 }
 
-/// Renders a diagnostic (headline, snippet, label, help) to a string: with
-/// colours on a terminal, plain otherwise, always 80 columns wide (the
-/// snippet is already cut to a window).
+/// The width diagnostics are wrapped to.
+const WIDTH: usize = 80;
+
+/// How a tab of the snippet is shown (and counted for the caret).
+const TAB: &str = "    ";
+
+/// Terminal colours of the parts of a diagnostic.
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// `text` wrapped at word boundaries to [`WIDTH`] columns, the first line
+/// after `first`, the others after `rest`.
+/// `first_width` is what `first` takes on screen (it may hold colour
+/// codes).
+fn wrapped(out: &mut String, text: &str, (first, first_width): (&str, usize), rest: &str) {
+    let mut line = String::from(first);
+    let mut width = first_width;
+    let mut empty = true;
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        if !empty && width + 1 + w > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from(rest);
+            width = rest.chars().count();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+            width += 1;
+        }
+        line.push_str(word);
+        width += w;
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// Renders a diagnostic to a string the way rsetkey prints it: the
+/// headline, the snippet (the one line of the [`Excerpt`]) with the label
+/// underlined, and the hint; with colours on a terminal, plain otherwise.
+///
+/// ```text
+///   × syntax error at `update'
+///    ╭─[bad.conf:3:1]
+///  3 │ update 10.0.0.1 10.0.0.2 esp 0x100;
+///    · ───┬──
+///    ·    ╰── unexpected here
+///    ╰────
+///   help: setkey has no `update` command
+/// ```
 pub fn render(diagnostic: &dyn miette::Diagnostic, colour: bool) -> String {
-    let theme = if colour {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let handler = miette::GraphicalReportHandler::new_themed(theme);
+    let style = Style { on: colour };
     let mut out = String::new();
-    if handler.render_report(&mut out, diagnostic).is_err() {
-        // A renderer failure must not hide the error itself.
-        out = diagnostic.to_string();
+    let cross = style.paint("31", "×");
+    wrapped(
+        &mut out,
+        &clip(&diagnostic.to_string(), false),
+        (&format!("  {cross} "), 4),
+        "  │ ",
+    );
+    let label = diagnostic.labels().and_then(|mut l| l.next());
+    if let (Some(source), Some(label)) = (diagnostic.source_code(), label)
+        && let Ok(contents) = source.read_span(label.inner(), 0, 0)
+    {
+        let name = contents.name().unwrap_or("<script>").to_string();
+        let line_no = (contents.line() + 1).to_string();
+        let pad = " ".repeat(line_no.len() + 2);
+        // The whole line holding the label (read with context: the
+        // excerpt is that one line), and where the label is in it.
+        let (line_text, line_start) = source
+            .read_span(label.inner(), 1, 1)
+            .map(|c| {
+                (
+                    String::from_utf8_lossy(c.data()).into_owned(),
+                    c.span().offset(),
+                )
+            })
+            .unwrap_or_default();
+        let line_text = line_text.trim_end_matches('\n').to_string();
+        let start = label
+            .offset()
+            .saturating_sub(line_start)
+            .min(line_text.len());
+        let before = line_text.get(..start).unwrap_or_default();
+        let under = line_text
+            .get(start..start + label.len().min(line_text.len() - start))
+            .unwrap_or_default();
+        let cols = |s: &str| {
+            s.chars()
+                .map(|c| if c == '\t' { TAB.len() } else { 1 })
+                .sum::<usize>()
+        };
+        let (lead, len) = (cols(before), cols(under));
+        let _ = writeln!(
+            out,
+            "{pad}╭─[{}]",
+            style.paint(
+                "36;1;4",
+                &format!("{name}:{}:{}", contents.line() + 1, contents.column() + 1)
+            )
+        );
+        let _ = writeln!(
+            out,
+            " {} │ {}",
+            style.paint("2", &line_no),
+            line_text.replace('\t', TAB)
+        );
+        let mark = len / 2;
+        let underline: String = if len == 0 {
+            "▲".to_string()
+        } else {
+            (0..len)
+                .map(|i| if i == mark { '┬' } else { '─' })
+                .collect()
+        };
+        let _ = writeln!(
+            out,
+            "{pad}· {}{}",
+            " ".repeat(lead),
+            style.paint("35;1", &underline)
+        );
+        if let Some(text) = label.label() {
+            let _ = writeln!(
+                out,
+                "{pad}· {}{}",
+                " ".repeat(lead + mark),
+                style.paint("35;1", &format!("╰── {text}"))
+            );
+        }
+        let _ = writeln!(out, "{pad}╰────");
+    }
+    if let Some(help) = diagnostic.help() {
+        let head = style.paint("36", "  help: ");
+        wrapped(
+            &mut out,
+            &clip(&help.to_string(), false),
+            (&head, 8),
+            "        ",
+        );
     }
     out
 }
 
-/// [`render`] for standard error: colours when it is a terminal.
+/// [`render`] for standard error: colours when it is a terminal, unless
+/// `NO_COLOR` is set (to anything but the empty string) or `TERM` is
+/// `dumb`.
 pub fn render_for_stderr(diagnostic: &dyn miette::Diagnostic) -> String {
-    render(diagnostic, std::io::stderr().is_terminal())
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    render(
+        diagnostic,
+        std::io::stderr().is_terminal() && !no_color && !dumb,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_headline_snippet_label_and_help() {
+        use crate::parse::{FileNames, Options, parse_script_with};
+        let script = "flush;\nupdate 10.0.0.1 10.0.0.2 esp 0x100;\n";
+        let e = parse_script_with(script, &Options::default(), &FileNames::default())
+            .expect_err("no update command")
+            .with_source_name("bad.conf", script.to_string());
+        assert_eq!(
+            render(&e, false),
+            "  × syntax error at `update'\n   ╭─[bad.conf:2:1]\n 2 │ update 10.0.0.1 10.0.0.2 esp \
+             0x100;\n   · ───┬──\n   ·    ╰── unexpected here\n   ╰────\n  help: setkey has no \
+             `update` command; `delete` the SA and `add` it again\n"
+        );
+        let coloured = render(&e, true);
+        assert!(coloured.contains("\x1b[31m×\x1b[0m"), "{coloured}");
+    }
 
     #[test]
     fn messages_and_hints_are_clipped() {

@@ -331,7 +331,7 @@ fn key_errors_and_masking() {
         "x.conf",
         "add 10.0.0.1 10.0.0.2 esp 1 -E 3des-cbc 0x0102030405;".into(),
     );
-    let rendered = format!("{:?}", miette::Report::new(e));
+    let rendered = diagnostic::render(&e, false);
     assert!(!rendered.contains("0102030405"), "{rendered}");
     let e = err("add 10.0.0.1 10.0.0.2 ah 1 -A keyed-md5 \"secret-key-here!\";");
     assert_eq!(
@@ -684,7 +684,7 @@ fn everything_shown(script: &str) -> String {
         e.key_bits
     );
     let e = e.with_source_name("x.conf", script.to_string());
-    all.push_str(&format!("{:?}", miette::Report::new(e)));
+    all.push_str(&diagnostic::render(&e, false));
     all
 }
 
@@ -792,7 +792,7 @@ fn masked_tokens_keep_their_shape() {
     let script = "flush;\n\
                   add 10.0.0.1 10.0.0.2 esp 2 -A hmac-md5 \"0123456789abcdef\" -E 3des-cbc 0x0102;";
     let e = err(script).with_source_name("x.conf", script.to_string());
-    let report = format!("{:?}", miette::Report::new(e));
+    let report = diagnostic::render(&e, false);
     assert!(report.contains("\"****************\""), "{report}");
     assert!(report.contains("0x****"), "{report}");
 }
@@ -929,7 +929,7 @@ mod fuzz {
             let text = s.join(" ");
             if let Err(e) = parse_script_with(&text, &Options::default(), &names()) {
                 // Errors render without panicking either.
-                let _ = format!("{:?}", miette::Report::new(e.with_source_name("t", text.clone())));
+                let _ = diagnostic::render(&e.with_source_name("t", text.clone()), false);
             }
         }
     }
