@@ -6,6 +6,8 @@
 //! stderr, stderr stays small (a diagnostic shows a window of the script,
 //! not the script) and carries no raw control character from the script.
 
+mod common;
+
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
@@ -488,4 +490,97 @@ fn interactive_input_is_bounded() {
     assert_ne!(out.status.code(), Some(101), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// On the test kernel, through both backends: a script refused for a bad
+/// number, a NUL byte or a key-echoing typo leaves the SAD and SPD as they
+/// were (nothing is sent), and a tagged policy is sent and refused by the
+/// kernel the way setkey's is (`Invalid argument`, the script goes on,
+/// exit 0). One guest runs everything.
+#[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
+fn refused_scripts_change_nothing_in_the_kernel() {
+    use common::{Guest, Kernel, Work, give_up, run_guests, write_file};
+    let test = "refused_scripts_change_nothing_in_the_kernel";
+    let work = Work::new("bad-input");
+    let dir = &work.dir;
+    let q = format!("\"{SECRET}\"");
+    let refused = [
+        format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc {q};\nspdadd ::1/256 ::2 any -P out none;\n"
+        ),
+        format!("add 10.0.0.1 10.0.0.2 esp 4294967296 -E aes-cbc {q};\n"),
+        format!(
+            "spdadd 10.0.0.1 10.0.0.2 any -P out none;\nadd 10.0.0.1 10.0.0.2 esp 1 -e aes-cbc {q};\n"
+        ),
+        "spdadd 10.0.0.1 10.0.0.2 any -P out none;\nadd 1\u{0};\n".to_string(),
+    ];
+    let tool = common::rsetkey();
+    let tool = tool.display();
+    let mut run = String::from("set -u\ncd \"$(dirname \"$0\")\"\n");
+    for backend in ["pfkey", "xfrm"] {
+        for (n, text) in refused.iter().enumerate() {
+            let name = format!("refused{n}.conf");
+            write_file(dir, &name, text, 0o600);
+            run += &format!(
+                "{tool} --backend {backend} -f {name} >/dev/null 2>&1; echo $? > {backend}-{n}.exit\n\
+                 {{ {tool} --backend {backend} -D; {tool} --backend {backend} -DP; }} > {backend}-{n}.dump 2>&1\n"
+            );
+        }
+        write_file(
+            dir,
+            "tagged.conf",
+            "spdadd tagged \"web\" -P out ipsec esp/transport//require;\n\
+             spdadd 10.0.0.1 10.0.0.2 any -P out none;\n",
+            0o600,
+        );
+        run += &format!(
+            "{tool} --backend {backend} --no-lint -f tagged.conf > {backend}-tagged.out 2>&1; echo $? > {backend}-tagged.exit\n\
+             {tool} --backend {backend} -DP > {backend}-tagged.dump 2>&1\n\
+             {tool} --backend {backend} -FP\n"
+        );
+    }
+    write_file(dir, "run.sh", &run, 0o755);
+    let guest = Guest {
+        what: test.to_string(),
+        kernel: Kernel::WithAfKey,
+        command: vec!["bash".into(), dir.join("run.sh").display().to_string()],
+        timeout: 120,
+    };
+    if let Err(e) = run_guests(&[guest]) {
+        give_up(test, e);
+    }
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    for backend in ["pfkey", "xfrm"] {
+        for n in 0..refused.len() {
+            assert_eq!(
+                read(&format!("{backend}-{n}.exit")).trim(),
+                "1",
+                "{backend} script {n}"
+            );
+            assert_eq!(
+                read(&format!("{backend}-{n}.dump")),
+                "No SAD entries.\nNo SPD entries.\n",
+                "{backend} script {n}: the kernel's databases changed"
+            );
+        }
+        assert_eq!(
+            read(&format!("{backend}-tagged.exit")).trim(),
+            "0",
+            "{backend} tagged"
+        );
+        let out = read(&format!("{backend}-tagged.out"));
+        assert!(
+            out.contains("tagged.conf,1: Invalid argument"),
+            "{backend}: {out}"
+        );
+        let dump = read(&format!("{backend}-tagged.dump"));
+        assert!(
+            dump.contains("10.0.0.1[any] 10.0.0.2[any] 255"),
+            "{backend}: {dump}"
+        );
+    }
 }
