@@ -11,7 +11,9 @@
 //! * AES-CTR with manual keys (the counter restarts with every re-add);
 //! * replay windows above 32 (Linux keeps at most 32 for PF_KEY SAs), and
 //!   above 255, which PF_KEY's 8-bit field cannot carry (setkey sends the
-//!   window modulo 256);
+//!   window modulo 256; the parser refuses such a script, so only an IR
+//!   built otherwise gets this far);
+//! * `spdadd tagged`: Linux has no policy tags and refuses such a policy;
 //! * `unique:N` while the script adds SAs but none with `-u N`;
 //! * an outbound `ipsec` policy request that no SA of the script can
 //!   satisfy, judged the way Linux matches SAs to policy templates (same
@@ -93,6 +95,14 @@ pub fn lint(statements: &[Statement]) -> Vec<Lint> {
                 Operation::SpdAdd(p) | Operation::SpdUpdate(p) => {
                     policy_lints(line, p, &index, &mut out)
                 }
+                Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => out.push(Lint::new(
+                    line,
+                    format!(
+                        "Linux does not support policy tags: the kernel refuses the policy tagged \"{}\"",
+                        crate::parse::diagnostic::clip(&t.tag, false)
+                    ),
+                    Some("select the traffic by addresses, ports and protocol instead".into()),
+                )),
                 _ => {}
             }
         }
@@ -359,13 +369,17 @@ fn mismatch(
     sa: &SecurityAssociation,
     policy: &PolicyRequest,
     r: &IpsecRequest,
+    outer: Option<(IpAddr, IpAddr)>,
     reqid: u32,
 ) -> Option<Mismatch> {
-    let addresses = match r.mode {
-        IpsecMode::Tunnel => match r.endpoints {
+    let addresses = match (r.mode, outer) {
+        (IpsecMode::Tunnel, _) => match r.endpoints {
             Some((s, d)) => addresses_match(sa, s.ip(), d.ip()),
             None => true,
         },
+        // Transport after a tunnel request of the same bundle: it applies
+        // to the encapsulated packet, between the tunnel's end points.
+        (_, Some((s, d))) => addresses_match(sa, s, d),
         // Transport: the packet's own addresses, anywhere in the selector.
         _ => {
             (sa.src.ip().is_unspecified()
@@ -394,7 +408,15 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
     if p.action != PolicyAction::Ipsec {
         return;
     }
+    // The addresses of the packet a request applies to, once a tunnel
+    // request earlier in the bundle has encapsulated it (Linux resolves
+    // templates in order, each after a tunnel one between its end points).
+    let mut outer: Option<(IpAddr, IpAddr)> = None;
     for r in &p.requests {
+        let outer_here = outer;
+        if let (IpsecMode::Tunnel, Some((s, d))) = (r.mode, r.endpoints) {
+            outer = Some((s.ip(), d.ip()));
+        }
         // unique:N without a matching -u N, whatever the direction.
         if r.level == Level::Unique
             && (1..=MANUAL_REQID_MAX).contains(&r.reqid)
@@ -451,9 +473,10 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
         };
         // The usual case first: an SA to exactly the request's destination
         // fits. Only when none does are all SAs looked at, for the help text.
-        let exact_destination = match (r.mode, r.endpoints) {
-            (IpsecMode::Tunnel, Some((_, d))) => Some(d.ip()),
-            (IpsecMode::Tunnel, None) => None,
+        let exact_destination = match (r.mode, r.endpoints, outer_here) {
+            (IpsecMode::Tunnel, Some((_, d)), _) => Some(d.ip()),
+            (IpsecMode::Tunnel, None, _) => None,
+            (_, _, Some((_, d))) => Some(d),
             _ => (u32::from(policy.dst.prefixlen) >= full_prefix(policy.dst.addr.ip()))
                 .then(|| policy.dst.addr.ip()),
         };
@@ -461,20 +484,21 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
             && index
                 .to(satype_of(r.protocol), dst)
                 .iter()
-                .any(|sa| mismatch(sa, policy, r, reqid).is_none())
+                .any(|sa| mismatch(sa, policy, r, outer_here, reqid).is_none())
         {
             continue;
         }
         let candidates: Vec<Option<Mismatch>> = sas
             .iter()
             .filter(|sa| sa.satype == satype_of(r.protocol))
-            .map(|sa| mismatch(sa, policy, r, reqid))
+            .map(|sa| mismatch(sa, policy, r, outer_here, reqid))
             .collect();
         if candidates.iter().any(Option::is_none) {
             continue;
         }
-        let (from, to) = match (r.mode, r.endpoints) {
-            (IpsecMode::Tunnel, Some((s, d))) => (s.ip().to_string(), d.ip().to_string()),
+        let (from, to) = match (r.mode, r.endpoints, outer_here) {
+            (IpsecMode::Tunnel, Some((s, d)), _) => (s.ip().to_string(), d.ip().to_string()),
+            (_, _, Some((s, d))) => (s.to_string(), d.to_string()),
             _ => (
                 format!("{}/{}", policy.src.addr.ip(), policy.src.prefixlen),
                 format!("{}/{}", policy.dst.addr.ip(), policy.dst.prefixlen),
@@ -741,15 +765,34 @@ mod tests {
 
     #[test]
     fn replay_windows_pf_key_cannot_carry() {
-        let one = |r: &str| {
-            let l: Vec<Lint> = lints(&sa(&format!("-r {r} {AES}")))
+        // The parser refuses a window beyond 8 bits; an IR built otherwise
+        // (a library user's) can still hold one, and the lint says so.
+        let err = parse_script_with(
+            &sa(&format!("-r 300 {AES}")),
+            &Options::default(),
+            &FileNames::default(),
+        )
+        .expect_err("a window beyond 8 bits is refused");
+        assert_eq!(err.line, 1);
+        let one = |r: u64| {
+            let mut statements = parse_script_with(
+                &sa(&format!("-r 1 {AES}")),
+                &Options::default(),
+                &FileNames::default(),
+            )
+            .expect("parses");
+            if let Operation::Add(added) = &mut statements[0].operations[0] {
+                added.replay_requested = r;
+                added.replay = (r % 256) as u8;
+            }
+            let l: Vec<Lint> = lint(&statements)
                 .into_iter()
                 .filter(|l| l.text.contains("replay"))
                 .collect();
             assert_eq!(l.len(), 1, "{l:?}");
             l[0].clone()
         };
-        let l = one("300");
+        let l = one(300);
         assert_eq!(
             l.text,
             "replay window 300 is more than PF_KEY can carry (255); the kernel gets 44, of \
@@ -761,35 +804,36 @@ mod tests {
                 .is_some_and(|h| h.contains("ip xfrm state"))
         );
         assert_eq!(
-            one("260").text,
+            one(260).text,
             "replay window 260 is more than PF_KEY can carry (255); the kernel gets 4"
         );
         assert!(
-            one("512")
+            one(512)
                 .text
                 .ends_with("the kernel gets 0, which turns replay protection off")
         );
-        assert!(
-            one("99999999999999999999999")
-                .text
-                .starts_with("replay window 18446744073709551615 is more than PF_KEY can carry")
+    }
+
+    #[test]
+    fn transport_after_tunnel_is_checked_against_the_tunnel_end_points() {
+        // ESP tunnel between the gateways, AH transport on the tunnelled
+        // packets: the AH SA runs between the gateways, not between the
+        // policy's hosts.
+        let script = format!(
+            "add 192.0.2.1 192.0.2.2 esp 0x200 -m tunnel {AES};\n\
+             add 192.0.2.1 192.0.2.2 ah 0x201 -A hmac-sha256 \
+             0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff;\n\
+             spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec \
+             esp/tunnel/192.0.2.1-192.0.2.2/require ah/transport//require;\n"
         );
-        // What is sent does not change: the lint only tells.
-        let statements = parse_script_with(
-            &sa(&format!("-r 300 {AES}")),
-            &Options::default(),
-            &FileNames::default(),
-        )
-        .expect("parses");
-        let Operation::Add(added) = &statements[0].operations[0] else {
-            panic!("{statements:?}")
-        };
-        assert_eq!((added.replay, added.replay_requested), (44, 300));
-        let header = crate::pfkey::wire::Header::default();
-        let sent = crate::pfkey::request::for_operation(header, &statements[0].operations[0]);
-        assert_eq!(
-            sent.as_ref().and_then(|m| m.sa()).map(|s| s.replay),
-            Some(44)
+        assert_eq!(texts(&script), Vec::<String>::new());
+        // An AH SA between the policy's hosts does not serve it.
+        let wrong = script.replace("add 192.0.2.1 192.0.2.2 ah", "add 10.1.0.1 10.2.0.1 ah");
+        let l = texts(&wrong);
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert!(
+            l[0].contains("ah/transport request (192.0.2.1 -> 192.0.2.2)"),
+            "{l:?}"
         );
     }
 

@@ -7,7 +7,9 @@
 //! swapped and replaced tokens, extreme numbers, truncation.
 //!
 //! For every input, `parse_script_with` returns without panicking; every
-//! error renders through miette (with and without the source attached);
+//! error renders to a buffer as the CLI renders it (with and without the
+//! source attached, plain and in colour), with no raw control character
+//! and at a bounded size;
 //! every successful parse prints through [`print`], and when all its
 //! operations are printable, the printed script parses back to them.
 //!
@@ -36,6 +38,7 @@ use std::sync::OnceLock;
 use rsetkey::ir::Keys;
 use rsetkey::ir::print;
 use rsetkey::ir::{Operation, SupportedAlgorithms};
+use rsetkey::parse::diagnostic::render;
 use rsetkey::parse::{FileNames, Options, parse_script_with};
 
 use fuzzing::{Budget, Generator, Rng, campaign};
@@ -262,14 +265,29 @@ fn check(text: &str, rfc_mode: bool) -> Result<Outcome, String> {
         Err(e) => {
             let headline = e.to_string();
             let _ = e.help_text();
-            // The error already carries the (masked) script; attaching it
-            // again under a name is what the CLI does before rendering.
-            let full = format!(
-                "{:?}",
-                miette::Report::new(e.with_source_name("fuzz.conf", text.to_string()))
-            );
-            if headline.is_empty() || full.is_empty() {
+            // Rendered as the CLI renders it (to a buffer), before and after
+            // the script is attached under a name, plain and in colour:
+            // this is where panics hid.
+            let bare = render(&e, false);
+            let e = e.with_source_name("fuzz.conf", text.to_string());
+            let plain = render(&e, false);
+            let coloured = render(&e, true);
+            let full = format!("{:?}", miette::Report::new(e));
+            if headline.is_empty() || full.is_empty() || plain.is_empty() || bare.is_empty() {
                 return Err("an error rendered as nothing".into());
+            }
+            for shown in [&headline, &plain, &bare] {
+                if let Some(c) = shown
+                    .chars()
+                    .find(|&c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}')
+                {
+                    return Err(format!("raw control character {c:?} in:\n{shown}"));
+                }
+            }
+            // A window of the script, never the script: bounded whatever
+            // the input's size.
+            if plain.len() > 16 * 1024 || coloured.len() > 32 * 1024 {
+                return Err(format!("a diagnostic of {} bytes", plain.len()));
             }
             Ok(Outcome::Rejected)
         }
@@ -401,6 +419,48 @@ fn corpus_scripts_themselves() {
             if let Err(p) = check(text, rfc) {
                 panic!("corpus script {i}: {p}");
             }
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// A statement that fails somewhere on a long line, with control
+    /// characters and a key around it: the diagnostic is a bounded window,
+    /// free of raw controls and of the key, and names the real column.
+    #[test]
+    fn diagnostics_window_hostile_lines(
+        before in 0usize..3000,
+        after in 0usize..3000,
+        controls in proptest::collection::vec(
+            proptest::prop_oneof![0x01u32..0x20, 0x7fu32..0xa0],
+            0..8,
+        ),
+        key_first in proptest::prelude::any::<bool>(),
+    ) {
+        let noise: String = controls.iter().filter_map(|&c| char::from_u32(c)).filter(|&c| c != '\n').collect();
+        let key = "\"K3YK3YK3YK3YK3YK3Y\"";
+        let (k1, k2) = if key_first { (key, "") } else { ("", key) };
+        let text = format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 {k1} {}{noise} @bad {}{k2};",
+            "x".repeat(before),
+            "y".repeat(after)
+        );
+        if let Err(e) = parse_script_with(&text, &Options::default(), names()) {
+            let e = e.with_source_name("p.conf", text.clone());
+            let shown = render(&e, false);
+            proptest::prop_assert!(!shown.contains("K3YK3Y"), "{}", shown);
+            proptest::prop_assert!(shown.len() < 4096, "{} bytes", shown.len());
+            proptest::prop_assert!(
+                !shown.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{7f}'),
+                "{}",
+                shown
+            );
         }
     }
 }

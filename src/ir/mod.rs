@@ -68,6 +68,11 @@ pub enum Operation {
     SpdUpdate(PolicyRequest),
     /// `spddelete`: remove a policy.
     SpdDelete(PolicyRequest),
+    /// `spdadd tagged "NAME" -P …;`: a policy for packets with a PF tag
+    /// (BSD). setkey sends it; Linux has no tags and refuses it.
+    SpdAddTagged(TaggedPolicy),
+    /// `spdupdate tagged "NAME" -P …;`.
+    SpdUpdateTagged(TaggedPolicy),
     /// `exit;`, `quit;`, `bye;`: stop reading the script.
     Exit,
 }
@@ -326,6 +331,15 @@ pub struct SelectorAddress {
     pub addr: SocketAddr,
     /// Prefix length, as written (8 bits, unchecked like setkey).
     pub prefixlen: u8,
+}
+
+/// A tagged policy: `spdadd tagged "NAME" -P POLICY;`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedPolicy {
+    /// The tag's name (the quoted string, without its quotes).
+    pub tag: String,
+    /// The policy.
+    pub policy: Policy,
 }
 
 /// One policy message: `spdadd`, `spdupdate` or `spddelete`.

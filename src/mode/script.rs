@@ -3,10 +3,8 @@
 //! and check only).
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::Path;
-
-use zeroize::Zeroizing;
 
 use super::context::{Backend, Context};
 use crate::ir::Statement;
@@ -23,19 +21,14 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     let name = file.to_string_lossy().into_owned();
     // The script holds keys: keep it in a buffer wiped when dropped.
     let source = if name == "-" {
-        let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
-        io::Read::read_to_string(&mut io::stdin(), &mut s).map(|_| s)
+        parse::input::read_script(io::stdin())
     } else {
-        std::fs::read(file).map(parse::script_text)
+        parse::input::read_script_file(Path::new(file))
     };
     let source = match source {
         Ok(s) => s,
         Err(e) => {
-            let errno = e.raw_os_error().unwrap_or(libc::EIO);
-            ctx.error(&format!(
-                "Can't open `{name}': {}",
-                crate::os::strerror(errno)
-            ));
+            ctx.error(&e.message(&name));
             return 1;
         }
     };
@@ -184,8 +177,8 @@ fn parse_error(ctx: &Context, name: &str, source: &str, e: ParseError) {
     if !e.lexer_fatal {
         eprintln!("{}: {},{}: parse failed", ctx.program, name, e.line);
     }
-    let report = miette::Report::new(e.with_source_name(name, source.to_string()));
-    eprintln!("{report:?}");
+    let e = e.with_source_name(name, source.to_string());
+    eprintln!("{}", parse::diagnostic::render_for_stderr(&e));
 }
 
 /// `-c`: statements from stdin, each run as soon as its `;` is read.
@@ -215,10 +208,16 @@ pub fn commands(ctx: &Context) -> i32 {
     exec.read_time_from(out.clock());
     let mut splitter = StatementSplitter::default();
     let mut status = 0;
-    'lines: for line in io::stdin().lock().split(b'\n') {
-        let Ok(line) = line else { break };
-        let line = Zeroizing::new(line);
-        let line = Zeroizing::new(String::from_utf8_lossy(&line).into_owned());
+    'lines: for line in parse::input::Lines::new(io::stdin().lock()) {
+        let line = match line {
+            Ok(line) => line,
+            Err(parse::input::InputError::Io(_)) => break,
+            Err(e) => {
+                ctx.error(&e.message("-"));
+                status = 1;
+                break;
+            }
+        };
         for piece in splitter.push_line(&line) {
             match parse::parse_script(&piece, &options) {
                 Ok(statements) => {

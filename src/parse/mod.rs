@@ -20,13 +20,15 @@
 //! [`crate::ir::Key`]. The caller's script text itself necessarily holds the
 //! keys: read it with [`script_text`] to get a wiped buffer.
 
+pub mod diagnostic;
 mod grammar;
+pub mod input;
 pub mod interactive;
 mod lexer;
 mod policy;
 pub mod resolve;
 
-use miette::{NamedSource, SourceSpan};
+use miette::SourceSpan;
 use zeroize::Zeroizing;
 
 use crate::ir::{Statement, SupportedAlgorithms};
@@ -75,12 +77,15 @@ pub struct ParseError {
     /// The headline of the diagnostic: `message` with any key material
     /// masked.
     display: String,
-    /// The script, with key material masked.
+    /// What the diagnostic shows of the script: the error's line, cut to
+    /// a window, key material masked, control characters escaped.
     #[source_code]
-    src: NamedSource<String>,
-    /// Where the problem is.
-    #[label("{label}")]
+    src: diagnostic::Excerpt,
+    /// Where the problem is in the script.
     span: SourceSpan,
+    /// Where the problem is in `src`.
+    #[label("{label}")]
+    label_span: SourceSpan,
     /// Text of the label.
     label: String,
     /// A hint on how to fix it.
@@ -98,32 +103,19 @@ impl ParseError {
     /// The unmasked `source` is wiped before this returns.
     pub fn with_source_name(mut self, name: &str, source: String) -> Self {
         let source = Zeroizing::new(source);
-        self.src = NamedSource::new(name, mask(&source, &self.secrets));
+        self.src = diagnostic::Excerpt::new(
+            name,
+            &source,
+            (self.span.offset(), self.span.len()),
+            &self.secrets,
+        );
+        self.label_span = self.src.span();
         self
     }
 
     /// The hint, if there is one.
     pub fn help_text(&self) -> Option<&str> {
         self.help.as_deref()
-    }
-}
-
-/// Replaces the bytes of each range by `*` (byte for byte, so spans stay
-/// valid; the result is ASCII where it was masked, hence valid UTF-8).
-/// Newlines stay, so that the masked script has the lines of the original.
-fn mask(source: &str, secrets: &[(usize, usize)]) -> String {
-    let mut bytes = Zeroizing::new(source.as_bytes().to_vec());
-    for &(start, end) in secrets {
-        for b in bytes.iter_mut().take(end).skip(start) {
-            if *b != b'\n' {
-                *b = b'*';
-            }
-        }
-    }
-    match std::str::from_utf8(&bytes) {
-        Ok(s) => s.to_string(),
-        // A range that cut a multi-byte character: mask conservatively.
-        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -229,6 +221,44 @@ fn secret_ranges(source: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
+/// The longest `0x` literal a diagnostic shows: longer ones are masked
+/// in a statement that failed to parse, because they may be keys (the
+/// shortest key setkey takes in hex, 64-bit DES, is 16 digits; SPIs and
+/// other numbers that need more than 16 hex digits do not fit their field
+/// anyway).
+pub const SHOWN_HEX_DIGITS: usize = 16;
+
+/// Whether a token of a statement that failed to parse may hold key
+/// material whatever its position: a quoted string, or a hex literal of
+/// more than [`SHOWN_HEX_DIGITS`] digits. A statement that is malformed
+/// before its key is reached (`-e` for `-E`, a missing `-E`) never
+/// recognised the key as a key.
+fn may_be_key(t: &Token, source: &str) -> bool {
+    match t.kind {
+        TokKind::Quoted => true,
+        TokKind::Hex => t.text(source).len().saturating_sub(2) > SHOWN_HEX_DIGITS,
+        _ => false,
+    }
+}
+
+/// The byte ranges [`may_be_key`] masks in the failed statement that
+/// starts at byte `from` (quotes and `0x` stay visible, as for keys). The
+/// statement is re-read with the masking scanner up to its `;`, because the
+/// parser's tokens end where the lexer gave up (a `-e` for `-E` stops them
+/// before the key).
+fn literal_ranges(source: &str, from: usize) -> Vec<(usize, usize)> {
+    lexer::tokenize_for_masking(source)
+        .into_iter()
+        .skip_while(|t| t.start < from)
+        .take_while(|t| !matches!(t.kind, TokKind::Eot | TokKind::Eof))
+        .filter(|t| may_be_key(t, source))
+        .map(|t| match t.kind {
+            TokKind::Quoted => (t.start + 1, t.end.saturating_sub(1)),
+            _ => (t.start + 2, t.end),
+        })
+        .collect()
+}
+
 /// A key token's text as messages show it: one `*` per character, after
 /// the `0x` of a hex key (setkey shows a quoted key without its quotes).
 fn masked_text(t: &Token, source: &str) -> String {
@@ -325,6 +355,7 @@ pub fn parse_script_with(
                             at,
                             kind: FailKind::Syntax,
                             help: None,
+                            span: None,
                         },
                     ));
                 }
@@ -344,9 +375,12 @@ pub fn parse_script_with(
 /// is masked in `message` too: rsetkey's messages never carry key material,
 /// even where that makes them differ from setkey's.
 fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
-    let secrets = secret_ranges(source);
+    let mut secrets = secret_ranges(source);
+    if let Some(first) = tokens.first() {
+        secrets.extend(literal_ranges(source, first.start));
+    }
     let tok = tokens.get(f.at);
-    let secret_tok = is_secret(tokens, f.at, source);
+    let secret_tok = is_secret(tokens, f.at, source) || tok.is_some_and(|t| may_be_key(t, source));
     // The token as messages name it (a key masked), and on one line for
     // the headline.
     let (line, text, span) = match tok {
@@ -357,10 +391,13 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
             } else {
                 t.text(source).to_string()
             },
-            (t.start, t.end.saturating_sub(t.start)),
+            f.span.unwrap_or((t.start, t.end.saturating_sub(t.start))),
         ),
         None => (1, String::new(), (source.len(), 0)),
     };
+    // Control characters never reach the terminal raw, not even in
+    // setkey's own line (which keeps a policy text's newlines).
+    let text = diagnostic::clip(&text, true);
     let shown = text.replace('\n', " ");
     let at = |msg: &str, t: &str| format!("{msg} at `{t}'");
     let (message, display, lexer_fatal, key_bits, label) = match &f.kind {
@@ -381,6 +418,13 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
             false,
             None,
             "setkey names this token".to_string(),
+        ),
+        FailKind::Range(m) => (
+            Some(at(m, &text)),
+            at(m, &shown),
+            false,
+            None,
+            "too big for its field".to_string(),
         ),
         FailKind::KeyLength(bits, min, max) => (
             Some(at("Invalid key length", &text)),
@@ -403,13 +447,6 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
             None,
             "no token starts with this character".to_string(),
         ),
-        FailKind::Unsupported(m) => (
-            Some(at(m, &text)),
-            at(m, &shown),
-            false,
-            None,
-            "statement ends here".to_string(),
-        ),
     };
     let help = f.help.or_else(|| match &f.kind {
         FailKind::Fatal if secret_tok => {
@@ -421,13 +458,17 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         FailKind::Fatal => Some("this character is not part of the setkey language".into()),
         _ => None,
     });
+    // A hint may quote the script (a host name): shown like the rest.
+    let help = help.map(|h| diagnostic::clip(&h, false));
+    let src = diagnostic::Excerpt::new("<script>", source, span, &secrets);
     ParseError {
         line,
         message,
         lexer_fatal,
         key_bits,
         display,
-        src: NamedSource::new("<script>", mask(source, &secrets)),
+        label_span: src.span(),
+        src,
         span: span.into(),
         label,
         help,

@@ -39,6 +39,27 @@ pub(crate) enum PolErr {
     Syntax,
     /// A libipsec check failed with this text.
     Msg(String),
+    /// A number too big for its field (libipsec would wrap it): the
+    /// message, and the number's text (a slice of the policy text, so its
+    /// place can be found).
+    Range(String, usize, usize),
+}
+
+/// Why a policy text was refused: libipsec's text, and for a number too
+/// big for its field, where the number is in the text (offset, length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PolicyFail {
+    pub text: String,
+    pub span: Option<(usize, usize)>,
+}
+
+/// A number (the slice `num` of the policy text) bigger than `max`.
+fn range<T>(num: &str, what: &str, max: u64) -> Result<T, nom::Err<PolErr>> {
+    Err(nom::Err::Failure(PolErr::Range(
+        super::grammar::out_of_range(what, max),
+        num.as_ptr() as usize,
+        num.len(),
+    )))
 }
 
 impl<'a> nom::error::ParseError<&'a str> for PolErr {
@@ -135,15 +156,25 @@ const RESERVED: &[&str] = &[
     "unique",
 ];
 
-/// A number word; the value saturates like strtoul.
+/// A number word's value, saturating like strtoul (a caller that needs
+/// to refuse a wrapped value compares against its field's maximum).
 fn number(i: &str) -> PRes<'_, u64> {
+    number_word(i).map(|(rest, (n, _))| (rest, n))
+}
+
+/// A number word: its value (saturating) and its text.
+fn number_word(i: &str) -> PRes<'_, (u64, &str)> {
     verify(word, |w: &str| w.bytes().all(|b| b.is_ascii_digit()))
-        .map(|w: &str| {
-            w.bytes().fold(0u64, |n, d| {
-                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-            })
-        })
+        .map(|w: &str| (digits_value(w), w))
         .parse(i)
+}
+
+/// The value of a run of ASCII digits, saturating at `u64::MAX`.
+fn digits_value(w: &str) -> u64 {
+    w.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10)
+            .saturating_add(u64::from(d.wrapping_sub(b'0')))
+    })
 }
 
 /// An address word (anything the scanner does not classify otherwise).
@@ -213,11 +244,11 @@ fn level(i: &str) -> PRes<'_, (Level, u32)> {
         "unique" => (Level::Unique, 0),
         _ => match w.strip_prefix("unique:") {
             Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-                // atol, stored in 32 bits.
-                let v = n.bytes().fold(0u64, |a, d| {
-                    a.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                });
-                (Level::Unique, v as u32)
+                // libipsec's atol, stored in 32 bits: refuse what would wrap.
+                match u32::try_from(digits_value(n)) {
+                    Ok(v) => (Level::Unique, v),
+                    Err(_) => return range(n, "reqid", u32::MAX.into()),
+                }
             }
             _ => return Err(nom::Err::Error(PolErr::Syntax)),
         },
@@ -314,7 +345,13 @@ impl PolicyParser<'_> {
             }
             return Ok((rest, None));
         }
-        let port = |i| -> PRes<'_, u64> { preceded(sym('['), number).parse(i) };
+        let port = |i| -> PRes<'_, u64> {
+            let (i, (n, text)) = preceded(sym('['), number_word).parse(i)?;
+            if n > u64::from(u16::MAX) {
+                return range(text, "port", u16::MAX.into());
+            }
+            Ok((i, n))
+        };
         let (i, src) = ip_word(i)?;
         let (i, sport) = opt(port).parse(i)?;
         let (i, sport) = match sport {
@@ -396,10 +433,29 @@ impl PolicyParser<'_> {
 
 /// Parses a whole policy text (the part after `-P`) into a [`Policy`], or
 /// returns libipsec's error text.
+#[cfg(test)]
 pub(crate) fn parse_policy(text: &str, names: &dyn NameService) -> Result<Policy, String> {
+    parse_policy_at(text, names).map_err(|f| f.text)
+}
+
+/// [`parse_policy`], also telling where in `text` a number too big for its
+/// field is.
+pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Policy, PolicyFail> {
+    let base = text.as_ptr() as usize;
     let to_text = |e: nom::Err<PolErr>| match e {
-        nom::Err::Failure(PolErr::Msg(m)) | nom::Err::Error(PolErr::Msg(m)) => m,
-        _ => INVALID_ARGUMENT.to_string(),
+        nom::Err::Failure(PolErr::Msg(m)) | nom::Err::Error(PolErr::Msg(m)) => PolicyFail {
+            text: m,
+            span: None,
+        },
+        nom::Err::Failure(PolErr::Range(m, at, len))
+        | nom::Err::Error(PolErr::Range(m, at, len)) => PolicyFail {
+            text: m,
+            span: at.checked_sub(base).map(|off| (off, len)),
+        },
+        _ => PolicyFail {
+            text: INVALID_ARGUMENT.to_string(),
+            span: None,
+        },
     };
     let (i, dir) = direction(text).map_err(to_text)?;
     let end = |i| -> PRes<'_, &str> { preceded(multispace0, eof).parse(i) };
@@ -414,7 +470,10 @@ pub(crate) fn parse_policy(text: &str, names: &dyn NameService) -> Result<Policy
     let (i, prio) = opt(prio_spec).parse(i).map_err(to_text)?;
     let (mut i, act) = action(i).map_err(to_text)?;
     let priority = match prio {
-        Some(p) => priority_value(p)?,
+        Some(p) => priority_value(p).map_err(|m| PolicyFail {
+            text: m.to_string(),
+            span: None,
+        })?,
         None => PRIORITY_DEFAULT,
     };
     let parser = PolicyParser {

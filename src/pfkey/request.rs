@@ -4,6 +4,7 @@
 //! the messages it sends), so that a capture of rsetkey's requests reads
 //! like a capture of setkey's.
 
+use crate::ir::{Policy, TaggedPolicy};
 use std::net::{IpAddr, SocketAddr};
 
 use zeroize::Zeroizing;
@@ -246,8 +247,38 @@ pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message
         PolicyMessage::Delete => MessageType::SpdDelete,
     };
     let mut m = bare(header, msg_type, 0);
+    m.extensions.push(policy_extension(&p.policy));
+    for (kind, sel) in [(AddressKind::Src, &p.src), (AddressKind::Dst, &p.dst)] {
+        m.extensions.push(Extension::Address(
+            kind,
+            AddressExt {
+                proto: p.upper,
+                prefixlen: sel.prefixlen,
+                addr: sel.addr,
+            },
+        ));
+    }
+    m.extensions.extend(context(&p.context));
+    m
+}
+
+/// The message setkey sends for `spdadd tagged` / `spdupdate tagged`:
+/// the policy alone (setkey adds a tag extension only where PF_KEY has
+/// one, which Linux's does not), so Linux refuses it with `EINVAL`.
+pub fn tagged_policy(header: Header, update: bool, t: &TaggedPolicy) -> Message {
+    let msg_type = if update {
+        MessageType::SpdUpdate
+    } else {
+        MessageType::SpdAdd
+    };
+    let mut m = bare(header, msg_type, 0);
+    m.extensions.push(policy_extension(&t.policy));
+    m
+}
+
+/// The X_POLICY extension of a policy.
+fn policy_extension(p: &Policy) -> Extension {
     let requests = p
-        .policy
         .requests
         .iter()
         .map(|r| IpsecRequestExt {
@@ -267,35 +298,23 @@ pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message
             endpoints: r.endpoints,
         })
         .collect();
-    m.extensions.push(Extension::Policy(PolicyExt {
-        policy_type: match p.policy.action {
+    Extension::Policy(PolicyExt {
+        policy_type: match p.action {
             PolicyAction::Discard => ipsec::POLICY_DISCARD,
             PolicyAction::None => ipsec::POLICY_NONE,
             PolicyAction::Ipsec => ipsec::POLICY_IPSEC,
             PolicyAction::Entrust => ipsec::POLICY_ENTRUST,
             PolicyAction::Bypass => ipsec::POLICY_BYPASS,
         },
-        dir: match p.policy.direction {
+        dir: match p.direction {
             Direction::In => ipsec::DIR_INBOUND,
             Direction::Out => ipsec::DIR_OUTBOUND,
             Direction::Fwd => ipsec::DIR_FWD,
         },
         id: 0,
-        priority: p.policy.priority,
+        priority: p.priority,
         requests,
-    }));
-    for (kind, sel) in [(AddressKind::Src, &p.src), (AddressKind::Dst, &p.dst)] {
-        m.extensions.push(Extension::Address(
-            kind,
-            AddressExt {
-                proto: p.upper,
-                prefixlen: sel.prefixlen,
-                addr: sel.addr,
-            },
-        ));
-    }
-    m.extensions.extend(context(&p.context));
-    m
+    })
 }
 
 /// Whether an SA in a dump reply lies between one of `src` and one of `dst`
@@ -374,5 +393,35 @@ pub fn for_operation(header: Header, op: &Operation) -> Option<Message> {
         Operation::SpdAdd(p) => policy(header, PolicyMessage::Add, p),
         Operation::SpdUpdate(p) => policy(header, PolicyMessage::Update, p),
         Operation::SpdDelete(p) => policy(header, PolicyMessage::Delete, p),
+        Operation::SpdAddTagged(t) => tagged_policy(header, false, t),
+        Operation::SpdUpdateTagged(t) => tagged_policy(header, true, t),
     })
+}
+
+#[cfg(test)]
+mod tagged_tests {
+    use super::*;
+    use crate::ir::{Direction, PRIORITY_DEFAULT, Policy, PolicyAction};
+
+    #[test]
+    fn a_tagged_policy_is_sent_as_its_policy_alone() {
+        let t = TaggedPolicy {
+            tag: "web".into(),
+            policy: Policy {
+                direction: Direction::Out,
+                action: PolicyAction::None,
+                priority: PRIORITY_DEFAULT,
+                requests: Vec::new(),
+            },
+        };
+        for (op, want) in [
+            (Operation::SpdAddTagged(t.clone()), MessageType::SpdAdd),
+            (Operation::SpdUpdateTagged(t), MessageType::SpdUpdate),
+        ] {
+            let m = for_operation(Header::default(), &op).expect("a message");
+            assert_eq!(m.header.msg_type, want as u8);
+            assert_eq!(m.extensions.len(), 1, "{:?}", m.extensions);
+            assert!(matches!(m.extensions[0], Extension::Policy(_)));
+        }
+    }
 }

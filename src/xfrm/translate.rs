@@ -893,3 +893,34 @@ pub fn policy_refcnt(info: &UserpolicyInfo, now: u64) -> u16 {
         || lft.soft_use_expires_seconds != 0;
     if timer { 2 } else { 1 }
 }
+
+#[cfg(test)]
+mod tagged_tests {
+    use super::*;
+    use crate::ir::{Direction, Operation, Policy, PolicyAction, TaggedPolicy};
+    use crate::pfkey::request;
+    use crate::pfkey::wire::Header;
+
+    /// `spdadd tagged` carries the policy alone; af_key's `pfkey_spdadd`
+    /// finds no addresses and answers EINVAL, and so does the XFRM backend.
+    #[test]
+    fn a_tagged_policy_is_refused_like_af_key_refuses_it() {
+        let tagged = TaggedPolicy {
+            tag: "web".into(),
+            policy: Policy {
+                direction: Direction::Out,
+                action: PolicyAction::Discard,
+                priority: 0,
+                requests: Vec::new(),
+            },
+        };
+        for op in [
+            Operation::SpdAddTagged(tagged.clone()),
+            Operation::SpdUpdateTagged(tagged),
+        ] {
+            let msg = request::for_operation(Header::default(), &op).expect("a message");
+            let refused = policy_request(&msg, &mut || Ok(1)).map(|_| ());
+            assert_eq!(refused, Err(libc::EINVAL));
+        }
+    }
+}
