@@ -38,12 +38,56 @@ pub fn man_page() -> io::Result<Vec<u8>> {
     let mut page = Vec::new();
     man.render_title(&mut page)?;
     man.render_name_section(&mut page)?;
-    man.render_synopsis_section(&mut page)?;
+    page.extend_from_slice(synopsis(&rsetkey::cli::command()).as_bytes());
     man.render_description_section(&mut page)?;
     man.render_options_section(&mut page)?;
     page.extend_from_slice(MAN_SECTIONS.as_bytes());
     man.render_version_section(&mut page)?;
     Ok(page)
+}
+
+/// SYNOPSIS, one bracketed word per option of the flag table: clap_mangen's
+/// own writes `[-a ]` and leaves out the value of `-f`.
+fn synopsis(command: &clap::Command) -> String {
+    let roff = |text: &str| text.replace('-', "\\-");
+    let mut words = Vec::new();
+    for arg in command.get_arguments() {
+        let flag = match (arg.get_short(), arg.get_long()) {
+            (Some(short), _) => format!("\\fB\\-{short}\\fR"),
+            (None, Some(long)) => format!("\\fB{}\\fR", roff(&format!("--{long}"))),
+            (None, None) => continue,
+        };
+        let value = if !arg.get_action().takes_values() {
+            String::new()
+        } else if !arg.get_possible_values().is_empty() {
+            let values: Vec<_> = arg
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect();
+            format!(" \\fI{}\\fR", values.join("|"))
+        } else {
+            let name = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .map_or("VALUE", |n| n.as_str());
+            format!(" \\fI{name}\\fR")
+        };
+        // `\%`: no hyphenation inside an option
+        words.push(format!("\\%[{flag}{value}]"));
+    }
+    for arg in command.get_positionals() {
+        let name = arg
+            .get_value_names()
+            .and_then(|n| n.first())
+            .map_or("ARG", |n| n.as_str());
+        words.push(format!("[\\fI{name}\\fR ...]"));
+    }
+    format!(
+        ".SH SYNOPSIS\n.B {}\n{}\n",
+        command.get_name(),
+        words.join("\n")
+    )
 }
 
 /// The completion script for `shell`.
