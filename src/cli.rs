@@ -15,97 +15,116 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use crate::mode::context::{Backend, Context, Flags};
 use crate::mode::{dump, flush, monitor, raw, script};
 
+// The groups of `--help` and of the man page's OPTIONS, as in the README's
+// table of options.
+const MODES: &str = "Modes";
+const DUMP_OPTIONS: &str = "Dump options";
+const SCRIPT_OPTIONS: &str = "Script options";
+const TRACING: &str = "Tracing";
+const WARNINGS: &str = "Warnings";
+
 /// rsetkey's command line (setkey's flags, plus long options of its own).
 #[derive(Debug, Parser)]
 #[command(
     name = "rsetkey",
+    version,
     disable_help_flag = true,
     disable_version_flag = true,
-    about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD"
+    about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD",
+    long_about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD. \
+        rsetkey is setkey(8) of ipsec-tools for Linux: the same flags, script \
+        dialect and dump output, over PF_KEY v2 or XFRM netlink.",
+    term_width = 80
 )]
 struct Args {
-    /// With -D: also show dead SAs.
-    #[arg(short = 'a')]
-    all: bool,
-    /// Read statements from standard input and run each as soon as it is read.
-    #[arg(short = 'c')]
-    commands: bool,
-    /// Accepted and ignored, like setkey.
-    #[arg(short = 'd')]
-    debug: bool,
     /// Run the statements of FILE (`-` for standard input).
-    #[arg(short = 'f', value_name = "FILE")]
+    #[arg(short = 'f', value_name = "FILE", help_heading = MODES)]
     file: Option<OsString>,
-    /// Hex-dump messages.
-    #[arg(short = 'H')]
-    hex: bool,
-    /// With -D: repeat every second.
-    #[arg(short = 'l')]
-    repeat: bool,
-    /// Parse and check only; send nothing.
-    #[arg(short = 'n')]
-    no_action: bool,
-    /// Decode every message sent and received.
-    #[arg(short = 'v')]
-    verbose: bool,
-    /// Monitor every PF_KEY message (twice: raw timestamps).
-    #[arg(short = 'x', action = ArgAction::Count)]
-    monitor: u8,
+    /// Read statements from standard input and run each as soon as it is read.
+    #[arg(short = 'c', help_heading = MODES)]
+    commands: bool,
     /// Dump the SAD (with -P: the SPD).
-    #[arg(short = 'D')]
+    #[arg(short = 'D', help_heading = MODES)]
     dump: bool,
     /// Flush the SAD (with -P: the SPD).
-    #[arg(short = 'F')]
+    #[arg(short = 'F', help_heading = MODES)]
     flush: bool,
+    /// Monitor every PF_KEY message (twice: raw timestamps).
+    #[arg(short = 'x', action = ArgAction::Count, help_heading = MODES)]
+    monitor: u8,
+    /// Files of raw PF_KEY messages to print as dumps would.
+    #[arg(value_name = "FILE", help_heading = MODES)]
+    files: Vec<OsString>,
+    /// Print setkey's short usage, and exit 1.
+    #[arg(short = 'h', short_alias = '?', help_heading = MODES)]
+    help: bool,
+    /// Print the version, and exit 1.
+    #[arg(short = 'V', help_heading = MODES)]
+    version: bool,
+    /// Print every option, and exit 0.
+    #[arg(long = "help", action = ArgAction::Help, help_heading = MODES)]
+    long_help: Option<bool>,
+    /// Print `rsetkey X.Y.Z`, and exit 0.
+    #[arg(long = "version", action = ArgAction::Version, help_heading = MODES)]
+    long_version: Option<bool>,
     /// With -D / -F: the SPD instead of the SAD.
-    #[arg(short = 'P')]
+    #[arg(short = 'P', help_heading = DUMP_OPTIONS)]
     policy: bool,
+    /// With -D: also show dead SAs.
+    #[arg(short = 'a', help_heading = DUMP_OPTIONS)]
+    all: bool,
     /// Show ports in dumps.
-    #[arg(short = 'p')]
+    #[arg(short = 'p', help_heading = DUMP_OPTIONS)]
     ports: bool,
     /// With -DP: hide per-socket policies.
-    #[arg(short = 'N')]
+    #[arg(short = 'N', help_heading = DUMP_OPTIONS)]
     hide_socket_policies: bool,
-    /// Print usage.
-    #[arg(short = 'h', short_alias = '?')]
-    help: bool,
-    /// Print the version.
-    #[arg(short = 'V')]
-    version: bool,
+    /// With -D: repeat every second.
+    #[arg(short = 'l', help_heading = DUMP_OPTIONS)]
+    repeat: bool,
+    /// Parse and check only; send nothing.
+    #[arg(short = 'n', help_heading = SCRIPT_OPTIONS)]
+    no_action: bool,
     /// RFC semantics (default): an `in` policy also installs its `fwd` twin.
-    #[arg(short = 'r')]
+    #[arg(short = 'r', help_heading = SCRIPT_OPTIONS)]
     rfc: bool,
     /// Kernel semantics: no automatic `fwd` policy.
-    #[arg(short = 'k')]
+    #[arg(short = 'k', help_heading = SCRIPT_OPTIONS)]
     kernel: bool,
     /// Exit with status 1 when the kernel refuses any statement (setkey
     /// reports the error and exits 0).
-    #[arg(long)]
+    #[arg(long, help_heading = SCRIPT_OPTIONS)]
     strict: bool,
     /// With -f: apply the whole script or nothing. The script is tried in
     /// a scratch network namespace holding a copy of the SAD and SPD
     /// first; a refusal, or SIGINT/SIGTERM/SIGHUP during the real run,
     /// restores the databases as they were, and the exit status is not 0.
-    #[arg(long)]
+    #[arg(long, help_heading = SCRIPT_OPTIONS)]
     atomic: bool,
-    /// Show key material in -v output (masked by default).
-    #[arg(long)]
-    show_keys: bool,
-    /// Do not warn (on stderr) when the -f script holds keys and group or
-    /// others may read or write it, or when anyone may change it.
-    #[arg(long)]
-    no_warn_permissions: bool,
-    /// Do not print lints (on stderr): advice about weak algorithms,
-    /// replay windows and policies no SA of the script can satisfy.
-    #[arg(long)]
-    no_lint: bool,
     /// Which kernel interface to use: PF_KEY when the kernel has it, else
     /// XFRM netlink (auto); or one of them.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    #[arg(long, value_enum, default_value_t = Backend::Auto, help_heading = SCRIPT_OPTIONS)]
     backend: Backend,
-    /// Files of raw PF_KEY messages to print as dumps would.
-    #[arg(value_name = "FILE")]
-    files: Vec<OsString>,
+    /// Decode every message sent and received.
+    #[arg(short = 'v', help_heading = TRACING)]
+    verbose: bool,
+    /// Hex-dump messages.
+    #[arg(short = 'H', help_heading = TRACING)]
+    hex: bool,
+    /// Show key material in -v output (masked by default).
+    #[arg(long, help_heading = TRACING)]
+    show_keys: bool,
+    /// Accepted and ignored, like setkey.
+    #[arg(short = 'd', help_heading = TRACING)]
+    debug: bool,
+    /// Do not print lints (on stderr): advice about weak algorithms,
+    /// replay windows and policies no SA of the script can satisfy.
+    #[arg(long, help_heading = WARNINGS)]
+    no_lint: bool,
+    /// Do not warn (on stderr) when the -f script holds keys and group or
+    /// others may read or write it, or when anyone may change it.
+    #[arg(long, help_heading = WARNINGS)]
+    no_warn_permissions: bool,
 }
 
 const USAGE: &str = "usage: setkey [-vrk] file ...
@@ -116,6 +135,12 @@ const USAGE: &str = "usage: setkey [-vrk] file ...
        setkey [-H] -x
        setkey [-V] [-h]
 ";
+
+/// The flag table: what `--help`, the usage text, the man page and the
+/// shell completions are made from.
+pub fn command() -> clap::Command {
+    Args::command()
+}
 
 /// Runs rsetkey with the given arguments; returns the exit status.
 pub fn main(argv: Vec<OsString>) -> i32 {
@@ -131,6 +156,11 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         .and_then(|m| Args::from_arg_matches(&m).map(|args| (last_mode(&m), args)));
     let (mode, args) = match parsed {
         Ok(parsed) => parsed,
+        // --help and --version: clap prints them on stdout
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return 0;
+        }
         Err(e) => {
             eprintln!("{program}: {}", option_error(&e));
             usage(&program);
@@ -200,6 +230,54 @@ fn option_error(e: &clap::Error) -> String {
 fn usage(program: &str) {
     println!("{}", version_line(program));
     print!("{}", USAGE.replace("setkey", program));
+    print!("{}", long_options_usage(program));
+}
+
+/// The usage lines of the long options setkey does not have, from the flag
+/// table, so that a new option cannot be missing from them.
+fn long_options_usage(program: &str) -> String {
+    let words = command()
+        .get_arguments()
+        .filter(|arg| arg.get_short().is_none())
+        // --help and --version take no value, whatever their Option<bool>
+        // field suggests
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            let takes_value = arg.get_action().takes_values();
+            let values: Vec<_> = arg
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect();
+            Some(if !takes_value || values.is_empty() {
+                format!("[--{long}]")
+            } else {
+                format!("[--{long} {}]", values.join("|"))
+            })
+        })
+        .collect::<Vec<_>>();
+    // lines of at most 79 columns, continued under the first option
+    let head = format!("       {program} ");
+    let indent = " ".repeat(head.len());
+    let mut text = String::new();
+    let mut line = head;
+    let mut empty = true;
+    for word in words {
+        if !empty && line.len() + 1 + word.len() > 79 {
+            text.push_str(line.trim_end());
+            text.push('\n');
+            line = indent.clone();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(&word);
+        empty = false;
+    }
+    text.push_str(&line);
+    text.push('\n');
+    text
 }
 
 fn version_line(program: &str) -> String {
