@@ -878,7 +878,7 @@ mod tests {
             }
         }
         if state == State::Auth {
-            rules.push((longest(input, &["tcp-md5"]), Lexeme::Swallow));
+            rules.push((longest(input, &[algorithms::TCP_MD5]), Lexeme::Swallow));
         }
         for (w, k) in KEYWORDS {
             rules.push((longest(input, &[w]), tok(TokKind::Keyword(*k))));
