@@ -8,13 +8,11 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::context::{Backend, Context};
-use crate::ir::Statement;
-use crate::ir::SupportedAlgorithms;
+use super::context::{Context, Target};
+use crate::ir::{Operation, Statement};
 use crate::output::SharedOutput;
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, ParseError};
-use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::{Kernel, request};
 use crate::run::{Executor, Flow, Reporter};
 
@@ -39,35 +37,10 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             return 1;
         }
     };
-    let mut socket = if ctx.flags.no_action {
-        // -n changes nothing. Like setkey it asks PF_KEY which algorithms
-        // the kernel offers, when there is PF_KEY; otherwise (no PF_KEY,
-        // or --backend xfrm, whose answer means probing the kernel) it
-        // checks against what Linux usually offers.
-        match ctx.flags.backend {
-            Backend::Xfrm => None,
-            Backend::Auto | Backend::Pfkey => PfKeySocket::open()
-                .ok()
-                .map(|s| Box::new(s) as Box<dyn Kernel>),
-        }
-    } else {
-        match ctx.kernel() {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                for e in errors {
-                    ctx.error(&e.setkey_text());
-                }
-                return 1;
-            }
-        }
+    let Some(target) = ctx.script_target() else {
+        return 1;
     };
-    let supported = match socket.as_mut() {
-        Some(s) => match ctx.register(s.as_mut()) {
-            Some(sup) => sup,
-            None => return 1,
-        },
-        None => SupportedAlgorithms::linux_default(),
-    };
+    let supported = target.supported();
     let statements = match parse::parse_script(&source, &ctx.parse_options(supported)) {
         Ok(s) => s,
         Err(e) => {
@@ -83,7 +56,7 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             crate::ir::print::statement_lines(&statements, ctx.key_display())
         );
     }
-    let Some(socket) = socket.as_mut().filter(|_| !ctx.flags.no_action) else {
+    let Target::Kernel(mut socket, _) = target else {
         return 0;
     };
     let socket = socket.as_mut();
@@ -196,23 +169,28 @@ pub fn commands(ctx: &Context) -> i32 {
         ctx.error("--atomic needs a whole script: use it with -f");
         return 1;
     }
-    let Some(mut socket) = ctx.open() else {
+    let Some(target) = ctx.script_target() else {
         return 1;
     };
-    let Some(supported) = ctx.register(socket.as_mut()) else {
-        return 1;
+    let options = ctx.parse_options(target.supported());
+    let mut kernel = match target {
+        Target::Kernel(kernel, _) => Some(kernel),
+        Target::DryRun(_) => None,
     };
-    let options = ctx.parse_options(supported);
     let reporter = Reporter {
         program: ctx.program.clone(),
         file: "-".to_string(),
         interactive: true,
         quiet: false,
     };
-    let out = SharedOutput::stdout();
-    let mut traced = ctx.traced(socket.as_mut(), &out);
-    let mut exec = Executor::new(&mut traced, out.clone(), reporter);
-    exec.read_time_from(out.clock());
+    let mut out = SharedOutput::stdout();
+    let mut traced = kernel.as_mut().map(|k| ctx.traced(k.as_mut(), &out));
+    // No executor on a dry run: the statements are only parsed.
+    let mut exec = traced.as_mut().map(|traced| {
+        let mut exec = Executor::new(traced, out.clone(), reporter);
+        exec.read_time_from(out.clock());
+        exec
+    });
     let mut splitter = StatementSplitter::default();
     let mut status = 0;
     'lines: for line in io::stdin().lock().split(b'\n') {
@@ -222,6 +200,12 @@ pub fn commands(ctx: &Context) -> i32 {
         for piece in splitter.push_line(&line) {
             match parse::parse_script(&piece, &options) {
                 Ok(statements) => {
+                    let Some(exec) = exec.as_mut() else {
+                        if dry_run(ctx, &mut out, &statements) == Flow::Exit {
+                            break 'lines;
+                        }
+                        continue;
+                    };
                     for statement in &statements {
                         match exec.execute(statement) {
                             Ok(Flow::Continue) => {}
@@ -234,7 +218,7 @@ pub fn commands(ctx: &Context) -> i32 {
                     }
                 }
                 Err(e) if e.lexer_fatal => {
-                    let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                    let _ = write!(out, "{}", e.message.unwrap_or_default());
                     status = 1;
                     break 'lines;
                 }
@@ -242,17 +226,31 @@ pub fn commands(ctx: &Context) -> i32 {
                     if let Some(bits) = e.key_bits {
                         eprintln!("{} {} {}", bits.0, bits.1, bits.2);
                     }
-                    let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                    let _ = write!(out, "{}", e.message.unwrap_or_default());
                 }
             }
-            let _ = exec.output().flush();
+            let _ = out.flush();
         }
     }
-    if exec.output().flush().is_err() {
+    if out.flush().is_err() {
         status = 1;
     }
-    if ctx.flags.strict && exec.kernel_errors() > 0 {
+    if ctx.flags.strict && exec.is_some_and(|exec| exec.kernel_errors() > 0) {
         status = 1;
     }
     status
+}
+
+/// `-n -c`: what statements would do, with `-v` (as `-n -v -f` shows it);
+/// [`Flow::Exit`] at an `exit`.
+fn dry_run(ctx: &Context, out: &mut SharedOutput, statements: &[Statement]) -> Flow {
+    if ctx.flags.verbose {
+        let lines = crate::ir::print::statement_lines(statements, ctx.key_display());
+        let _ = out.write_all(lines.as_bytes());
+    }
+    let exit = statements
+        .iter()
+        .flat_map(|s| &s.operations)
+        .any(|op| matches!(op, Operation::Exit));
+    if exit { Flow::Exit } else { Flow::Continue }
 }

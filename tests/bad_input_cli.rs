@@ -1,0 +1,77 @@
+//! Bad input on the command line (issue 12): flags that must not change the
+//! kernel, combinations setkey gets wrong, and output that goes away.
+//!
+//! Tests that need a kernel's SPD run in a new network namespace of the
+//! machine's own kernel (XFRM netlink is there even without PF_KEY); where
+//! no namespace can be created (no privilege) they say so and pass.
+
+// Tests stop at the first surprise: unwrap and expect are their asserts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const RSETKEY: &str = env!("CARGO_BIN_EXE_rsetkey");
+
+fn script(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rsetkey-bad-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write script");
+    path
+}
+
+/// Runs the shell command `sh` in a new network namespace, with `$R` the
+/// rsetkey binary; its stdout, or `None` when no namespace can be made.
+fn in_new_netns(sh: &str) -> Option<String> {
+    let probe = Command::new("unshare").args(["-n", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("no network namespace (unshare -n failed): not checked");
+        return None;
+    }
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", sh])
+        .env("R", RSETKEY)
+        .env("TZ", "UTC")
+        .output()
+        .expect("unshare");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+const POLICY: &str = "spdadd 1.1.1.1 2.2.2.2 any -P out none;\n";
+
+/// `-n` sends nothing, with `-c` as with `-f`: the namespace's SPD stays
+/// empty.
+#[test]
+fn dry_runs_leave_the_spd_empty() {
+    let conf = script("policy.conf", POLICY);
+    for how in [
+        format!("printf '{}' | \"$R\" -n -c", POLICY.trim_end()),
+        format!("\"$R\" -n -f {}", conf.display()),
+        format!("printf '{}' | \"$R\" -n -v -c", POLICY.trim_end()),
+    ] {
+        let Some(out) = in_new_netns(&format!(
+            "{how} >/dev/null 2>&1; echo status=$?; \"$R\" --backend xfrm -DP"
+        )) else {
+            return;
+        };
+        assert_eq!(out, "status=0\nNo SPD entries.\n", "{how}");
+    }
+}
+
+/// `-n -c` still reads and checks every statement: errors are reported as
+/// `-c` reports them, and `-v` shows what would be done. (In a namespace
+/// of its own, should it send after all.)
+#[test]
+fn a_dry_run_of_commands_checks_and_shows_statements() {
+    let Some(out) = in_new_netns(
+        "printf 'spdadd 1.1.1.1 2.2.2.2 any -P out none;\\nspdadd 1.1.1.1 2.2.2.2 bogus -P out none;\\n' \\
+         | \"$R\" -n -v -c; echo status=$?",
+    ) else {
+        return;
+    };
+    assert!(out.ends_with("status=0\n"), "{out}");
+    assert!(out.contains("1.1.1.1"), "{out}");
+    assert!(out.contains("at `bogus'"), "{out}");
+}
+
