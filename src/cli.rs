@@ -240,6 +240,16 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
             backend: args.backend,
         },
     };
+    if args.file.is_some() && !args.files.is_empty() {
+        // setkey reads the FILE arguments as raw PF_KEY messages and
+        // ignores -f: `-f a.conf b.conf` applied nothing and said nothing.
+        ctx.error(
+            "-f runs one script, and FILE arguments are not scripts but dumps \
+             of raw PF_KEY messages to print; nothing was applied",
+        );
+        usage(&ctx.program);
+        return 1;
+    }
     if !args.files.is_empty() {
         return raw::run(&ctx, &args.files);
     }

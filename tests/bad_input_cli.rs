@@ -75,3 +75,31 @@ fn a_dry_run_of_commands_checks_and_shows_statements() {
     assert!(out.contains("at `bogus'"), "{out}");
 }
 
+/// Runs rsetkey with `args`: (status, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(RSETKEY)
+        .args(args)
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run rsetkey");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `-f a.conf b.conf`: setkey ignores -f and prints b.conf as raw PF_KEY
+/// messages, exit status 0. rsetkey refuses the command line.
+#[test]
+fn a_script_with_file_arguments_is_a_usage_error() {
+    let a = script("a.conf", POLICY);
+    let b = script("b.conf", POLICY);
+    let (a, b) = (a.to_string_lossy(), b.to_string_lossy());
+    let (status, stdout, stderr) = run(&["-f", &a, &b]);
+    assert_eq!(status, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("raw PF_KEY messages"), "{stderr}");
+    assert!(stderr.contains("nothing was applied"), "{stderr}");
+    assert!(stdout.contains("usage:"), "{stdout}");
+}
