@@ -21,6 +21,9 @@ use crate::mode::{dump, flush, monitor, raw, script};
     name = "rsetkey",
     disable_help_flag = true,
     disable_version_flag = true,
+    // getopt's way: a flag may come again (`-vv`, `-n -n`), the last
+    // value of -f counts.
+    args_override_self = true,
     about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD"
 )]
 struct Args {
@@ -73,10 +76,10 @@ struct Args {
     #[arg(short = 'V')]
     version: bool,
     /// RFC semantics (default): an `in` policy also installs its `fwd` twin.
-    #[arg(short = 'r')]
+    #[arg(short = 'r', overrides_with = "kernel")]
     rfc: bool,
     /// Kernel semantics: no automatic `fwd` policy.
-    #[arg(short = 'k')]
+    #[arg(short = 'k', overrides_with = "rfc")]
     kernel: bool,
     /// Exit with status 1 when the kernel refuses any statement (setkey
     /// reports the error and exits 0).
@@ -263,5 +266,81 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
             usage(&ctx.program);
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arguments and mode of a command line, or clap's error.
+    fn parse(line: &[&str]) -> Result<(Option<Mode>, Args), clap::Error> {
+        let argv = std::iter::once("rsetkey").chain(line.iter().copied());
+        let m = Args::command().try_get_matches_from(argv)?;
+        Ok((last_mode(&m), Args::from_arg_matches(&m)?))
+    }
+
+    /// What setkey's getopt (`acdf:HlnvxDFPphVrk?`) accepts, rsetkey
+    /// accepts with the same meaning: flags repeated and combined.
+    #[test]
+    fn repeated_and_combined_flags_are_accepted_as_getopt_accepts_them() {
+        for line in [
+            &["-vv", "-f", "a"][..],
+            &["-n", "-n", "-f", "a"],
+            &["-nvf", "a"],
+            &["-nvfa"],
+            &["-DPv"],
+            &["-Pd", "-D"],
+            &["-D", "-P", "-P", "-a", "-a"],
+            &["-HH", "-x"],
+        ] {
+            assert!(parse(line).is_ok(), "{line:?}");
+        }
+        let (mode, args) = parse(&["-nvf", "a"]).expect("parses");
+        assert_eq!(mode, Some(Mode::Script));
+        assert!(args.no_action && args.verbose);
+        assert_eq!(args.file, Some(OsString::from("a")));
+        // -x counts every occurrence
+        let (_, args) = parse(&["-xx", "-x"]).expect("parses");
+        assert_eq!(args.monitor, 3);
+        // the last -f names the script
+        let (_, args) = parse(&["-f", "a", "-f", "b"]).expect("parses");
+        assert_eq!(args.file, Some(OsString::from("b")));
+    }
+
+    /// -r and -k set one switch: the last one counts, as in setkey.
+    #[test]
+    fn the_last_of_r_and_k_wins() {
+        let (_, args) = parse(&["-k", "-r", "-D"]).expect("parses");
+        assert!(!args.kernel);
+        let (_, args) = parse(&["-r", "-k", "-D"]).expect("parses");
+        assert!(args.kernel);
+    }
+
+    /// Mode flags overwrite one another: the last one counts.
+    #[test]
+    fn the_last_mode_flag_wins() {
+        let cases: [(&[&str], Mode); 4] = [
+            (&["-f", "a", "-D"], Mode::Dump),
+            (&["-D", "-f", "a"], Mode::Script),
+            (&["-c", "-F"], Mode::Flush),
+            (&["-Dx", "-c"], Mode::Commands),
+        ];
+        for (line, mode) in cases {
+            assert_eq!(
+                parse(line).ok().and_then(|(m, _)| m),
+                Some(mode),
+                "{line:?}"
+            );
+        }
+    }
+
+    /// What getopt rejects stays a usage error, in getopt's words.
+    #[test]
+    fn what_getopt_rejects_stays_an_error() {
+        let unknown = parse(&["-z"]).expect_err("unknown option");
+        assert_eq!(option_error(&unknown), "invalid option -- 'z'");
+        let missing = parse(&["-f"]).expect_err("missing argument");
+        assert_eq!(option_error(&missing), "option requires an argument -- 'f'");
     }
 }

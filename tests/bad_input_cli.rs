@@ -103,3 +103,21 @@ fn a_script_with_file_arguments_is_a_usage_error() {
     assert!(stderr.contains("nothing was applied"), "{stderr}");
     assert!(stdout.contains("usage:"), "{stdout}");
 }
+
+/// Flags repeated and combined as getopt allows them (`-vv`, `-n -n`,
+/// `-nvf FILE`) mean what they mean once.
+#[test]
+fn repeated_and_combined_flags_work_as_in_setkey() {
+    let conf = script("repeat.conf", POLICY);
+    let conf = conf.to_string_lossy();
+    for args in [
+        &["-vv", "-n", "-f", &conf][..],
+        &["-n", "-n", "-v", "-f", &conf],
+        &["-nvf", &conf],
+        &["-k", "-r", "-nvf", &conf],
+    ] {
+        let (status, stdout, stderr) = run(args);
+        assert_eq!(status, 0, "{args:?}: {stderr}");
+        assert_eq!(stdout, POLICY, "{args:?}");
+    }
+}
