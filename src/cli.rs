@@ -14,6 +14,7 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use crate::mode::context::{Backend, Context, Flags};
 use crate::mode::{dump, flush, monitor, raw, script};
+use crate::output;
 
 /// rsetkey's command line (setkey's flags, plus long options of its own).
 #[derive(Debug, Parser)]
@@ -136,8 +137,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("{program}: {}", option_error(&e));
-            usage(&program);
-            return 1;
+            return usage(&program);
         }
     };
     dispatch(program, args, mode)
@@ -200,9 +200,17 @@ fn option_error(e: &clap::Error) -> String {
     }
 }
 
-fn usage(program: &str) {
-    println!("{}", version_line(program));
-    print!("{}", USAGE.replace("setkey", program));
+/// Prints the usage; the exit status (1, like setkey).
+fn usage(program: &str) -> i32 {
+    let text = format!(
+        "{}\n{}",
+        version_line(program),
+        USAGE.replace("setkey", program)
+    );
+    match output::print(&text) {
+        Ok(()) => 1,
+        Err(e) => output::failure_status(&e),
+    }
 }
 
 fn version_line(program: &str) -> String {
@@ -215,12 +223,13 @@ fn version_line(program: &str) -> String {
 /// Runs the mode the command line asked for.
 fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
     if args.help {
-        usage(&program);
-        return 1;
+        return usage(&program);
     }
     if args.version {
-        println!("{}", version_line(&program));
-        return 1;
+        return match output::print(&format!("{}\n", version_line(&program))) {
+            Ok(()) => 1,
+            Err(e) => output::failure_status(&e),
+        };
     }
     let ctx = Context {
         program,
@@ -250,8 +259,7 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
             "-f runs one script, and FILE arguments are not scripts but dumps \
              of raw PF_KEY messages to print; nothing was applied",
         );
-        usage(&ctx.program);
-        return 1;
+        return usage(&ctx.program);
     }
     if !args.files.is_empty() {
         return raw::run(&ctx, &args.files);
@@ -262,10 +270,7 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
         (Some(Mode::Dump), _) => dump::run(&ctx),
         (Some(Mode::Monitor), _) => monitor::run(&ctx),
         (Some(Mode::Flush), _) => flush::run(&ctx),
-        _ => {
-            usage(&ctx.program);
-            1
-        }
+        _ => usage(&ctx.program),
     }
 }
 

@@ -121,3 +121,58 @@ fn repeated_and_combined_flags_work_as_in_setkey() {
         assert_eq!(stdout, POLICY, "{args:?}");
     }
 }
+
+/// Runs rsetkey with `args`, reads one line of its output and closes the
+/// pipe, as `| head -1` does: (status, stderr).
+fn first_line_only(args: &[&str]) -> (i32, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(RSETKEY)
+        .args(args)
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start rsetkey");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    assert!(!line.is_empty(), "no output");
+    // the reader is dropped here: the pipe is closed
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A closed pipe stops rsetkey quietly with SIGPIPE's status, 141: no
+/// panic (`-n -v`), no `write: Broken pipe` (dumps).
+#[test]
+fn a_closed_pipe_ends_the_run_quietly_with_status_141() {
+    let big: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "spdadd 10.0.{}.{}/32 10.9.0.1 any -P out none;\n",
+                i / 256,
+                i % 256
+            )
+        })
+        .collect();
+    let big = script("big.conf", &big);
+    let (status, stderr) = first_line_only(&["-n", "-v", "-f", &big.to_string_lossy()]);
+    assert_eq!((status, stderr.as_str()), (141, ""));
+
+    // raw messages printed as -DP prints them, many times over
+    let recorded = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/cases/001-tutorial-host-a/DP.raw"),
+    )
+    .expect("recorded dump");
+    let raw = script("big.raw", "");
+    std::fs::write(&raw, recorded.repeat(2000)).expect("write");
+    let (status, stderr) = first_line_only(&[&raw.to_string_lossy()]);
+    assert_eq!((status, stderr.as_str()), (141, ""));
+}

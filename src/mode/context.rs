@@ -5,7 +5,7 @@ use nix::errno::Errno;
 
 use crate::dump::DumpOptions;
 use crate::ir::{Keys, SupportedAlgorithms};
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::parse;
 use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::{Kernel, SocketError, request};
@@ -206,10 +206,15 @@ impl Context {
         )
     }
 
-    /// Reports why a run stopped; the exit status.
+    /// Reports why a run stopped; the exit status. A reader that went
+    /// away is no error to report: the run stops quietly, with the status
+    /// SIGPIPE would have given.
     pub fn run_error(&self, e: RunError) -> i32 {
         match e {
             RunError::Socket(e) => self.error(&e.setkey_text()),
+            RunError::Output(e) if output::is_broken_pipe(&e) => {
+                return output::BROKEN_PIPE_STATUS;
+            }
             RunError::Output(e) => self.error(&format!("write: {e}")),
         }
         1

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::context::Context;
 use crate::dump::{self, Printer};
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::pfkey::wire::MessageType;
 use crate::pfkey::{DumpNumbering, Kernel, request};
 use crate::run::RunError;
@@ -60,8 +60,5 @@ pub fn run(ctx: &Context) -> i32 {
         Ok(()) => 0,
         Err(e) => ctx.run_error(e),
     };
-    if out.flush().is_err() {
-        return 1;
-    }
-    status
+    output::after_flush(status, out.flush())
 }

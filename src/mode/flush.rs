@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::context::Context;
 use crate::dump;
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::pfkey::wire::MessageType;
 use crate::pfkey::{Kernel, request};
 
@@ -31,8 +31,5 @@ pub fn run(ctx: &Context) -> i32 {
         Ok(_) => 0,
         Err(e) => ctx.run_error(e.into()),
     };
-    if out.flush().is_err() {
-        return 1;
-    }
-    status
+    output::after_flush(status, out.flush())
 }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::context::{Context, Target};
 use crate::ir::{Operation, Statement};
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, ParseError};
 use crate::pfkey::{Kernel, request};
@@ -51,10 +51,10 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     advise(ctx, file, &name, &statements);
     if ctx.flags.no_action && ctx.flags.verbose {
         // What the script would do, one kernel operation per line.
-        print!(
-            "{}",
-            crate::ir::print::statement_lines(&statements, ctx.key_display())
-        );
+        let lines = crate::ir::print::statement_lines(&statements, ctx.key_display());
+        if let Err(e) = output::print(&lines) {
+            return ctx.run_error(e.into());
+        }
     }
     let Target::Kernel(mut socket, _) = target else {
         return 0;
@@ -137,10 +137,8 @@ fn execute(
     if let Err(e) = exec.execute_all(statements) {
         status = ctx.run_error(e);
     }
-    if exec.output().flush().is_err() {
-        status = 1;
-    }
-    if ctx.flags.strict && exec.kernel_errors() > 0 {
+    status = output::after_flush(status, exec.output().flush());
+    if ctx.flags.strict && exec.kernel_errors() > 0 && status == 0 {
         status = 1;
     }
     status
@@ -229,13 +227,17 @@ pub fn commands(ctx: &Context) -> i32 {
                     let _ = write!(out, "{}", e.message.unwrap_or_default());
                 }
             }
-            let _ = out.flush();
+            if let Err(e) = out.flush()
+                && output::is_broken_pipe(&e)
+            {
+                // setkey would have died of SIGPIPE here
+                status = output::BROKEN_PIPE_STATUS;
+                break 'lines;
+            }
         }
     }
-    if out.flush().is_err() {
-        status = 1;
-    }
-    if ctx.flags.strict && exec.is_some_and(|exec| exec.kernel_errors() > 0) {
+    status = output::after_flush(status, out.flush());
+    if ctx.flags.strict && exec.is_some_and(|exec| exec.kernel_errors() > 0) && status == 0 {
         status = 1;
     }
     status
