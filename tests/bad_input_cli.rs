@@ -176,3 +176,59 @@ fn a_closed_pipe_ends_the_run_quietly_with_status_141() {
     let (status, stderr) = first_line_only(&[&raw.to_string_lossy()]);
     assert_eq!((status, stderr.as_str()), (141, ""));
 }
+
+/// `--atomic` runs hold /run/rsetkey.lock alone, other runs that change
+/// the kernel share it: while it is held alone a plain run waits, says
+/// so, and gives up after 10 s (exit status 1, nothing changed); beside a
+/// shared holder it runs at once. A dry run never waits.
+#[test]
+fn runs_that_change_the_kernel_wait_for_an_atomic_run() {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open("/run/rsetkey.lock")
+    };
+    let (Ok(file), Some(_)) = (open(), in_new_netns("true")) else {
+        eprintln!("no /run to lock in, or no network namespace: not checked");
+        return;
+    };
+    let flush = || {
+        let started = std::time::Instant::now();
+        let out = Command::new("unshare")
+            .args(["-n", RSETKEY, "-FP"])
+            .output()
+            .expect("unshare");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            started.elapsed(),
+        )
+    };
+
+    let alone = Flock::lock(file, FlockArg::LockExclusive).expect("lock alone");
+    let (status, stderr, took) = flush();
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("waiting for another rsetkey run"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("still holds /run/rsetkey.lock"), "{stderr}");
+    assert!(took >= std::time::Duration::from_secs(10), "{took:?}");
+    // a dry run does not wait
+    let conf = script("dry.conf", POLICY);
+    let (status, _, stderr) = run(&["-n", "-f", &conf.to_string_lossy()]);
+    assert_eq!((status, stderr.as_str()), (0, ""));
+    drop(alone);
+
+    let shared = Flock::lock(open().expect("reopen"), FlockArg::LockShared).expect("lock shared");
+    let (status, stderr, took) = flush();
+    assert_eq!((status, stderr.as_str()), (0, ""));
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    drop(shared);
+}

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use super::context::Context;
+use super::lock::{self, Hold};
 use crate::dump;
 use crate::output::{self, SharedOutput};
 use crate::pfkey::wire::MessageType;
@@ -12,6 +13,10 @@ use crate::pfkey::{Kernel, request};
 pub fn run(ctx: &Context) -> i32 {
     let Some(mut socket) = ctx.open() else {
         return 1;
+    };
+    let _lock = match lock::take(ctx, Hold::Shared) {
+        Ok(held) => held,
+        Err(status) => return status,
     };
     let msg_type = if ctx.flags.policy {
         MessageType::SpdFlush

@@ -9,6 +9,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::context::{Context, Target};
+use super::lock::{self, Hold};
 use crate::ir::{Operation, Statement};
 use crate::output::{self, SharedOutput};
 use crate::parse::interactive::StatementSplitter;
@@ -58,6 +59,15 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     }
     let Target::Kernel(mut socket, _) = target else {
         return 0;
+    };
+    let hold = if ctx.flags.atomic {
+        Hold::Exclusive
+    } else {
+        Hold::Shared
+    };
+    let _lock = match lock::take(ctx, hold) {
+        Ok(held) => held,
+        Err(status) => return status,
     };
     let socket = socket.as_mut();
     if let Err(status) = preflight(ctx, socket, &name, &statements) {
@@ -174,6 +184,11 @@ pub fn commands(ctx: &Context) -> i32 {
     let mut kernel = match target {
         Target::Kernel(kernel, _) => Some(kernel),
         Target::DryRun(_) => None,
+    };
+    // A dry run changes nothing: no lock.
+    let _lock = match kernel.as_ref().map(|_| lock::take(ctx, Hold::Shared)) {
+        Some(Err(status)) => return status,
+        held => held,
     };
     let reporter = Reporter {
         program: ctx.program.clone(),
