@@ -232,3 +232,18 @@ fn runs_that_change_the_kernel_wait_for_an_atomic_run() {
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     drop(shared);
 }
+
+/// `-n -F`, `-n -FP` flush nothing and `-n -D` asks for no dump, as in
+/// setkey (its `-n` returns before anything is sent).
+#[test]
+fn dry_flushes_and_dumps_send_nothing() {
+    let conf = script("keep.conf", POLICY);
+    let Some(out) = in_new_netns(&format!(
+        "\"$R\" -f {} && \"$R\" -n -FP && \"$R\" -n -F && \"$R\" -n -DP; echo status=$?; \
+         \"$R\" --backend xfrm -DP | head -1",
+        conf.display()
+    )) else {
+        return;
+    };
+    assert_eq!(out, "status=0\n1.1.1.1[any] 2.2.2.2[any] 255\n");
+}

@@ -12,6 +12,10 @@ use crate::run::RunError;
 /// `-D` / `-DP`: dump the SAD or SPD (with `-l`: every second, for
 /// ever; the SAD in the one-line format).
 pub fn run(ctx: &Context) -> i32 {
+    if ctx.flags.no_action {
+        // -n sends nothing, in every mode: setkey asks for no dump either.
+        return 0;
+    }
     let Some(mut socket) = ctx.open() else {
         return 1;
     };

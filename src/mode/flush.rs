@@ -11,6 +11,11 @@ use crate::pfkey::{Kernel, request};
 
 /// `-F` / `-FP`: flush the SAD or SPD, silently.
 pub fn run(ctx: &Context) -> i32 {
+    if ctx.flags.no_action {
+        // -n sends nothing, in every mode (setkey's sendkeymsg returns
+        // before it sends).
+        return 0;
+    }
     let Some(mut socket) = ctx.open() else {
         return 1;
     };
