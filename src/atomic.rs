@@ -541,13 +541,25 @@ extern "C" fn note_interrupt(signal: libc::c_int) {
 /// From now on SIGINT, SIGTERM and SIGHUP do not end the process; they are
 /// noted for [`interrupted`], so that a run can stop between statements
 /// and restore the snapshot. System calls they interrupt are restarted.
+/// A signal ignored when rsetkey started (`nohup`, `trap '' HUP`) stays
+/// ignored: whoever started us asked for it not to stop the run.
 pub fn catch_interrupts() -> Result<(), Errno> {
+    catch(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP])
+}
+
+/// [`catch_interrupts`] for `signals`.
+fn catch(signals: &[Signal]) -> Result<(), Errno> {
     let action = SigAction::new(
         SigHandler::Handler(note_interrupt),
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+    for &signal in signals {
+        // Asked before the handler goes in: replacing SIG_IGN even for a
+        // moment would let a signal in that moment undo the run.
+        if ignored(signal)? {
+            continue;
+        }
         // SAFETY: the handler only stores into an atomic, which is
         // async-signal-safe, and it replaces no handler Rust relies on.
         unsafe { sigaction(signal, &action) }?;
@@ -555,11 +567,47 @@ pub fn catch_interrupts() -> Result<(), Errno> {
     Ok(())
 }
 
+/// Whether `signal` is ignored (SIG_IGN) now.
+fn ignored(signal: Signal) -> Result<bool, Errno> {
+    // SAFETY: all-zero bytes are a valid `sigaction` (no handler, no
+    // flags, an empty mask); it is only written to below.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action changes nothing; the kernel only writes
+    // the current disposition into `current`, which lives to the end.
+    let r = unsafe { libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut current) };
+    Errno::result(r)?;
+    Ok(current.sa_sigaction == libc::SIG_IGN)
+}
+
 /// The signal noted since [`catch_interrupts`], if any.
 pub fn interrupted() -> Option<Signal> {
     match INTERRUPT.load(Ordering::SeqCst) {
         0 => None,
         n => Signal::try_from(n).ok(),
+    }
+}
+
+#[cfg(test)]
+mod signal_tests {
+    use super::*;
+
+    /// A signal ignored at start stays ignored; one with its default
+    /// action is caught. (SIGUSR2: nothing else in the tests uses it.)
+    #[test]
+    fn an_ignored_signal_stays_ignored() {
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_IGN installs no code to run.
+        unsafe { sigaction(Signal::SIGUSR2, &ignore) }.expect("ignore");
+        catch(&[Signal::SIGUSR2]).expect("catch");
+        assert!(ignored(Signal::SIGUSR2).expect("ask"), "still ignored");
+
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_DFL installs no code to run.
+        unsafe { sigaction(Signal::SIGUSR2, &default) }.expect("default");
+        catch(&[Signal::SIGUSR2]).expect("catch");
+        // SAFETY: as above; the old action is only read.
+        let caught = unsafe { sigaction(Signal::SIGUSR2, &default) }.expect("reset");
+        assert!(matches!(caught.handler(), SigHandler::Handler(_)), "caught");
     }
 }
 

@@ -14,6 +14,7 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use crate::mode::context::{Backend, Context, Flags};
 use crate::mode::{dump, flush, monitor, raw, script};
+use crate::output;
 
 // The groups of `--help` and of the man page's OPTIONS, as in the README's
 // table of options.
@@ -30,6 +31,9 @@ const WARNINGS: &str = "Warnings";
     version,
     disable_help_flag = true,
     disable_version_flag = true,
+    // getopt's way: a flag may come again (`-vv`, `-n -n`), the last
+    // value of -f counts.
+    args_override_self = true,
     about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD",
     long_about = "Manually keyed IPsec: load and dump the kernel's SAD and SPD. \
         rsetkey is setkey(8) of ipsec-tools for Linux: the same flags, script \
@@ -86,10 +90,10 @@ struct Args {
     #[arg(short = 'n', help_heading = SCRIPT_OPTIONS)]
     no_action: bool,
     /// RFC semantics (default): an `in` policy also installs its `fwd` twin.
-    #[arg(short = 'r', help_heading = SCRIPT_OPTIONS)]
+    #[arg(short = 'r', overrides_with = "kernel", help_heading = SCRIPT_OPTIONS)]
     rfc: bool,
     /// Kernel semantics: no automatic `fwd` policy.
-    #[arg(short = 'k', help_heading = SCRIPT_OPTIONS)]
+    #[arg(short = 'k', overrides_with = "rfc", help_heading = SCRIPT_OPTIONS)]
     kernel: bool,
     /// Exit with status 1 when the kernel refuses any statement (setkey
     /// reports the error and exits 0).
@@ -163,8 +167,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         }
         Err(e) => {
             eprintln!("{program}: {}", option_error(&e));
-            usage(&program);
-            return 1;
+            return usage(&program);
         }
     };
     dispatch(program, args, mode)
@@ -227,10 +230,18 @@ fn option_error(e: &clap::Error) -> String {
     }
 }
 
-fn usage(program: &str) {
-    println!("{}", version_line(program));
-    print!("{}", USAGE.replace("setkey", program));
-    print!("{}", long_options_usage(program));
+/// Prints the usage; the exit status (1, like setkey).
+fn usage(program: &str) -> i32 {
+    let text = format!(
+        "{}\n{}{}",
+        version_line(program),
+        USAGE.replace("setkey", program),
+        long_options_usage(program)
+    );
+    match output::print(&text) {
+        Ok(()) => 1,
+        Err(e) => output::failure_status(&e),
+    }
 }
 
 /// The usage lines of the long options setkey does not have, from the flag
@@ -290,12 +301,13 @@ fn version_line(program: &str) -> String {
 /// Runs the mode the command line asked for.
 fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
     if args.help {
-        usage(&program);
-        return 1;
+        return usage(&program);
     }
     if args.version {
-        println!("{}", version_line(&program));
-        return 1;
+        return match output::print(&format!("{}\n", version_line(&program))) {
+            Ok(()) => 1,
+            Err(e) => output::failure_status(&e),
+        };
     }
     let ctx = Context {
         program,
@@ -318,6 +330,15 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
             backend: args.backend,
         },
     };
+    if args.file.is_some() && !args.files.is_empty() {
+        // setkey reads the FILE arguments as raw PF_KEY messages and
+        // ignores -f: `-f a.conf b.conf` applied nothing and said nothing.
+        ctx.error(
+            "-f runs one script, and FILE arguments are not scripts but dumps \
+             of raw PF_KEY messages to print; nothing was applied",
+        );
+        return usage(&ctx.program);
+    }
     if !args.files.is_empty() {
         return raw::run(&ctx, &args.files);
     }
@@ -327,9 +348,82 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
         (Some(Mode::Dump), _) => dump::run(&ctx),
         (Some(Mode::Monitor), _) => monitor::run(&ctx),
         (Some(Mode::Flush), _) => flush::run(&ctx),
-        _ => {
-            usage(&ctx.program);
-            1
+        _ => usage(&ctx.program),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arguments and mode of a command line, or clap's error.
+    fn parse(line: &[&str]) -> Result<(Option<Mode>, Args), clap::Error> {
+        let argv = std::iter::once("rsetkey").chain(line.iter().copied());
+        let m = Args::command().try_get_matches_from(argv)?;
+        Ok((last_mode(&m), Args::from_arg_matches(&m)?))
+    }
+
+    /// What setkey's getopt (`acdf:HlnvxDFPphVrk?`) accepts, rsetkey
+    /// accepts with the same meaning: flags repeated and combined.
+    #[test]
+    fn repeated_and_combined_flags_are_accepted_as_getopt_accepts_them() {
+        for line in [
+            &["-vv", "-f", "a"][..],
+            &["-n", "-n", "-f", "a"],
+            &["-nvf", "a"],
+            &["-nvfa"],
+            &["-DPv"],
+            &["-Pd", "-D"],
+            &["-D", "-P", "-P", "-a", "-a"],
+            &["-HH", "-x"],
+        ] {
+            assert!(parse(line).is_ok(), "{line:?}");
         }
+        let (mode, args) = parse(&["-nvf", "a"]).expect("parses");
+        assert_eq!(mode, Some(Mode::Script));
+        assert!(args.no_action && args.verbose);
+        assert_eq!(args.file, Some(OsString::from("a")));
+        // -x counts every occurrence
+        let (_, args) = parse(&["-xx", "-x"]).expect("parses");
+        assert_eq!(args.monitor, 3);
+        // the last -f names the script
+        let (_, args) = parse(&["-f", "a", "-f", "b"]).expect("parses");
+        assert_eq!(args.file, Some(OsString::from("b")));
+    }
+
+    /// -r and -k set one switch: the last one counts, as in setkey.
+    #[test]
+    fn the_last_of_r_and_k_wins() {
+        let (_, args) = parse(&["-k", "-r", "-D"]).expect("parses");
+        assert!(!args.kernel);
+        let (_, args) = parse(&["-r", "-k", "-D"]).expect("parses");
+        assert!(args.kernel);
+    }
+
+    /// Mode flags overwrite one another: the last one counts.
+    #[test]
+    fn the_last_mode_flag_wins() {
+        let cases: [(&[&str], Mode); 4] = [
+            (&["-f", "a", "-D"], Mode::Dump),
+            (&["-D", "-f", "a"], Mode::Script),
+            (&["-c", "-F"], Mode::Flush),
+            (&["-Dx", "-c"], Mode::Commands),
+        ];
+        for (line, mode) in cases {
+            assert_eq!(
+                parse(line).ok().and_then(|(m, _)| m),
+                Some(mode),
+                "{line:?}"
+            );
+        }
+    }
+
+    /// What getopt rejects stays a usage error, in getopt's words.
+    #[test]
+    fn what_getopt_rejects_stays_an_error() {
+        let unknown = parse(&["-z"]).expect_err("unknown option");
+        assert_eq!(option_error(&unknown), "invalid option -- 'z'");
+        let missing = parse(&["-f"]).expect_err("missing argument");
+        assert_eq!(option_error(&missing), "option requires an argument -- 'f'");
     }
 }

@@ -1,7 +1,9 @@
 //! Standard output as every mode writes it: one buffer shared by whoever
 //! prints during a run (the executor, the dump printer, the `-v` tracer),
 //! and the clock of dump text, read again only when the output reached its
-//! file descriptor.
+//! file descriptor. Also where a closed pipe ends a run: quietly, with the
+//! status SIGPIPE would have given (Rust ignores SIGPIPE, so a write to a
+//! pipe whose reader went away fails with EPIPE instead of killing us).
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, BufWriter, Write};
@@ -100,6 +102,44 @@ impl<W: Write> Write for Ticking<W> {
         self.clock.tick();
         flushed
     }
+}
+
+/// The exit status of a process that SIGPIPE's default action ended
+/// (128 + 13): what a shell reports for `setkey -D | head -1`, and what
+/// rsetkey exits with when its reader goes away.
+pub const BROKEN_PIPE_STATUS: i32 = 128 + libc::SIGPIPE;
+
+/// Whether a write failed because the reader went away (EPIPE).
+pub fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// The exit status after output failed: [`BROKEN_PIPE_STATUS`] when the
+/// reader went away, 1 otherwise.
+pub fn failure_status(e: &io::Error) -> i32 {
+    if is_broken_pipe(e) {
+        BROKEN_PIPE_STATUS
+    } else {
+        1
+    }
+}
+
+/// The exit status of a run that ended with `status`, given how its final
+/// flush went: a failed flush fails a run that had not failed already.
+pub fn after_flush(status: i32, flushed: io::Result<()>) -> i32 {
+    match flushed {
+        Ok(()) => status,
+        Err(_) if status != 0 => status,
+        Err(e) => failure_status(&e),
+    }
+}
+
+/// Writes `text` to standard output at once (usage, version, `-n -v`).
+/// Unlike `print!`, a closed standard output is an error, not a panic.
+pub fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 /// Bytes of standard output buffered before a write.

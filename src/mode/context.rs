@@ -5,7 +5,7 @@ use nix::errno::Errno;
 
 use crate::dump::DumpOptions;
 use crate::ir::{Keys, SupportedAlgorithms};
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::parse;
 use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::{Kernel, SocketError, request};
@@ -60,6 +60,24 @@ pub struct Flags {
     pub no_lint: bool,
     /// `--backend`.
     pub backend: Backend,
+}
+
+/// What a script's statements are sent to.
+pub enum Target {
+    /// This kernel, which offers these algorithms.
+    Kernel(Box<dyn Kernel>, SupportedAlgorithms),
+    /// Nowhere (`-n`): the statements are checked against these
+    /// algorithms only.
+    DryRun(SupportedAlgorithms),
+}
+
+impl Target {
+    /// The algorithms statements are checked against.
+    pub fn supported(&self) -> SupportedAlgorithms {
+        match self {
+            Target::Kernel(_, supported) | Target::DryRun(supported) => supported.clone(),
+        }
+    }
 }
 
 /// A mode's surroundings: who we are and what the command line said.
@@ -127,6 +145,30 @@ impl Context {
         }
     }
 
+    /// What a script runs against: the one place that decides whether
+    /// anything is sent. With `-n` no kernel is handed out at all. Like
+    /// setkey, `-n` still asks PF_KEY which algorithms the kernel offers
+    /// (a REGISTER, on a socket closed at once) when there is PF_KEY;
+    /// otherwise (no PF_KEY, or `--backend xfrm`, whose answer means
+    /// probing the kernel) it checks against what Linux usually offers.
+    /// `None` when the kernel cannot be used (the reason reported).
+    pub fn script_target(&self) -> Option<Target> {
+        if !self.flags.no_action {
+            let mut kernel = self.open()?;
+            let supported = self.register(kernel.as_mut())?;
+            return Some(Target::Kernel(kernel, supported));
+        }
+        let pfkey = match self.flags.backend {
+            Backend::Xfrm => None,
+            Backend::Auto | Backend::Pfkey => PfKeySocket::open().ok(),
+        };
+        let supported = match pfkey {
+            Some(mut socket) => self.register(&mut socket)?,
+            None => SupportedAlgorithms::linux_default(),
+        };
+        Some(Target::DryRun(supported))
+    }
+
     /// Asks the kernel which algorithms it offers (setkey's key-length checks
     /// depend on them).
     pub fn register(&self, socket: &mut dyn Kernel) -> Option<SupportedAlgorithms> {
@@ -164,12 +206,43 @@ impl Context {
         )
     }
 
-    /// Reports why a run stopped; the exit status.
+    /// Reports why a run stopped; the exit status. A reader that went
+    /// away is no error to report: the run stops quietly, with the status
+    /// SIGPIPE would have given.
     pub fn run_error(&self, e: RunError) -> i32 {
         match e {
             RunError::Socket(e) => self.error(&e.setkey_text()),
+            RunError::Output(e) if output::is_broken_pipe(&e) => {
+                return output::BROKEN_PIPE_STATUS;
+            }
             RunError::Output(e) => self.error(&format!("write: {e}")),
         }
         1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-n` never gets a kernel to send to, whatever the backend.
+    #[test]
+    fn a_dry_run_hands_out_no_kernel() {
+        for backend in [Backend::Auto, Backend::Pfkey, Backend::Xfrm] {
+            let ctx = Context {
+                program: "rsetkey".to_string(),
+                flags: Flags {
+                    no_action: true,
+                    backend,
+                    ..Flags::default()
+                },
+            };
+            // Without PF_KEY (or the right to open it) there is no
+            // REGISTER to fail; with it, it answers.
+            assert!(
+                matches!(ctx.script_target(), Some(Target::DryRun(_))),
+                "{backend:?}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::context::Context;
 use crate::dump::{self, Printer};
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::pfkey::wire::MessageType;
 use crate::pfkey::{DumpNumbering, Kernel, request};
 use crate::run::RunError;
@@ -12,6 +12,10 @@ use crate::run::RunError;
 /// `-D` / `-DP`: dump the SAD or SPD (with `-l`: every second, for
 /// ever; the SAD in the one-line format).
 pub fn run(ctx: &Context) -> i32 {
+    if ctx.flags.no_action {
+        // -n sends nothing, in every mode: setkey asks for no dump either.
+        return 0;
+    }
     let Some(mut socket) = ctx.open() else {
         return 1;
     };
@@ -60,8 +64,5 @@ pub fn run(ctx: &Context) -> i32 {
         Ok(()) => 0,
         Err(e) => ctx.run_error(e),
     };
-    if out.flush().is_err() {
-        return 1;
-    }
-    status
+    output::after_flush(status, out.flush())
 }

@@ -3,15 +3,25 @@
 use std::io::Write;
 
 use super::context::Context;
+use super::lock::{self, Hold};
 use crate::dump;
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::pfkey::wire::MessageType;
 use crate::pfkey::{Kernel, request};
 
 /// `-F` / `-FP`: flush the SAD or SPD, silently.
 pub fn run(ctx: &Context) -> i32 {
+    if ctx.flags.no_action {
+        // -n sends nothing, in every mode (setkey's sendkeymsg returns
+        // before it sends).
+        return 0;
+    }
     let Some(mut socket) = ctx.open() else {
         return 1;
+    };
+    let _lock = match lock::take(ctx, Hold::Shared) {
+        Ok(held) => held,
+        Err(status) => return status,
     };
     let msg_type = if ctx.flags.policy {
         MessageType::SpdFlush
@@ -31,8 +41,5 @@ pub fn run(ctx: &Context) -> i32 {
         Ok(_) => 0,
         Err(e) => ctx.run_error(e.into()),
     };
-    if out.flush().is_err() {
-        return 1;
-    }
-    status
+    output::after_flush(status, out.flush())
 }

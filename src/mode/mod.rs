@@ -1,12 +1,14 @@
 //! What the command line does, one file per mode: `-f`/`-c`/`-n`
 //! ([`script`]), `--atomic` ([`atomic`]), `-D`/`-DP`/`-l` ([`dump`]),
 //! `-F`/`-FP` ([`flush`]), `-x` ([`monitor`]), `FILE...` ([`raw`]); what
-//! they share is in [`context`].
+//! they share is in [`context`], the lock runs that change the kernel
+//! take in [`lock`].
 
 pub mod atomic;
 pub mod context;
 pub mod dump;
 pub mod flush;
+pub mod lock;
 pub mod monitor;
 pub mod raw;
 pub mod script;

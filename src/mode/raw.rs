@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::context::Context;
 use crate::dump;
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::pfkey::wire;
 
 /// `setkey FILE...`: print files of raw PF_KEY messages as dumps would.
@@ -29,13 +29,10 @@ pub fn run(ctx: &Context, files: &[OsString]) -> i32 {
         };
         for message in wire::messages(&bytes) {
             let Ok(message) = message else { break };
-            if dump::write_reply(&mut out, &message, clock.now(), &options).is_err() {
-                return 1;
+            if let Err(e) = dump::write_reply(&mut out, &message, clock.now(), &options) {
+                return output::failure_status(&e);
             }
         }
     }
-    if out.flush().is_err() {
-        return 1;
-    }
-    0
+    output::after_flush(0, out.flush())
 }

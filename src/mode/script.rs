@@ -6,13 +6,12 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::context::{Backend, Context};
-use crate::ir::Statement;
-use crate::ir::SupportedAlgorithms;
-use crate::output::SharedOutput;
+use super::context::{Context, Target};
+use super::lock::{self, Hold};
+use crate::ir::{Operation, Statement};
+use crate::output::{self, SharedOutput};
 use crate::parse::interactive::StatementSplitter;
 use crate::parse::{self, ParseError};
-use crate::pfkey::socket::PfKeySocket;
 use crate::pfkey::{Kernel, request};
 use crate::run::{Executor, Flow, Reporter};
 
@@ -32,35 +31,10 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             return 1;
         }
     };
-    let mut socket = if ctx.flags.no_action {
-        // -n changes nothing. Like setkey it asks PF_KEY which algorithms
-        // the kernel offers, when there is PF_KEY; otherwise (no PF_KEY,
-        // or --backend xfrm, whose answer means probing the kernel) it
-        // checks against what Linux usually offers.
-        match ctx.flags.backend {
-            Backend::Xfrm => None,
-            Backend::Auto | Backend::Pfkey => PfKeySocket::open()
-                .ok()
-                .map(|s| Box::new(s) as Box<dyn Kernel>),
-        }
-    } else {
-        match ctx.kernel() {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                for e in errors {
-                    ctx.error(&e.setkey_text());
-                }
-                return 1;
-            }
-        }
+    let Some(target) = ctx.script_target() else {
+        return 1;
     };
-    let supported = match socket.as_mut() {
-        Some(s) => match ctx.register(s.as_mut()) {
-            Some(sup) => sup,
-            None => return 1,
-        },
-        None => SupportedAlgorithms::linux_default(),
-    };
+    let supported = target.supported();
     let statements = match parse::parse_script(&source, &ctx.parse_options(supported)) {
         Ok(s) => s,
         Err(e) => {
@@ -71,13 +45,22 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     advise(ctx, file, &name, &statements);
     if ctx.flags.no_action && ctx.flags.verbose {
         // What the script would do, one kernel operation per line.
-        print!(
-            "{}",
-            crate::ir::print::statement_lines(&statements, ctx.key_display())
-        );
+        let lines = crate::ir::print::statement_lines(&statements, ctx.key_display());
+        if let Err(e) = output::print(&lines) {
+            return ctx.run_error(e.into());
+        }
     }
-    let Some(socket) = socket.as_mut().filter(|_| !ctx.flags.no_action) else {
+    let Target::Kernel(mut socket, _) = target else {
         return 0;
+    };
+    let hold = if ctx.flags.atomic {
+        Hold::Exclusive
+    } else {
+        Hold::Shared
+    };
+    let _lock = match lock::take(ctx, hold) {
+        Ok(held) => held,
+        Err(status) => return status,
     };
     let socket = socket.as_mut();
     if let Err(status) = preflight(ctx, socket, &name, &statements) {
@@ -157,10 +140,8 @@ fn execute(
     if let Err(e) = exec.execute_all(statements) {
         status = ctx.run_error(e);
     }
-    if exec.output().flush().is_err() {
-        status = 1;
-    }
-    if ctx.flags.strict && exec.kernel_errors() > 0 {
+    status = output::after_flush(status, exec.output().flush());
+    if ctx.flags.strict && exec.kernel_errors() > 0 && status == 0 {
         status = 1;
     }
     status
@@ -189,23 +170,33 @@ pub fn commands(ctx: &Context) -> i32 {
         ctx.error("--atomic needs a whole script: use it with -f");
         return 1;
     }
-    let Some(mut socket) = ctx.open() else {
+    let Some(target) = ctx.script_target() else {
         return 1;
     };
-    let Some(supported) = ctx.register(socket.as_mut()) else {
-        return 1;
+    let options = ctx.parse_options(target.supported());
+    let mut kernel = match target {
+        Target::Kernel(kernel, _) => Some(kernel),
+        Target::DryRun(_) => None,
     };
-    let options = ctx.parse_options(supported);
+    // A dry run changes nothing: no lock.
+    let _lock = match kernel.as_ref().map(|_| lock::take(ctx, Hold::Shared)) {
+        Some(Err(status)) => return status,
+        held => held,
+    };
     let reporter = Reporter {
         program: ctx.program.clone(),
         file: "-".to_string(),
         interactive: true,
         quiet: false,
     };
-    let out = SharedOutput::stdout();
-    let mut traced = ctx.traced(socket.as_mut(), &out);
-    let mut exec = Executor::new(&mut traced, out.clone(), reporter);
-    exec.read_time_from(out.clock());
+    let mut out = SharedOutput::stdout();
+    let mut traced = kernel.as_mut().map(|k| ctx.traced(k.as_mut(), &out));
+    // No executor on a dry run: the statements are only parsed.
+    let mut exec = traced.as_mut().map(|traced| {
+        let mut exec = Executor::new(traced, out.clone(), reporter);
+        exec.read_time_from(out.clock());
+        exec
+    });
     let mut splitter = StatementSplitter::default();
     let mut status = 0;
     'lines: for line in parse::input::Lines::new(io::stdin().lock()) {
@@ -221,6 +212,12 @@ pub fn commands(ctx: &Context) -> i32 {
         for piece in splitter.push_line(&line) {
             match parse::parse_script(&piece, &options) {
                 Ok(statements) => {
+                    let Some(exec) = exec.as_mut() else {
+                        if dry_run(ctx, &mut out, &statements) == Flow::Exit {
+                            break 'lines;
+                        }
+                        continue;
+                    };
                     for statement in &statements {
                         match exec.execute(statement) {
                             Ok(Flow::Continue) => {}
@@ -233,7 +230,7 @@ pub fn commands(ctx: &Context) -> i32 {
                     }
                 }
                 Err(e) if e.lexer_fatal => {
-                    let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                    let _ = write!(out, "{}", e.message.unwrap_or_default());
                     status = 1;
                     break 'lines;
                 }
@@ -241,17 +238,35 @@ pub fn commands(ctx: &Context) -> i32 {
                     if let Some(bits) = e.key_bits {
                         eprintln!("{} {} {}", bits.0, bits.1, bits.2);
                     }
-                    let _ = write!(exec.output(), "{}", e.message.unwrap_or_default());
+                    let _ = write!(out, "{}", e.message.unwrap_or_default());
                 }
             }
-            let _ = exec.output().flush();
+            if let Err(e) = out.flush()
+                && output::is_broken_pipe(&e)
+            {
+                // setkey would have died of SIGPIPE here
+                status = output::BROKEN_PIPE_STATUS;
+                break 'lines;
+            }
         }
     }
-    if exec.output().flush().is_err() {
-        status = 1;
-    }
-    if ctx.flags.strict && exec.kernel_errors() > 0 {
+    status = output::after_flush(status, out.flush());
+    if ctx.flags.strict && exec.is_some_and(|exec| exec.kernel_errors() > 0) && status == 0 {
         status = 1;
     }
     status
+}
+
+/// `-n -c`: what statements would do, with `-v` (as `-n -v -f` shows it);
+/// [`Flow::Exit`] at an `exit`.
+fn dry_run(ctx: &Context, out: &mut SharedOutput, statements: &[Statement]) -> Flow {
+    if ctx.flags.verbose {
+        let lines = crate::ir::print::statement_lines(statements, ctx.key_display());
+        let _ = out.write_all(lines.as_bytes());
+    }
+    let exit = statements
+        .iter()
+        .flat_map(|s| &s.operations)
+        .any(|op| matches!(op, Operation::Exit));
+    if exit { Flow::Exit } else { Flow::Continue }
 }
