@@ -86,6 +86,9 @@ struct Args {
     /// With -D: repeat every second.
     #[arg(short = 'l', help_heading = DUMP_OPTIONS)]
     repeat: bool,
+    /// With -D: print key bytes as `*`, in setkey's layout.
+    #[arg(long, help_heading = DUMP_OPTIONS)]
+    no_keys: bool,
     /// Parse and check only; send nothing.
     #[arg(short = 'n', help_heading = SCRIPT_OPTIONS)]
     no_action: bool,
@@ -325,6 +328,7 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
             strict: args.strict,
             atomic: args.atomic,
             show_keys: args.show_keys,
+            no_keys: args.no_keys,
             no_warn_permissions: args.no_warn_permissions,
             no_lint: args.no_lint,
             backend: args.backend,

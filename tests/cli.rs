@@ -123,6 +123,50 @@ fn raw_message_files_print_as_dumps() {
 }
 
 #[test]
+fn no_keys_masks_every_key_digit_and_keeps_setkey_layout() {
+    for case in [
+        "001-tutorial-host-a",
+        "005-ah-hmac-md5-sha1",
+        "017-esp-enc-and-auth",
+    ] {
+        let dir = fixtures().join("cases").join(case);
+        let (status, stdout, stderr) = run(rsetkey().arg("--no-keys").arg(dir.join("D.raw")));
+        assert_eq!(status, 0, "{case}: {stderr}");
+        let recorded = std::fs::read_to_string(dir.join("D.txt")).expect("recorded text");
+        // the recording with the hex digits of its key lines (`E:`/`A:`
+        // and their continuation lines) replaced by `*`
+        let mut in_key = false;
+        let masked: Vec<String> = recorded
+            .lines()
+            .map(|l| {
+                if l.starts_with("\tE: ") || l.starts_with("\tA: ") {
+                    in_key = true;
+                    let (head, key) = l.split_at(l.find("  ").map_or(l.len(), |i| i + 2));
+                    return format!("{head}{}", star_hex(key));
+                }
+                if in_key && l.starts_with(' ') {
+                    return star_hex(l);
+                }
+                in_key = false;
+                l.to_string()
+            })
+            .collect();
+        assert_eq!(
+            without_clock(&stdout),
+            without_clock(&masked.join("\n")),
+            "{case}"
+        );
+        assert!(stdout.contains("********"), "{case}: no key line at all");
+    }
+}
+
+fn star_hex(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_hexdigit() { '*' } else { c })
+        .collect()
+}
+
+#[test]
 fn usage_and_version_exit_1() {
     let (status, stdout, _) = run(rsetkey().arg("-h"));
     assert_eq!(status, 1);

@@ -33,6 +33,7 @@ fn options_for(text_name: &str) -> DumpOptions {
         show_dead: flags.contains('a'),
         show_ports: flags.contains('p'),
         hide_socket_policies: flags.contains('N'),
+        ..DumpOptions::default()
     }
 }
 

@@ -233,6 +233,7 @@ fn exercise(input: &[u8], now: u64) {
             show_dead: true,
             show_ports: true,
             hide_socket_policies: true,
+            hide_keys: true,
         },
     ];
     let _ = Message::parse(input);

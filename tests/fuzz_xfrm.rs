@@ -329,11 +329,13 @@ const DUMP_OPTIONS: [DumpOptions; 2] = [
         show_dead: false,
         show_ports: false,
         hide_socket_policies: false,
+        hide_keys: false,
     },
     DumpOptions {
         show_dead: true,
         show_ports: true,
         hide_socket_policies: true,
+        hide_keys: true,
     },
 ];
 

@@ -35,6 +35,9 @@ pub struct DumpOptions {
     pub show_ports: bool,
     /// `-N`: hide per-socket policies (with a count line at the end).
     pub hide_socket_policies: bool,
+    /// `--no-keys`: key bytes printed as `*`, in setkey's layout, so that
+    /// a dump can be pasted where others read it.
+    pub hide_keys: bool,
 }
 
 /// `ENOENT`, which setkey words specially per request type.

@@ -161,13 +161,13 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
     {
         buf.extend_from_slice(b"\tE: ");
         named(buf, ealg_name(sa.encrypt), sa.encrypt);
-        push_key(buf, key.bits, &key.key);
+        push_key(buf, key.bits, &key.key, p.opts.hide_keys);
         buf.push(b'\n');
     }
     if let Some(key) = msg.key(KeyKind::Auth) {
         buf.extend_from_slice(b"\tA: ");
         named(buf, aalg_name(sa.auth), sa.auth);
-        push_key(buf, key.bits, &key.key);
+        push_key(buf, key.bits, &key.key, p.opts.hide_keys);
         buf.push(b'\n');
     }
 
@@ -228,14 +228,43 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
 }
 
 /// Key bytes as setkey dumps them: `bits / 8` bytes (integer division).
-fn push_key(buf: &mut Vec<u8>, bits: u16, key: &[u8]) {
+/// The key as setkey prints it; with `hide` every hex digit is a `*`, so
+/// the layout (groups of 8, line breaks) stays and nothing of the key does.
+fn push_key(buf: &mut Vec<u8>, bits: u16, key: &[u8], hide: bool) {
     let n = (usize::from(bits) / 8).min(key.len());
-    push_hex(buf, &key[..n]);
+    if hide {
+        let start = buf.len();
+        push_hex(buf, &vec![0; n]);
+        for b in &mut buf[start..] {
+            if b.is_ascii_hexdigit() {
+                *b = b'*';
+            }
+        }
+    } else {
+        push_hex(buf, &key[..n]);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_keys_keep_the_layout_and_nothing_of_the_key() {
+        let key: Vec<u8> = (0xa0u8..0xa0 + 36).collect();
+        let (mut shown, mut hidden) = (Vec::new(), Vec::new());
+        push_key(&mut shown, 36 * 8, &key, false);
+        push_key(&mut hidden, 36 * 8, &key, true);
+        assert_eq!(shown.len(), hidden.len());
+        for (s, h) in shown.iter().zip(&hidden) {
+            if s.is_ascii_hexdigit() {
+                assert_eq!(*h, b'*');
+            } else {
+                assert_eq!(s, h);
+            }
+        }
+        assert_eq!(&hidden[..18], b" ******** ********");
+    }
 
     #[test]
     fn hex_grouping_and_wrapping() {
@@ -256,7 +285,7 @@ mod tests {
     #[test]
     fn key_uses_integer_division_of_bits() {
         let mut b = Vec::new();
-        push_key(&mut b, 12, &[1, 2]);
+        push_key(&mut b, 12, &[1, 2], false);
         assert_eq!(b, b" 01");
     }
 

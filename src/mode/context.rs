@@ -54,6 +54,8 @@ pub struct Flags {
     pub atomic: bool,
     /// `--show-keys`: keys show in `-v` output.
     pub show_keys: bool,
+    /// `--no-keys`: key bytes masked in `-D` text.
+    pub no_keys: bool,
     /// `--no-warn-permissions`.
     pub no_warn_permissions: bool,
     /// `--no-lint`.
@@ -101,6 +103,7 @@ impl Context {
             show_dead: self.flags.all,
             show_ports: self.flags.ports,
             hide_socket_policies: self.flags.hide_socket_policies,
+            hide_keys: self.flags.no_keys,
         }
     }
 
