@@ -173,8 +173,14 @@ impl<'a> Reader<'a> {
     }
 
     /// `len` bytes at `at` and the zeros that stand for what is missing.
+    ///
+    /// Allocated once at its final size: the bytes may be key material
+    /// (kdebug wraps them in `Zeroizing`), and a `Vec` that grew would
+    /// leave an unwiped copy behind.
     pub fn bytes_zero_extended(&self, at: usize, len: usize) -> Vec<u8> {
-        let mut v = self.tail(at).get(..len).unwrap_or(self.tail(at)).to_vec();
+        let have = self.tail(at);
+        let mut v = Vec::with_capacity(len);
+        v.extend_from_slice(have.get(..len).unwrap_or(have));
         v.resize(len, 0);
         v
     }
