@@ -233,13 +233,20 @@ fn option_error(e: &clap::Error) -> String {
     }
 }
 
-/// Prints the usage; the exit status (1, like setkey).
+/// Prints the usage; the exit status (1, like setkey). Started as
+/// `setkey`, it is setkey's text exactly; as `rsetkey`, the long options
+/// follow.
 fn usage(program: &str) -> i32 {
+    let long_options = if program == "setkey" {
+        String::new()
+    } else {
+        long_options_usage(program)
+    };
     let text = format!(
         "{}\n{}{}",
         version_line(program),
         USAGE.replace("setkey", program),
-        long_options_usage(program)
+        long_options
     );
     match output::print(&text) {
         Ok(()) => 1,

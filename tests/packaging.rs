@@ -113,6 +113,9 @@ fn the_setkey_name_is_the_name_printed() {
     let (status, usage, _) = run(Command::new(&link).arg("-h"));
     assert_eq!(status, 1);
     assert!(usage.contains("usage: setkey [-vrk] file ..."), "{usage}");
+    // setkey's usage exactly: its seven lines, none of rsetkey's long options
+    assert!(usage.ends_with("       setkey [-V] [-h]\n"), "{usage}");
+    assert!(!usage.contains("--"), "{usage}");
     let (status, _, stderr) = run(Command::new(&link).arg("-Dz"));
     assert_eq!(
         (status, stderr.as_str()),
