@@ -42,6 +42,18 @@ fn in_new_netns(sh: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Held by the tests of this file that take `/run/rsetkey.lock` (the
+/// file is the host's, a network namespace does not separate it): the
+/// test that holds the lock for 10 s would otherwise make the others wait
+/// and fail.
+static RUN_LOCK_USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_lock_user_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    RUN_LOCK_USERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const POLICY: &str = "spdadd 1.1.1.1 2.2.2.2 any -P out none;\n";
 
 /// `-n` sends nothing, with `-c` as with `-f`: the namespace's SPD stays
@@ -207,6 +219,7 @@ fn runs_that_change_the_kernel_wait_for_an_atomic_run() {
             .open("/run/rsetkey.lock")
     };
     in_new_netns("true");
+    let _alone = one_lock_user_at_a_time();
     let file = open().expect("/run/rsetkey.lock (run as root)");
     let flush = || {
         let started = std::time::Instant::now();
@@ -251,6 +264,7 @@ fn runs_that_change_the_kernel_wait_for_an_atomic_run() {
     ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no kernel on purpose"
 )]
 fn dry_flushes_and_dumps_send_nothing() {
+    let _alone = one_lock_user_at_a_time();
     let conf = script("keep.conf", POLICY);
     let out = in_new_netns(&format!(
         "\"$R\" -f {} && \"$R\" -n -FP && \"$R\" -n -F && \"$R\" -n -DP; echo status=$?; \
