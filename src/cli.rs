@@ -89,6 +89,17 @@ struct Args {
     /// With -D: print key bytes as `*`, in setkey's layout.
     #[arg(long, help_heading = DUMP_OPTIONS)]
     no_keys: bool,
+    // --- structured dumps (JSON for programs, scripts for rsetkey -f) ---
+    /// With -D / -DP: print one JSON array of SAs or policies (schema in
+    /// the README; keys only with --show-keys); with -x: one JSON object
+    /// per event and line.
+    #[arg(long, help_heading = DUMP_OPTIONS)]
+    json: bool,
+    /// With -D / -DP: print statements that rebuild what is dumped (keys
+    /// included) for rsetkey -f.
+    #[arg(long, help_heading = DUMP_OPTIONS)]
+    as_script: bool,
+    // --- end of structured dumps ---
     /// Parse and check only; send nothing.
     #[arg(short = 'n', help_heading = SCRIPT_OPTIONS)]
     no_action: bool,
@@ -118,7 +129,7 @@ struct Args {
     /// Hex-dump messages.
     #[arg(short = 'H', help_heading = TRACING)]
     hex: bool,
-    /// Show key material in -v output (masked by default).
+    /// Show key material in -v output (masked by default) and in --json.
     #[arg(long, help_heading = TRACING)]
     show_keys: bool,
     /// Accepted and ignored, like setkey.
@@ -339,6 +350,8 @@ fn dispatch(program: String, args: Args, mode: Option<Mode>) -> i32 {
             no_warn_permissions: args.no_warn_permissions,
             no_lint: args.no_lint,
             backend: args.backend,
+            json: args.json,
+            as_script: args.as_script,
         },
     };
     if args.file.is_some() && !args.files.is_empty() {

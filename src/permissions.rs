@@ -144,6 +144,28 @@ pub fn check_path(path: &Path, holds_keys: bool) -> Vec<String> {
         .collect()
 }
 
+/// The warnings for standard output when a dump that holds keys goes
+/// there (`--as-script`, `--json --show-keys`): a regular file that group
+/// or others can read or write gets the same warning as such a script.
+/// A pipe or a terminal gets none.
+pub fn check_stdout() -> Vec<String> {
+    let link = Path::new("/proc/self/fd/1");
+    let Ok(meta) = std::fs::metadata(link) else {
+        return Vec::new();
+    };
+    if !meta.is_file() {
+        return Vec::new();
+    }
+    let name = std::fs::read_link(link).map_or_else(
+        |_| "standard output".to_string(),
+        |p| p.to_string_lossy().into_owned(),
+    );
+    check(meta.permissions().mode(), None, true)
+        .iter()
+        .map(|w| w.message(&name, "."))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

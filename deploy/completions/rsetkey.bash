@@ -23,7 +23,7 @@ _rsetkey() {
 
     case "${cmd}" in
         rsetkey)
-            opts="-f -c -D -F -x -h -V -P -a -p -N -l -n -r -k -v -H -d --help --version --no-keys --strict --atomic --backend --show-keys --no-lint --no-warn-permissions"
+            opts="-f -c -D -F -x -h -V -P -a -p -N -l -n -r -k -v -H -d --help --version --no-keys --json --as-script --strict --atomic --backend --show-keys --no-lint --no-warn-permissions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -12,10 +12,12 @@
 //! caller or test inject them and keeps the `-N` counter across messages.
 
 pub mod addr;
+pub mod json;
 pub mod kdebug;
 pub mod policy;
 pub mod protocols;
 pub mod sa;
+pub mod script;
 pub mod short;
 pub mod time;
 

@@ -62,6 +62,10 @@ pub struct Flags {
     pub no_lint: bool,
     /// `--backend`.
     pub backend: Backend,
+    /// `--json`: dumps and monitor events as JSON.
+    pub json: bool,
+    /// `--as-script`: dumps as statements that rebuild them.
+    pub as_script: bool,
 }
 
 /// What a script's statements are sent to.

@@ -12,6 +12,9 @@ use crate::run::RunError;
 /// `-D` / `-DP`: dump the SAD or SPD (with `-l`: every second, for
 /// ever; the SAD in the one-line format).
 pub fn run(ctx: &Context) -> i32 {
+    if super::export::wanted(ctx) {
+        return super::export::run(ctx);
+    }
     if ctx.flags.no_action {
         // -n sends nothing, in every mode: setkey asks for no dump either.
         return 0;

@@ -1,5 +1,5 @@
 //! What the command line does, one file per mode: `-f`/`-c`/`-n`
-//! ([`script`]), `--atomic` ([`atomic`]), `-D`/`-DP`/`-l` ([`dump`]),
+//! ([`script`]), `--atomic` ([`atomic`]), `-D`/`-DP`/`-l` ([`dump`]; `--json`, `--as-script`: [`export`]),
 //! `-F`/`-FP` ([`flush`]), `-x` ([`monitor`]), `FILE...` ([`raw`]); what
 //! they share is in [`context`], the lock runs that change the kernel
 //! take in [`lock`].
@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod context;
 pub mod dump;
+pub mod export;
 pub mod flush;
 pub mod lock;
 pub mod monitor;

@@ -54,6 +54,7 @@ fn monitor_pfkey(ctx: &Context, mut socket: PfKeySocket) -> Result<(), RunError>
     let mut promisc = request::bare(socket.header(0, 0), MessageType::Promisc, 1);
     promisc.header.satype = 1;
     let mut out = MonitorOutput::new(ctx.flags.monitor >= 2, ctx.flags.hex);
+    out.json = json_options(ctx);
     let result: Result<(), RunError> = (|| {
         socket.set_timeout(None)?;
         socket.send(&promisc)?;
@@ -88,6 +89,7 @@ fn monitor_xfrm(
 ) -> Result<(), RunError> {
     use crate::xfrm::monitor::Event;
     let mut out = MonitorOutput::new(ctx.flags.monitor >= 2, ctx.flags.hex);
+    out.json = json_options(ctx);
     let result: Result<(), RunError> = (|| {
         loop {
             match monitor.next_event()? {
@@ -120,6 +122,15 @@ struct MonitorOutput {
     hex: bool,
     /// Seconds east of UTC: setkey computes the offset once, at start-up.
     offset: i64,
+    /// `--json`: one JSON line per message instead of all of the above.
+    json: Option<dump::json::JsonOptions>,
+}
+
+/// `--json`'s options (keys only with `--show-keys`), or `None`.
+fn json_options(ctx: &Context) -> Option<dump::json::JsonOptions> {
+    ctx.flags.json.then_some(dump::json::JsonOptions {
+        show_keys: ctx.flags.show_keys && !ctx.flags.no_keys,
+    })
 }
 
 impl MonitorOutput {
@@ -129,11 +140,15 @@ impl MonitorOutput {
             epoch_stamps,
             hex,
             offset: dump::time::local_offset(crate::os::now() as i64),
+            json: None,
         }
     }
 
     /// The time stamp line, taken now.
     fn stamp(&mut self) -> io::Result<()> {
+        if self.json.is_some() {
+            return Ok(());
+        }
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -154,7 +169,7 @@ impl MonitorOutput {
 
     /// The whole message in hex, with `-H`.
     fn hexdump(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.hex {
+        if self.hex && self.json.is_none() {
             dump::kdebug::write_hexdump(&mut self.out, bytes)?;
         }
         Ok(())
@@ -163,6 +178,11 @@ impl MonitorOutput {
     /// The decoded message (keys shown, as setkey shows them) and the
     /// empty line after it.
     fn decode(&mut self, body: &[u8]) -> io::Result<()> {
+        if let Some(opts) = self.json {
+            let protocols = dump::Protocols::system();
+            let now = crate::os::now();
+            return dump::json::write_event(&mut self.out, body, now, opts, protocols);
+        }
         dump::kdebug::write_kdebug(&mut self.out, body, Keys::Show)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
