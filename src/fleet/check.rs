@@ -832,6 +832,72 @@ mod tests {
         assert!(!same_key(&k(b"abcd"), &k(b"abc")));
     }
 
+    const EAST: &str = "add 192.0.2.1 192.0.2.2 esp 0x1001 -m tunnel -E null;\n\
+        add 192.0.2.2 192.0.2.1 esp 0x1002 -m tunnel -E null;\n\
+        spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec esp/tunnel/192.0.2.1-192.0.2.2/require;\n\
+        spdadd 10.2.0.0/16 10.1.0.0/16 any -P in ipsec esp/tunnel/192.0.2.2-192.0.2.1/require;\n\
+        spdadd 10.2.0.0/16 10.1.0.0/16 any -P fwd ipsec esp/tunnel/192.0.2.2-192.0.2.1/require;\n";
+
+    const WEST: &str = "add 192.0.2.1 192.0.2.2 esp 0x1001 -m tunnel -E null;\n\
+        add 192.0.2.2 192.0.2.1 esp 0x1002 -m tunnel -E null;\n\
+        spdadd 10.2.0.0/16 10.1.0.0/16 any -P out ipsec esp/tunnel/192.0.2.2-192.0.2.1/require;\n\
+        spdadd 10.1.0.0/16 10.2.0.0/16 any -P in ipsec esp/tunnel/192.0.2.1-192.0.2.2/require;\n";
+
+    /// Tunnels between gateways: the hosts are their tunnel ends, an
+    /// explicit fwd twin of an in policy needs no mirror of its own.
+    #[test]
+    fn tunnels_and_fwd_twins_agree() {
+        let (east, west) = (script("east.conf", EAST), script("west.conf", WEST));
+        let r = check(&east, &west);
+        assert!(r.agree, "{:#?}", r.mismatches);
+        assert_eq!(r.sas, [2, 2]);
+        assert_eq!(r.policies, [3, 2]);
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        assert_eq!(r.hosts[0], BTreeSet::from([ip("192.0.2.1")]));
+        // a tunnel end that differs is a policy that differs
+        let wrong = WEST.replacen(
+            "esp/tunnel/192.0.2.1-192.0.2.2",
+            "esp/tunnel/192.0.2.1-192.0.2.3",
+            1,
+        );
+        let r = check(&east, &script("west.conf", &wrong));
+        let kinds: Vec<Kind> = r.mismatches.iter().map(|m| m.kind).collect();
+        assert!(
+            kinds.contains(&Kind::PolicyMissing) || kinds.contains(&Kind::PolicyDiffers),
+            "{kinds:?}"
+        );
+        // the mirror of a tunnel gateway's script agrees with it
+        let ops = super::super::mirror::mirror(&east, ip("192.0.2.1")).expect("mirrors");
+        let text = crate::ir::print::script(&ops, crate::ir::Keys::Show);
+        let r = check(&east, &script("mirror.conf", &text));
+        assert!(r.agree, "{text}\n{:#?}", r.mismatches);
+    }
+
+    /// Only what is between the two hosts is compared: a hub's SAs and
+    /// policies with its other spokes are not.
+    #[test]
+    fn a_hubs_other_peers_are_left_out() {
+        let extra = "add 192.0.2.1 192.0.2.9 esp 0x2001 -m tunnel -E null;\n\
+            spdadd 10.1.0.0/16 10.9.0.0/16 any -P out ipsec esp/tunnel/192.0.2.1-192.0.2.9/require;\n";
+        let east = script("east.conf", &format!("{EAST}{extra}"));
+        let r = check(&east, &script("west.conf", WEST));
+        assert!(r.agree, "{:#?}", r.mismatches);
+        // but a policy for the peer's traffic with no SA is still caught
+        let r = check(
+            &east,
+            &script(
+                "west.conf",
+                &WEST.replacen(
+                    "add 192.0.2.2 192.0.2.1 esp 0x1002 -m tunnel -E null;",
+                    "",
+                    1,
+                ),
+            ),
+        );
+        let kinds: Vec<Kind> = r.mismatches.iter().map(|m| m.kind).collect();
+        assert!(kinds.contains(&Kind::RequireUnsatisfied), "{kinds:?}");
+    }
+
     #[test]
     fn places_point_at_the_statement() {
         let a = script(
