@@ -1,6 +1,7 @@
 //! The commands for many hosts, end to end: `rsetkey check`, `rsetkey
-//! mirror` and `rsetkey generate` as a user runs them, and the mirror of the
-//! tutorial's host A carrying traffic on the test kernel.
+//! mirror` and `rsetkey generate` as a user runs them; on the test kernel,
+//! the mirror of the tutorial's host A and two generated scripts carrying
+//! traffic.
 
 // Tests stop at the first surprise: unwrap and expect are their asserts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -419,6 +420,120 @@ fn mirror_of_the_tutorial_carries_traffic() {
         return give_up(test, e);
     }
     let problems = check_tutorial_wire(&wire, &bin());
+    assert!(
+        problems.is_empty(),
+        "{test}: {} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// The SPI of the SA from `src` to `dst` of protocol `proto` in a script.
+fn spi_of(script: &str, src: &str, dst: &str, proto: &str) -> String {
+    let head = format!("add {src} {dst} {proto} 0x");
+    let line = script
+        .lines()
+        .find(|l| l.starts_with(&head))
+        .unwrap_or_else(|| panic!("no {head} in:\n{script}"));
+    line[head.len()..head.len() + 8].to_string()
+}
+
+/// Two hosts' scripts made by `generate` (ESP inside AH, AES-CBC and
+/// HMAC-SHA-256, keys from a seed), loaded as `#!rsetkey -f` executables
+/// in two network namespaces of the test kernel: pings both ways succeed,
+/// and every packet on the link is AH over ESP with the generated SPIs.
+#[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no test kernel on purpose"
+)]
+fn generated_scripts_carry_traffic() {
+    let test = "generated_scripts_carry_traffic";
+    let work = Work::new("fleet-generated-wire");
+    let inventory = write_private(
+        &work.dir,
+        "inventory.toml",
+        "[defaults]\nprotocols = [\"esp\", \"ah\"]\n\
+         [[host]]\nname = \"a\"\naddresses = [\"10.141.176.2\"]\n\
+         [[host]]\nname = \"b\"\naddresses = [\"10.141.176.3\"]\n\
+         [[link]]\npair = [\"a\", \"b\"]\n",
+    );
+    let scripts = work.dir.join("scripts");
+    let (status, _, err) = generate(&inventory, &scripts, &["--seed", "3"]);
+    assert_eq!(status, 0, "{err}");
+    let case = work.dir.join("case");
+    fs::create_dir_all(&case).unwrap();
+    fs::copy(
+        cases_dir().join("069-traffic-tutorial/traffic"),
+        case.join("traffic"),
+    )
+    .unwrap();
+    let a = fs::read_to_string(scripts.join("a.conf")).unwrap();
+    write_private(&case, "script.conf", &a);
+    let b = fs::read_to_string(scripts.join("b.conf")).unwrap();
+    write_private(&case, "peer.conf", &b);
+    let wire = work.dir.join("wire");
+    let command = vec![
+        "bash".to_string(),
+        harness("tutorial-wire").display().to_string(),
+        "--tool".to_string(),
+        bin().display().to_string(),
+        "--out".to_string(),
+        wire.display().to_string(),
+        "--case".to_string(),
+        case.display().to_string(),
+    ];
+    let guest = Guest {
+        what: "generated scripts on the wire".into(),
+        kernel: Kernel::WithAfKey,
+        command: vec!["bash".into(), "-c".into(), sh_words(&command)],
+        timeout: 300,
+    };
+    if let Err(e) = run_guests(&[guest]) {
+        return give_up(test, e);
+    }
+    let text = |f: &str| fs::read_to_string(wire.join(f)).unwrap_or_default();
+    let mut problems = Vec::new();
+    for f in [
+        "host-a.exit",
+        "host-b.exit",
+        "ping-a-to-b.exit",
+        "ping-b-to-a.exit",
+    ] {
+        if text(f).trim() != "0" {
+            problems.push(format!(
+                "{f}: {}\n{}{}",
+                text(f),
+                text("host-a.stderr"),
+                text("host-b.stderr")
+            ));
+        }
+    }
+    let (x, y) = ("10.141.176.2", "10.141.176.3");
+    let mut seen = [0usize; 2];
+    for line in text("tcpdump.txt").lines().filter(|l| l.starts_with("IP ")) {
+        let (n, src, dst) = if line.starts_with(&format!("IP {x} > {y}: ")) {
+            (0, x, y)
+        } else if line.starts_with(&format!("IP {y} > {x}: ")) {
+            (1, y, x)
+        } else {
+            problems.push(format!("unexpected packet on the link: {line}"));
+            continue;
+        };
+        let ah = format!("AH(spi=0x{},", spi_of(&a, src, dst, "ah"));
+        let esp = format!("): ESP(spi=0x{},", spi_of(&a, src, dst, "esp"));
+        let body = &line[line.find(": ").unwrap() + 2..];
+        if !body.starts_with(&ah) || !body.contains(&esp) || line.contains("ICMP") {
+            problems.push(format!("not {ah}..{esp}..: {line}"));
+        }
+        seen[n] += 1;
+    }
+    if seen.iter().any(|&n| n < 6) {
+        problems.push(format!(
+            "expected at least 6 packets each way, saw {seen:?}:\n{}",
+            text("tcpdump.txt")
+        ));
+    }
     assert!(
         problems.is_empty(),
         "{test}: {} problem(s):\n{}",
