@@ -541,3 +541,19 @@ fn generated_scripts_carry_traffic() {
         problems.join("\n")
     );
 }
+
+/// The inventory the README shows is one `generate` takes.
+#[test]
+fn the_readmes_inventory_generates() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = &readme[readme.find("## Many hosts").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let work = Work::new("fleet-readme");
+    let inventory = write_private(&work.dir, "inventory.toml", block);
+    let dir = work.dir.join("scripts");
+    let (status, out, err) = generate(&inventory, &dir, &["--seed", "5"]);
+    assert_eq!(status, 0, "{out}{err}");
+    let (status, out, err) = check(&dir.join("gw.conf"), &dir.join("web2.conf"), false);
+    assert_eq!(status, 0, "{out}{err}");
+}
