@@ -83,11 +83,45 @@ fn synopsis(command: &clap::Command) -> String {
             .map_or("ARG", |n| n.as_str());
         words.push(format!("[\\fI{name}\\fR ...]"));
     }
-    format!(
+    let mut text = format!(
         ".SH SYNOPSIS\n.B {}\n{}\n",
         command.get_name(),
         words.join("\n")
-    )
+    );
+    // the commands for many hosts, one line each
+    for sub in command.get_subcommands() {
+        let mut words = vec![format!("\\fB{}\\fR", sub.get_name())];
+        for arg in sub.get_arguments().filter(|a| !a.is_positional()) {
+            let Some(long) = arg.get_long().filter(|l| *l != "help") else {
+                continue;
+            };
+            let value = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .filter(|_| arg.get_action().takes_values())
+                .map(|n| format!(" \\fI{n}\\fR"))
+                .unwrap_or_default();
+            let flag = format!("\\fB{}\\fR{value}", roff(&format!("--{long}")));
+            words.push(if arg.is_required_set() {
+                flag
+            } else {
+                format!("\\%[{flag}]")
+            });
+        }
+        for arg in sub.get_positionals() {
+            let name = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .map_or("ARG", |n| n.as_str());
+            words.push(format!("\\fI{name}\\fR"));
+        }
+        text.push_str(&format!(
+            ".br\n.B {}\n{}\n",
+            command.get_name(),
+            words.join("\n")
+        ));
+    }
+    text
 }
 
 /// The completion script for `shell`.

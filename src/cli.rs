@@ -13,7 +13,7 @@ use std::path::Path;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use crate::mode::context::{Backend, Context, Flags};
-use crate::mode::{dump, flush, monitor, raw, script};
+use crate::mode::{dump, fleet, flush, monitor, raw, script};
 use crate::output;
 
 // The groups of `--help` and of the man page's OPTIONS, as in the README's
@@ -134,6 +134,148 @@ struct Args {
     no_warn_permissions: bool,
 }
 
+// rsetkey's commands for many hosts (`check`, `mirror`, `generate`):
+// recognised as the first argument only, and only under the name
+// `rsetkey`; started as `setkey`, every argument stays a FILE of raw
+// PF_KEY messages, as in setkey (a file named `check` is `./check`).
+
+// The commands for many hosts. (No doc comment: clap would make it the
+// description of the whole command line.)
+#[derive(Debug, clap::Subcommand)]
+enum FleetCommand {
+    /// Check that two hosts' scripts agree: the same SAs, mirrored
+    /// policies, an SA for every required request (parse only, no
+    /// kernel). Exit status 0 when they agree, 1 otherwise.
+    Check {
+        /// One host's script.
+        #[arg(value_name = "A")]
+        a: OsString,
+        /// The other host's script.
+        #[arg(value_name = "B")]
+        b: OsString,
+        /// Print the mismatches as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the peer's script for a host's script: the same SAs, every
+    /// policy mirrored (out on one host is in on the other).
+    Mirror {
+        /// The host's script.
+        #[arg(value_name = "FILE")]
+        file: OsString,
+        /// The address of the host whose script FILE is.
+        #[arg(long, value_name = "ADDR")]
+        local: std::net::IpAddr,
+    },
+    /// Write DIR/HOST.conf (mode 0600) for every host of an inventory,
+    /// with fresh keys and unique SPIs.
+    Generate {
+        /// The inventory (TOML): hosts and links.
+        #[arg(value_name = "INVENTORY")]
+        inventory: OsString,
+        /// The directory to write the scripts to.
+        #[arg(long, value_name = "DIR")]
+        out: OsString,
+        /// Draw keys and SPIs from a generator seeded with N: the same
+        /// scripts every time. For tests only: the keys are predictable.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Keep the SPIs of the scripts in DIR, draw new keys.
+        #[arg(long)]
+        rekey: bool,
+        /// With --rekey: draw new SPIs too.
+        #[arg(long, requires = "rekey")]
+        new_spis: bool,
+    },
+}
+
+/// The command line of a command for many hosts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rsetkey",
+    version,
+    term_width = 80,
+    disable_help_subcommand = true
+)]
+struct FleetArgs {
+    #[command(subcommand)]
+    command: FleetCommand,
+}
+
+/// The names of the commands for many hosts.
+const FLEET_COMMANDS: [&str; 3] = ["check", "mirror", "generate"];
+
+/// Whether argv asks for a command for many hosts: its name is the first
+/// argument, and the program is not started as `setkey`.
+fn is_fleet_command(program: &str, argv: &[OsString]) -> bool {
+    program != "setkey"
+        && argv
+            .get(1)
+            .and_then(|a| a.to_str())
+            .is_some_and(|a| FLEET_COMMANDS.contains(&a))
+}
+
+/// Parses and runs a command for many hosts.
+fn run_fleet(program: &str, argv: &[OsString]) -> i32 {
+    let args = match FleetArgs::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return 1;
+        }
+    };
+    match args.command {
+        FleetCommand::Check { a, b, json } => fleet::check(program, &a, &b, json),
+        FleetCommand::Mirror { file, local } => fleet::mirror(program, &file, local),
+        FleetCommand::Generate {
+            inventory,
+            out,
+            seed,
+            rekey,
+            new_spis,
+        } => fleet::generate(program, &inventory, &out, seed, rekey, new_spis),
+    }
+}
+
+/// The usage lines of the commands for many hosts.
+fn fleet_usage(program: &str) -> String {
+    let mut text = String::new();
+    for sub in FleetArgs::command().get_subcommands() {
+        let mut words = vec![sub.get_name().to_string()];
+        for arg in sub.get_arguments().filter(|a| !a.is_positional()) {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let value = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .filter(|_| arg.get_action().takes_values())
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            words.push(if arg.is_required_set() {
+                format!("--{long}{value}")
+            } else {
+                format!("[--{long}{value}]")
+            });
+        }
+        for arg in sub.get_positionals() {
+            let name = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .map_or_else(|| arg.get_id().to_string(), |n| n.to_string());
+            words.push(name);
+        }
+        text.push_str(&format!("       {program} {}\n", words.join(" ")));
+    }
+    text
+}
+// (end of the commands for many hosts)
+
 const USAGE: &str = "usage: setkey [-vrk] file ...
        setkey [-nvrk] -c
        setkey [-nvrk] -f filename
@@ -146,7 +288,8 @@ const USAGE: &str = "usage: setkey [-vrk] file ...
 /// The flag table: what `--help`, the usage text, the man page and the
 /// shell completions are made from.
 pub fn command() -> clap::Command {
-    Args::command()
+    use clap::Subcommand;
+    FleetCommand::augment_subcommands(Args::command()).disable_help_subcommand(true)
 }
 
 /// Runs rsetkey with the given arguments; returns the exit status.
@@ -158,13 +301,24 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             || "rsetkey".to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
+    if is_fleet_command(&program, &argv) {
+        return run_fleet(&program, &argv);
+    }
     let parsed = Args::command()
         .try_get_matches_from(&argv)
         .and_then(|m| Args::from_arg_matches(&m).map(|args| (last_mode(&m), args)));
     let (mode, args) = match parsed {
         Ok(parsed) => parsed,
-        // --help and --version: clap prints them on stdout
+        // --help and --version: clap prints them on stdout; rsetkey's
+        // --help lists the commands for many hosts too
         Err(e) if !e.use_stderr() => {
+            if e.kind() == clap::error::ErrorKind::DisplayHelp && program != "setkey" {
+                let help = command().render_long_help().to_string();
+                return match output::print(&help) {
+                    Ok(()) => 0,
+                    Err(e) => output::failure_status(&e),
+                };
+            }
             let _ = e.print();
             return 0;
         }
@@ -240,7 +394,7 @@ fn usage(program: &str) -> i32 {
     let long_options = if program == "setkey" {
         String::new()
     } else {
-        long_options_usage(program)
+        long_options_usage(program) + &fleet_usage(program)
     };
     let text = format!(
         "{}\n{}{}",

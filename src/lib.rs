@@ -33,6 +33,7 @@ pub mod atomic;
 pub mod cli;
 pub mod codec;
 pub mod dump;
+pub mod fleet;
 pub mod ir;
 pub mod lint;
 pub mod mode;

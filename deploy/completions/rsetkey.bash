@@ -16,6 +16,15 @@ _rsetkey() {
             ",$1")
                 cmd="rsetkey"
                 ;;
+            rsetkey,check)
+                cmd="rsetkey__subcmd__check"
+                ;;
+            rsetkey,generate)
+                cmd="rsetkey__subcmd__generate"
+                ;;
+            rsetkey,mirror)
+                cmd="rsetkey__subcmd__mirror"
+                ;;
             *)
                 ;;
         esac
@@ -23,7 +32,7 @@ _rsetkey() {
 
     case "${cmd}" in
         rsetkey)
-            opts="-f -c -D -F -x -h -V -P -a -p -N -l -n -r -k -v -H -d --help --version --no-keys --strict --atomic --backend --show-keys --no-lint --no-warn-permissions"
+            opts="-f -c -D -F -x -h -V -P -a -p -N -l -n -r -k -v -H -d --help --version --no-keys --strict --atomic --backend --show-keys --no-lint --no-warn-permissions check mirror generate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +44,60 @@ _rsetkey() {
                     ;;
                 --backend)
                     COMPREPLY=($(compgen -W "auto pfkey xfrm" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rsetkey__subcmd__check)
+            opts="--json"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rsetkey__subcmd__generate)
+            opts="--out --seed --rekey --new-spis"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rsetkey__subcmd__mirror)
+            opts="--local"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --local)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

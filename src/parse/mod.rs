@@ -221,6 +221,13 @@ fn secret_ranges(source: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
+/// The byte ranges of key material in a script that parsed, for
+/// diagnostics about its statements that show the script (`rsetkey
+/// check`): quotes and the `0x` prefix stay visible.
+pub fn key_ranges(source: &str) -> Vec<(usize, usize)> {
+    secret_ranges(source)
+}
+
 /// The longest `0x` literal a diagnostic shows: longer ones are masked
 /// in a statement that failed to parse, because they may be keys (the
 /// shortest key setkey takes in hex, 64-bit DES, is 16 digits; SPIs and
