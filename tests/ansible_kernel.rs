@@ -7,10 +7,12 @@
 //! pings over every link and only AH over ESP on the wire.  The guest's side
 //! is `tests/harness/ansible-rollout`.
 //!
-//! The scripts come from `rsetkey generate` where the binary has it, else
-//! they are written here in the form generate writes (one
+//! The scripts come from `rsetkey generate` (and `rsetkey check` must find
+//! the ends of every link in agreement) where the binary has that command,
+//! else they are written here in the form generate writes (one
 //! `#!/usr/sbin/rsetkey -f` script per host, AH+ESP transport mode between
-//! the hub and each spoke).
+//! the hub and each spoke), so that the test can check the harness with
+//! another setkey-compatible binary (`RSETKEY_KERNEL_TOOL`).
 //!
 //! Needs the test kernel and Ansible: skipped on purpose with
 //! `RSETKEY_SKIP_KERNEL_TESTS=1` or `RSETKEY_SKIP_ANSIBLE_TESTS=1`.
@@ -133,7 +135,24 @@ fn host_scripts(work: &Path, dir: &Path) -> &'static str {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    "rsetkey generate"
+    // the two ends of every link agree before anything is rolled out
+    for (spoke, _) in SPOKES {
+        let out = Command::new(rsetkey())
+            .arg("check")
+            .arg(dir.join(format!("{}.conf", HUB.0)))
+            .arg(dir.join(format!("{spoke}.conf")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rsetkey check {} {spoke}: {:?}\n{}{}",
+            HUB.0,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    "rsetkey generate (rsetkey check: the ends of every link agree)"
 }
 
 /// What differs between two loads of the same script: the lines of times,
