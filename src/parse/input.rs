@@ -94,6 +94,8 @@ struct Position {
     statement: usize,
     /// The line the current statement starts on.
     statement_line: u64,
+    /// Whether the current statement's first non-blank byte was seen.
+    started: bool,
 }
 
 impl Position {
@@ -103,6 +105,7 @@ impl Position {
             column: 0,
             statement: 0,
             statement_line: 1,
+            started: false,
         }
     }
 
@@ -110,8 +113,9 @@ impl Position {
     fn advance(&mut self, bytes: &[u8]) -> Result<(), InputError> {
         for &b in bytes {
             self.column += 1;
-            if self.statement == 0 && !b.is_ascii_whitespace() {
+            if !self.started && !b.is_ascii_whitespace() {
                 self.statement_line = self.line;
+                self.started = true;
             }
             self.statement += 1;
             match b {
@@ -125,7 +129,10 @@ impl Position {
                     self.line += 1;
                     self.column = 0;
                 }
-                b';' => self.statement = 0,
+                b';' => {
+                    self.statement = 0;
+                    self.started = false;
+                }
                 _ => {}
             }
             if self.statement > MAX_STATEMENT {
@@ -394,6 +401,19 @@ mod tests {
                     column: 3
                 }
             ),
+            "{e:?}"
+        );
+    }
+
+    /// The line named is the one the statement's text starts on, past the
+    /// blanks and newlines after the `;` before it.
+    #[test]
+    fn a_statement_too_long_is_named_by_the_line_it_starts_on() {
+        let mut text = b"flush;\n\n  ".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_STATEMENT));
+        let e = read_script(&text[..]).unwrap_err();
+        assert!(
+            matches!(e, InputError::StatementTooLong { line: 3 }),
             "{e:?}"
         );
     }
