@@ -5,21 +5,21 @@
 //! for IPv4-compatible addresses (`::1.2.3.4` vs `::102:304`), so IPv6 text
 //! is produced here by glibc's algorithm.
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use super::text::{Sink, push_hex, push_ipv4, push_u64};
+
 /// Appends the address of `addr` as glibc prints it (no port).
-pub fn push_ip(out: &mut String, addr: &SocketAddr) {
+pub fn push_ip(out: &mut (impl Sink + ?Sized), addr: &SocketAddr) {
     match addr {
-        SocketAddr::V4(a) => {
-            let _ = write!(out, "{}", a.ip());
-        }
+        SocketAddr::V4(a) => push_ipv4(out, a.ip()),
         SocketAddr::V6(a) => {
             push_ipv6(out, a.ip());
             // getnameinfo appends the scope; Linux always reports 0 there.
             // The numeric form is used since interface names are host state.
             if a.scope_id() != 0 {
-                let _ = write!(out, "%{}", a.scope_id());
+                out.put_byte(b'%');
+                push_u64(out, u64::from(a.scope_id()));
             }
         }
     }
@@ -48,7 +48,7 @@ pub fn ip_text(ip: &IpAddr) -> String {
 /// (the first on ties); a `::`-prefixed address whose zero run covers exactly
 /// the first six groups, or `::ffff:` followed by 32 bits, ends in a dotted
 /// quad.
-pub fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
+pub fn push_ipv6(out: &mut (impl Sink + ?Sized), ip: &Ipv6Addr) {
     let words = ip.segments();
     // Longest run of zero words, first one on ties.
     let (mut best_base, mut best_len) = (None::<usize>, 0usize);
@@ -74,25 +74,25 @@ pub fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
     for (i, w) in words.iter().enumerate() {
         if in_run(i) {
             if Some(i) == best_base {
-                out.push(':');
+                out.put_byte(b':');
             }
             continue;
         }
         if i != 0 {
-            out.push(':');
+            out.put_byte(b':');
         }
         let embedded_v4 = i == 6
             && best_base == Some(0)
             && (best_len == 6 || (best_len == 5 && words[5] == 0xffff));
         if embedded_v4 {
             let o = ip.octets();
-            let _ = write!(out, "{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+            push_ipv4(out, &std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
             return;
         }
-        let _ = write!(out, "{w:x}");
+        push_hex(out, u64::from(*w));
     }
     if best_base.is_some_and(|b| b + best_len == 8) {
-        out.push(':');
+        out.put_byte(b':');
     }
 }
 
@@ -123,6 +123,56 @@ mod tests {
         assert_eq!(v6("1:0:0:2:0:0:0:4"), "1:0:0:2::4");
         assert_eq!(v6("fe80::"), "fe80::");
         assert_eq!(v6("2001:DB8::FFFF"), "2001:db8::ffff");
+    }
+
+    unsafe extern "C" {
+        /// POSIX `inet_ntop` (the libc crate does not declare it).
+        fn inet_ntop(
+            af: libc::c_int,
+            src: *const libc::c_void,
+            dst: *mut libc::c_char,
+            size: libc::socklen_t,
+        ) -> *const libc::c_char;
+    }
+
+    /// The C library's own text of an IPv6 address.
+    fn inet_ntop6(ip: &Ipv6Addr) -> String {
+        let octets = ip.octets();
+        let mut text = [0 as libc::c_char; 64];
+        // SAFETY: inet_ntop reads the 16 bytes of `octets` and writes at most
+        // `text.len()` bytes, NUL included, into `text`; both outlive the call.
+        let p = unsafe {
+            inet_ntop(
+                libc::AF_INET6,
+                octets.as_ptr().cast(),
+                text.as_mut_ptr(),
+                text.len() as libc::socklen_t,
+            )
+        };
+        assert!(!p.is_null());
+        // SAFETY: on success inet_ntop wrote a NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(text.as_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    proptest::proptest! {
+        /// Addresses with long zero runs are the interesting ones: groups
+        /// are drawn from a few values, zero most often.
+        #[test]
+        fn ipv6_text_is_the_c_librarys(words in proptest::array::uniform8(
+            proptest::prop_oneof![
+                4 => proptest::strategy::Just(0u16),
+                1 => proptest::strategy::Just(0xffff),
+                2 => proptest::num::u16::ANY,
+            ]
+        )) {
+            let ip = Ipv6Addr::from(words);
+            let mut ours = Vec::new();
+            push_ipv6(&mut ours, &ip);
+            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), inet_ntop6(&ip));
+        }
     }
 
     #[test]

@@ -19,11 +19,17 @@ pub mod protocols;
 pub mod sa;
 pub mod script;
 pub mod short;
+pub mod text;
 pub mod time;
 
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 
 use crate::pfkey::wire::{Message, MessageType, sa_state};
+use time::TimeText;
+
+/// Capacity of the reused entry buffer beyond which it is given back.
+const SCRATCH_KEPT: usize = 64 * 1024;
 
 pub use protocols::Protocols;
 pub use time::Zone;
@@ -46,6 +52,11 @@ pub struct DumpOptions {
 const ENOENT: u8 = 2;
 
 /// A dump printer with its environment and the `-N` hidden-entry counter.
+///
+/// It keeps what a long dump would otherwise redo for every entry: one
+/// text buffer, reused, and the last time stamps it rendered (the entries
+/// of a table loaded at once share their creation second, and every SA of
+/// a dump prints the same `current:` time).
 #[derive(Debug, Clone)]
 pub struct Printer<'p> {
     /// Dump switches.
@@ -55,6 +66,10 @@ pub struct Printer<'p> {
     /// Time zone of time stamps.
     pub zone: Zone,
     hidden: u64,
+    /// The text of one entry, reused from entry to entry.
+    scratch: RefCell<Vec<u8>>,
+    /// The last time stamps rendered, most recent first.
+    times: Cell<[Option<(u64, TimeText)>; 2]>,
 }
 
 impl Printer<'static> {
@@ -72,41 +87,83 @@ impl<'p> Printer<'p> {
             protocols,
             zone,
             hidden: 0,
+            scratch: RefCell::new(Vec::with_capacity(1024)),
+            times: Cell::new([None, None]),
         }
+    }
+
+    /// setkey's `str_time` of `t` in this printer's zone, appended to `buf`.
+    pub(crate) fn push_time(&self, buf: &mut Vec<u8>, t: u64) {
+        let [first, second] = self.times.get();
+        let text = match (first, second) {
+            (Some((k, text)), _) if k == t => text,
+            (_, Some((k, text))) if k == t => {
+                self.times.set([second, first]);
+                text
+            }
+            _ => {
+                let text = TimeText::new(t, self.zone);
+                self.times.set([Some((t, text)), first]);
+                text
+            }
+        };
+        buf.extend_from_slice(text.as_bytes());
+    }
+
+    /// Renders with the reused buffer, then writes the text out at once.
+    fn emit(&self, out: &mut impl Write, render: impl FnOnce(&mut Vec<u8>)) -> std::io::Result<()> {
+        // A printer is not re-entered; should it be, a fresh buffer serves.
+        let mut fresh = Vec::new();
+        let mut guard = self.scratch.try_borrow_mut();
+        let buf = match guard.as_deref_mut() {
+            Ok(buf) => buf,
+            Err(_) => &mut fresh,
+        };
+        buf.clear();
+        render(buf);
+        let written = out.write_all(buf);
+        if buf.capacity() > SCRATCH_KEPT {
+            // one huge entry (a long security context) is not kept around
+            *buf = Vec::with_capacity(1024);
+        }
+        written
     }
 
     /// One SA block (SADB_DUMP entry or SADB_GET reply). Dead SAs are
     /// printed too; the `-a` filter belongs to [`Printer::reply`].
     pub fn sa(&self, out: &mut impl Write, msg: &Message, now: u64) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(512);
-        sa::render(&mut buf, msg, now, self);
-        out.write_all(&buf)
+        self.emit(out, |buf| sa::render(buf, msg, now, self))
     }
 
     /// One SP block, or nothing for a per-socket policy under `-N` (which
     /// is counted for the line printed after the last entry).
     pub fn policy(&mut self, out: &mut impl Write, msg: &Message, now: u64) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(512);
         // setkey restarts the count at the first entry of a dump.
         if msg.header.seq == 1 {
             self.hidden = 0;
         }
-        if self.opts.hide_socket_policies && policy::is_per_socket(msg) {
+        let hide = self.opts.hide_socket_policies && policy::is_per_socket(msg);
+        if hide {
             self.hidden += 1;
+        }
+        let hidden = if msg.header.seq == 0 {
+            std::mem::take(&mut self.hidden)
         } else {
-            policy::render(&mut buf, msg, now, self);
-        }
-        if msg.header.seq == 0 && self.hidden > 0 {
-            let n = self.hidden;
-            self.hidden = 0;
-            let what = if n == 1 {
-                "per-socket policy"
-            } else {
-                "per-socket policies"
-            };
-            buf.extend_from_slice(format!("{n} {what} not shown (filtered by -N)\n").as_bytes());
-        }
-        out.write_all(&buf)
+            0
+        };
+        self.emit(out, |buf| {
+            if !hide {
+                policy::render(buf, msg, now, self);
+            }
+            if hidden > 0 {
+                text::push_u64(buf, hidden);
+                buf.extend_from_slice(if hidden == 1 {
+                    b" per-socket policy not shown (filtered by -N)\n"
+                } else {
+                    b" per-socket policies not shown (filtered by -N)\n"
+                });
+            }
+        })
     }
 
     /// What setkey's reply printer shows for `msg`: an error line for
@@ -182,9 +239,8 @@ pub fn write_policy(
     if opts.hide_socket_policies && policy::is_per_socket(msg) {
         return Ok(());
     }
-    let mut buf = Vec::with_capacity(512);
-    policy::render(&mut buf, msg, now, &Printer::new(*opts));
-    out.write_all(&buf)
+    let printer = Printer::new(*opts);
+    printer.emit(out, |buf| policy::render(buf, msg, now, &printer))
 }
 
 /// setkey's reply printer with system defaults (see [`Printer::reply`];

@@ -1,12 +1,9 @@
 //! The SP block (`pfkey_spdump` in setkey, `ipsec_dump_policy` in libipsec).
 
-use std::fmt::Write as _;
-use std::io::Write as _;
-
 use super::Printer;
 use super::addr::push_ip;
 use super::sa::push_sec_ctx;
-use super::time::str_time;
+use super::text::push_u64;
 use crate::pfkey::wire::{
     AddressExt, AddressKind, IpsecRequestExt, LifetimeKind, Message, PolicyExt, ipsec,
 };
@@ -31,47 +28,55 @@ pub fn is_per_socket(msg: &Message) -> bool {
 
 /// `/prefix` unless full length, then `[port]`/`[any]` unless the
 /// protocol carries no ports (ICMP, ICMPv6, MH, GRE).
-fn push_prefport(s: &mut String, a: &AddressExt, ulp: u8) {
+fn push_prefport(s: &mut Vec<u8>, a: &AddressExt, ulp: u8) {
     let full = if a.addr.is_ipv4() { 32 } else { 128 };
     if a.prefixlen != full {
-        let _ = write!(s, "/{}", a.prefixlen);
+        s.push(b'/');
+        push_u64(s, u64::from(a.prefixlen));
     }
     match ulp {
         PROTO_ICMP | PROTO_ICMPV6 | PROTO_MH | PROTO_GRE => {}
-        _ if a.addr.port() == 0 => s.push_str("[any]"),
-        _ => {
-            let _ = write!(s, "[{}]", a.addr.port());
-        }
+        _ if a.addr.port() == 0 => s.extend_from_slice(b"[any]"),
+        _ => push_bracketed(s, a.addr.port()),
     }
 }
 
+/// `[port]`.
+fn push_bracketed(s: &mut Vec<u8>, port: u16) {
+    s.push(b'[');
+    push_u64(s, u64::from(port));
+    s.push(b']');
+}
+
 /// The selector line (without its newline).
-fn push_selectors(s: &mut String, src: &AddressExt, dst: &AddressExt, p: &Printer<'_>) -> bool {
+fn push_selectors(s: &mut Vec<u8>, src: &AddressExt, dst: &AddressExt, p: &Printer<'_>) -> bool {
     let ulp = src.proto;
     push_ip(s, &src.addr);
     push_prefport(s, src, ulp);
-    s.push(' ');
+    s.push(b' ');
     push_ip(s, &dst.addr);
     push_prefport(s, dst, ulp);
-    s.push(' ');
+    s.push(b' ');
     if src.proto != dst.proto {
-        s.push_str("upper layer protocol mismatched.\n");
+        s.extend_from_slice(b"upper layer protocol mismatched.\n");
         return false;
     }
     match p.protocols.name(ulp) {
-        Some(name) => s.push_str(name),
-        None => {
-            let _ = write!(s, "{ulp}");
-        }
+        Some(name) => s.extend_from_slice(name.as_bytes()),
+        None => push_u64(s, u64::from(ulp)),
     }
     let (sport, dport) = (src.addr.port(), dst.addr.port());
     if sport != 0 || dport != 0 {
         match ulp {
             PROTO_ICMP | PROTO_ICMPV6 | PROTO_MH => {
-                let _ = write!(s, " {sport},{dport}");
+                s.push(b' ');
+                push_u64(s, u64::from(sport));
+                s.push(b',');
+                push_u64(s, u64::from(dport));
             }
             PROTO_GRE => {
-                let _ = write!(s, " {}", (u32::from(sport) << 16) | u32::from(dport));
+                s.push(b' ');
+                push_u64(s, u64::from((u32::from(sport) << 16) | u32::from(dport)));
             }
             _ => {}
         }
@@ -81,6 +86,26 @@ fn push_selectors(s: &mut String, src: &AddressExt, dst: &AddressExt, p: &Printe
 
 /// libipsec's policy text, or its error text (`Invalid direction`, ...).
 pub fn policy_string(pol: &PolicyExt, show_ports: bool) -> Result<String, &'static str> {
+    let mut s = Vec::new();
+    push_policy(&mut s, pol, show_ports)?;
+    Ok(s.into_iter().map(char::from).collect())
+}
+
+/// [`policy_string`] appended to `s`; on an error nothing is appended.
+fn push_policy(s: &mut Vec<u8>, pol: &PolicyExt, show_ports: bool) -> Result<(), &'static str> {
+    let start = s.len();
+    let result = push_policy_parts(s, pol, show_ports);
+    if result.is_err() {
+        s.truncate(start);
+    }
+    result
+}
+
+fn push_policy_parts(
+    s: &mut Vec<u8>,
+    pol: &PolicyExt,
+    show_ports: bool,
+) -> Result<(), &'static str> {
     let dir = match pol.dir {
         0 => "any",
         1 => "in",
@@ -98,7 +123,7 @@ pub fn policy_string(pol: &PolicyExt, show_ports: bool) -> Result<String, &'stat
         4 => "bypass",
         _ => return Err("Invalid security policy"),
     };
-    let mut s = String::from(dir);
+    s.extend_from_slice(dir.as_bytes());
     let p = pol.priority;
     if p != 0 {
         let (base, name) = if p < (ipsec::PRIORITY_DEFAULT / 4) * 3 {
@@ -112,26 +137,31 @@ pub fn policy_string(pol: &PolicyExt, show_ports: bool) -> Result<String, &'stat
         // flip: p = def − 10 prints as `def + 10`.
         let off = p.wrapping_sub(base) as i32;
         let v = -i64::from(off);
-        let _ = write!(s, " prio {name}");
+        s.extend_from_slice(b" prio ");
+        s.extend_from_slice(name.as_bytes());
         if v != 0 {
-            let sign = if v > 0 { '+' } else { '-' };
-            let _ = write!(s, " {sign} {}", v.unsigned_abs());
+            s.extend_from_slice(if v > 0 { b" + " } else { b" - " });
+            push_u64(s, v.unsigned_abs());
         }
     }
-    s.push(' ');
-    s.push_str(kind);
+    s.push(b' ');
+    s.extend_from_slice(kind.as_bytes());
     if pol.policy_type != ipsec::POLICY_IPSEC {
-        return Ok(s);
+        return Ok(());
     }
     for req in &pol.requests {
-        s.push_str("\n\t");
-        push_request(&mut s, req, show_ports)?;
+        s.extend_from_slice(b"\n\t");
+        push_request(s, req, show_ports)?;
     }
-    Ok(s)
+    Ok(())
 }
 
 /// One `proto/mode/addrs/level[:reqid]` request.
-fn push_request(s: &mut String, r: &IpsecRequestExt, show_ports: bool) -> Result<(), &'static str> {
+fn push_request(
+    s: &mut Vec<u8>,
+    r: &IpsecRequestExt,
+    show_ports: bool,
+) -> Result<(), &'static str> {
     let proto = match r.proto {
         50 => "esp",
         51 => "ah",
@@ -144,18 +174,6 @@ fn push_request(s: &mut String, r: &IpsecRequestExt, show_ports: bool) -> Result
         2 => "tunnel",
         _ => return Err("Invalid ipsec mode"),
     };
-    let mut addrs = String::new();
-    if let Some((a, b)) = &r.endpoints {
-        push_ip(&mut addrs, a);
-        if show_ports {
-            let _ = write!(addrs, "[{}]", a.port());
-        }
-        addrs.push('-');
-        push_ip(&mut addrs, b);
-        if show_ports {
-            let _ = write!(addrs, "[{}]", b.port());
-        }
-    }
     let level = match r.level {
         0 => "default",
         1 => "use",
@@ -163,70 +181,83 @@ fn push_request(s: &mut String, r: &IpsecRequestExt, show_ports: bool) -> Result
         3 => "unique",
         _ => return Err("Invalid ipsec level"),
     };
-    let _ = write!(s, "{proto}/{mode}/{addrs}/{level}");
+    s.extend_from_slice(proto.as_bytes());
+    s.push(b'/');
+    s.extend_from_slice(mode.as_bytes());
+    s.push(b'/');
+    if let Some((a, b)) = &r.endpoints {
+        push_ip(s, a);
+        if show_ports {
+            push_bracketed(s, a.port());
+        }
+        s.push(b'-');
+        push_ip(s, b);
+        if show_ports {
+            push_bracketed(s, b.port());
+        }
+    }
+    s.push(b'/');
+    s.extend_from_slice(level.as_bytes());
     if r.reqid != 0 {
-        let ch = if r.reqid > ipsec::MANUAL_REQID_MAX {
-            '#'
+        s.push(if r.reqid > ipsec::MANUAL_REQID_MAX {
+            b'#'
         } else {
-            ':'
-        };
-        let _ = write!(s, "{ch}{}", r.reqid);
+            b':'
+        });
+        push_u64(s, u64::from(r.reqid));
     }
     Ok(())
 }
 
 /// Renders one SP block into `buf`.
 pub fn render(buf: &mut Vec<u8>, msg: &Message, _now: u64, p: &Printer<'_>) {
-    let mut s = String::new();
     let src = msg.address(AddressKind::Src);
     let dst = msg.address(AddressKind::Dst);
     match (src, dst) {
         (Some(src), Some(dst)) if !is_per_socket(msg) => {
-            if !push_selectors(&mut s, src, dst, p) {
-                buf.extend_from_slice(s.as_bytes());
+            if !push_selectors(buf, src, dst, p) {
                 return;
             }
         }
-        _ => s.push_str("(per-socket policy) "),
+        _ => buf.extend_from_slice(b"(per-socket policy) "),
     }
     let Some(pol) = msg.policy() else {
-        s.push_str("no X_POLICY extension.\n");
-        buf.extend_from_slice(s.as_bytes());
+        buf.extend_from_slice(b"no X_POLICY extension.\n");
         return;
     };
-    match policy_string(pol, p.opts.show_ports) {
-        Ok(text) => {
-            let _ = writeln!(s, "\n\t{text}");
-        }
-        Err(e) => {
-            let _ = writeln!(s, "\n\tPolicy:[{e}]");
-        }
+    buf.extend_from_slice(b"\n\t");
+    if let Err(e) = push_policy(buf, pol, p.opts.show_ports) {
+        buf.extend_from_slice(b"Policy:[");
+        buf.extend_from_slice(e.as_bytes());
+        buf.push(b']');
     }
-    let zone = p.zone;
+    buf.push(b'\n');
     if let Some(cur) = msg.lifetime(LifetimeKind::Current) {
-        let _ = writeln!(
-            s,
-            "\tcreated: {}  lastused: {}",
-            str_time(cur.addtime, zone),
-            str_time(cur.usetime, zone)
-        );
+        buf.extend_from_slice(b"\tcreated: ");
+        p.push_time(buf, cur.addtime);
+        buf.extend_from_slice(b"  lastused: ");
+        p.push_time(buf, cur.usetime);
+        buf.push(b'\n');
     }
     if let Some(hard) = msg.lifetime(LifetimeKind::Hard) {
-        let _ = writeln!(
-            s,
-            "\tlifetime: {}(s) validtime: {}(s)",
-            hard.addtime, hard.usetime
-        );
+        buf.extend_from_slice(b"\tlifetime: ");
+        push_u64(buf, hard.addtime);
+        buf.extend_from_slice(b"(s) validtime: ");
+        push_u64(buf, hard.usetime);
+        buf.extend_from_slice(b"(s)\n");
     }
-    buf.extend_from_slice(s.as_bytes());
     if let Some(ctx) = msg.sec_ctx() {
         push_sec_ctx(buf, ctx);
     }
-    let _ = write!(
-        buf,
-        "\tspid={} seq={} pid={}\n\trefcnt={}\n",
-        pol.id, msg.header.seq, msg.header.pid, msg.header.reserved
-    );
+    buf.extend_from_slice(b"\tspid=");
+    push_u64(buf, u64::from(pol.id));
+    buf.extend_from_slice(b" seq=");
+    push_u64(buf, u64::from(msg.header.seq));
+    buf.extend_from_slice(b" pid=");
+    push_u64(buf, u64::from(msg.header.pid));
+    buf.extend_from_slice(b"\n\trefcnt=");
+    push_u64(buf, u64::from(msg.header.reserved));
+    buf.push(b'\n');
 }
 
 #[cfg(test)]

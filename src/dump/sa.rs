@@ -1,10 +1,8 @@
 //! The SA block (`pfkey_sadump` in setkey).
 
-use std::io::Write as _;
-
 use super::Printer;
 use super::addr::push_ip;
-use super::time::str_time;
+use super::text::{push_hex_byte, push_hex_padded, push_u64, push_u64_as_f64};
 use crate::algorithms::{self, Kind};
 use crate::pfkey::wire::{
     AddressKind, KeyKind, LifetimeExt, LifetimeKind, Message, NatTPortKind, SATYPE_ESP,
@@ -38,51 +36,46 @@ fn calg_name(id: u8) -> Option<&'static str> {
 
 /// setkey's `GETMSGSTR`: table name or number, always followed by a space.
 fn table(buf: &mut Vec<u8>, names: &[&str], v: u8) {
-    match names.get(usize::from(v)) {
-        Some(name) => {
-            let _ = write!(buf, "{name} ");
-        }
-        None => {
-            let _ = write!(buf, "{v} ");
-        }
-    }
+    named(buf, names.get(usize::from(v)).copied(), v);
 }
 
 /// setkey's `GETMSGV2S`: value lookup, name or number, then a space.
 fn named(buf: &mut Vec<u8>, name: Option<&str>, v: u8) {
     match name {
-        Some(name) => {
-            let _ = write!(buf, "{name} ");
-        }
-        None => {
-            let _ = write!(buf, "{v} ");
-        }
+        Some(name) => buf.extend_from_slice(name.as_bytes()),
+        None => push_u64(buf, u64::from(v)),
     }
+    buf.push(b' ');
 }
 
 /// `ipsec_hexdump`: bytes in groups of 4 each led by a space, a newline
 /// before every 32nd byte. No trailing newline.
 pub fn push_hex(buf: &mut Vec<u8>, bytes: &[u8]) {
-    for (i, b) in bytes.iter().enumerate() {
+    push_hex_of(buf, bytes.iter().copied());
+}
+
+/// [`push_hex`] of bytes as they come.
+fn push_hex_of(buf: &mut Vec<u8>, bytes: impl Iterator<Item = u8>) {
+    for (i, b) in bytes.enumerate() {
         if i > 0 && i % 32 == 0 {
             buf.push(b'\n');
         }
         if i % 4 == 0 {
             buf.push(b' ');
         }
-        let _ = write!(buf, "{b:02x}");
+        push_hex_byte(buf, b);
     }
 }
 
 /// The security context lines shared by SA and SP blocks.
 pub fn push_sec_ctx(buf: &mut Vec<u8>, ctx: &SecCtxExt) {
-    let _ = write!(
-        buf,
-        "\tsecurity context doi: {}\n\tsecurity context algorithm: {}\n\tsecurity context length: {}\n\tsecurity context: ",
-        ctx.doi,
-        ctx.alg,
-        ctx.context.len()
-    );
+    buf.extend_from_slice(b"\tsecurity context doi: ");
+    push_u64(buf, u64::from(ctx.doi));
+    buf.extend_from_slice(b"\n\tsecurity context algorithm: ");
+    push_u64(buf, u64::from(ctx.alg));
+    buf.extend_from_slice(b"\n\tsecurity context length: ");
+    push_u64(buf, ctx.context.len() as u64);
+    buf.extend_from_slice(b"\n\tsecurity context: ");
     // Printed with %s: the string stops at its first NUL.
     let end = ctx
         .context
@@ -95,7 +88,6 @@ pub fn push_sec_ctx(buf: &mut Vec<u8>, ctx: &SecCtxExt) {
 
 /// Renders one SA block into `buf`.
 pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
-    let zone = p.zone;
     let nat_t = msg.nat_t_type().is_some_and(|t| t != 0);
 
     // Line 1: addresses, with -p ports and NAT-T ports.
@@ -103,15 +95,13 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
         let Some(a) = msg.address(kind) else {
             return false;
         };
-        let mut s = String::new();
-        push_ip(&mut s, &a.addr);
+        push_ip(buf, &a.addr);
         if p.opts.show_ports {
-            s.push_str(&format!("[{}]", a.addr.port()));
+            push_bracketed(buf, u64::from(a.addr.port()));
         }
         if nat_t && let Some(port) = msg.nat_t_port(port_kind) {
-            s.push_str(&format!("[{port}]"));
+            push_bracketed(buf, u64::from(port));
         }
-        buf.extend_from_slice(s.as_bytes());
         true
     };
     if !address(buf, AddressKind::Src, NatTPortKind::Src) {
@@ -146,11 +136,11 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
     }
     buf.extend_from_slice(b"mode=");
     table(buf, &MODES, sa2.mode);
-    let _ = writeln!(
-        buf,
-        "spi={}(0x{:08x}) reqid={}(0x{:08x})",
-        sa.spi, sa.spi, sa2.reqid, sa2.reqid
-    );
+    buf.extend_from_slice(b"spi=");
+    push_dec_hex(buf, sa.spi);
+    buf.extend_from_slice(b" reqid=");
+    push_dec_hex(buf, sa2.reqid);
+    buf.push(b'\n');
 
     // Keys. The IPComp line deliberately has no newline (setkey's quirk).
     if satype == SATYPE_IPCOMP {
@@ -172,11 +162,13 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
     }
 
     // Line 5.
-    let _ = write!(
-        buf,
-        "\tseq=0x{:08x} replay={} flags=0x{:08x} state=",
-        sa2.sequence, sa.replay, sa.flags
-    );
+    buf.extend_from_slice(b"\tseq=0x");
+    push_hex_padded(buf, u64::from(sa2.sequence), 8);
+    buf.extend_from_slice(b" replay=");
+    push_u64(buf, u64::from(sa.replay));
+    buf.extend_from_slice(b" flags=0x");
+    push_hex_padded(buf, u64::from(sa.flags), 8);
+    buf.extend_from_slice(b" state=");
     table(buf, &STATES, sa.state);
     buf.push(b'\n');
 
@@ -191,40 +183,64 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
         } else {
             now.wrapping_sub(cur.addtime)
         };
-        let _ = write!(
-            buf,
-            "\tcreated: {}\tcurrent: {}\n\tdiff: {}(s)\thard: {}(s)\tsoft: {}(s)\n\tlast: {}\thard: {}(s)\tsoft: {}(s)\n",
-            str_time(cur.addtime, zone),
-            str_time(now, zone),
-            diff,
-            hard.addtime,
-            soft.addtime,
-            str_time(cur.usetime, zone),
-            hard.usetime,
-            soft.usetime,
-        );
+        buf.extend_from_slice(b"\tcreated: ");
+        p.push_time(buf, cur.addtime);
+        buf.extend_from_slice(b"\tcurrent: ");
+        p.push_time(buf, now);
+        buf.extend_from_slice(b"\n\tdiff: ");
+        push_u64(buf, diff);
+        buf.extend_from_slice(b"(s)\thard: ");
+        push_u64(buf, hard.addtime);
+        buf.extend_from_slice(b"(s)\tsoft: ");
+        push_u64(buf, soft.addtime);
+        buf.extend_from_slice(b"(s)\n\tlast: ");
+        p.push_time(buf, cur.usetime);
+        buf.extend_from_slice(b"\thard: ");
+        push_u64(buf, hard.usetime);
+        buf.extend_from_slice(b"(s)\tsoft: ");
+        push_u64(buf, soft.usetime);
         // Byte counts go through a double printed with %.0f.
-        let _ = writeln!(
-            buf,
-            "\tcurrent: {:.0}(bytes)\thard: {:.0}(bytes)\tsoft: {:.0}(bytes)",
-            cur.bytes as f64, hard.bytes as f64, soft.bytes as f64
-        );
-        let _ = writeln!(
-            buf,
-            "\tallocated: {}\thard: {}\tsoft: {}",
-            cur.allocations, hard.allocations, soft.allocations
-        );
+        buf.extend_from_slice(b"(s)\n\tcurrent: ");
+        push_u64_as_f64(buf, cur.bytes);
+        buf.extend_from_slice(b"(bytes)\thard: ");
+        push_u64_as_f64(buf, hard.bytes);
+        buf.extend_from_slice(b"(bytes)\tsoft: ");
+        push_u64_as_f64(buf, soft.bytes);
+        buf.extend_from_slice(b"(bytes)\n\tallocated: ");
+        push_u64(buf, u64::from(cur.allocations));
+        buf.extend_from_slice(b"\thard: ");
+        push_u64(buf, u64::from(hard.allocations));
+        buf.extend_from_slice(b"\tsoft: ");
+        push_u64(buf, u64::from(soft.allocations));
+        buf.push(b'\n');
     }
 
     if let Some(ctx) = msg.sec_ctx() {
         push_sec_ctx(buf, ctx);
     }
 
-    let _ = writeln!(
-        buf,
-        "\tsadb_seq={} pid={} refcnt={}",
-        msg.header.seq, msg.header.pid, msg.header.reserved
-    );
+    buf.extend_from_slice(b"\tsadb_seq=");
+    push_u64(buf, u64::from(msg.header.seq));
+    buf.extend_from_slice(b" pid=");
+    push_u64(buf, u64::from(msg.header.pid));
+    buf.extend_from_slice(b" refcnt=");
+    push_u64(buf, u64::from(msg.header.reserved));
+    buf.push(b'\n');
+}
+
+/// `[n]`.
+fn push_bracketed(buf: &mut Vec<u8>, n: u64) {
+    buf.push(b'[');
+    push_u64(buf, n);
+    buf.push(b']');
+}
+
+/// `n(0x%08x)`: a number in decimal, then in hex.
+fn push_dec_hex(buf: &mut Vec<u8>, n: u32) {
+    push_u64(buf, u64::from(n));
+    buf.extend_from_slice(b"(0x");
+    push_hex_padded(buf, u64::from(n), 8);
+    buf.push(b')');
 }
 
 /// Key bytes as setkey dumps them: `bits / 8` bytes (integer division).
@@ -234,14 +250,15 @@ fn push_key(buf: &mut Vec<u8>, bits: u16, key: &[u8], hide: bool) {
     let n = (usize::from(bits) / 8).min(key.len());
     if hide {
         let start = buf.len();
-        push_hex(buf, &vec![0; n]);
+        // zeros in the layout of the key: the key's bytes never get here
+        push_hex_of(buf, std::iter::repeat_n(0, n));
         for b in &mut buf[start..] {
             if b.is_ascii_hexdigit() {
                 *b = b'*';
             }
         }
     } else {
-        push_hex(buf, &key[..n]);
+        push_hex(buf, key.get(..n).unwrap_or_default());
     }
 }
 

@@ -5,6 +5,8 @@
 //! needs `unsafe`); [`Zone::Utc`] and [`Zone::Fixed`] compute the calendar
 //! in Rust so tests do not depend on the process environment.
 
+use super::text::{ArrayText, Sink};
+
 /// Which clock offset to render times in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Zone {
@@ -114,31 +116,87 @@ pub fn local_offset(t: i64) -> i64 {
 /// than 4 digits lose their tail); `????????????????????` when the C library
 /// could not represent the time.
 pub fn str_time(t: u64, zone: Zone) -> String {
-    if t == 0 {
-        return " ".repeat(20);
+    let text = TimeText::new(t, zone);
+    text.as_bytes().iter().map(|&b| char::from(b)).collect()
+}
+
+/// The text of [`str_time`] in a fixed buffer: at most 20 ASCII bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeText {
+    bytes: [u8; 20],
+    len: u8,
+}
+
+impl TimeText {
+    /// [`str_time`]'s text for `t`, without an allocation or `core::fmt`.
+    pub fn new(t: u64, zone: Zone) -> TimeText {
+        if t == 0 {
+            return TimeText {
+                bytes: [b' '; 20],
+                len: 20,
+            };
+        }
+        // time_t is signed: C's conversion of the kernel's u64 wraps.
+        let t = t as i64;
+        let tm = match zone {
+            Zone::Local => local_tm(t),
+            Zone::Utc => utc_tm(t, 0),
+            Zone::Fixed(off) => utc_tm(t, i64::from(off)),
+        };
+        // glibc fails when tm_year (year − 1900) leaves int, and asctime when
+        // the year itself would overflow.
+        let tm = tm.filter(|tm| {
+            i32::try_from(tm.year - 1900).is_ok() && i32::try_from(tm.year).is_ok() && tm.mon < 12
+        });
+        let Some(tm) = tm else {
+            return TimeText {
+                bytes: [b'?'; 20],
+                len: 20,
+            };
+        };
+        // "Mmm dd hh:mm:ss yyyy\n" (asctime's "%.3s%3d %.2d:%.2d:%.2d %d\n"
+        // after the weekday); setkey copies 20 bytes and prints them with
+        // %s: ctime's text ends with "\n\0", so a shorter text stops at
+        // its NUL.
+        let mut full = ArrayText::<48>::default();
+        full.put(MONTHS[tm.mon as usize].as_bytes());
+        let two = |full: &mut ArrayText<48>, v: u32, pad: u8| {
+            full.put_byte(if v >= 10 {
+                b'0' + (v / 10 % 10) as u8
+            } else {
+                pad
+            });
+            full.put_byte(b'0' + (v % 10) as u8);
+        };
+        full.put_byte(b' ');
+        if tm.mday >= 100 {
+            super::text::push_u64(&mut full, u64::from(tm.mday));
+        } else {
+            two(&mut full, tm.mday, b' ');
+        }
+        full.put_byte(b' ');
+        two(&mut full, tm.hour, b'0');
+        full.put_byte(b':');
+        two(&mut full, tm.min, b'0');
+        full.put_byte(b':');
+        two(&mut full, tm.sec, b'0');
+        full.put_byte(b' ');
+        super::text::push_i64(&mut full, tm.year);
+        full.put_byte(b'\n');
+        let full = full.as_bytes();
+        let mut bytes = [0u8; 20];
+        let len = full.len().min(20);
+        bytes[..len].copy_from_slice(&full[..len]);
+        TimeText {
+            bytes,
+            len: len as u8,
+        }
     }
-    // time_t is signed: C's conversion of the kernel's u64 wraps.
-    let t = t as i64;
-    let tm = match zone {
-        Zone::Local => local_tm(t),
-        Zone::Utc => utc_tm(t, 0),
-        Zone::Fixed(off) => utc_tm(t, i64::from(off)),
-    };
-    // glibc fails when tm_year (year − 1900) leaves int, and asctime when
-    // the year itself would overflow.
-    let tm = tm.filter(|tm| {
-        i32::try_from(tm.year - 1900).is_ok() && i32::try_from(tm.year).is_ok() && tm.mon < 12
-    });
-    let Some(tm) = tm else {
-        return "?".repeat(20);
-    };
-    let full = format!(
-        "{}{:>3} {:02}:{:02}:{:02} {}\n",
-        MONTHS[tm.mon as usize], tm.mday, tm.hour, tm.min, tm.sec, tm.year
-    );
-    // setkey copies 20 bytes and prints them with %s; ctime's text ends with
-    // "\n\0", so a shorter text stops at its NUL.
-    full.chars().take(20).collect()
+
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +233,42 @@ mod tests {
         assert_eq!(str_time(u64::MAX / 2, Zone::Utc), "?".repeat(20));
         // u64::MAX is -1 as time_t: 1969
         assert_eq!(str_time(u64::MAX, Zone::Utc), "Dec 31 23:59:59 1969");
+    }
+
+    /// The text as `core::fmt` writes it (the formatter before
+    /// [`TimeText`]), for the property test.
+    fn with_fmt(t: u64, zone: Zone) -> String {
+        if t == 0 {
+            return " ".repeat(20);
+        }
+        let t = t as i64;
+        let tm = match zone {
+            Zone::Local => local_tm(t),
+            Zone::Utc => utc_tm(t, 0),
+            Zone::Fixed(off) => utc_tm(t, i64::from(off)),
+        };
+        let tm = tm.filter(|tm| {
+            i32::try_from(tm.year - 1900).is_ok() && i32::try_from(tm.year).is_ok() && tm.mon < 12
+        });
+        let Some(tm) = tm else {
+            return "?".repeat(20);
+        };
+        let full = format!(
+            "{}{:>3} {:02}:{:02}:{:02} {}\n",
+            MONTHS[tm.mon as usize], tm.mday, tm.hour, tm.min, tm.sec, tm.year
+        );
+        full.chars().take(20).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn text_matches_fmt(t: u64, near in 0u64..20_000_000_000, off in -50_000i32..50_000) {
+            for t in [t, near] {
+                proptest::prop_assert_eq!(str_time(t, Zone::Utc), with_fmt(t, Zone::Utc));
+                proptest::prop_assert_eq!(str_time(t, Zone::Fixed(off)), with_fmt(t, Zone::Fixed(off)));
+                proptest::prop_assert_eq!(str_time(t, Zone::Local), with_fmt(t, Zone::Local));
+            }
+        }
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             return 1;
         }
     };
+    // Parsed: the text (keys and all) is wiped and given back now, so a
+    // large script is not held next to the lints' tables and the kernel
+    // requests of its run.
+    drop(source);
     advise(ctx, file, &name, &statements);
     if ctx.flags.no_action && ctx.flags.verbose {
         // What the script would do, one kernel operation per line.

@@ -94,6 +94,8 @@ struct Position {
     statement: usize,
     /// The line the current statement starts on.
     statement_line: u64,
+    /// Whether the current statement's first non-blank byte was seen.
+    started: bool,
 }
 
 impl Position {
@@ -103,6 +105,7 @@ impl Position {
             column: 0,
             statement: 0,
             statement_line: 1,
+            started: false,
         }
     }
 
@@ -110,8 +113,9 @@ impl Position {
     fn advance(&mut self, bytes: &[u8]) -> Result<(), InputError> {
         for &b in bytes {
             self.column += 1;
-            if self.statement == 0 && !b.is_ascii_whitespace() {
+            if !self.started && !b.is_ascii_whitespace() {
                 self.statement_line = self.line;
+                self.started = true;
             }
             self.statement += 1;
             match b {
@@ -125,7 +129,10 @@ impl Position {
                     self.line += 1;
                     self.column = 0;
                 }
-                b';' => self.statement = 0,
+                b';' => {
+                    self.statement = 0;
+                    self.started = false;
+                }
                 _ => {}
             }
             if self.statement > MAX_STATEMENT {
@@ -135,6 +142,38 @@ impl Position {
             }
         }
         Ok(())
+    }
+}
+
+/// The limits of [`Position::advance`] checked on the hot path: bytes
+/// since the last `;` only. Line and column are counted only when a limit
+/// is met, by [`Position`] over the text read so far (the error path).
+#[derive(Debug, Clone, Copy, Default)]
+struct Guard {
+    /// Bytes since the last `;` (or the start).
+    statement: usize,
+}
+
+impl Guard {
+    /// Whether `bytes` keep within the limits (no NUL, no statement longer
+    /// than [`MAX_STATEMENT`]); then accounts for them.
+    fn pass(&mut self, bytes: &[u8]) -> bool {
+        if bytes.contains(&0) {
+            return false;
+        }
+        let mut statement = self.statement;
+        for (i, part) in bytes.split(|&b| b == b';').enumerate() {
+            statement = if i == 0 {
+                statement + part.len()
+            } else {
+                part.len()
+            };
+            if statement > MAX_STATEMENT {
+                return false;
+            }
+        }
+        self.statement = statement;
+        true
     }
 }
 
@@ -158,10 +197,21 @@ pub fn read_script(reader: impl Read) -> Result<Zeroizing<String>, InputError> {
 }
 
 /// [`read_script`] with a script limit of `max_script` bytes.
-fn read_bounded(mut reader: impl Read, max_script: usize) -> Result<Zeroizing<String>, InputError> {
-    let mut buf = Zeroizing::new(Vec::with_capacity(64 * 1024));
+fn read_bounded(reader: impl Read, max_script: usize) -> Result<Zeroizing<String>, InputError> {
+    read_sized(reader, max_script, 64 * 1024)
+}
+
+/// [`read_bounded`] into a buffer of `capacity` bytes to start with: a
+/// file's size, so that the text is read into its final place and never
+/// copied to a bigger one (which would hold it twice while it moves).
+fn read_sized(
+    mut reader: impl Read,
+    max_script: usize,
+    capacity: usize,
+) -> Result<Zeroizing<String>, InputError> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(capacity.min(max_script)));
     let mut chunk = Zeroizing::new([0u8; 64 * 1024]);
-    let mut at = Position::new();
+    let mut guard = Guard::default();
     loop {
         let n = match reader.read(chunk.as_mut_slice()) {
             Ok(0) => break,
@@ -173,7 +223,13 @@ fn read_bounded(mut reader: impl Read, max_script: usize) -> Result<Zeroizing<St
         if buf.len() + got.len() > max_script {
             return Err(InputError::ScriptTooBig);
         }
-        at.advance(got)?;
+        if !guard.pass(got) {
+            // A limit is met: find where, line and column, as the reader
+            // counting every byte does.
+            let mut at = Position::new();
+            at.advance(&buf)?;
+            at.advance(got)?;
+        }
         append(&mut buf, got);
     }
     let bytes = std::mem::take(&mut *buf);
@@ -183,7 +239,12 @@ fn read_bounded(mut reader: impl Read, max_script: usize) -> Result<Zeroizing<St
 /// [`read_script`] of the file at `path`.
 pub fn read_script_file(path: &std::path::Path) -> Result<Zeroizing<String>, InputError> {
     let file = std::fs::File::open(path).map_err(InputError::Io)?;
-    read_script(file)
+    // One byte more than the file has: reaching its end needs no growth.
+    let size = file.metadata().map_or(0, |m| m.len());
+    let capacity = usize::try_from(size)
+        .unwrap_or(MAX_SCRIPT)
+        .saturating_add(1);
+    read_sized(file, MAX_SCRIPT, capacity.max(64 * 1024))
 }
 
 /// The lines of `-c` input, each without its newline, within the limits:
@@ -308,6 +369,66 @@ mod tests {
             lines.next(),
             Some(Err(InputError::StatementTooLong { line: 1 }))
         ));
+    }
+
+    /// The fast check of each chunk and the byte-by-byte count agree on
+    /// where a limit is met, across chunk boundaries.
+    #[test]
+    fn limits_met_across_chunks_are_found_where_they_are() {
+        // a statement just over the limit, its first part in an earlier
+        // chunk
+        let mut text = "flush;\n".repeat(20_000).into_bytes();
+        text.extend_from_slice(b"flush;");
+        text.extend(std::iter::repeat_n(b'x', MAX_STATEMENT + 1));
+        let e = read_script(&text[..]).unwrap_err();
+        assert!(
+            matches!(e, InputError::StatementTooLong { line: 20_001 }),
+            "{e:?}"
+        );
+        // exactly at the limit is fine
+        text.pop();
+        text.push(b';');
+        assert!(read_script(&text[..]).is_ok());
+        // a NUL far into the script
+        let mut text = "flush;\n".repeat(30_000).into_bytes();
+        text.extend_from_slice(b"ab\0");
+        let e = read_script(&text[..]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                InputError::Nul {
+                    line: 30_001,
+                    column: 3
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    /// The line named is the one the statement's text starts on, past the
+    /// blanks and newlines after the `;` before it.
+    #[test]
+    fn a_statement_too_long_is_named_by_the_line_it_starts_on() {
+        let mut text = b"flush;\n\n  ".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_STATEMENT));
+        let e = read_script(&text[..]).unwrap_err();
+        assert!(
+            matches!(e, InputError::StatementTooLong { line: 3 }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_is_read_into_a_buffer_of_its_size() {
+        let dir = std::env::temp_dir().join(format!("rsetkey-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.conf");
+        let text = "spdflush;\n".repeat(100_000);
+        std::fs::write(&path, &text).unwrap();
+        let read = read_script_file(&path).unwrap();
+        assert_eq!(read.as_str(), text);
+        assert_eq!(read.capacity(), text.len() + 1, "read in place, not grown");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
