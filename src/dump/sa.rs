@@ -171,11 +171,13 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
         buf.push(b'\n');
     }
 
-    // Line 5.
+    // Line 5. A window past 8 bits (XFRM only) comes in rsetkey's own
+    // extension.
+    let replay = crate::pfkey::request::sa_replay(msg).unwrap_or(u32::from(sa.replay));
     let _ = write!(
         buf,
         "\tseq=0x{:08x} replay={} flags=0x{:08x} state=",
-        sa2.sequence, sa.replay, sa.flags
+        sa2.sequence, replay, sa.flags
     );
     table(buf, &STATES, sa.state);
     buf.push(b'\n');

@@ -207,6 +207,9 @@ pub fn security_association(header: Header, kind: SaMessage, sa: &SecurityAssoci
         encrypt,
         flags: sa.flags,
     }));
+    if let Some(window) = sa.wide_replay.filter(|_| kind == SaMessage::Add) {
+        ext.push(sa_replay_extension(window));
+    }
     ext.push(Extension::Sa2(Sa2Ext {
         mode: mode(sa.mode),
         sequence: 0,
@@ -226,6 +229,64 @@ pub fn security_association(header: Header, kind: SaMessage, sa: &SecurityAssoci
         ext.push(Extension::NatTPort(NatTPortKind::Dst, nat.dport));
     }
     m
+}
+
+/// rsetkey's extension for a replay window past `sadb_sa_replay`'s 8
+/// bits, in FreeBSD's layout (`struct sadb_x_sa_replay`: the window in
+/// packets, 32 bits). FreeBSD numbers it `SADB_X_EXT_SA_REPLAY` = 26,
+/// which Linux gives `SADB_X_EXT_FILTER`; rsetkey uses 27, past Linux's
+/// `SADB_EXT_MAX`, so that the number means nothing else to Linux. It
+/// lives only between rsetkey and its XFRM kernel: the PF_KEY socket never
+/// sends it (see [`needs_xfrm`]), and the XFRM kernel reports a window
+/// past 255 with it.
+pub const EXT_SA_REPLAY: u16 = 27;
+
+/// The [`EXT_SA_REPLAY`] extension for a replay window.
+pub fn sa_replay_extension(window: u32) -> Extension {
+    Extension::Unknown {
+        ext_type: EXT_SA_REPLAY,
+        body: bytes::Bytes::copy_from_slice(&window.to_ne_bytes()),
+    }
+}
+
+/// The replay window of a message's [`EXT_SA_REPLAY`] extension.
+pub fn sa_replay(message: &Message) -> Option<u32> {
+    message.extensions.iter().find_map(|e| match e {
+        Extension::Unknown { ext_type, body } if *ext_type == EXT_SA_REPLAY => body
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_ne_bytes),
+        _ => None,
+    })
+}
+
+/// Why an operation needs the kernel's XFRM interface, if it does: what
+/// Linux's PF_KEY cannot express (af_key knows no AEAD cipher, no
+/// extended sequence numbers and no replay window past 8 bits). The one
+/// place that decides it: `--backend auto` takes XFRM for a script with
+/// such an operation, `--backend pfkey` refuses the script before anything
+/// is sent.
+pub fn needs_xfrm(op: &Operation) -> Option<String> {
+    let Operation::Add(sa) = op else {
+        return None;
+    };
+    if let Some((alg, _)) = &sa.transforms.encrypt
+        && alg.row().aead.is_some()
+    {
+        let name = alg.row().printed_name().unwrap_or_default();
+        return Some(format!(
+            "{name} is a combined-mode (AEAD) cipher, which Linux's PF_KEY cannot express"
+        ));
+    }
+    if sa.flags & crate::ir::sa_flags::FLAG_ESN != 0 {
+        return Some("-f esn: Linux's PF_KEY cannot express extended sequence numbers".to_string());
+    }
+    if let Some(window) = sa.wide_replay {
+        return Some(format!(
+            "-r {window}: PF_KEY's replay window field has 8 bits (at most 255)"
+        ));
+    }
+    None
 }
 
 /// Which policy message to build.

@@ -18,6 +18,8 @@ use super::wire::{
     UserspiInfo, XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode,
     state_flag,
 };
+use crate::codec::Writer;
+use crate::pfkey::request::{sa_replay, sa_replay_extension};
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
     LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, ealg, ipsec,
@@ -35,6 +37,10 @@ pub const IPSEC_PROTO_ANY: u8 = 255;
 
 /// `XFRM_MAX_DEPTH`: templates per policy.
 const MAX_DEPTH: usize = 6;
+
+/// `-f esn` (FreeBSD's `SADB_X_SAFLAGS_ESN`; af_key has no such flag):
+/// only rsetkey sends it, and the XFRM kernel reports ESN SAs with it.
+const SADB_X_SAFLAGS_ESN: u32 = crate::ir::sa_flags::FLAG_ESN;
 
 /// sadb_sa flags Linux understands.
 const SADB_SAFLAGS_NOPMTUDISC: u32 = 0x2000_0000;
@@ -177,6 +183,22 @@ fn algo_attr(kind: u16, algo: &Algo, with_trunc: bool) -> Attr {
     Attr::new(kind, v)
 }
 
+/// `XFRMA_REPLAY_ESN_VAL` for a new SA: no packets seen yet, and a bitmap
+/// just large enough for the window (`bmp_len` counts 32-bit words).
+fn replay_state(window: u32) -> Attr {
+    let words = window.div_ceil(32);
+    let mut v = Vec::with_capacity(24 + 4 * words as usize);
+    let mut w = Writer::new(&mut v);
+    // bmp_len, oseq, seq, oseq_hi, seq_hi, replay_window, then the bitmap
+    for field in [words, 0, 0, 0, 0, window] {
+        w.ne_u32(field);
+    }
+    for _ in 0..words {
+        w.ne_u32(0);
+    }
+    Attr::new(attr::REPLAY_ESN_VAL, v)
+}
+
 /// An SA to create: the fixed part and its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSa {
@@ -252,6 +274,17 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
             };
             attrs.push(algo_attr(attr::ALG_COMP, &algo, false));
         }
+    } else if let Some(aead) = algorithms::aead_by_id(sa.encrypt) {
+        // rsetkey's own request (af_key has no AEAD): XFRMA_ALG_AEAD, the
+        // key with its salt, and the ICV length the name implies.
+        let (key_bits, key) = key_bytes(key_e);
+        let algo = Algo {
+            name: aead.name.to_string(),
+            key_bits,
+            trunc_bits: aead.icv_bits,
+            key,
+        };
+        attrs.push(algo_attr(attr::ALG_AEAD, &algo, true));
     } else if sa.encrypt != 0 {
         let a = algorithms::encrypt_by_id(sa.encrypt).ok_or(libc::ENOSYS)?;
         let (key_bits, key) = key_bytes(key_e);
@@ -310,6 +343,20 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
     if sa.flags & SADB_SAFLAGS_NOPMTUDISC != 0 {
         flags |= state_flag::NOPMTUDISC;
     }
+    // rsetkey's own requests: extended sequence numbers, and windows past
+    // 8 bits. Both need the kernel's replay state with a bitmap
+    // (XFRMA_REPLAY_ESN_VAL), whose window replaces the classic one.
+    let esn = sa.flags & SADB_X_SAFLAGS_ESN != 0;
+    let wide = sa_replay(msg);
+    let mut replay_window = sa.replay.min(32);
+    if esn || wide.is_some() {
+        let window = wide.unwrap_or(u32::from(sa.replay));
+        attrs.push(replay_state(window));
+        replay_window = 0;
+        if esn {
+            flags |= state_flag::ESN;
+        }
+    }
     let info = UsersaInfo {
         sel,
         id: XfrmId {
@@ -325,7 +372,7 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
         reqid,
         family,
         mode: xmode,
-        replay_window: sa.replay.min(32),
+        replay_window,
         flags,
     };
     Ok(NewSa { info, attrs })
@@ -695,10 +742,13 @@ pub fn state_to_pfkey(
         .map(|v| Algo::parse(v, false))
         .transpose()
         .map_err(bad)?;
-    let aead = find(attrs, attr::ALG_AEAD).is_some();
+    let aead = find(attrs, attr::ALG_AEAD)
+        .map(|v| Algo::parse(v, true))
+        .transpose()
+        .map_err(bad)?;
     let family = info.family;
 
-    let state = if auth.is_none() && crypt.is_none() && comp.is_none() && !aead {
+    let state = if auth.is_none() && crypt.is_none() && comp.is_none() && aead.is_none() {
         sa_state::LARVAL
     } else if soft_expired(&info.lft, &info.curlft, now) {
         sa_state::DYING
@@ -706,14 +756,26 @@ pub fn state_to_pfkey(
         sa_state::MATURE
     };
     let mut replay = info.replay_window;
-    if info.flags & state_flag::ESN != 0
-        && let Some(w) = find(attrs, attr::REPLAY_ESN_VAL).and_then(esn_replay_window)
-    {
-        replay = u8::try_from(w).unwrap_or(u8::MAX);
+    // A window past 8 bits travels in rsetkey's own extension.
+    let mut wide_replay = None;
+    if let Some(w) = find(attrs, attr::REPLAY_ESN_VAL).and_then(esn_replay_window) {
+        if info.flags & state_flag::ESN != 0 || w > u32::from(replay) {
+            replay = u8::try_from(w).unwrap_or(u8::MAX);
+        }
+        if w > u32::from(u8::MAX) {
+            wide_replay = Some(w);
+        }
     }
     let mut encrypt = crypt
         .as_ref()
         .map_or(0, |a| algorithms::encrypt_id(&a.name));
+    // af_key reports an AEAD SA with algorithm 0 and no key; rsetkey names
+    // the ciphers it knows, with their keys, so that `-D` shows them.
+    let aead_key = aead.as_ref().and_then(|a| {
+        let id = algorithms::aead_id(&a.name, a.trunc_bits)?;
+        encrypt = id;
+        Some(a)
+    });
     if let Some(c) = &comp {
         encrypt = algorithms::compress_id(&c.name);
     }
@@ -727,6 +789,9 @@ pub fn state_to_pfkey(
     if info.flags & state_flag::NOPMTUDISC != 0 {
         flags |= SADB_SAFLAGS_NOPMTUDISC;
     }
+    if info.flags & state_flag::ESN != 0 {
+        flags |= SADB_X_SAFLAGS_ESN;
+    }
     let mut ext = vec![Extension::Sa(SaExt {
         spi: info.id.spi,
         replay,
@@ -735,6 +800,7 @@ pub fn state_to_pfkey(
         encrypt,
         flags,
     })];
+    ext.extend(wide_replay.map(sa_replay_extension));
     ext.extend(cfg_lifetimes(&info.lft, &info.curlft));
     let prefix = full_prefix(family);
     for (kind, a) in [
@@ -764,7 +830,8 @@ pub fn state_to_pfkey(
             },
         ));
     }
-    for (kind, a) in [(KeyKind::Auth, &auth), (KeyKind::Encrypt, &crypt)] {
+    let crypt = crypt.as_ref().or(aead_key);
+    for (kind, a) in [(KeyKind::Auth, auth.as_ref()), (KeyKind::Encrypt, crypt)] {
         if let Some(a) = a
             && a.key_bits.div_ceil(8) > 0
         {
