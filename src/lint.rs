@@ -997,4 +997,67 @@ mod tests {
             "p: f,1: lint: t\n"
         );
     }
+
+    #[test]
+    fn counter_modes_under_static_keys_are_flagged_for_strict() {
+        let opts = Options {
+            extensions: true,
+            ..Options::default()
+        };
+        let text = format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 0x{k20};\n\
+             add 10.0.0.1 10.0.0.2 esp 2 -E chacha20-poly1305 0x{k36};\n\
+             add 10.0.0.1 10.0.0.2 esp 3 -E aes-gmac 0x{k20};\n\
+             add 10.0.0.1 10.0.0.2 esp 4 -E aes-ctr 0x{k20} -A hmac-sha256 0x{k32};\n\
+             add 10.0.0.1 10.0.0.2 esp 5 -E aes-cbc 0x{k16} -A hmac-sha256 0x{k32};\n",
+            k16 = "11".repeat(16),
+            k20 = "11".repeat(20),
+            k32 = "22".repeat(32),
+            k36 = "33".repeat(36),
+        );
+        let statements = parse_script_with(&text, &opts, &FileNames::default()).expect("parses");
+        let lints = lint(&statements);
+        let counters: Vec<u32> = lints
+            .iter()
+            .filter(|l| l.static_key_counter)
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(counters, [1, 2, 3, 4], "{lints:#?}");
+        let gcm = &lints[0];
+        assert_eq!(
+            gcm.text,
+            "aes-gcm-16 with a static key: the sequence number starts at 1 again after every \
+             reboot or re-add under the same key, so nonces repeat, which breaks its \
+             confidentiality and integrity (RFC 4106 §8: the key must change)"
+        );
+        assert!(!gcm.text.contains('\n'), "one line");
+        assert_eq!(
+            gcm.help.as_deref(),
+            Some(
+                "generate new keys every time the script is loaded, or let an IKE daemon \
+                 negotiate them"
+            )
+        );
+        assert!(
+            lints
+                .iter()
+                .any(|l| l.line == 2 && l.text.contains("RFC 7634 §5"))
+        );
+        // a combined-mode cipher needs no -A; AES-GMAC encrypts nothing
+        assert!(
+            !lints
+                .iter()
+                .any(|l| l.line <= 2 && l.text.contains("without authentication")),
+            "{lints:#?}"
+        );
+        assert!(
+            lints
+                .iter()
+                .any(|l| l.line == 3 && l.text.contains("travel in clear"))
+        );
+        assert!(
+            gcm.render_as_error("rsetkey", "x.conf")
+                .starts_with("rsetkey: x.conf,1: error: aes-gcm-16 with a static key")
+        );
+    }
 }

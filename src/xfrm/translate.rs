@@ -991,3 +991,125 @@ mod tagged_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod aead_tests {
+    use super::*;
+    use crate::ir::Operation;
+    use crate::parse::{FileNames, Options, parse_script_with};
+    use crate::pfkey::request;
+    use crate::pfkey::wire::Header;
+
+    /// The request rsetkey builds for one `add` in its own dialect.
+    fn request_for(options: &str) -> Message {
+        let opts = Options {
+            extensions: true,
+            ..Options::default()
+        };
+        let text = format!("add 10.0.0.1 10.0.0.2 esp 0x100 {options};");
+        let statements = parse_script_with(&text, &opts, &FileNames::default()).expect("parses");
+        let op: &Operation = &statements[0].operations[0];
+        request::for_operation(Header::default(), op).expect("a message")
+    }
+
+    /// What the kernel would report for the SA built from `request`
+    /// (its replay state as sent: no packets yet).
+    fn read_back(sa: &NewSa) -> (u8, Vec<Extension>) {
+        state_to_pfkey(&sa.info, &sa.attrs, 0).expect("reads back")
+    }
+
+    fn sa_ext(ext: &[Extension]) -> SaExt {
+        ext.iter()
+            .find_map(|e| match e {
+                Extension::Sa(sa) => Some(*sa),
+                _ => None,
+            })
+            .expect("an SA extension")
+    }
+
+    #[test]
+    fn aead_ciphers_become_xfrma_alg_aead_and_come_back_by_name() {
+        let key = |n: usize| format!("0x{}", "5a".repeat(n));
+        for (spelling, bytes, name, icv) in [
+            ("aes-gcm-8", 20, "rfc4106(gcm(aes))", 64),
+            ("aes-gcm-12", 28, "rfc4106(gcm(aes))", 96),
+            ("aes-gcm-16", 36, "rfc4106(gcm(aes))", 128),
+            (
+                "chacha20-poly1305",
+                36,
+                "rfc7539esp(chacha20,poly1305)",
+                128,
+            ),
+            ("aes-gmac", 20, "rfc4543(gcm(aes))", 128),
+        ] {
+            let m = request_for(&format!("-E {spelling} {}", key(bytes)));
+            let sa = sa_request(&m).expect(spelling);
+            assert!(find(&sa.attrs, attr::ALG_CRYPT).is_none(), "{spelling}");
+            let aead = Algo::parse(find(&sa.attrs, attr::ALG_AEAD).expect(spelling), true)
+                .expect(spelling);
+            assert_eq!(
+                (aead.name.as_str(), aead.trunc_bits, aead.key_bits),
+                (name, icv, bytes as u32 * 8),
+                "{spelling}"
+            );
+            assert_eq!(aead.key.as_slice(), vec![0x5a; bytes].as_slice());
+            let (satype, ext) = read_back(&sa);
+            assert_eq!(satype, 3);
+            let back = sa_ext(&ext);
+            assert_eq!(
+                crate::algorithms::dump_name(crate::algorithms::Kind::Encryption, back.encrypt),
+                Some(spelling)
+            );
+            assert_eq!(back.state, sa_state::MATURE);
+            let k = ext
+                .iter()
+                .find_map(|e| match e {
+                    Extension::Key(KeyKind::Encrypt, k) => Some(k),
+                    _ => None,
+                })
+                .expect("the key comes back");
+            assert_eq!(usize::from(k.bits), bytes * 8);
+        }
+    }
+
+    #[test]
+    fn esn_and_wide_windows_use_the_bitmap_replay_state() {
+        let cbc = "-E aes-cbc 0x00112233445566778899aabbccddeeff";
+        // classic: the window PF_KEY would give, no ESN state
+        let sa = sa_request(&request_for(&format!("-r 64 {cbc}"))).expect("classic");
+        assert_eq!(
+            (sa.info.replay_window, sa.info.flags & state_flag::ESN),
+            (32, 0)
+        );
+        assert!(find(&sa.attrs, attr::REPLAY_ESN_VAL).is_none());
+        let back = read_back(&sa).1;
+        assert_eq!(sa_ext(&back).flags, 0);
+        // -f esn: the flag, and the whole window in the bitmap state
+        let sa = sa_request(&request_for(&format!("-f esn -r 64 {cbc}"))).expect("esn");
+        assert_eq!(
+            (sa.info.replay_window, sa.info.flags & state_flag::ESN),
+            (0, state_flag::ESN)
+        );
+        let esn = find(&sa.attrs, attr::REPLAY_ESN_VAL).expect("replay state");
+        assert_eq!(esn_replay_window(esn), Some(64));
+        assert_eq!(esn.len(), 24 + 2 * 4, "two 32-bit words of bitmap");
+        let back = read_back(&sa).1;
+        let s = sa_ext(&back);
+        assert_eq!((s.replay, s.flags), (64, SADB_X_SAFLAGS_ESN));
+        // -r 1024: past 8 bits, without ESN; back in rsetkey's extension
+        let m = request_for(&format!("-r 1024 {cbc}"));
+        assert_eq!(request::sa_replay(&m), Some(1024));
+        let sa = sa_request(&m).expect("wide");
+        assert_eq!(
+            (sa.info.replay_window, sa.info.flags & state_flag::ESN),
+            (0, 0)
+        );
+        let esn = find(&sa.attrs, attr::REPLAY_ESN_VAL).expect("replay state");
+        assert_eq!(esn_replay_window(esn), Some(1024));
+        assert_eq!(esn.len(), 24 + 32 * 4);
+        let mut back = Message::new(Header::default());
+        back.extensions = read_back(&sa).1;
+        assert_eq!(request::sa_replay(&back), Some(1024));
+        assert_eq!(sa_ext(&back.extensions).replay, u8::MAX);
+    }
+}
