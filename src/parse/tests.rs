@@ -1044,6 +1044,16 @@ fn aead_ciphers_in_rsetkey_s_dialect() {
         ));
         assert_eq!(e.message, Some(format!("syntax error at `{name}'")));
     }
+    // an ESP cipher
+    let e = parse_rsetkey(&format!(
+        "add 10.0.0.1 10.0.0.2 ah 1 -E aes-gcm-16 {};",
+        hex_key(160)
+    ))
+    .expect_err("AEAD with ah");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("algorithm mismatched at `aes-gcm-16'")
+    );
     // a combined-mode cipher authenticates by itself
     let e = parse_rsetkey(&format!(
         "add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 {} -A hmac-sha256 {};",

@@ -269,6 +269,16 @@ impl Grammar<'_> {
             );
         }
         if let Some(aead) = row.aead {
+            if p.satype != SaType::Esp {
+                return cut_tok(
+                    name_at,
+                    FailKind::Msg("algorithm mismatched".into()),
+                    Some(format!(
+                        "{} is an ESP cipher: use it with esp",
+                        self.text(t)
+                    )),
+                );
+            }
             let (i, (key, at)) = self.key(i)?;
             self.check_aead_key(aead, key.bits(), at, self.text(t))?;
             p.transforms.encrypt = Some((alg, key));
