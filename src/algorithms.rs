@@ -38,6 +38,16 @@ pub enum EncryptAlgorithm {
     AesCtr,
     /// `camellia-cbc`.
     CamelliaCbc,
+    /// `aes-gcm-8`: AES-GCM with an 8-byte ICV (RFC 4106).
+    AesGcm8,
+    /// `aes-gcm-12`: AES-GCM with a 12-byte ICV (RFC 4106).
+    AesGcm12,
+    /// `aes-gcm-16`: AES-GCM with a 16-byte ICV (RFC 4106).
+    AesGcm16,
+    /// `chacha20-poly1305` (RFC 7634).
+    Chacha20Poly1305,
+    /// `aes-gmac`: AES-GMAC, authentication only (RFC 4543).
+    AesGmac,
 }
 
 /// Authentication algorithms setkey can name (`-A`).
@@ -157,6 +167,24 @@ pub struct Xfrm {
     pub icv_trunc_bits: u32,
 }
 
+/// A combined-mode (AEAD) cipher: the kernel has it only through XFRM
+/// (`XFRMA_ALG_AEAD`); af_key reads its encryption and authentication
+/// lists only, so PF_KEY can neither add nor report such an SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aead {
+    /// The crypto API name (`xfrm_algo_aead.alg_name`).
+    pub name: &'static str,
+    /// `alg_icv_len`: the ICV length in bits.
+    pub icv_bits: u32,
+    /// The key sizes the kernel takes, in bits, the 32-bit salt included
+    /// (RFC 4106 §8.1, RFC 4543 §4, RFC 7634 §2): the key of an AEAD SA is
+    /// the cipher key followed by the salt.
+    pub key_bits: &'static [u16],
+}
+
+/// The bits of the salt at the end of an AEAD key.
+pub const AEAD_SALT_BITS: u16 = 32;
+
 /// What rsetkey's lints say about an algorithm (RFC 8221's verdicts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Advice {
@@ -173,6 +201,10 @@ pub enum Advice {
     /// A counter mode: a manual key reuses key stream whenever the SA is
     /// added again.
     CounterMode,
+    /// A counter-based AEAD: a manual key reuses nonces whenever the SA
+    /// is added again, which breaks confidentiality and integrity (RFC
+    /// 4106 §8, RFC 4543 §8, RFC 7634 §5); the RFC naming the rule.
+    CounterAead(&'static str),
 }
 
 /// One algorithm.
@@ -191,6 +223,9 @@ pub struct Algorithm {
     pub dump: DumpName,
     /// The kernel's row, when the kernel has one PF_KEY can name.
     pub xfrm: Option<Xfrm>,
+    /// The kernel's AEAD row, for a combined-mode cipher (which has no
+    /// [`Algorithm::xfrm`] row: PF_KEY cannot name it).
+    pub aead: Option<Aead>,
     /// What the lints say about it.
     pub advice: Advice,
 }
@@ -211,6 +246,12 @@ impl Algorithm {
     /// [`Form::Deriv`]).
     pub fn spelling(&self, form: Form) -> Option<&'static Spelling> {
         self.names.iter().find(|s| s.form == form)
+    }
+
+    /// Whether only rsetkey's own dialect names it (setkey has no such
+    /// name, so a script run as `setkey` refuses it as setkey would).
+    pub fn rsetkey_only(&self) -> bool {
+        self.aead.is_some()
     }
 
     /// The name setkey's dump prints for this row.
@@ -281,6 +322,7 @@ const fn auth(
         names,
         dump,
         xfrm,
+        aead: None,
         advice: Advice::None,
     }
 }
@@ -299,6 +341,7 @@ const fn enc(
         names,
         dump,
         xfrm,
+        aead: None,
         advice: Advice::None,
     }
 }
@@ -317,6 +360,7 @@ const fn comp(
         names,
         dump,
         xfrm,
+        aead: None,
         advice: Advice::None,
     }
 }
@@ -507,6 +551,100 @@ const SM4_CBC: Algorithm = enc(
     xfrm("cbc(sm4)", 16, 128, 256),
 );
 
+// The combined-mode ciphers (AEAD). setkey (ipsec-tools) has no names for
+// them; the names are FreeBSD setkey's (`aes-gcm-16`; `aes-gcm-8` and
+// `aes-gcm-12` for the shorter ICVs Linux also offers). Linux's af_key
+// reads only the kernel's encryption and authentication lists
+// (`xfrm_ealg_get_byid`, `xfrm_aalg_get_byid`), never its AEAD list, so
+// these travel through XFRM only. The ids are the PF_KEY ids Linux's
+// `pfkeyv2.h` gives them (FreeBSD's for AES-GCM are the same), used only
+// inside rsetkey: the PF_KEY socket never sends them.
+const fn aead(
+    id: u8,
+    alg: EncryptAlgorithm,
+    names: &'static [Spelling],
+    aead: Aead,
+    rfc: &'static str,
+) -> Algorithm {
+    Algorithm {
+        kind: Kind::Encryption,
+        id,
+        setkey: Encrypt(alg),
+        names,
+        dump: Printed,
+        xfrm: None,
+        aead: Some(aead),
+        advice: Advice::CounterAead(rfc),
+    }
+}
+
+/// AES-128, -192 or -256 and the 32-bit salt.
+const AES_SALTED: &[u16] = &[
+    128 + AEAD_SALT_BITS,
+    192 + AEAD_SALT_BITS,
+    256 + AEAD_SALT_BITS,
+];
+
+const AES_GCM_8: Algorithm = aead(
+    ealg::AES_GCM_ICV8,
+    E::AesGcm8,
+    &[name("aes-gcm-8", 13)],
+    Aead {
+        name: "rfc4106(gcm(aes))",
+        icv_bits: 64,
+        key_bits: AES_SALTED,
+    },
+    "RFC 4106 §8",
+);
+const AES_GCM_12: Algorithm = aead(
+    ealg::AES_GCM_ICV12,
+    E::AesGcm12,
+    &[name("aes-gcm-12", 14)],
+    Aead {
+        name: "rfc4106(gcm(aes))",
+        icv_bits: 96,
+        key_bits: AES_SALTED,
+    },
+    "RFC 4106 §8",
+);
+const AES_GCM_16: Algorithm = aead(
+    ealg::AES_GCM_ICV16,
+    E::AesGcm16,
+    &[name("aes-gcm-16", 15)],
+    Aead {
+        name: "rfc4106(gcm(aes))",
+        icv_bits: 128,
+        key_bits: AES_SALTED,
+    },
+    "RFC 4106 §8",
+);
+// Linux's PF_KEY has no id for ChaCha20-Poly1305 (its xfrm_algo row is
+// not PF_KEY-capable); 28 is its IKEv2 transform id (RFC 7634 §4), which
+// no Linux PF_KEY id takes.
+const CHACHA20_POLY1305: Algorithm = aead(
+    28,
+    E::Chacha20Poly1305,
+    &[name("chacha20-poly1305", 16)],
+    Aead {
+        name: "rfc7539esp(chacha20,poly1305)",
+        icv_bits: 128,
+        key_bits: &[256 + AEAD_SALT_BITS],
+    },
+    "RFC 7634 §5",
+);
+// Authentication only: ESP with null encryption and a GMAC ICV.
+const AES_GMAC: Algorithm = aead(
+    ealg::NULL_AES_GMAC,
+    E::AesGmac,
+    &[name("aes-gmac", 17)],
+    Aead {
+        name: "rfc4543(gcm(aes))",
+        icv_bits: 128,
+        key_bits: AES_SALTED,
+    },
+    "RFC 4543 §8",
+);
+
 const DEFLATE: Algorithm = comp(
     calg::DEFLATE,
     Compress(C::Deflate),
@@ -533,9 +671,9 @@ const OUI: Algorithm = comp(
 /// Every algorithm: per kind, the kernel's rows in its order, then the
 /// ones only setkey names. The rows of a kind are contiguous, so that a
 /// lookup scans only its kind's span.
-pub static TABLE: [Algorithm; 26] = ROWS;
+pub static TABLE: [Algorithm; 31] = ROWS;
 
-const ROWS: [Algorithm; 26] = [
+const ROWS: [Algorithm; 31] = [
     AUTH_NULL,
     HMAC_MD5,
     HMAC_SHA1,
@@ -558,6 +696,11 @@ const ROWS: [Algorithm; 26] = [
     TWOFISH_CBC,
     AES_CTR,
     SM4_CBC,
+    AES_GCM_8,
+    AES_GCM_12,
+    AES_GCM_16,
+    CHACHA20_POLY1305,
+    AES_GMAC,
     DEFLATE,
     LZS,
     LZJH,
@@ -591,6 +734,11 @@ impl EncryptAlgorithm {
             E::AesCbc => &AES_CBC,
             E::AesCtr => &AES_CTR,
             E::CamelliaCbc => &CAMELLIA_CBC,
+            E::AesGcm8 => &AES_GCM_8,
+            E::AesGcm12 => &AES_GCM_12,
+            E::AesGcm16 => &AES_GCM_16,
+            E::Chacha20Poly1305 => &CHACHA20_POLY1305,
+            E::AesGmac => &AES_GMAC,
         }
     }
 }
@@ -690,6 +838,15 @@ pub fn by_xfrm_name(kind: Kind, name: &str) -> Option<&'static Algorithm> {
         .find(|a| a.xfrm.is_some_and(|x| x.name == name))
 }
 
+/// The AEAD row of a crypto API name and ICV length (the kernel stores
+/// AES-GCM under one name for its three ICV lengths).
+pub fn by_aead(name: &str, icv_bits: u32) -> Option<&'static Algorithm> {
+    of_kind(Kind::Encryption).iter().find(|a| {
+        a.aead
+            .is_some_and(|x| x.name == name && x.icv_bits == icv_bits)
+    })
+}
+
 /// What setkey's dump prints for a PF_KEY id: `none` for 0, the row's dump
 /// name, or `None` when setkey prints the number.
 pub fn dump_name(kind: Kind, id: u8) -> Option<&'static str> {
@@ -786,6 +943,35 @@ mod tests {
             assert!(row.printed_name().is_some());
             assert!(TABLE.contains(back));
         }
+    }
+
+    #[test]
+    fn the_aead_rows_map_back_and_stay_out_of_pfkey() {
+        for row in TABLE.iter().filter(|r| r.aead.is_some()) {
+            let x = row.aead.expect("aead");
+            assert_eq!(by_aead(x.name, x.icv_bits), Some(row));
+            // PF_KEY cannot name them: no af_key row, so no SADB_REGISTER
+            // entry and no PF_KEY key-length range
+            assert_eq!(row.xfrm, None);
+            assert!(row.rsetkey_only());
+            assert_eq!(row.dump_name(), row.printed_name());
+            assert!(matches!(row.advice, Advice::CounterAead(_)));
+            assert!(x.key_bits.iter().all(|b| b % 8 == 0 && *b > AEAD_SALT_BITS));
+        }
+        let gcm = E::AesGcm16.row();
+        assert_eq!(gcm.id, 20);
+        assert_eq!(gcm.printed_name(), Some("aes-gcm-16"));
+        assert_eq!(by_aead("rfc4106(gcm(aes))", 64), Some(E::AesGcm8.row()));
+        assert_eq!(by_aead("rfc4106(gcm(aes))", 32), None);
+        assert_eq!(
+            E::Chacha20Poly1305.row().aead.map(|a| a.key_bits),
+            Some(&[288u16][..])
+        );
+        assert_eq!(
+            dump_name(Kind::Encryption, ealg::NULL_AES_GMAC),
+            Some("aes-gmac")
+        );
+        assert!(!E::AesCbc.row().rsetkey_only());
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! * weak or obsolete algorithms, with RFC 8221's advice (DES, 3DES,
 //!   Blowfish, CAST-128, HMAC-MD5, keyed MD5/SHA-1, null encryption,
 //!   no authentication);
-//! * AES-CTR with manual keys (the counter restarts with every re-add);
+//! * counter modes with manual keys: AES-CTR (the counter restarts with
+//!   every re-add) and the AEAD ciphers AES-GCM, AES-GMAC and
+//!   ChaCha20-Poly1305 (nonces repeat, RFC 4106 §8, RFC 4543 §8, RFC 7634
+//!   §5); `--strict` makes these errors ([`Lint::static_key_counter`]);
 //! * replay windows above 32 (Linux keeps at most 32 for PF_KEY SAs), and
 //!   above 255, which PF_KEY's 8-bit field cannot carry (setkey sends the
 //!   window modulo 256; the parser refuses such a script, so only an IR
@@ -51,6 +54,9 @@ pub struct Lint {
     pub text: String,
     /// How to fix it, when there is a clear way.
     pub help: Option<String>,
+    /// A counter mode under a static key: with `--strict` an error that
+    /// stops the script before anything is sent.
+    pub static_key_counter: bool,
 }
 
 impl Lint {
@@ -59,7 +65,27 @@ impl Lint {
             line,
             text: text.into(),
             help,
+            static_key_counter: false,
         }
+    }
+
+    /// A lint that `--strict` turns into an error (see
+    /// [`Lint::static_key_counter`]).
+    fn counter(line: u32, text: String, help: String) -> Lint {
+        Lint {
+            static_key_counter: true,
+            ..Lint::new(line, text, Some(help))
+        }
+    }
+
+    /// The lint as an error (`--strict`): `PROGRAM: FILE,LINE: error:
+    /// TEXT`, then the help.
+    pub fn render_as_error(&self, program: &str, file: &str) -> String {
+        let mut s = format!("{program}: {file},{}: error: {}\n", self.line, self.text);
+        if let Some(help) = &self.help {
+            let _ = writeln!(s, "    help: {help}");
+        }
+        s
     }
 
     /// The lint as printed on stderr: `PROGRAM: FILE,LINE: lint: TEXT`,
@@ -181,16 +207,34 @@ fn algorithm_lint(line: u32, row: &Algorithm) -> Option<Lint> {
             ),
             instead(),
         ),
-        Advice::CounterMode => (
-            format!(
-                "{name} with a manual key: the counter starts again whenever this SA is added \
-                 again (after a reboot, a flush, a new run of the script), which reuses key \
-                 stream; RFC 3686 calls counter mode with static keys inappropriate"
-            ),
-            format!(
-                "with manual keys use {RECOMMENDED_CIPHER} and an HMAC, or let IKE negotiate keys"
-            ),
-        ),
+        Advice::CounterMode => {
+            return Some(Lint::counter(
+                line,
+                format!(
+                    "{name} with a manual key: the counter starts again whenever this SA is \
+                     added again (after a reboot, a flush, a new run of the script), which \
+                     reuses key stream; RFC 3686 calls counter mode with static keys \
+                     inappropriate"
+                ),
+                format!(
+                    "with manual keys use {RECOMMENDED_CIPHER} and an HMAC, or let IKE \
+                     negotiate keys"
+                ),
+            ));
+        }
+        Advice::CounterAead(rfc) => {
+            return Some(Lint::counter(
+                line,
+                format!(
+                    "{name} with a static key: the sequence number starts at 1 again after \
+                     every reboot or re-add under the same key, so nonces repeat, which breaks \
+                     its confidentiality and integrity ({rfc}: the key must change)"
+                ),
+                "generate new keys every time the script is loaded, or let an IKE daemon \
+                 negotiate them"
+                    .into(),
+            ));
+        }
     };
     Some(Lint::new(line, text, Some(help)))
 }
@@ -210,11 +254,17 @@ fn sa_lints(
     if let Some(a) = auth {
         out.extend(algorithm_lint(line, a.row()));
     }
-    let no_auth = matches!(auth, None | Some(AuthAlgorithm::Null));
+    let enc = t.encrypt.as_ref().map(|(a, _)| *a);
+    // A combined-mode cipher authenticates by itself.
+    let combined = enc.is_some_and(|e| e.row().aead.is_some());
+    let no_auth = matches!(auth, None | Some(AuthAlgorithm::Null)) && !combined;
     match sa.satype {
         SaType::Esp => {
-            let enc = t.encrypt.as_ref().map(|(a, _)| *a);
-            let null_enc = matches!(enc, None | Some(EncryptAlgorithm::Null));
+            // AES-GMAC is ESP's null encryption with a GMAC ICV (RFC 4543).
+            let null_enc = matches!(
+                enc,
+                None | Some(EncryptAlgorithm::Null | EncryptAlgorithm::AesGmac)
+            );
             if null_enc && no_auth {
                 out.push(Lint::new(
                     line,
@@ -247,7 +297,9 @@ fn sa_lints(
         )),
         _ => {}
     }
-    if sa.replay_requested > PFKEY_MAX_REPLAY {
+    if sa.wide_replay.is_some() || sa.flags & crate::ir::sa_flags::FLAG_ESN != 0 {
+        // Through XFRM the kernel keeps the whole window.
+    } else if sa.replay_requested > PFKEY_MAX_REPLAY {
         out.push(replay_wrap_lint(line, sa));
     } else if sa.replay > LINUX_PFKEY_MAX_REPLAY {
         out.push(Lint::new(
@@ -257,7 +309,11 @@ fn sa_lints(
                  added through PF_KEY, so this SA gets {LINUX_PFKEY_MAX_REPLAY}",
                 sa.replay
             ),
-            Some("for a larger window add the SA with `ip xfrm state` (replay-window)".into()),
+            Some(
+                "for a larger window use -f esn, or -r above 255 (both through XFRM; not under \
+                 the name setkey)"
+                    .into(),
+            ),
         ));
     }
 }
@@ -634,7 +690,8 @@ mod tests {
             .iter()
             .filter(|row| algorithm_lint(7, row).is_none())
             .count();
-        assert_eq!(quiet, crate::algorithms::TABLE.len() - 8);
+        // and the five AEAD rows: counter modes too
+        assert_eq!(quiet, crate::algorithms::TABLE.len() - 8 - 5);
         assert_eq!(
             use_aes(),
             aes,
@@ -742,6 +799,7 @@ mod tests {
         let options = Options {
             supported,
             rfc_mode: true,
+            extensions: false,
         };
         let statements = parse_script_with(
             "add 10.0.0.1 10.0.0.2 ah 0x100 -A keyed-md5 \"0123456789abcdef\";",
@@ -937,6 +995,69 @@ mod tests {
         assert_eq!(
             Lint::new(1, "t", None).render("p", "f"),
             "p: f,1: lint: t\n"
+        );
+    }
+
+    #[test]
+    fn counter_modes_under_static_keys_are_flagged_for_strict() {
+        let opts = Options {
+            extensions: true,
+            ..Options::default()
+        };
+        let text = format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 0x{k20};\n\
+             add 10.0.0.1 10.0.0.2 esp 2 -E chacha20-poly1305 0x{k36};\n\
+             add 10.0.0.1 10.0.0.2 esp 3 -E aes-gmac 0x{k20};\n\
+             add 10.0.0.1 10.0.0.2 esp 4 -E aes-ctr 0x{k20} -A hmac-sha256 0x{k32};\n\
+             add 10.0.0.1 10.0.0.2 esp 5 -E aes-cbc 0x{k16} -A hmac-sha256 0x{k32};\n",
+            k16 = "11".repeat(16),
+            k20 = "11".repeat(20),
+            k32 = "22".repeat(32),
+            k36 = "33".repeat(36),
+        );
+        let statements = parse_script_with(&text, &opts, &FileNames::default()).expect("parses");
+        let lints = lint(&statements);
+        let counters: Vec<u32> = lints
+            .iter()
+            .filter(|l| l.static_key_counter)
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(counters, [1, 2, 3, 4], "{lints:#?}");
+        let gcm = &lints[0];
+        assert_eq!(
+            gcm.text,
+            "aes-gcm-16 with a static key: the sequence number starts at 1 again after every \
+             reboot or re-add under the same key, so nonces repeat, which breaks its \
+             confidentiality and integrity (RFC 4106 §8: the key must change)"
+        );
+        assert!(!gcm.text.contains('\n'), "one line");
+        assert_eq!(
+            gcm.help.as_deref(),
+            Some(
+                "generate new keys every time the script is loaded, or let an IKE daemon \
+                 negotiate them"
+            )
+        );
+        assert!(
+            lints
+                .iter()
+                .any(|l| l.line == 2 && l.text.contains("RFC 7634 §5"))
+        );
+        // a combined-mode cipher needs no -A; AES-GMAC encrypts nothing
+        assert!(
+            !lints
+                .iter()
+                .any(|l| l.line <= 2 && l.text.contains("without authentication")),
+            "{lints:#?}"
+        );
+        assert!(
+            lints
+                .iter()
+                .any(|l| l.line == 3 && l.text.contains("travel in clear"))
+        );
+        assert!(
+            gcm.render_as_error("rsetkey", "x.conf")
+                .starts_with("rsetkey: x.conf,1: error: aes-gcm-16 with a static key")
         );
     }
 }

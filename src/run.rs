@@ -569,6 +569,7 @@ pub(crate) mod tests {
         let options = Options {
             supported: SupportedAlgorithms::linux_default(),
             rfc_mode: true,
+            extensions: false,
         };
         parse::parse_script(&text, &options).expect("test script parses")
     }

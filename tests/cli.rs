@@ -278,3 +278,67 @@ fn atomic_needs_a_whole_script() {
     let (status, _, stderr) = run(rsetkey().args(["--atomic", "-n", "-f"]).arg(&checked));
     assert_eq!(status, 0, "{stderr}");
 }
+
+/// rsetkey's AEAD names with `-n`: key lengths checked without a kernel,
+/// `--backend pfkey` refuses what PF_KEY cannot express, `--strict`
+/// refuses a counter mode under a static key; under the name setkey the
+/// names are setkey's syntax error.
+#[test]
+fn aead_scripts_are_checked_and_refused_where_they_cannot_run() {
+    let key = format!("0x{}", "61".repeat(20));
+    let path = script(
+        "aead.conf",
+        &format!("add 10.0.0.1 10.0.0.2 esp 0x3d56 -E aes-gcm-16 {key};\n"),
+    );
+    let (status, stdout, stderr) = run(rsetkey()
+        .args(["-n", "--no-warn-permissions", "-f"])
+        .arg(&path));
+    assert_eq!((status, stdout.as_str()), (0, ""), "{stderr}");
+    assert!(
+        stderr.contains("aead.conf,1: lint: aes-gcm-16 with a static key"),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(rsetkey()
+        .args(["-n", "--no-warn-permissions", "--backend", "pfkey", "-f"])
+        .arg(&path));
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "aead.conf,1: aes-gcm-16 is a combined-mode (AEAD) cipher, which Linux's PF_KEY \
+             cannot express; --backend pfkey cannot carry out this script"
+        ),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(rsetkey()
+        .args(["-n", "--no-warn-permissions", "--strict", "--no-lint", "-f"])
+        .arg(&path));
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("aead.conf,1: error: aes-gcm-16 with a static key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&key[2..]), "no key in diagnostics");
+    let short = script(
+        "short.conf",
+        "add 10.0.0.1 10.0.0.2 esp 1 -E chacha20-poly1305 0x00112233445566778899aabbccddeeff;\n",
+    );
+    let (status, _, stderr) = run(rsetkey()
+        .args(["-n", "--no-warn-permissions", "-f"])
+        .arg(&short));
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.starts_with("128 288 288\n"), "{stderr}");
+    // the setkey name: setkey's dialect
+    let dir = path.parent().unwrap().join("as-setkey");
+    std::fs::create_dir_all(&dir).unwrap();
+    let setkey = dir.join("setkey");
+    let _ = std::fs::remove_file(&setkey);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rsetkey"), &setkey).unwrap();
+    let (status, _, stderr) = run(Command::new(&setkey)
+        .args(["-n", "--no-warn-permissions", "-f"])
+        .arg(&path));
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("aead.conf,1: syntax error at `aes-gcm-16'"),
+        "{stderr}"
+    );
+}

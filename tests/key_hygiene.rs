@@ -323,19 +323,20 @@ fn lints_go_to_stderr_and_can_be_silenced() {
 
 #[test]
 fn replay_windows_pf_key_cannot_carry_are_refused() {
-    // `-r 300`: setkey sends 300 modulo 256 (sadb_sa_replay is 8 bits);
-    // rsetkey refuses the number, names its range and shows no key.
+    // `-r 5000`: setkey sends it modulo 256 (sadb_sa_replay is 8 bits);
+    // rsetkey sends windows past 255 through XFRM, up to the kernel's
+    // 4096, and refuses larger ones, naming the range, showing no key.
     let scratch = Scratch::new();
     let text = format!(
         "add 10.0.0.1 10.0.0.2 esp 0x101 -r 32 -E aes-cbc \"{QUOTED}\" {GOOD_AUTH};\n\
-         add 10.0.0.1 10.0.0.2 esp 0x100 -r 300 -E aes-cbc \"{QUOTED}\" {GOOD_AUTH};\n"
+         add 10.0.0.1 10.0.0.2 esp 0x100 -r 5000 -E aes-cbc \"{QUOTED}\" {GOOD_AUTH};\n"
     );
     let path = scratch.script("replay.conf", &text, 0o600);
     let run = rsetkey(&["-n"], &path);
     assert_eq!((run.status, run.stdout.as_str()), (1, ""), "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("replay.conf,2: replay window not in valid range [0, 255] at `300'"),
+            .contains("replay.conf,2: replay window not in valid range [0, 4096] at `5000'"),
         "{}",
         run.stderr
     );

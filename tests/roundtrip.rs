@@ -295,6 +295,7 @@ fn security_association(cmd: SaCmd) -> impl Strategy<Value = Operation> {
                     reqid,
                     replay: if old { 0 } else { replay as u8 },
                     replay_requested: if old { 0 } else { replay },
+                    wide_replay: None,
                     flags: flags | alg_flags,
                     transforms,
                     hard: Lifetime {

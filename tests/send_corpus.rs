@@ -77,6 +77,7 @@ fn accepted_scripts_send_what_setkey_sent() {
         let options = Options {
             supported: supported.clone(),
             rfc_mode: mode != "k",
+            extensions: false,
         };
         let statements = if mode == "c" {
             parse::interactive::split(&source)

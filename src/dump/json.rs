@@ -301,8 +301,8 @@ pub struct Sa {
     pub compression: Option<Algorithm>,
     /// The sequence number (`seq=`).
     pub sequence: u32,
-    /// The replay window (`replay=`).
-    pub replay: u8,
+    /// The replay window (`replay=`); past 255 through XFRM only.
+    pub replay: u32,
     /// `sadb_sa_flags`.
     pub flags: u32,
     /// `larval`, `mature`, `dying`, `dead` (or the number).
@@ -486,7 +486,7 @@ pub fn sa(msg: &Message, now: u64, opts: JsonOptions) -> Sa {
         authentication,
         compression,
         sequence: sa2.sequence,
-        replay: sa.replay,
+        replay: msg.wide_replay().unwrap_or(u32::from(sa.replay)),
         flags: sa.flags,
         state: named(&STATES, usize::from(sa.state)),
         lifetime,

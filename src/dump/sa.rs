@@ -161,11 +161,13 @@ pub fn render(buf: &mut Vec<u8>, msg: &Message, now: u64, p: &Printer<'_>) {
         buf.push(b'\n');
     }
 
-    // Line 5.
+    // Line 5. A window past 8 bits (XFRM only) comes in rsetkey's own
+    // extension.
+    let replay = msg.wide_replay().unwrap_or(u32::from(sa.replay));
     buf.extend_from_slice(b"\tseq=0x");
     push_hex_padded(buf, u64::from(sa2.sequence), 8);
     buf.extend_from_slice(b" replay=");
-    push_u64(buf, u64::from(sa.replay));
+    push_u64(buf, u64::from(replay));
     buf.extend_from_slice(b" flags=0x");
     push_hex_padded(buf, u64::from(sa.flags), 8);
     buf.extend_from_slice(b" state=");

@@ -27,6 +27,11 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
 
+/// `-f esn`: FreeBSD's `SADB_X_SAFLAGS_ESN`, the flag rsetkey's XFRM
+/// kernel reports extended sequence numbers with (the script dialect's
+/// option, so the dump reads the wire value, not the parser's constant).
+const SAFLAGS_ESN: u32 = 0x400;
+
 use zeroize::Zeroizing;
 
 use super::addr::ip_string;
@@ -241,13 +246,18 @@ fn sa_statement(msg: &Message, opts: ScriptOptions) -> Zeroizing<String> {
         s.push_str(";\n");
         return with_comments(s, &problems, "");
     }
-    if sa.replay != 0 {
-        let _ = write!(s, " -r {}", sa.replay);
+    // A window past 8 bits (XFRM only) comes in rsetkey's own extension.
+    let replay = msg.wide_replay().unwrap_or(u32::from(sa.replay));
+    if replay != 0 {
+        let _ = write!(s, " -r {replay}");
     }
-    if sa.flags != 0 {
+    if sa.flags & SAFLAGS_ESN != 0 {
+        s.push_str(" -f esn");
+    }
+    let flags = sa.flags & !SAFLAGS_ESN;
+    if flags != 0 {
         problems.push(format!(
-            "flags 0x{:08x} are the kernel's; no option sets them",
-            sa.flags
+            "flags 0x{flags:08x} are the kernel's; no option sets them"
         ));
     }
     if sa2.sequence != 0 {

@@ -246,6 +246,7 @@ fn pair_sas(
                 reqid: 0,
                 replay: 0,
                 replay_requested: 0,
+                wide_replay: None,
                 flags: sa_flags::FLAG_CYCSEQ,
                 transforms,
                 hard: Lifetime::default(),

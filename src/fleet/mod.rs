@@ -76,6 +76,8 @@ pub fn options() -> parse::Options {
     parse::Options {
         supported: crate::ir::SupportedAlgorithms::linux_default(),
         rfc_mode: false,
+        // rsetkey's own dialect: the fleet's scripts run under its name
+        extensions: true,
     }
 }
 

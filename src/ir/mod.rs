@@ -216,8 +216,13 @@ pub struct SecurityAssociation {
     /// that the printer can write the statement as it was and the lints
     /// can tell when a window did not fit.
     pub replay_requested: u64,
+    /// A replay window past PF_KEY's 8 bits (`-r` above 255, rsetkey's
+    /// dialect): the kernel gets all of it, through XFRM. `replay` and
+    /// `replay_requested` still say what `-r` said.
+    pub wide_replay: Option<u32>,
     /// `sadb_sa_flags`: setkey's KAME flags (0x40 cyclic sequence numbers by
-    /// default, padding options, old-protocol bits, raw CPI).
+    /// default, padding options, old-protocol bits, raw CPI), and
+    /// rsetkey's `-f esn`.
     pub flags: u32,
     /// Algorithms and keys.
     pub transforms: Transforms,
@@ -374,7 +379,16 @@ pub mod sa_flags {
     pub const FLAG_PRAND: u32 = 0x100;
     /// `-f zero-pad`.
     pub const FLAG_PZERO: u32 = 0x200;
+    /// `-f esn`: extended (64-bit) sequence numbers, rsetkey's dialect.
+    /// FreeBSD's `SADB_X_SAFLAGS_ESN`, a bit no KAME flag uses; Linux's
+    /// af_key has no such flag, so only the XFRM kernel reads it
+    /// (`XFRM_STATE_ESN`).
+    pub const FLAG_ESN: u32 = 0x400;
 }
+
+/// The largest replay window Linux takes (`XFRMA_REPLAY_ESN_MAX`: a
+/// bitmap of 4096 bits).
+pub const MAX_REPLAY_WINDOW: u32 = 4096;
 
 /// Upper-layer protocol number meaning "any".
 pub const UPPER_ANY: u8 = 255;

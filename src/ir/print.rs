@@ -43,8 +43,14 @@ use crate::algorithms::Form;
 // The IR keeps the raw `sadb_sa_flags` word, so the printer has to map each
 // bit back to the option or protocol spelling that produces it.
 /// Every bit some spelling can set.
-const FLAGS_KNOWN: u32 =
-    FLAG_OLD | FLAG_IV4B | FLAG_DERIV | FLAG_CYCSEQ | FLAG_RAWCPI | FLAG_PRAND | FLAG_PZERO;
+const FLAGS_KNOWN: u32 = FLAG_OLD
+    | FLAG_IV4B
+    | FLAG_DERIV
+    | FLAG_CYCSEQ
+    | FLAG_RAWCPI
+    | FLAG_PRAND
+    | FLAG_PZERO
+    | FLAG_ESN;
 
 /// The priority bases of the policy language (`high`, `def`, `low`).
 const BASES: [(&str, u32); 3] = [
@@ -509,6 +515,9 @@ fn write_sa<W: Write + ?Sized>(
     if sa.flags & FLAG_CYCSEQ == 0 {
         w.write_str(" -f nocyclic-seq")?;
     }
+    if sa.flags & FLAG_ESN != 0 {
+        w.write_str(" -f esn")?;
+    }
     for (flag, v) in [
         ("-lh", sa.hard.seconds),
         ("-ls", sa.soft.seconds),
@@ -746,6 +755,7 @@ mod tests {
             reqid: 0,
             replay: 0,
             replay_requested: 0,
+            wide_replay: None,
             flags: FLAG_CYCSEQ,
             transforms: Transforms {
                 encrypt: Some((EncryptAlgorithm::AesCbc, Key::new(vec![0x11; 16]))),

@@ -4,7 +4,7 @@
 use nix::errno::Errno;
 
 use crate::dump::DumpOptions;
-use crate::ir::{Keys, SupportedAlgorithms};
+use crate::ir::{Keys, Statement, SupportedAlgorithms};
 use crate::output::{self, SharedOutput};
 use crate::parse;
 use crate::pfkey::socket::PfKeySocket;
@@ -12,6 +12,20 @@ use crate::pfkey::{Kernel, SocketError, request};
 use crate::run::RunError;
 use crate::trace::Tracer;
 use crate::xfrm::XfrmKernel;
+
+/// The first operation of a script that Linux's PF_KEY cannot express:
+/// its statement's line and why.
+pub fn needs_xfrm(statements: &[Statement]) -> Option<(u32, String)> {
+    statements.iter().find_map(|s| {
+        s.operations
+            .iter()
+            .find_map(request::needs_xfrm)
+            .map(|reason| (s.location.line, reason))
+    })
+}
+
+/// The name under which rsetkey is setkey (its dialect exactly).
+const SETKEY: &str = "setkey";
 
 /// The kernel interfaces rsetkey can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -68,10 +82,19 @@ pub struct Flags {
     pub as_script: bool,
 }
 
+/// The kernel interface a [`Kernel`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interface {
+    /// A PF_KEY socket.
+    Pfkey,
+    /// XFRM netlink.
+    Xfrm,
+}
+
 /// What a script's statements are sent to.
 pub enum Target {
-    /// This kernel, which offers these algorithms.
-    Kernel(Box<dyn Kernel>, SupportedAlgorithms),
+    /// This kernel, which offers these algorithms, through this interface.
+    Kernel(Box<dyn Kernel>, SupportedAlgorithms, Interface),
     /// Nowhere (`-n`): the statements are checked against these
     /// algorithms only.
     DryRun(SupportedAlgorithms),
@@ -81,7 +104,7 @@ impl Target {
     /// The algorithms statements are checked against.
     pub fn supported(&self) -> SupportedAlgorithms {
         match self {
-            Target::Kernel(_, supported) | Target::DryRun(supported) => supported.clone(),
+            Target::Kernel(_, supported, _) | Target::DryRun(supported) => supported.clone(),
         }
     }
 }
@@ -116,6 +139,8 @@ impl Context {
         parse::Options {
             supported,
             rfc_mode: !self.flags.kernel_semantics,
+            // Run as `setkey`, rsetkey reads setkey's dialect exactly.
+            extensions: self.program != SETKEY,
         }
     }
 
@@ -123,19 +148,35 @@ impl Context {
     /// the kernel has it (setkey's interface, so the messages are the same),
     /// XFRM netlink otherwise.
     pub fn kernel(&self) -> Result<Box<dyn Kernel>, Vec<SocketError>> {
+        self.kernel_and_interface().map(|(k, _)| k)
+    }
+
+    /// [`Context::kernel`], and which interface it speaks.
+    fn kernel_and_interface(&self) -> Result<(Box<dyn Kernel>, Interface), Vec<SocketError>> {
+        let pfkey =
+            |s: PfKeySocket| -> (Box<dyn Kernel>, Interface) { (Box::new(s), Interface::Pfkey) };
+        let xfrm =
+            |x: XfrmKernel| -> (Box<dyn Kernel>, Interface) { (Box::new(x), Interface::Xfrm) };
         match self.flags.backend {
-            Backend::Pfkey => Ok(Box::new(PfKeySocket::open().map_err(|e| vec![e])?)),
-            Backend::Xfrm => Ok(Box::new(XfrmKernel::open().map_err(|e| vec![e])?)),
+            Backend::Pfkey => Ok(pfkey(PfKeySocket::open().map_err(|e| vec![e])?)),
+            Backend::Xfrm => Ok(xfrm(XfrmKernel::open().map_err(|e| vec![e])?)),
             Backend::Auto => match PfKeySocket::open() {
-                Ok(s) => Ok(Box::new(s)),
-                Err(pfkey @ SocketError::Open(Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT)) => {
+                Ok(s) => Ok(pfkey(s)),
+                Err(no @ SocketError::Open(Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT)) => {
                     match XfrmKernel::open() {
-                        Ok(x) => Ok(Box::new(x)),
-                        Err(xfrm) => Err(vec![pfkey, xfrm]),
+                        Ok(x) => Ok(xfrm(x)),
+                        Err(e) => Err(vec![no, e]),
                     }
                 }
                 Err(e) => Err(vec![e]),
             },
+        }
+    }
+
+    /// Reports why the kernel could not be opened.
+    fn report(&self, errors: Vec<SocketError>) {
+        for e in errors {
+            self.error(&e.setkey_text());
         }
     }
 
@@ -144,9 +185,7 @@ impl Context {
         match self.kernel() {
             Ok(k) => Some(k),
             Err(errors) => {
-                for e in errors {
-                    self.error(&e.setkey_text());
-                }
+                self.report(errors);
                 None
             }
         }
@@ -161,9 +200,15 @@ impl Context {
     /// `None` when the kernel cannot be used (the reason reported).
     pub fn script_target(&self) -> Option<Target> {
         if !self.flags.no_action {
-            let mut kernel = self.open()?;
+            let (mut kernel, interface) = match self.kernel_and_interface() {
+                Ok(opened) => opened,
+                Err(errors) => {
+                    self.report(errors);
+                    return None;
+                }
+            };
             let supported = self.register(kernel.as_mut())?;
-            return Some(Target::Kernel(kernel, supported));
+            return Some(Target::Kernel(kernel, supported, interface));
         }
         let pfkey = match self.flags.backend {
             Backend::Xfrm => None,
@@ -174,6 +219,54 @@ impl Context {
             None => SupportedAlgorithms::linux_default(),
         };
         Some(Target::DryRun(supported))
+    }
+
+    /// Fits a parsed script's target to what the script needs: a script
+    /// with an operation Linux's PF_KEY cannot express (see
+    /// [`request::needs_xfrm`]) goes through XFRM netlink. `--backend
+    /// auto` then opens XFRM in place of PF_KEY (`-v` says so on stderr);
+    /// `--backend pfkey` refuses the script, naming the statement and the
+    /// reason, before anything is sent (with `-n` too: the script could not
+    /// run so). `Err` holds the exit status.
+    pub fn fit_target(
+        &self,
+        target: Target,
+        file: &str,
+        statements: &[Statement],
+    ) -> Result<Target, i32> {
+        let Some((line, reason)) = needs_xfrm(statements) else {
+            return Ok(target);
+        };
+        if self.flags.backend == Backend::Pfkey {
+            self.error(&format!(
+                "{file},{line}: {reason}; --backend pfkey cannot carry out this script \
+                 (--backend auto or xfrm can); nothing was applied"
+            ));
+            return Err(1);
+        }
+        match target {
+            Target::Kernel(_, supported, Interface::Pfkey) => {
+                if self.flags.verbose {
+                    self.error(&format!(
+                        "{file},{line}: {reason}: using XFRM netlink instead of PF_KEY"
+                    ));
+                }
+                match XfrmKernel::open() {
+                    Ok(x) => Ok(Target::Kernel(Box::new(x), supported, Interface::Xfrm)),
+                    Err(e) => {
+                        self.report(vec![e]);
+                        Err(1)
+                    }
+                }
+            }
+            Target::DryRun(_) if self.flags.verbose => {
+                self.error(&format!(
+                    "{file},{line}: {reason}: the script would run through XFRM netlink"
+                ));
+                Ok(target)
+            }
+            target => Ok(target),
+        }
     }
 
     /// Asks the kernel which algorithms it offers (setkey's key-length checks
@@ -251,5 +344,96 @@ mod tests {
                 "{backend:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::*;
+    use crate::parse::{FileNames, Options, parse_script_with};
+
+    fn statements(text: &str) -> Vec<Statement> {
+        let opts = Options {
+            extensions: true,
+            ..Options::default()
+        };
+        parse_script_with(text, &opts, &FileNames::default()).expect("parses")
+    }
+
+    #[test]
+    fn what_pf_key_cannot_express_is_found_with_its_line() {
+        let key = format!("0x{}", "11".repeat(20));
+        let cbc = "add 10.0.0.1 10.0.0.2 esp 1 -E aes-cbc 0x00112233445566778899aabbccddeeff;\n";
+        assert_eq!(needs_xfrm(&statements(cbc)), None);
+        for (line, reason) in [
+            (
+                format!("-E aes-gcm-16 {key}"),
+                "aes-gcm-16 is a combined-mode (AEAD) cipher",
+            ),
+            (
+                format!("-E chacha20-poly1305 0x{}", "22".repeat(36)),
+                "chacha20-poly1305 is a",
+            ),
+            (format!("-E aes-gmac {key}"), "aes-gmac is a combined-mode"),
+            (
+                "-f esn -r 32 -E aes-cbc 0x00112233445566778899aabbccddeeff".into(),
+                "-f esn: Linux's PF_KEY cannot express extended sequence numbers",
+            ),
+            (
+                "-r 1024 -E aes-cbc 0x00112233445566778899aabbccddeeff".into(),
+                "-r 1024: PF_KEY's replay window field has 8 bits",
+            ),
+        ] {
+            let text = format!("{cbc}flush;\nadd 10.0.0.1 10.0.0.2 esp 2 {line};\n");
+            let (at, why) = needs_xfrm(&statements(&text)).expect(reason);
+            assert_eq!(at, 3);
+            assert!(why.starts_with(reason), "{why}");
+        }
+    }
+
+    #[test]
+    fn the_setkey_name_reads_setkey_s_dialect() {
+        let ctx = |program: &str| Context {
+            program: program.to_string(),
+            flags: Flags::default(),
+        };
+        let supported = SupportedAlgorithms::linux_default();
+        assert!(!ctx("setkey").parse_options(supported.clone()).extensions);
+        assert!(ctx("rsetkey").parse_options(supported).extensions);
+    }
+
+    /// `--backend pfkey` refuses a script XFRM alone can carry out, before
+    /// a kernel is even asked (`-n` here: no kernel at all).
+    #[test]
+    fn pfkey_refuses_what_it_cannot_express() {
+        let ctx = Context {
+            program: "rsetkey".to_string(),
+            flags: Flags {
+                no_action: true,
+                backend: Backend::Pfkey,
+                ..Flags::default()
+            },
+        };
+        let text = format!(
+            "add 10.0.0.1 10.0.0.2 esp 2 -E aes-gcm-16 0x{};\n",
+            "11".repeat(20)
+        );
+        let target = Target::DryRun(SupportedAlgorithms::linux_default());
+        assert!(matches!(
+            ctx.fit_target(target, "x.conf", &statements(&text)),
+            Err(1)
+        ));
+        let auto = Context {
+            flags: Flags {
+                backend: Backend::Auto,
+                ..ctx.flags.clone()
+            },
+            ..ctx
+        };
+        let target = Target::DryRun(SupportedAlgorithms::linux_default());
+        assert!(matches!(
+            auto.fit_target(target, "x.conf", &statements(&text)),
+            Ok(Target::DryRun(_))
+        ));
     }
 }

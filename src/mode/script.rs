@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::context::{Context, Target};
+use super::context::{Context, Interface, Target};
 use super::lock::{self, Hold};
 use crate::ir::{Operation, Statement};
 use crate::output::{self, SharedOutput};
@@ -46,7 +46,13 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     // large script is not held next to the lints' tables and the kernel
     // requests of its run.
     drop(source);
-    advise(ctx, file, &name, &statements);
+    if let Err(status) = advise(ctx, file, &name, &statements) {
+        return status;
+    }
+    let target = match ctx.fit_target(target, &name, &statements) {
+        Ok(target) => target,
+        Err(status) => return status,
+    };
     if ctx.flags.no_action && ctx.flags.verbose {
         // What the script would do, one kernel operation per line.
         let lines = crate::ir::print::statement_lines(&statements, ctx.key_display());
@@ -54,7 +60,7 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             return ctx.run_error(e.into());
         }
     }
-    let Target::Kernel(mut socket, _) = target else {
+    let Target::Kernel(mut socket, ..) = target else {
         return 0;
     };
     let hold = if ctx.flags.atomic {
@@ -84,19 +90,30 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
 
 /// rsetkey's own warnings about a parsed `-f` script, on stderr:
 /// permissions of the file, then lints. They never change stdout or
-/// the exit status.
-fn advise(ctx: &Context, file: &OsString, name: &str, statements: &[Statement]) {
+/// the exit status, except that with `--strict` a counter mode under a
+/// static key is an error (even with `--no-lint`): the script is refused
+/// before anything is sent, `Err` holding the exit status.
+fn advise(ctx: &Context, file: &OsString, name: &str, statements: &[Statement]) -> Result<(), i32> {
     if !ctx.flags.no_warn_permissions && name != "-" {
         let holds_keys = crate::permissions::holds_keys(statements);
         for w in crate::permissions::check_path(Path::new(file), holds_keys) {
             ctx.error(&w);
         }
     }
-    if !ctx.flags.no_lint {
-        for l in crate::lint::lint(statements) {
+    let mut refused = false;
+    for l in crate::lint::lint(statements) {
+        if ctx.flags.strict && l.static_key_counter {
+            eprint!("{}", l.render_as_error(&ctx.program, name));
+            refused = true;
+        } else if !ctx.flags.no_lint {
             eprint!("{}", l.render(&ctx.program, name));
         }
     }
+    if refused {
+        ctx.error("--strict: counter modes with static keys are refused; nothing was applied");
+        return Err(1);
+    }
+    Ok(())
 }
 
 /// Asks the kernel, before anything is sent, whether it can carry out
@@ -178,9 +195,9 @@ pub fn commands(ctx: &Context) -> i32 {
         return 1;
     };
     let options = ctx.parse_options(target.supported());
-    let mut kernel = match target {
-        Target::Kernel(kernel, _) => Some(kernel),
-        Target::DryRun(_) => None,
+    let (mut kernel, pfkey) = match target {
+        Target::Kernel(kernel, _, interface) => (Some(kernel), interface == Interface::Pfkey),
+        Target::DryRun(_) => (None, false),
     };
     // A dry run changes nothing: no lock.
     let _lock = match kernel.as_ref().map(|_| lock::take(ctx, Hold::Shared)) {
@@ -223,6 +240,19 @@ pub fn commands(ctx: &Context) -> i32 {
                         continue;
                     };
                     for statement in &statements {
+                        // Statements run as they are read: the interface
+                        // was chosen before this one (see
+                        // `Context::fit_target` for `-f`).
+                        if pfkey
+                            && let Some((line, reason)) =
+                                super::context::needs_xfrm(std::slice::from_ref(statement))
+                        {
+                            ctx.error(&format!(
+                                "-,{line}: {reason}; not sent (with -c only --backend xfrm can \
+                                 run it)"
+                            ));
+                            continue;
+                        }
                         match exec.execute(statement) {
                             Ok(Flow::Continue) => {}
                             Ok(Flow::Exit | Flow::Stopped) => break 'lines,

@@ -45,6 +45,11 @@ pub struct Options {
     /// `true` = setkey `-r` (the default): an `in` policy also gets a `fwd`
     /// twin; `false` = `-k`.
     pub rfc_mode: bool,
+    /// rsetkey's additions to setkey's dialect, which need the kernel's
+    /// XFRM interface: the AEAD ciphers (`-E aes-gcm-16`, ...), `-f esn`
+    /// and replay windows past PF_KEY's 8 bits. Off when rsetkey runs as
+    /// `setkey`: a script then parses exactly as setkey parses it.
+    pub extensions: bool,
 }
 
 impl Default for Options {
@@ -52,6 +57,7 @@ impl Default for Options {
         Options {
             supported: SupportedAlgorithms::linux_default(),
             rfc_mode: true,
+            extensions: false,
         }
     }
 }

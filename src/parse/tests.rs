@@ -346,6 +346,7 @@ fn key_errors_and_masking() {
     let opts = Options {
         supported: sup,
         rfc_mode: true,
+        extensions: false,
     };
     let e = parse_script_with("add 10.0.0.1 10.0.0.2 esp 1 -E null;", &opts, &names()).unwrap_err();
     assert_eq!(e.message.as_deref(), Some("Not supported at `null'"));
@@ -971,4 +972,143 @@ fn long_lines_show_a_window_around_the_error() {
     let shown = everything_shown(&script);
     assert!(shown.contains("x.conf:100001:5"), "{shown}");
     assert!(shown.contains("add 1 2 esp 1 \\x1b;"), "{shown}");
+}
+
+/// rsetkey's dialect: what a script parses to when run as `rsetkey`.
+#[allow(clippy::result_large_err)]
+fn parse_rsetkey(s: &str) -> Result<Vec<Statement>, ParseError> {
+    let opts = Options {
+        extensions: true,
+        ..Options::default()
+    };
+    parse_script_with(s, &opts, &names())
+}
+
+fn rsetkey_sa(s: &str) -> SecurityAssociation {
+    match parse_rsetkey(s)
+        .expect("parses")
+        .first()
+        .map(|st| &st.operations[0])
+    {
+        Some(Operation::Add(sa)) => sa.clone(),
+        other => panic!("not an add: {other:?}"),
+    }
+}
+
+/// A key of `bits` bits in hex.
+fn hex_key(bits: usize) -> String {
+    format!("0x{}", "ab".repeat(bits / 8))
+}
+
+#[test]
+fn aead_ciphers_in_rsetkey_s_dialect() {
+    use crate::algorithms::AEAD_SALT_BITS;
+    for (name, alg, sizes) in [
+        ("aes-gcm-8", EncryptAlgorithm::AesGcm8, &[160, 224, 288][..]),
+        ("aes-gcm-12", EncryptAlgorithm::AesGcm12, &[160, 224, 288]),
+        ("aes-gcm-16", EncryptAlgorithm::AesGcm16, &[160, 224, 288]),
+        ("aes-gmac", EncryptAlgorithm::AesGmac, &[160, 224, 288]),
+        (
+            "chacha20-poly1305",
+            EncryptAlgorithm::Chacha20Poly1305,
+            &[288],
+        ),
+    ] {
+        for &bits in sizes {
+            let sa = rsetkey_sa(&format!(
+                "add 10.0.0.1 10.0.0.2 esp 1 -E {name} {};",
+                hex_key(bits)
+            ));
+            let (got, key) = sa.transforms.encrypt.expect("a cipher");
+            assert_eq!((got, key.bits()), (alg, bits), "{name}");
+        }
+        // the key without its salt, or a size between two: refused, and
+        // the key lengths are checked with -n as well (no kernel asked)
+        for bits in [sizes[0] - usize::from(AEAD_SALT_BITS), sizes[0] + 8] {
+            let e = parse_rsetkey(&format!(
+                "add 10.0.0.1 10.0.0.2 esp 1 -E {name} {};",
+                hex_key(bits)
+            ))
+            .expect_err("a wrong key length");
+            assert_eq!(
+                e.message.as_deref(),
+                Some(format!("Invalid key length at `0x{}'", "*".repeat(bits / 4)).as_str()),
+                "{name} {bits}"
+            );
+            assert!(e.key_bits.is_some_and(|(b, _, _)| b == bits));
+        }
+        // run as setkey: setkey's syntax error at the name
+        let e = err(&format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -E {name} {};",
+            hex_key(sizes[0])
+        ));
+        assert_eq!(e.message, Some(format!("syntax error at `{name}'")));
+    }
+    // an ESP cipher
+    let e = parse_rsetkey(&format!(
+        "add 10.0.0.1 10.0.0.2 ah 1 -E aes-gcm-16 {};",
+        hex_key(160)
+    ))
+    .expect_err("AEAD with ah");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("algorithm mismatched at `aes-gcm-16'")
+    );
+    // a combined-mode cipher authenticates by itself
+    let e = parse_rsetkey(&format!(
+        "add 10.0.0.1 10.0.0.2 esp 1 -E aes-gcm-16 {} -A hmac-sha256 {};",
+        hex_key(160),
+        hex_key(256)
+    ))
+    .expect_err("-A with an AEAD cipher");
+    assert_eq!(e.message.as_deref(), Some("syntax error at `-A'"));
+}
+
+#[test]
+fn esn_and_wide_replay_windows_in_rsetkey_s_dialect() {
+    let key = hex_key(160);
+    let sa = rsetkey_sa(&format!(
+        "add 10.0.0.1 10.0.0.2 esp 1 -f esn -r 64 -E aes-gcm-16 {key};"
+    ));
+    assert_eq!(sa.flags & sa_flags::FLAG_ESN, sa_flags::FLAG_ESN);
+    assert_eq!((sa.replay, sa.wide_replay), (64, None));
+    let sa = rsetkey_sa(&format!(
+        "add 10.0.0.1 10.0.0.2 esp 1 -r 4096 -E aes-gcm-16 {key};"
+    ));
+    assert_eq!((sa.replay_requested, sa.wide_replay), (4096, Some(4096)));
+    assert_eq!(sa.flags & sa_flags::FLAG_ESN, 0);
+    let sa = rsetkey_sa(&format!(
+        "add 10.0.0.1 10.0.0.2 esp 1 -r 255 -E aes-gcm-16 {key};"
+    ));
+    assert_eq!((sa.replay, sa.wide_replay), (255, None));
+    // beyond the kernel's bitmap
+    let e = parse_rsetkey(&format!(
+        "add 10.0.0.1 10.0.0.2 esp 1 -r 4097 -E aes-gcm-16 {key};"
+    ))
+    .expect_err("too wide");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("replay window not in valid range [0, 4096] at `4097'")
+    );
+    // ESN without a window: the kernel would refuse it
+    let e = parse_rsetkey(&format!(
+        "add 10.0.0.1 10.0.0.2 esp 1 -f esn -E aes-gcm-16 {key};"
+    ))
+    .expect_err("esn without -r");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("extended sequence numbers need a replay window at `;'")
+    );
+    // run as setkey: `esn` is no word of its scanner, 256 does not fit
+    assert_eq!(
+        err(&format!(
+            "add 10.0.0.1 10.0.0.2 esp 1 -f esn -r 64 -E aes-gcm-16 {key};"
+        ))
+        .message,
+        Some("syntax error at `esn'".into())
+    );
+    assert_eq!(
+        err("add 10.0.0.1 10.0.0.2 esp 1 -r 256 -E null;").message,
+        Some("replay window not in valid range [0, 255] at `256'".into())
+    );
 }

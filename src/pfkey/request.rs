@@ -207,6 +207,9 @@ pub fn security_association(header: Header, kind: SaMessage, sa: &SecurityAssoci
         encrypt,
         flags: sa.flags,
     }));
+    if let Some(window) = sa.wide_replay.filter(|_| kind == SaMessage::Add) {
+        ext.push(Extension::wide_replay(window));
+    }
     ext.push(Extension::Sa2(Sa2Ext {
         mode: mode(sa.mode),
         sequence: 0,
@@ -226,6 +229,35 @@ pub fn security_association(header: Header, kind: SaMessage, sa: &SecurityAssoci
         ext.push(Extension::NatTPort(NatTPortKind::Dst, nat.dport));
     }
     m
+}
+
+/// Why an operation needs the kernel's XFRM interface, if it does: what
+/// Linux's PF_KEY cannot express (af_key knows no AEAD cipher, no
+/// extended sequence numbers and no replay window past 8 bits). The one
+/// place that decides it: `--backend auto` takes XFRM for a script with
+/// such an operation, `--backend pfkey` refuses the script before anything
+/// is sent.
+pub fn needs_xfrm(op: &Operation) -> Option<String> {
+    let Operation::Add(sa) = op else {
+        return None;
+    };
+    if let Some((alg, _)) = &sa.transforms.encrypt
+        && alg.row().aead.is_some()
+    {
+        let name = alg.row().printed_name().unwrap_or_default();
+        return Some(format!(
+            "{name} is a combined-mode (AEAD) cipher, which Linux's PF_KEY cannot express"
+        ));
+    }
+    if sa.flags & crate::ir::sa_flags::FLAG_ESN != 0 {
+        return Some("-f esn: Linux's PF_KEY cannot express extended sequence numbers".to_string());
+    }
+    if let Some(window) = sa.wide_replay {
+        return Some(format!(
+            "-r {window}: PF_KEY's replay window field has 8 bits (at most 255)"
+        ));
+    }
+    None
 }
 
 /// Which policy message to build.

@@ -87,3 +87,28 @@ pub fn encrypt_id(name: &str) -> u8 {
 pub fn compress_id(name: &str) -> u8 {
     table::by_xfrm_name(Kind::Compression, name).map_or(0, |a| a.id)
 }
+
+/// An AEAD cipher of the kernel (`XFRMA_ALG_AEAD`): rsetkey's rows for
+/// them, which PF_KEY cannot name (see [`crate::algorithms::Aead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aead {
+    /// The crypto API name.
+    pub name: &'static str,
+    /// The ICV length in bits.
+    pub icv_bits: u32,
+}
+
+/// The AEAD cipher of rsetkey's id for it.
+pub fn aead_by_id(id: u8) -> Option<Aead> {
+    table::by_id(Kind::Encryption, id)
+        .and_then(|row| row.aead)
+        .map(|a| Aead {
+            name: a.name,
+            icv_bits: a.icv_bits,
+        })
+}
+
+/// rsetkey's id of a stored AEAD cipher and ICV length, if it knows it.
+pub fn aead_id(name: &str, icv_bits: u32) -> Option<u8> {
+    table::by_aead(name, icv_bits).map(|a| a.id)
+}

@@ -18,6 +18,7 @@ use super::wire::{
     UserspiInfo, XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode,
     state_flag,
 };
+use crate::codec::Writer;
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
     LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, ealg, ipsec,
@@ -35,6 +36,10 @@ pub const IPSEC_PROTO_ANY: u8 = 255;
 
 /// `XFRM_MAX_DEPTH`: templates per policy.
 const MAX_DEPTH: usize = 6;
+
+/// `-f esn` (FreeBSD's `SADB_X_SAFLAGS_ESN`; af_key has no such flag):
+/// only rsetkey sends it, and the XFRM kernel reports ESN SAs with it.
+const SADB_X_SAFLAGS_ESN: u32 = crate::ir::sa_flags::FLAG_ESN;
 
 /// sadb_sa flags Linux understands.
 const SADB_SAFLAGS_NOPMTUDISC: u32 = 0x2000_0000;
@@ -177,6 +182,22 @@ fn algo_attr(kind: u16, algo: &Algo, with_trunc: bool) -> Attr {
     Attr::new(kind, v)
 }
 
+/// `XFRMA_REPLAY_ESN_VAL` for a new SA: no packets seen yet, and a bitmap
+/// just large enough for the window (`bmp_len` counts 32-bit words).
+fn replay_state(window: u32) -> Attr {
+    let words = window.div_ceil(32);
+    let mut v = Vec::with_capacity(24 + 4 * words as usize);
+    let mut w = Writer::new(&mut v);
+    // bmp_len, oseq, seq, oseq_hi, seq_hi, replay_window, then the bitmap
+    for field in [words, 0, 0, 0, 0, window] {
+        w.ne_u32(field);
+    }
+    for _ in 0..words {
+        w.ne_u32(0);
+    }
+    Attr::new(attr::REPLAY_ESN_VAL, v)
+}
+
 /// An SA to create: the fixed part and its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSa {
@@ -252,6 +273,17 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
             };
             attrs.push(algo_attr(attr::ALG_COMP, &algo, false));
         }
+    } else if let Some(aead) = algorithms::aead_by_id(sa.encrypt) {
+        // rsetkey's own request (af_key has no AEAD): XFRMA_ALG_AEAD, the
+        // key with its salt, and the ICV length the name implies.
+        let (key_bits, key) = key_bytes(key_e);
+        let algo = Algo {
+            name: aead.name.to_string(),
+            key_bits,
+            trunc_bits: aead.icv_bits,
+            key,
+        };
+        attrs.push(algo_attr(attr::ALG_AEAD, &algo, true));
     } else if sa.encrypt != 0 {
         let a = algorithms::encrypt_by_id(sa.encrypt).ok_or(libc::ENOSYS)?;
         let (key_bits, key) = key_bytes(key_e);
@@ -310,6 +342,20 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
     if sa.flags & SADB_SAFLAGS_NOPMTUDISC != 0 {
         flags |= state_flag::NOPMTUDISC;
     }
+    // rsetkey's own requests: extended sequence numbers, and windows past
+    // 8 bits. Both need the kernel's replay state with a bitmap
+    // (XFRMA_REPLAY_ESN_VAL), whose window replaces the classic one.
+    let esn = sa.flags & SADB_X_SAFLAGS_ESN != 0;
+    let wide = msg.wide_replay();
+    let mut replay_window = sa.replay.min(32);
+    if esn || wide.is_some() {
+        let window = wide.unwrap_or(u32::from(sa.replay));
+        attrs.push(replay_state(window));
+        replay_window = 0;
+        if esn {
+            flags |= state_flag::ESN;
+        }
+    }
     let info = UsersaInfo {
         sel,
         id: XfrmId {
@@ -325,7 +371,7 @@ pub fn sa_request(msg: &Message) -> Result<NewSa, i32> {
         reqid,
         family,
         mode: xmode,
-        replay_window: sa.replay.min(32),
+        replay_window,
         flags,
     };
     Ok(NewSa { info, attrs })
@@ -695,10 +741,13 @@ pub fn state_to_pfkey(
         .map(|v| Algo::parse(v, false))
         .transpose()
         .map_err(bad)?;
-    let aead = find(attrs, attr::ALG_AEAD).is_some();
+    let aead = find(attrs, attr::ALG_AEAD)
+        .map(|v| Algo::parse(v, true))
+        .transpose()
+        .map_err(bad)?;
     let family = info.family;
 
-    let state = if auth.is_none() && crypt.is_none() && comp.is_none() && !aead {
+    let state = if auth.is_none() && crypt.is_none() && comp.is_none() && aead.is_none() {
         sa_state::LARVAL
     } else if soft_expired(&info.lft, &info.curlft, now) {
         sa_state::DYING
@@ -706,14 +755,26 @@ pub fn state_to_pfkey(
         sa_state::MATURE
     };
     let mut replay = info.replay_window;
-    if info.flags & state_flag::ESN != 0
-        && let Some(w) = find(attrs, attr::REPLAY_ESN_VAL).and_then(esn_replay_window)
-    {
-        replay = u8::try_from(w).unwrap_or(u8::MAX);
+    // A window past 8 bits travels in rsetkey's own extension.
+    let mut wide_replay = None;
+    if let Some(w) = find(attrs, attr::REPLAY_ESN_VAL).and_then(esn_replay_window) {
+        if info.flags & state_flag::ESN != 0 || w > u32::from(replay) {
+            replay = u8::try_from(w).unwrap_or(u8::MAX);
+        }
+        if w > u32::from(u8::MAX) {
+            wide_replay = Some(w);
+        }
     }
     let mut encrypt = crypt
         .as_ref()
         .map_or(0, |a| algorithms::encrypt_id(&a.name));
+    // af_key reports an AEAD SA with algorithm 0 and no key; rsetkey names
+    // the ciphers it knows, with their keys, so that `-D` shows them.
+    let aead_key = aead.as_ref().and_then(|a| {
+        let id = algorithms::aead_id(&a.name, a.trunc_bits)?;
+        encrypt = id;
+        Some(a)
+    });
     if let Some(c) = &comp {
         encrypt = algorithms::compress_id(&c.name);
     }
@@ -727,6 +788,9 @@ pub fn state_to_pfkey(
     if info.flags & state_flag::NOPMTUDISC != 0 {
         flags |= SADB_SAFLAGS_NOPMTUDISC;
     }
+    if info.flags & state_flag::ESN != 0 {
+        flags |= SADB_X_SAFLAGS_ESN;
+    }
     let mut ext = vec![Extension::Sa(SaExt {
         spi: info.id.spi,
         replay,
@@ -735,6 +799,7 @@ pub fn state_to_pfkey(
         encrypt,
         flags,
     })];
+    ext.extend(wide_replay.map(Extension::wide_replay));
     ext.extend(cfg_lifetimes(&info.lft, &info.curlft));
     let prefix = full_prefix(family);
     for (kind, a) in [
@@ -764,7 +829,8 @@ pub fn state_to_pfkey(
             },
         ));
     }
-    for (kind, a) in [(KeyKind::Auth, &auth), (KeyKind::Encrypt, &crypt)] {
+    let crypt = crypt.as_ref().or(aead_key);
+    for (kind, a) in [(KeyKind::Auth, auth.as_ref()), (KeyKind::Encrypt, crypt)] {
         if let Some(a) = a
             && a.key_bits.div_ceil(8) > 0
         {
@@ -922,5 +988,151 @@ mod tagged_tests {
             let refused = policy_request(&msg, &mut || Ok(1)).map(|_| ());
             assert_eq!(refused, Err(libc::EINVAL));
         }
+    }
+}
+
+#[cfg(test)]
+mod aead_tests {
+    use super::*;
+    use crate::ir::Operation;
+    use crate::parse::{FileNames, Options, parse_script_with};
+    use crate::pfkey::request;
+    use crate::pfkey::wire::Header;
+
+    /// The request rsetkey builds for one `add` in its own dialect.
+    fn request_for(options: &str) -> Message {
+        let opts = Options {
+            extensions: true,
+            ..Options::default()
+        };
+        let text = format!("add 10.0.0.1 10.0.0.2 esp 0x100 {options};");
+        let statements = parse_script_with(&text, &opts, &FileNames::default()).expect("parses");
+        let op: &Operation = &statements[0].operations[0];
+        request::for_operation(Header::default(), op).expect("a message")
+    }
+
+    /// What the kernel would report for the SA built from `request`
+    /// (its replay state as sent: no packets yet).
+    fn read_back(sa: &NewSa) -> (u8, Vec<Extension>) {
+        state_to_pfkey(&sa.info, &sa.attrs, 0).expect("reads back")
+    }
+
+    fn sa_ext(ext: &[Extension]) -> SaExt {
+        ext.iter()
+            .find_map(|e| match e {
+                Extension::Sa(sa) => Some(*sa),
+                _ => None,
+            })
+            .expect("an SA extension")
+    }
+
+    #[test]
+    fn aead_ciphers_become_xfrma_alg_aead_and_come_back_by_name() {
+        let key = |n: usize| format!("0x{}", "5a".repeat(n));
+        for (spelling, bytes, name, icv) in [
+            ("aes-gcm-8", 20, "rfc4106(gcm(aes))", 64),
+            ("aes-gcm-12", 28, "rfc4106(gcm(aes))", 96),
+            ("aes-gcm-16", 36, "rfc4106(gcm(aes))", 128),
+            (
+                "chacha20-poly1305",
+                36,
+                "rfc7539esp(chacha20,poly1305)",
+                128,
+            ),
+            ("aes-gmac", 20, "rfc4543(gcm(aes))", 128),
+        ] {
+            let m = request_for(&format!("-E {spelling} {}", key(bytes)));
+            let sa = sa_request(&m).expect(spelling);
+            assert!(find(&sa.attrs, attr::ALG_CRYPT).is_none(), "{spelling}");
+            let aead = Algo::parse(find(&sa.attrs, attr::ALG_AEAD).expect(spelling), true)
+                .expect(spelling);
+            assert_eq!(
+                (aead.name.as_str(), aead.trunc_bits, aead.key_bits),
+                (name, icv, bytes as u32 * 8),
+                "{spelling}"
+            );
+            assert_eq!(aead.key.as_slice(), vec![0x5a; bytes].as_slice());
+            let (satype, ext) = read_back(&sa);
+            assert_eq!(satype, 3);
+            let back = sa_ext(&ext);
+            assert_eq!(
+                crate::algorithms::dump_name(crate::algorithms::Kind::Encryption, back.encrypt),
+                Some(spelling)
+            );
+            assert_eq!(back.state, sa_state::MATURE);
+            let k = ext
+                .iter()
+                .find_map(|e| match e {
+                    Extension::Key(KeyKind::Encrypt, k) => Some(k),
+                    _ => None,
+                })
+                .expect("the key comes back");
+            assert_eq!(usize::from(k.bits), bytes * 8);
+        }
+    }
+
+    #[test]
+    fn esn_and_wide_windows_use_the_bitmap_replay_state() {
+        let cbc = "-E aes-cbc 0x00112233445566778899aabbccddeeff";
+        // classic: the window PF_KEY would give, no ESN state
+        let sa = sa_request(&request_for(&format!("-r 64 {cbc}"))).expect("classic");
+        assert_eq!(
+            (sa.info.replay_window, sa.info.flags & state_flag::ESN),
+            (32, 0)
+        );
+        assert!(find(&sa.attrs, attr::REPLAY_ESN_VAL).is_none());
+        let back = read_back(&sa).1;
+        assert_eq!(sa_ext(&back).flags, 0);
+        // -f esn: the flag, and the whole window in the bitmap state
+        let sa = sa_request(&request_for(&format!("-f esn -r 64 {cbc}"))).expect("esn");
+        assert_eq!(
+            (sa.info.replay_window, sa.info.flags & state_flag::ESN),
+            (0, state_flag::ESN)
+        );
+        let esn = find(&sa.attrs, attr::REPLAY_ESN_VAL).expect("replay state");
+        assert_eq!(esn_replay_window(esn), Some(64));
+        assert_eq!(esn.len(), 24 + 2 * 4, "two 32-bit words of bitmap");
+        let back = read_back(&sa).1;
+        let s = sa_ext(&back);
+        assert_eq!((s.replay, s.flags), (64, SADB_X_SAFLAGS_ESN));
+        // -r 1024: past 8 bits, without ESN; back in rsetkey's extension
+        let m = request_for(&format!("-r 1024 {cbc}"));
+        assert_eq!(m.wide_replay(), Some(1024));
+        let sa = sa_request(&m).expect("wide");
+        assert_eq!(
+            (sa.info.replay_window, sa.info.flags & state_flag::ESN),
+            (0, 0)
+        );
+        let esn = find(&sa.attrs, attr::REPLAY_ESN_VAL).expect("replay state");
+        assert_eq!(esn_replay_window(esn), Some(1024));
+        assert_eq!(esn.len(), 24 + 32 * 4);
+        let mut back = Message::new(Header::default());
+        back.extensions = read_back(&sa).1;
+        assert_eq!(back.wide_replay(), Some(1024));
+        assert_eq!(sa_ext(&back.extensions).replay, u8::MAX);
+    }
+
+    #[test]
+    fn the_script_dump_rebuilds_aead_esn_and_wide_windows() {
+        // What `-D --as-script` prints for such an SA read back through
+        // XFRM must load again as the same SA.
+        let key = "0x6161616161616161616161616161616161616161";
+        let sa =
+            sa_request(&request_for(&format!("-f esn -r 1024 -E aes-gcm-16 {key}"))).expect("aead");
+        let (satype, extensions) = read_back(&sa);
+        let mut msg = Message::new(Header {
+            msg_type: crate::pfkey::wire::MessageType::Dump as u8,
+            satype,
+            ..Header::default()
+        });
+        msg.extensions = extensions;
+        let mut writer = crate::dump::script::ScriptWriter::new(Default::default());
+        writer.reply(&msg);
+        let mut out = Vec::new();
+        writer.finish(&mut out).expect("writes");
+        let text = String::from_utf8(out).expect("text");
+        assert!(text.contains(" -r 1024 -f esn "), "{text}");
+        assert!(text.contains(&format!("-E aes-gcm-16 {key}")), "{text}");
+        assert!(!text.contains('#'), "nothing left unsaid: {text}");
     }
 }

@@ -2,6 +2,20 @@
 //! `flush` and `dump`, with their SPI, extensions, algorithms and keys.
 
 use super::*;
+use crate::algorithms::{AEAD_SALT_BITS, Aead};
+use crate::ir::MAX_REPLAY_WINDOW;
+
+/// `-f esn`: FreeBSD setkey's word for extended sequence numbers.
+const ESN: &str = "esn";
+
+/// `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
 
 impl Grammar<'_> {
     /// `DEC | HEX`: 32 bits. setkey's strtoul into a u_int32 keeps the low
@@ -36,6 +50,10 @@ impl Grammar<'_> {
             };
             let rest = i.take_from(1);
             i = match t.kind {
+                TokKind::FExt if self.esn_word(rest) => {
+                    p.flags |= FLAG_ESN;
+                    rest.take_from(1)
+                }
                 TokKind::FExt => {
                     let (r, e) = commit(tok_if(rest, |k| matches!(k, TokKind::Ext(_))))?;
                     match e.kind {
@@ -63,8 +81,15 @@ impl Grammar<'_> {
                     r
                 }
                 TokKind::FReplay => {
-                    // sadb_sa_replay is 8 bits wide.
-                    let (r, (v, at)) = self.dec(rest, "replay window", u8::MAX.into())?;
+                    // sadb_sa_replay is 8 bits wide; rsetkey's dialect
+                    // sends larger windows through XFRM, up to what the
+                    // kernel takes.
+                    let max = if self.options.extensions {
+                        u64::from(MAX_REPLAY_WINDOW)
+                    } else {
+                        u8::MAX.into()
+                    };
+                    let (r, (v, at)) = self.dec(rest, "replay window", max)?;
                     if p.flags & FLAG_OLD != 0 {
                         return cut_tok(
                             at,
@@ -106,6 +131,47 @@ impl Grammar<'_> {
                 _ => return Ok((i, ())),
             };
         }
+    }
+
+    /// `esn` after `-f`: rsetkey's dialect only (setkey's scanner has no
+    /// such word, so it stays an ordinary word there).
+    fn esn_word(&self, i: Toks<'_>) -> bool {
+        self.options.extensions
+            && i.peek()
+                .is_some_and(|t| t.kind == TokKind::Str && self.text(t) == ESN)
+    }
+
+    /// Checks the key of a combined-mode cipher: the cipher key and the
+    /// 32-bit salt, in one of the sizes the kernel takes. The kernel's
+    /// SADB_REGISTER cannot list these ciphers, so the sizes come from the
+    /// algorithm table.
+    fn check_aead_key(
+        &self,
+        aead: Aead,
+        bits: usize,
+        at: usize,
+        name: &str,
+    ) -> Result<(), nom::Err<Fail>> {
+        if aead.key_bits.iter().any(|&b| usize::from(b) == bits) {
+            return Ok(());
+        }
+        let min = aead.key_bits.iter().copied().min().unwrap_or(0);
+        let max = aead.key_bits.iter().copied().max().unwrap_or(0);
+        let sizes: Vec<String> = aead.key_bits.iter().map(u16::to_string).collect();
+        let cipher: Vec<String> = aead
+            .key_bits
+            .iter()
+            .map(|b| (b - AEAD_SALT_BITS).to_string())
+            .collect();
+        let (sizes, cipher) = (or_list(&sizes), or_list(&cipher));
+        cut_tok(
+            at,
+            FailKind::KeyLength(bits, min, max),
+            Some(format!(
+                "{name} needs a key of {sizes} bits (a {cipher}-bit key and a \
+                 {AEAD_SALT_BITS}-bit salt); this one has {bits} bits"
+            )),
+        )
     }
 
     /// Checks a key length against the kernel's list.
@@ -189,6 +255,35 @@ impl Grammar<'_> {
         let TokKind::EncAlg(alg, kind) = t.kind else {
             return cut_at(i, FailKind::Syntax);
         };
+        let row = alg.row();
+        if row.rsetkey_only() && !self.options.extensions {
+            // setkey has no such name: its syntax error, word for word.
+            return cut_tok(
+                name_at,
+                FailKind::Syntax,
+                Some(format!(
+                    "{} is an rsetkey extension that setkey does not know; run the script \
+                     with rsetkey (not under the name setkey) to use it",
+                    self.text(t)
+                )),
+            );
+        }
+        if let Some(aead) = row.aead {
+            if p.satype != SaType::Esp {
+                return cut_tok(
+                    name_at,
+                    FailKind::Msg("algorithm mismatched".into()),
+                    Some(format!(
+                        "{} is an ESP cipher: use it with esp",
+                        self.text(t)
+                    )),
+                );
+            }
+            let (i, (key, at)) = self.key(i)?;
+            self.check_aead_key(aead, key.bits(), at, self.text(t))?;
+            p.transforms.encrypt = Some((alg, key));
+            return Ok((i, ()));
+        }
         let range = self.options.supported.encrypt_bits(alg);
         match kind {
             EncKind::NoKey | EncKind::Old => {
@@ -280,6 +375,17 @@ impl Grammar<'_> {
     ) -> Res<'i, ()> {
         if let Ok((i, _)) = tok(i, TokKind::FEnc) {
             let (i, _) = self.enc_alg(i, p, warnings)?;
+            let combined = p
+                .transforms
+                .encrypt
+                .as_ref()
+                .is_some_and(|(alg, _)| alg.row().aead.is_some());
+            if combined && tok(i, TokKind::FAuth).is_ok() {
+                let mut f = fail_at(i, FailKind::Syntax);
+                f.help =
+                    Some("a combined-mode cipher authenticates by itself: no -A with it".into());
+                return Err(nom::Err::Failure(f));
+            }
             if let Ok((i, _)) = tok(i, TokKind::FAuth) {
                 return self.auth_alg(i, p);
             }
@@ -325,6 +431,13 @@ impl Grammar<'_> {
         };
         let eot_at = i.pos();
         let (i, eot) = self.eot(i)?;
+        if p.flags & FLAG_ESN != 0 && p.replay == 0 && cmd == SaCmd::Add {
+            return cut_tok(
+                eot_at,
+                FailKind::Msg("extended sequence numbers need a replay window".into()),
+                Some("add -r N (the window, 1 to 4096 packets) to use -f esn".into()),
+            );
+        }
         if cmd == SaCmd::Delete && (srcs.len() > 1 || dsts.len() > 1) {
             return cut_tok(
                 eot_at,
@@ -353,6 +466,8 @@ impl Grammar<'_> {
                     // sadb_sa_replay is 8 bits: setkey's value wraps
                     replay: p.replay as u8,
                     replay_requested: p.replay,
+                    wide_replay: (p.replay > u64::from(u8::MAX))
+                        .then(|| u32::try_from(p.replay).unwrap_or(MAX_REPLAY_WINDOW)),
                     flags: p.flags,
                     transforms: p.transforms.clone(),
                     hard: p.hard,

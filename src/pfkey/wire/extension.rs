@@ -331,6 +331,15 @@ fn need(ext_type: u16, bytes: &[u8], min: usize) -> Result<Reader<'_>, WireError
 }
 
 impl Extension {
+    /// The [`ext_type::X_SA_REPLAY`] extension for a replay window too
+    /// wide for `sadb_sa_replay`.
+    pub fn wide_replay(window: u32) -> Extension {
+        Extension::Unknown {
+            ext_type: ext_type::X_SA_REPLAY,
+            body: bytes::Bytes::copy_from_slice(&window.to_ne_bytes()),
+        }
+    }
+
     /// The `sadb_ext_type` this extension is written with.
     pub fn ext_type(&self) -> u16 {
         match self {

@@ -225,6 +225,15 @@ pub mod ext_type {
     pub const X_KMADDRESS: u16 = 25;
     /// SADB_X_EXT_FILTER
     pub const X_FILTER: u16 = 26;
+    /// rsetkey's own: a replay window past `sadb_sa_replay`'s 8 bits, in
+    /// FreeBSD's layout (`struct sadb_x_sa_replay`: the window in packets,
+    /// 32 bits). FreeBSD numbers it `SADB_X_EXT_SA_REPLAY` = 26, which
+    /// Linux gives `SADB_X_EXT_FILTER`; rsetkey uses 27, past Linux's
+    /// `SADB_EXT_MAX`, so that the number means nothing else to Linux. It
+    /// lives only between rsetkey and its XFRM kernel: the PF_KEY socket
+    /// never sends it (`pfkey::request::needs_xfrm`), and the XFRM kernel
+    /// reports a window past 255 with it.
+    pub const X_SA_REPLAY: u16 = 27;
 }
 
 /// SA states (`sadb_sa_state`).
@@ -481,6 +490,18 @@ pub struct Message {
 }
 
 impl Message {
+    /// The replay window of the [`ext_type::X_SA_REPLAY`] extension, for
+    /// a window too wide for `sadb_sa_replay`.
+    pub fn wide_replay(&self) -> Option<u32> {
+        self.extensions.iter().find_map(|e| match e {
+            Extension::Unknown { ext_type, body } if *ext_type == ext_type::X_SA_REPLAY => body
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_ne_bytes),
+            _ => None,
+        })
+    }
+
     /// A message with this header and no extensions.
     pub fn new(header: Header) -> Message {
         Message {

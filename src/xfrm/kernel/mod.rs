@@ -198,7 +198,7 @@ impl XfrmKernel {
             .attrs
             .iter()
             .filter_map(|a| match a.kind {
-                attr::ALG_AUTH_TRUNC => Algo::parse(&a.value, true).ok(),
+                attr::ALG_AUTH_TRUNC | attr::ALG_AEAD => Algo::parse(&a.value, true).ok(),
                 attr::ALG_AUTH | attr::ALG_CRYPT | attr::ALG_COMP => {
                     Algo::parse(&a.value, false).ok()
                 }
@@ -210,8 +210,10 @@ impl XfrmKernel {
         if let Some(known) = self.probed.get(&key) {
             return Ok(known.clone());
         }
-        // The replay state is checked only with a zero classic window.
+        // The replay state is checked only with a zero classic window; the
+        // probe's replay state replaces any the SA has (-f esn, -r > 255).
         sa.info.replay_window = 0;
+        sa.attrs.retain(|a| a.kind != attr::REPLAY_ESN_VAL);
         let mut esn = Vec::with_capacity(24);
         let mut w = Writer::new(&mut esn);
         for field in [0u32, 0, 0, 0, 0, 1] {
