@@ -29,7 +29,7 @@ mod common;
 
 use common::{
     Guest, Kernel, TUTORIAL_CASE, Text, Work, assert_runs, cases_dir, check_tutorial_wire,
-    check_wire, compare_case, give_up, normalize, read_text, rsetkey, run_cases_command,
+    check_wire, compare_case, give_up, normalize, read_text, roundtrip, rsetkey, run_cases_command,
     run_cases_guests, run_guests, selected_cases, sh_words, shards, tutorial_wire_command,
 };
 
@@ -112,7 +112,9 @@ fn tutorial_traffic() {
 }
 
 /// Every case of fixtures/cases (monitor cases included), in `shards()`
-/// guests booted in parallel.  `RSETKEY_CASES="001 057 ..."` limits it to
+/// guests booted in parallel; after each case's dumps, the `--as-script`
+/// round trip (`common::roundtrip`): the dumps rebuilt from the scripts
+/// equal the dumps before, and the JSON dumps parse.  `RSETKEY_CASES="001 057 ..."` limits it to
 /// cases whose names start so.
 #[test]
 #[cfg_attr(
@@ -126,7 +128,7 @@ fn corpus_cases() {
     let cases = selected_cases(true);
     assert!(!cases.is_empty(), "{test}: no cases selected");
     let out = work.dir.join("out");
-    let guests = run_cases_guests(
+    let mut guests = run_cases_guests(
         "corpus",
         Kernel::WithAfKey,
         &rsetkey(),
@@ -134,10 +136,39 @@ fn corpus_cases() {
         &cases,
         shards(),
     );
-    match run_guests(&guests) {
-        Ok(()) => assert_runs(test, &[("", &out)], &cases),
-        Err(e) => give_up(test, e),
+    // The `--as-script` round trip runs after each case's recorded dumps,
+    // in the same boots: a second pass over the corpus would cost as much
+    // again under software emulation. It adds ten runs to a case's four.
+    for g in &mut guests {
+        let at = g.command.iter().position(|w| w == "--").unwrap();
+        g.command.insert(at, "--as-script-roundtrip".to_string());
+        g.timeout *= 3;
     }
+    if let Err(e) = run_guests(&guests) {
+        return give_up(test, e);
+    }
+    let mut round_trip_failed = Vec::new();
+    for c in &cases {
+        let problems = roundtrip::check_case(&out.join(c));
+        if !problems.is_empty() {
+            eprintln!(
+                "ROUND TRIP FAIL {c}:\n    {}",
+                problems.join("\n").replace('\n', "\n    ")
+            );
+            round_trip_failed.push(c.clone());
+        }
+    }
+    assert_runs(test, &[("", &out)], &cases);
+    eprintln!(
+        "{test}: {}/{} cases rebuilt from their --as-script dumps (and their JSON parsed)",
+        cases.len() - round_trip_failed.len(),
+        cases.len()
+    );
+    assert!(
+        round_trip_failed.is_empty(),
+        "{test}: {} case(s) not rebuilt from their --as-script dumps: {round_trip_failed:?}",
+        round_trip_failed.len()
+    );
 }
 
 // ---------------------------------------------------------------------------

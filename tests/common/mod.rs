@@ -13,6 +13,8 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod roundtrip;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
