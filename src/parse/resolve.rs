@@ -113,14 +113,15 @@ impl NameService for SystemNames {
     ) -> Result<Vec<SocketAddr>, String> {
         // A dotted quad in its plain form (no leading zeros, which the C
         // library would read as octal) is what getaddrinfo answers first
-        // and alone, before any lookup: one address, port 0. Scripts are
-        // mostly such addresses; the C call per address was a tenth of
-        // parsing them.
-        if service.is_none()
-            && matches!(family, Family::Any | Family::V4)
+        // and alone, before any lookup: one address, with the port of a
+        // service written in decimal (0 without one). Scripts are mostly
+        // such addresses (a policy's come with the service "0"); the C
+        // call per address was a tenth of parsing them.
+        if matches!(family, Family::Any | Family::V4)
+            && let Some(port) = service.map_or(Some(0), numeric_port)
             && let Ok(ip) = host.parse::<std::net::Ipv4Addr>()
         {
-            return Ok(vec![SocketAddr::from((ip, 0))]);
+            return Ok(vec![SocketAddr::from((ip, port))]);
         }
         getaddrinfo(host, service, family, numeric)
     }
@@ -138,6 +139,17 @@ impl NameService for SystemNames {
             .as_ref()?
             .get(name)
     }
+}
+
+/// A service written as plain decimal digits that fit a port, which
+/// getaddrinfo takes as that port without a lookup; `None` for anything
+/// else (names, signs, blanks, more digits than a port has), which is left
+/// to the C library.
+fn numeric_port(service: &str) -> Option<u16> {
+    if service.is_empty() || service.len() > 5 || !service.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    service.parse().ok()
 }
 
 /// Calls the C library's `getaddrinfo` with setkey's hints and converts the
@@ -446,14 +458,28 @@ mod tests {
     #[test]
     fn dotted_quads_resolve_as_the_c_library_resolves_them() {
         let names = SystemNames::default();
+        let services = [
+            None,
+            Some("0"),
+            Some("500"),
+            Some("00080"),
+            Some("65535"),
+            Some("65536"),
+            Some("+80"),
+            Some(" 80"),
+            Some("000080"),
+            Some(""),
+        ];
         for host in ["10.0.0.1", "0.0.0.0", "255.255.255.255", "192.0.2.30"] {
             for family in [Family::Any, Family::V4] {
                 for numeric in [true, false] {
-                    assert_eq!(
-                        names.resolve(host, None, family, numeric),
-                        getaddrinfo(host, None, family, numeric),
-                        "{host}"
-                    );
+                    for service in services {
+                        assert_eq!(
+                            names.resolve(host, service, family, numeric),
+                            getaddrinfo(host, service, family, numeric),
+                            "{host} {service:?}"
+                        );
+                    }
                 }
             }
         }
@@ -475,6 +501,19 @@ mod tests {
             proptest::prop_assert_eq!(
                 SystemNames::default().resolve(&host, None, Family::Any, true),
                 getaddrinfo(&host, None, Family::Any, true)
+            );
+        }
+
+        #[test]
+        fn any_dotted_quad_and_port_resolve_as_the_c_library_resolves_them(
+            o: [u8; 4],
+            port: u16,
+        ) {
+            let host = std::net::Ipv4Addr::from(o).to_string();
+            let service = port.to_string();
+            proptest::prop_assert_eq!(
+                SystemNames::default().resolve(&host, Some(&service), Family::Any, true),
+                getaddrinfo(&host, Some(&service), Family::Any, true)
             );
         }
     }

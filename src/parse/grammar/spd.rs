@@ -132,9 +132,11 @@ impl Grammar<'_> {
             },
             None => (sport, dport),
         };
-        let service = |s: Option<String>| s.unwrap_or_else(|| "0".to_string());
-        let srcs = self.resolve(src, Some(&service(sport)), &p, Err(eot_at))?;
-        let dsts = self.resolve(dst, Some(&service(dport)), &p, Err(eot_at))?;
+        // No port is the service "0" (any).
+        let sport = sport.as_deref().unwrap_or("0");
+        let dport = dport.as_deref().unwrap_or("0");
+        let srcs = self.resolve(src, Some(sport), &p, Err(eot_at))?;
+        let dsts = self.resolve(dst, Some(dport), &p, Err(eot_at))?;
         if srcs.len() > 1 || dsts.len() > 1 {
             return cut_tok(
                 eot_at,
