@@ -42,6 +42,7 @@ pub mod output;
 pub mod parse;
 pub mod permissions;
 pub mod pfkey;
+pub mod priority;
 pub mod run;
 pub mod trace;
 pub mod xfrm;

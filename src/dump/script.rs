@@ -371,34 +371,6 @@ fn satype_word(satype: u8) -> &'static str {
     }
 }
 
-/// The policy language's priority: `prio BASE ± N` around the nearest of
-/// the three bases (libipsec's spelling; a smaller number is stronger, so
-/// `def + N` is `def − N`).
-fn priority_text(p: u32) -> String {
-    const BASES: [(&str, u32); 3] = [
-        ("def", ipsec::PRIORITY_DEFAULT),
-        ("high", ipsec::PRIORITY_HIGH),
-        ("low", ipsec::PRIORITY_LOW),
-    ];
-    let best = BASES
-        .iter()
-        .filter_map(|&(name, base)| {
-            if p <= base {
-                let n = base - p;
-                (n <= 0x4000_0000).then_some((n, name, '+'))
-            } else {
-                let n = p - base;
-                (n < 0x4000_0000).then_some((n, name, '-'))
-            }
-        })
-        .min_by_key(|&(n, _, _)| n);
-    match best {
-        Some((0, name, _)) => format!("prio {name}"),
-        Some((n, name, sign)) => format!("prio {name} {sign} {n}"),
-        None => format!("prio {p}"),
-    }
-}
-
 /// One side of a selector: `addr[/prefix][[port]]`.
 fn selector_side(a: &AddressExt, ports: bool) -> String {
     let mut s = ip_string(&a.addr);
@@ -502,7 +474,7 @@ fn policy_rest(pol: &PolicyExt) -> Result<String, String> {
     };
     let mut s = String::new();
     if pol.priority != ipsec::PRIORITY_DEFAULT {
-        s.push_str(&priority_text(pol.priority));
+        s.push_str(&crate::priority::spelling(pol.priority));
         s.push(' ');
     }
     s.push_str(action);
@@ -663,14 +635,6 @@ fn policy_script(newest_first: &[PolicyEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn priorities_read_back_as_libipsec_writes_them() {
-        assert_eq!(priority_text(ipsec::PRIORITY_DEFAULT), "prio def");
-        assert_eq!(priority_text(0x7FFF_FFF6), "prio def + 10");
-        assert_eq!(priority_text(0x4000_0005), "prio high - 5");
-        assert_eq!(priority_text(0xC000_0000), "prio low");
-    }
 
     fn entry(dir: u8, sel: &str, rest: &str, twin_rest: &str) -> PolicyEntry {
         PolicyEntry {

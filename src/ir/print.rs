@@ -52,13 +52,6 @@ const FLAGS_KNOWN: u32 = FLAG_OLD
     | FLAG_PZERO
     | FLAG_ESN;
 
-/// The priority bases of the policy language (`high`, `def`, `low`).
-const BASES: [(&str, u32); 3] = [
-    ("def", PRIORITY_DEFAULT),
-    ("high", 0x4000_0000),
-    ("low", 0xC000_0000),
-];
-
 /// Why an operation has no setkey spelling that parses back to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unprintable(pub &'static str);
@@ -632,7 +625,7 @@ fn write_policy<W: Write + ?Sized>(w: &mut W, p: &Policy) -> fmt::Result {
         return Ok(());
     }
     if p.priority != PRIORITY_DEFAULT {
-        write!(w, " {}", priority_text(p.priority))?;
+        write!(w, " {}", crate::priority::spelling(p.priority))?;
     }
     w.write_str(match p.action {
         PolicyAction::Discard => " discard",
@@ -646,31 +639,6 @@ fn write_policy<W: Write + ?Sized>(w: &mut W, p: &Policy) -> fmt::Result {
         write_request(w, r)?;
     }
     Ok(())
-}
-
-/// `prio BASE [± N]` relative to the nearest base; the three bases' ranges
-/// (base − 2^30 ..= base + 2^30 − 1) cover every u32, so the plain-number
-/// fallback is only a safety net.
-fn priority_text(p: u32) -> String {
-    let best = BASES
-        .iter()
-        .filter_map(|&(name, base)| {
-            if p <= base {
-                // `BASE + N` means base − N (earlier in the lookup).
-                let n = base - p;
-                (n <= 0x4000_0000).then_some((n, name, '+'))
-            } else {
-                let n = p - base;
-                (n < 0x4000_0000).then_some((n, name, '-'))
-            }
-        })
-        .min_by_key(|&(n, _, _)| n);
-    match best {
-        Some((0, name, _)) => format!("prio {name}"),
-        Some((n, name, sign)) => format!("prio {name} {sign} {n}"),
-        None if p < PRIORITY_DEFAULT => format!("prio {}", PRIORITY_DEFAULT - p),
-        None => format!("prio -{}", p - PRIORITY_DEFAULT),
-    }
 }
 
 /// `PROTO/MODE/[ENDPOINTS]/LEVEL`.
@@ -916,7 +884,10 @@ mod tests {
                 },
                 context: None,
             });
-            assert!(!priority_text(p).starts_with("prio -"), "{p:#x}");
+            assert!(
+                !crate::priority::spelling(p).starts_with("prio -"),
+                "{p:#x}"
+            );
             assert_eq!(parse_ops(&line(&op)), [op], "{p:#x}");
         }
     }
