@@ -173,6 +173,7 @@ fn aead_esn_and_wide_windows_through_xfrm() {
     );
     let cmd = write_file(&work.dir, "guest.sh", &commands, 0o755);
     let guest = Guest {
+        cpus: 1,
         what: "aead options".into(),
         kernel: Kernel::WithAfKey,
         command: vec!["bash".into(), cmd.display().to_string()],
@@ -384,6 +385,7 @@ fn gcm_tutorial_on_the_wire() {
     );
     let wire = |kernel: &str| work.dir.join(format!("wire-{kernel}"));
     let guest = |what: &str, kernel, dir: &Path| Guest {
+        cpus: 1,
         what: what.into(),
         kernel,
         command: vec![

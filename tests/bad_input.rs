@@ -551,6 +551,7 @@ fn refused_scripts_change_nothing_in_the_kernel() {
     }
     write_file(dir, "run.sh", &run, 0o755);
     let guest = Guest {
+        cpus: 1,
         what: test.to_string(),
         kernel: Kernel::WithAfKey,
         command: vec!["bash".into(), dir.join("run.sh").display().to_string()],

@@ -114,6 +114,7 @@ fn monitor_json_prints_one_object_per_event_and_line() {
         tool = common::sh_quote(rsetkey()),
     );
     let guest = Guest {
+        cpus: 1,
         what: "monitor json".into(),
         kernel: Kernel::WithAfKey,
         command: vec![

@@ -1151,6 +1151,7 @@ fn matrix(test: &str, kernel: Kernel, backend: &str) {
     let sizes = sizes();
     let rows = prepare(dir, &sizes);
     let guest = Guest {
+        cpus: 1,
         what: format!("fault matrix, {backend}"),
         kernel,
         command: vec!["bash".into(), dir.join("run.sh").display().to_string()],

@@ -411,6 +411,7 @@ fn mirror_of_the_tutorial_carries_traffic() {
         case.display().to_string(),
     ];
     let guest = Guest {
+        cpus: 1,
         what: "mirror on the wire".into(),
         kernel: Kernel::WithAfKey,
         command: vec!["bash".into(), "-c".into(), sh_words(&command)],
@@ -484,6 +485,7 @@ fn generated_scripts_carry_traffic() {
         case.display().to_string(),
     ];
     let guest = Guest {
+        cpus: 1,
         what: "generated scripts on the wire".into(),
         kernel: Kernel::WithAfKey,
         command: vec!["bash".into(), "-c".into(), sh_words(&command)],

@@ -86,6 +86,7 @@ fn tutorial_traffic() {
         sh_words(&tutorial_wire_command(&rsetkey(), &wire)),
     );
     let guest = Guest {
+        cpus: 1,
         what: "tutorial traffic".into(),
         kernel: Kernel::WithAfKey,
         command: vec!["bash".into(), "-c".into(), script],

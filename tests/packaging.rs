@@ -369,6 +369,7 @@ fn service_start_reload_stop_in_the_test_kernel() {
         dump_stop = dump("stop"),
     );
     let guest = Guest {
+        cpus: 1,
         what: "service commands".into(),
         kernel: Kernel::WithAfKey,
         command: vec!["bash".into(), "-c".into(), script],

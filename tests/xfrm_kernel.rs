@@ -53,6 +53,7 @@ fn tutorial_on_the_wire_without_af_key() {
     let work = Work::new("xfrm-wire");
     let wire = work.dir.join("wire");
     let guest = Guest {
+        cpus: 1,
         what: "tutorial wire, no af_key".into(),
         kernel: Kernel::WithoutAfKey,
         command: tutorial_wire_command(&rsetkey(), &wire),
@@ -201,6 +202,7 @@ fn kernel_without_esp_refuses_esp_scripts_whole() {
     let runner = dir.join("run.sh");
     fs::write(&runner, script).expect("runner");
     let guest = Guest {
+        cpus: 1,
         what: "no af_key, no esp".into(),
         kernel: Kernel::WithoutAfKeyOrEsp,
         command: vec!["bash".into(), runner.display().to_string()],
@@ -375,6 +377,7 @@ exit 0
     let runner = dir.join("run.sh");
     fs::write(&runner, script).expect("runner");
     let guest = |what: &str, kernel: Kernel, out: &str| Guest {
+        cpus: 1,
         what: what.into(),
         kernel,
         command: vec![

@@ -247,6 +247,10 @@ pub struct Guest {
     /// `RSETKEY_GUEST_TIMEOUT` says otherwise), as UML needs them; other
     /// kernels stretch it by [`TestKernel::slowdown`].
     pub timeout: u64,
+    /// Virtual CPUs under QEMU (UML has one). 1 for guests that run beside
+    /// others (corpus shards); a guest that runs alone and forks much (the
+    /// Ansible rollout) takes every core of the host.
+    pub cpus: u32,
 }
 
 impl Guest {
@@ -265,6 +269,7 @@ impl Guest {
         if !chosen.accel.is_empty() {
             cmd.env("RSETKEY_QEMU_ACCEL", &chosen.accel);
         }
+        cmd.env("RSETKEY_GUEST_CPUS", self.cpus.to_string());
         match self.kernel {
             Kernel::WithAfKey => cmd.env_remove("RSETKEY_GUEST_SKIP_MODULES"),
             Kernel::WithoutAfKey => cmd.env("RSETKEY_GUEST_SKIP_MODULES", "af_key"),
@@ -418,6 +423,7 @@ pub fn run_cases_guests(
         .map(|s| {
             let mine: Vec<String> = cases.iter().skip(s).step_by(shards).cloned().collect();
             Guest {
+                cpus: 1,
                 what: format!("{what} {}/{shards}", s + 1),
                 kernel,
                 // ~1 s per case on an idle core; room for a loaded machine
