@@ -21,8 +21,8 @@
 mod common;
 
 use common::{
-    Guest, Kernel, Work, check_wire_run, exit_of, give_up, harness, read_text, rsetkey, run_guests,
-    sh_quote, write_file, write_private,
+    Guest, Kernel, Work, check_wire_run, exit_of, give_up, read_text, rsetkey, run_guests,
+    sh_quote, wire_command, write_file, write_private,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -363,16 +363,7 @@ fn gcm_tutorial_on_the_wire() {
         cpus: 1,
         what: what.into(),
         kernel,
-        command: vec![
-            "bash".to_string(),
-            harness("tutorial-wire").display().to_string(),
-            "--tool".to_string(),
-            rsetkey().display().to_string(),
-            "--out".to_string(),
-            dir.display().to_string(),
-            "--case".to_string(),
-            case.display().to_string(),
-        ],
+        command: wire_command(&rsetkey(), dir, &case),
         timeout: 300,
     };
     let guests = [

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    Guest, Kernel, Work, cases_dir, check_tutorial_wire, give_up, harness, repo, run_guests,
-    sh_words, write_private,
+    Guest, Kernel, Work, cases_dir, check_tutorial_wire, give_up, repo, run_guests, wire_command,
+    write_private,
 };
 use rsetkey::fleet::Script;
 use rsetkey::ir::{Keys, Operation};
@@ -400,21 +400,11 @@ fn mirror_of_the_tutorial_carries_traffic() {
     assert_eq!(status, 0, "{err}");
     write_private(&case, "peer.conf", &peer);
     let wire = work.dir.join("wire");
-    let command = vec![
-        "bash".to_string(),
-        harness("tutorial-wire").display().to_string(),
-        "--tool".to_string(),
-        bin().display().to_string(),
-        "--out".to_string(),
-        wire.display().to_string(),
-        "--case".to_string(),
-        case.display().to_string(),
-    ];
     let guest = Guest {
         cpus: 1,
         what: "mirror on the wire".into(),
         kernel: Kernel::WithAfKey,
-        command: vec!["bash".into(), "-c".into(), sh_words(&command)],
+        command: wire_command(&bin(), &wire, &case),
         timeout: 300,
     };
     if let Err(e) = run_guests(&[guest]) {
@@ -474,21 +464,11 @@ fn generated_scripts_carry_traffic() {
     let b = fs::read_to_string(scripts.join("b.conf")).unwrap();
     write_private(&case, "peer.conf", &b);
     let wire = work.dir.join("wire");
-    let command = vec![
-        "bash".to_string(),
-        harness("tutorial-wire").display().to_string(),
-        "--tool".to_string(),
-        bin().display().to_string(),
-        "--out".to_string(),
-        wire.display().to_string(),
-        "--case".to_string(),
-        case.display().to_string(),
-    ];
     let guest = Guest {
         cpus: 1,
         what: "generated scripts on the wire".into(),
         kernel: Kernel::WithAfKey,
-        command: vec!["bash".into(), "-c".into(), sh_words(&command)],
+        command: wire_command(&bin(), &wire, &case),
         timeout: 300,
     };
     if let Err(e) = run_guests(&[guest]) {

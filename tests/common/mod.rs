@@ -874,6 +874,12 @@ pub const TUTORIAL_CASE: &str = "069-traffic-tutorial";
 /// The `tutorial-wire` command line: the tutorial with `tool` on two hosts,
 /// results in `out`.
 pub fn tutorial_wire_command(tool: &Path, out: &Path) -> Vec<String> {
+    wire_command(tool, out, &cases_dir().join(TUTORIAL_CASE))
+}
+
+/// The `tutorial-wire` command line for the case folder `case` (its
+/// `script.conf`, `peer.conf` and `traffic`) with `tool`, results in `out`.
+pub fn wire_command(tool: &Path, out: &Path, case: &Path) -> Vec<String> {
     vec![
         "bash".to_string(),
         harness("tutorial-wire").display().to_string(),
@@ -882,7 +888,7 @@ pub fn tutorial_wire_command(tool: &Path, out: &Path) -> Vec<String> {
         "--out".to_string(),
         out.display().to_string(),
         "--case".to_string(),
-        cases_dir().join(TUTORIAL_CASE).display().to_string(),
+        case.display().to_string(),
     ]
 }
 
