@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 use super::Protocols;
 use super::addr::ip_string;
 use super::policy::is_per_socket;
+use super::sa::{MODES, SATYPES, STATES};
 use crate::algorithms::{self, Kind};
 use crate::pfkey::wire::{
     AddressExt, AddressKind, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt, LifetimeKind, Message,
@@ -396,15 +397,6 @@ fn named(names: &[&str], v: usize) -> String {
         .map_or_else(|| v.to_string(), |n| (*n).to_string())
 }
 
-/// setkey's SA type names (`str_satype`).
-const SATYPES: [&str; 12] = [
-    "unspec", "unknown", "ah", "esp", "unknown", "rsvp", "ospfv2", "ripv2", "mip", "ipcomp",
-    "policy", "tcp",
-];
-/// IPsec modes.
-pub(crate) const MODES: [&str; 3] = ["any", "transport", "tunnel"];
-/// SA states.
-const STATES: [&str; 4] = ["larval", "mature", "dying", "dead"];
 /// Policy directions as libipsec prints them.
 const DIRECTIONS: [&str; 6] = ["any", "in", "out", "fwd", "in(socket)", "out(socket)"];
 /// Policy actions.

@@ -9,13 +9,13 @@ use crate::pfkey::wire::{
 };
 
 /// IPPROTO_ICMP
-const PROTO_ICMP: u8 = 1;
+pub(super) const PROTO_ICMP: u8 = 1;
 /// IPPROTO_GRE
-const PROTO_GRE: u8 = 47;
+pub(super) const PROTO_GRE: u8 = 47;
 /// IPPROTO_ICMPV6
-const PROTO_ICMPV6: u8 = 58;
+pub(super) const PROTO_ICMPV6: u8 = 58;
 /// IPPROTO_MH
-const PROTO_MH: u8 = 135;
+pub(super) const PROTO_MH: u8 = 135;
 
 /// Whether setkey on Linux treats the entry as a per-socket policy: the
 /// kernel index says socket direction (`id % 8 >= 3`) or a selector is

@@ -10,14 +10,14 @@ use crate::pfkey::wire::{
 };
 
 /// satype names, index = satype (setkey's `str_satype`).
-const SATYPES: [&str; 12] = [
+pub(super) const SATYPES: [&str; 12] = [
     "unspec", "unknown", "ah", "esp", "unknown", "rsvp", "ospfv2", "ripv2", "mip", "ipcomp",
     "policy", "tcp",
 ];
 /// IPsec modes (`str_mode`).
-const MODES: [&str; 3] = ["any", "transport", "tunnel"];
+pub(super) const MODES: [&str; 3] = ["any", "transport", "tunnel"];
 /// SA states (`str_state`).
-const STATES: [&str; 4] = ["larval", "mature", "dying", "dead"];
+pub(super) const STATES: [&str; 4] = ["larval", "mature", "dying", "dead"];
 
 /// Encryption algorithm names as setkey's dump table has them.
 fn ealg_name(id: u8) -> Option<&'static str> {

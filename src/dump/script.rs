@@ -35,7 +35,10 @@ const SAFLAGS_ESN: u32 = 0x400;
 use zeroize::Zeroizing;
 
 use super::addr::ip_string;
-use super::json::{LEVELS, MODES, template_protocol};
+use super::json::{LEVELS, template_protocol};
+// ICMP, ICMPv6 and MH: type and code in the port fields; GRE: the key.
+use super::policy::{PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_MH};
+use super::sa::MODES;
 use crate::algorithms::{self, Kind};
 use crate::pfkey::wire::{
     AddressExt, AddressKind, IpsecRequestExt, KeyExt, KeyKind, LifetimeKind, Message, MessageType,
@@ -52,13 +55,6 @@ pub struct ScriptOptions {
     /// `-a`: dead SAs too (as comments: they cannot be re-created).
     pub show_dead: bool,
 }
-
-/// `IPPROTO_ICMP`, `IPPROTO_ICMPV6`, `IPPROTO_MH`: type and code in the
-/// port fields; `IPPROTO_GRE`: the key.
-const PROTO_ICMP: u8 = 1;
-const PROTO_ICMPV6: u8 = 58;
-const PROTO_MH: u8 = 135;
-const PROTO_GRE: u8 = 47;
 
 /// Collects a dump's entries and writes them as a script, oldest first.
 #[derive(Default)]
