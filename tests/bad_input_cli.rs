@@ -273,3 +273,49 @@ fn dry_flushes_and_dumps_send_nothing() {
     ));
     assert_eq!(out, "status=0\n1.1.1.1[any] 2.2.2.2[any] 255\n");
 }
+
+/// `--atomic` whose reader goes away mid-run: the databases are restored
+/// (the run did not finish as asked) and the status is SIGPIPE's, 141, as
+/// for every other run whose reader goes away.
+#[test]
+#[cfg_attr(
+    skip_kernel_tests,
+    ignore = "RSETKEY_SKIP_KERNEL_TESTS=1: no kernel on purpose"
+)]
+fn an_atomic_run_whose_reader_goes_away_restores_and_exits_141() {
+    let _alone = one_lock_user_at_a_time();
+    // enough dump text to overrun the pipe after the reader left
+    let mut text: String = (0..3000)
+        .map(|i| {
+            format!(
+                "spdadd 10.0.{}.{}/32 10.9.0.1 any -P out none;\n",
+                i / 256,
+                i % 256
+            )
+        })
+        .collect();
+    text.push_str("spddump;\n");
+    let conf = script("atomic-pipe.conf", &text);
+    let out = std::process::Command::new("unshare")
+        .args([
+            "-n",
+            "bash",
+            "-c",
+            "\"$R\" --backend xfrm --atomic -f \"$1\" 2>err | head -c 100 >/dev/null; \
+             echo status=${PIPESTATUS[0]}; \"$R\" --backend xfrm -DP; cat err",
+            "bash",
+        ])
+        .arg(&conf)
+        .current_dir(conf.parent().expect("a directory"))
+        .env("R", RSETKEY)
+        .output()
+        .expect("unshare");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.starts_with("status=141\nNo SPD entries.\n"), "{out}");
+    assert!(
+        out.contains(
+            "--atomic: the reader of the output went away; restored the SAD and SPD as they were"
+        ),
+        "{out}"
+    );
+}

@@ -7,9 +7,9 @@ use std::io::{self, Write};
 use super::context::Context;
 use crate::atomic::{self, Snapshot};
 use crate::ir::Statement;
-use crate::output::SharedOutput;
+use crate::output::{self, SharedOutput};
 use crate::pfkey::{Kernel, SocketError};
-use crate::run::{Executor, Refusal, Reporter};
+use crate::run::{Executor, Refusal, Reporter, RunError};
 
 /// How the trial run of `--atomic` ended, when not well.
 enum Trial {
@@ -105,7 +105,10 @@ pub fn execute(
     exec.read_time_from(out.clock());
     exec.stop_when(|refusals| !refusals.is_empty() || atomic::interrupted().is_some());
     let result = exec.execute_all(statements);
-    let output_failed = exec.output().flush().is_err();
+    let flushed = exec.output().flush();
+    // Whether the reader of the output went away, mid-run or at the end.
+    let reader_gone = matches!(&result, Err(RunError::Output(e)) if output::is_broken_pipe(e))
+        || flushed.as_ref().is_err_and(output::is_broken_pipe);
     let refusals = exec.refusals().to_vec();
     drop(exec);
     let why = if let Some(signal) = atomic::interrupted() {
@@ -114,18 +117,29 @@ pub fn execute(
         format!("the kernel refused {}", lines_text(&refusals))
     } else {
         match result {
+            // A reader that went away is no error to report (as in every
+            // other mode), but the run did not finish as asked: restored.
+            _ if reader_gone => "the reader of the output went away".to_string(),
             Err(e) => {
                 let _ = ctx.run_error(e);
                 "the run failed".to_string()
             }
-            Ok(_) if output_failed => {
-                ctx.error("write: output failed");
-                "the output failed".to_string()
-            }
-            Ok(_) => return 0,
+            Ok(_) => match &flushed {
+                Err(_) => {
+                    ctx.error("write: output failed");
+                    "the output failed".to_string()
+                }
+                Ok(()) => return 0,
+            },
         }
     };
-    let status = atomic::interrupted().map_or(1, |s| 128 + s as i32);
+    // The status a signal gives (SIGPIPE's for a closed pipe, as
+    // everywhere else), 1 for every other failure.
+    let status = match atomic::interrupted() {
+        Some(signal) => 128 + signal as i32,
+        None if reader_gone => output::BROKEN_PIPE_STATUS,
+        None => 1,
+    };
     match snapshot.restore(&mut netlink) {
         Ok(restored) => {
             say(&format!(
