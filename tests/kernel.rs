@@ -29,8 +29,9 @@ mod common;
 
 use common::{
     Guest, Kernel, TUTORIAL_CASE, Text, Work, assert_runs, cases_dir, check_tutorial_wire,
-    check_wire, compare_case, give_up, normalize, read_text, roundtrip, rsetkey, run_cases_command,
-    run_cases_guests, run_guests, selected_cases, sh_words, shards, tutorial_wire_command,
+    check_wire, check_wire_chain, compare_case, give_up, normalize, read_text, roundtrip, rsetkey,
+    run_cases_command, run_cases_guests, run_guests, selected_cases, sh_words, shards,
+    tutorial_wire_command,
 };
 
 // ---------------------------------------------------------------------------
@@ -225,6 +226,21 @@ fn wire_check_recognises_the_recorded_tutorial_traffic() {
     assert_eq!(check_wire(&doubled), Vec::<String>::new());
     let plain = "IP 10.141.176.2 > 10.141.176.3: ICMP echo request, id 1, seq 1, length 64\n";
     assert!(!check_wire(plain).is_empty());
+    // a chain is checked header by header: ESP alone is not AH over ESP,
+    // and AH over ESP is not ESP alone
+    let esp = "IP 10.141.176.2 > 10.141.176.3: ESP(spi=0x00003d55,seq=0x1), length 116\n\
+               IP 10.141.176.3 > 10.141.176.2: ESP(spi=0x00005fb5,seq=0x1), length 116\n"
+        .repeat(6);
+    let esp_only = [&["ESP(spi=0x00003d55,"][..], &["ESP(spi=0x00005fb5,"][..]];
+    assert_eq!(
+        check_wire_chain(&esp, esp_only[0], esp_only[1]),
+        Vec::<String>::new()
+    );
+    assert_eq!(check_wire(&esp).len(), 12);
+    assert_eq!(
+        check_wire_chain(&doubled, esp_only[0], esp_only[1]).len(),
+        12
+    );
 }
 
 #[test]

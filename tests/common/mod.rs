@@ -967,32 +967,54 @@ pub fn check_wire_run(
 /// (0x3d54/0x3d55 from .2 to .3, 0x5fb4/0x5fb5 back), both directions occur,
 /// no plaintext ICMP.
 pub fn check_wire(tcpdump: &str) -> Vec<String> {
+    check_wire_chain(
+        tcpdump,
+        &["AH(spi=0x00003d54,", "ESP(spi=0x00003d55,"],
+        &["AH(spi=0x00005fb4,", "ESP(spi=0x00005fb5,"],
+    )
+}
+
+/// Every IP packet between the tutorial's hosts (.2 and .3) carries
+/// exactly the given chain of IPsec headers, as tcpdump prints them
+/// (`AH(spi=0x…,…): ESP(spi=0x…,…)`): `a_to_b` from .2 to .3, `b_to_a`
+/// back. Both directions occur at least 6 times (3 pings each way), and
+/// no ICMP is on the link in plaintext.
+pub fn check_wire_chain(tcpdump: &str, a_to_b: &[&str], b_to_a: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for line in tcpdump.lines().filter(|l| l.starts_with("IP ")) {
-        let dir = if line.starts_with("IP 10.141.176.2 > 10.141.176.3: ") {
-            "a->b"
+        let (dir, chain) = if line.starts_with("IP 10.141.176.2 > 10.141.176.3: ") {
+            ("a->b", a_to_b)
         } else if line.starts_with("IP 10.141.176.3 > 10.141.176.2: ") {
-            "b->a"
+            ("b->a", b_to_a)
         } else {
             problems.push(format!("unexpected packet on the link: {line}"));
             continue;
         };
-        let (ah, esp) = if dir == "a->b" {
-            ("AH(spi=0x00003d54,", "ESP(spi=0x00003d55,")
-        } else {
-            ("AH(spi=0x00005fb4,", "ESP(spi=0x00005fb5,")
-        };
-        let body = &line[line.find(": ").unwrap() + 2..];
-        if !body.starts_with(ah) || !body.contains(&format!("): {esp}")) {
-            problems.push(format!("{dir} packet is not {ah}..): {esp}..: {line}"));
+        // Each header after the first follows the `): ` that closes the
+        // one before it.
+        let mut body = line.split_once(": ").map_or("", |(_, b)| b);
+        let mut carries_chain = true;
+        for (i, header) in chain.iter().enumerate() {
+            if i > 0 {
+                match body.split_once("): ") {
+                    Some((_, rest)) => body = rest,
+                    None => carries_chain = false,
+                }
+            }
+            carries_chain &= body.starts_with(header);
+        }
+        if !carries_chain {
+            problems.push(format!(
+                "{dir} packet is not {}..: {line}",
+                chain.join("..): ")
+            ));
         }
         if line.contains("ICMP") {
             problems.push(format!("plaintext ICMP on the link: {line}"));
         }
         *seen.entry(dir).or_default() += 1;
     }
-    // 3 pings each way: 6 requests + 6 replies, 6 packets per direction
     for dir in ["a->b", "b->a"] {
         if seen.get(dir).copied().unwrap_or(0) < 6 {
             problems.push(format!(
