@@ -79,7 +79,7 @@ use super::wire::{
     AF_INET, AF_INET6, Algo, POLICY_TYPE_MAIN, Selector, UserSecCtx, UserTmpl, UserpolicyId,
     UserpolicyInfo, UsersaId, UsersaInfo, XfrmAddress, attr, mode, msg, policy_type,
 };
-use crate::codec::Reader;
+use crate::codec::{Reader, Writer};
 use crate::pfkey::Kernel;
 use crate::pfkey::SocketError;
 use crate::pfkey::wire::{
@@ -536,7 +536,7 @@ fn proposal(proto: u8, aalgos: u32, ealgos: u32, available: &Available) -> Optio
     match proto {
         IPPROTO_AH => {
             for a in &auth {
-                body.extend_from_slice(&comb(Some(a), None));
+                comb(&mut body, Some(a), None);
             }
         }
         IPPROTO_ESP => {
@@ -544,7 +544,7 @@ fn proposal(proto: u8, aalgos: u32, ealgos: u32, available: &Available) -> Optio
                 .filter(|e| allowed(ealgos, e.id) && available.encrypt.contains(&e.id));
             for e in encrypt {
                 for a in &auth {
-                    body.extend_from_slice(&comb(Some(a), Some(&e)));
+                    comb(&mut body, Some(a), Some(&e));
                 }
             }
         }
@@ -556,30 +556,27 @@ fn proposal(proto: u8, aalgos: u32, ealgos: u32, available: &Available) -> Optio
     })
 }
 
-/// One `struct sadb_comb`: the algorithms and their key sizes, af_key's
-/// add and use times (hard 24 h / 8 h, soft 20 h / 7 h), the rest zero.
-fn comb(auth: Option<&Algorithm>, encrypt: Option<&Algorithm>) -> [u8; COMB_LEN] {
-    let mut c = [0u8; COMB_LEN];
-    let mut put = |at: usize, bytes: &[u8]| {
-        if let Some(dst) = c.get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-    };
-    if let Some(a) = auth {
-        put(0, &[a.id]);
-        put(4, &a.min_bits.to_ne_bytes());
-        put(6, &a.max_bits.to_ne_bytes());
-    }
-    if let Some(e) = encrypt {
-        put(1, &[e.id]);
-        put(8, &e.min_bits.to_ne_bytes());
-        put(10, &e.max_bits.to_ne_bytes());
-    }
-    put(40, &(20u64 * 3600).to_ne_bytes());
-    put(48, &(24u64 * 3600).to_ne_bytes());
-    put(56, &(7u64 * 3600).to_ne_bytes());
-    put(64, &(8u64 * 3600).to_ne_bytes());
-    c
+/// Appends one `struct sadb_comb`: the algorithms and their key sizes,
+/// af_key's add and use times (hard 24 h / 8 h, soft 20 h / 7 h), the
+/// rest zero.
+fn comb(body: &mut Vec<u8>, auth: Option<&Algorithm>, encrypt: Option<&Algorithm>) {
+    let start = body.len();
+    let (auth_id, auth_min, auth_max) = auth.map_or((0, 0, 0), |a| (a.id, a.min_bits, a.max_bits));
+    let (enc_id, enc_min, enc_max) = encrypt.map_or((0, 0, 0), |e| (e.id, e.min_bits, e.max_bits));
+    Writer::new(body)
+        .u8(auth_id)
+        .u8(enc_id)
+        .ne_u16(0) // sadb_comb_flags
+        .ne_u16(auth_min)
+        .ne_u16(auth_max)
+        .ne_u16(enc_min)
+        .ne_u16(enc_max)
+        .zeros(4 + 4 + 4 + 8 + 8) // reserved, allocations, bytes
+        .ne_u64(20 * 3600) // soft add time
+        .ne_u64(24 * 3600) // hard add time
+        .ne_u64(7 * 3600) // soft use time
+        .ne_u64(8 * 3600); // hard use time
+    debug_assert_eq!(body.len() - start, COMB_LEN);
 }
 
 /// A NETLINK_XFRM socket in the SA, policy, expire and acquire multicast
