@@ -334,7 +334,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             return 0;
         }
         Err(e) => {
-            eprintln!("{program}: {}", option_error(&e));
+            crate::stderrln!("{program}: {}", option_error(&e));
             return usage(&program);
         }
     };

@@ -142,6 +142,31 @@ pub fn print(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Writes to standard error, as `eprint!` does, except that a standard
+/// error that cannot be written (its reader gone: `rsetkey -f x 2>&1 |
+/// head -1`) loses the text instead of panicking: the run goes on, and its
+/// exit status still tells. Used through [`stderr!`](crate::stderr) and
+/// [`stderrln!`](crate::stderrln); the crate's lints refuse `eprint!`.
+pub fn to_stderr(text: std::fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_fmt(text);
+}
+
+/// `eprint!` that never panics: see [`to_stderr`].
+#[macro_export]
+macro_rules! stderr {
+    ($($arg:tt)*) => {
+        $crate::output::to_stderr(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics: see [`to_stderr`].
+#[macro_export]
+macro_rules! stderrln {
+    ($($arg:tt)*) => {
+        $crate::output::to_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// Bytes of standard output buffered before a write.
 const OUTPUT_BUFFER: usize = 64 * 1024;
 

@@ -121,7 +121,7 @@ pub struct Context {
 impl Context {
     /// `PROGRAM: TEXT` on stderr.
     pub fn error(&self, text: &str) {
-        eprintln!("{}: {}", self.program, text);
+        crate::stderrln!("{}: {}", self.program, text);
     }
 
     /// How dumps print (`-a`, `-p`, `-N`).

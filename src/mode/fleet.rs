@@ -22,7 +22,7 @@ fn load(program: &str, file: &OsString) -> Option<Script> {
     let text = match parse::input::read_script_file(Path::new(file)) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("{program}: {}", e.message(&name));
+            crate::stderrln!("{program}: {}", e.message(&name));
             return None;
         }
     };
@@ -37,11 +37,11 @@ fn load(program: &str, file: &OsString) -> Option<Script> {
 
 fn parse_error(program: &str, name: &str, text: &str, e: ParseError) {
     match &e.message {
-        Some(message) => eprintln!("{program}: {name},{}: {message}", e.line),
-        None => eprintln!("{program}: {name},{}: parse failed", e.line),
+        Some(message) => crate::stderrln!("{program}: {name},{}: {message}", e.line),
+        None => crate::stderrln!("{program}: {name},{}: parse failed", e.line),
     }
     let e = e.with_source_name(name, text.to_string());
-    eprintln!("{}", diagnostic::render_for_stderr(&e));
+    crate::stderrln!("{}", diagnostic::render_for_stderr(&e));
 }
 
 /// Prints text on stdout; the exit status on failure.
@@ -60,7 +60,7 @@ pub fn check(program: &str, a: &OsString, b: &OsString, json: bool) -> i32 {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => print(&format!("{text}\n")),
             Err(e) => {
-                eprintln!("{program}: {e}");
+                crate::stderrln!("{program}: {e}");
                 return 1;
             }
         }
@@ -87,7 +87,7 @@ fn print_report(program: &str, report: &Report, scripts: [&Script; 2]) -> Result
     ];
     for m in &report.mismatches {
         let Some(d) = check::diagnostic(m, scripts, &secrets) else {
-            eprintln!("{program}: {}", m.message);
+            crate::stderrln!("{program}: {}", m.message);
             continue;
         };
         let mut text = diagnostic::render_for_stderr(&d);
@@ -96,10 +96,10 @@ fn print_report(program: &str, report: &Report, scripts: [&Script; 2]) -> Result
                 text.push_str(&diagnostic::render_for_stderr(r));
             }
         }
-        eprintln!("{text}");
+        crate::stderrln!("{text}");
     }
     let n = report.mismatches.len();
-    eprintln!(
+    crate::stderrln!(
         "{program}: {na} and {nb} disagree: {n} mismatch{}",
         if n == 1 { "" } else { "es" }
     );
@@ -126,12 +126,12 @@ pub fn mirror(program: &str, file: &OsString, local: IpAddr) -> i32 {
     let ops = match mirroring::mirror(&script, local) {
         Ok(ops) => ops,
         Err(e) => {
-            eprintln!("{program}: {e}");
+            crate::stderrln!("{program}: {e}");
             return 1;
         }
     };
     if let Some(mode) = exposed_stdout() {
-        eprintln!(
+        crate::stderrln!(
             "{program}: WARNING: the script written to standard output holds keys, and \
              group/others may read the file (mode {:04o}); run `chmod go-rwx` on it",
             mode & 0o7777
@@ -168,14 +168,14 @@ pub fn generate(
     let text = match std::fs::read_to_string(inventory) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("{program}: {source}: {e}");
+            crate::stderrln!("{program}: {source}: {e}");
             return 1;
         }
     };
     let inventory = match Inventory::from_toml(&text) {
         Ok(inv) => inv,
         Err(e) => {
-            eprintln!("{program}: {source}: {e}");
+            crate::stderrln!("{program}: {source}: {e}");
             return 1;
         }
     };
@@ -195,7 +195,7 @@ pub fn generate(
     }
     let mut random = match seed {
         Some(seed) => {
-            eprintln!(
+            crate::stderrln!(
                 "{program}: WARNING: --seed {seed}: the keys are predictable; \
                  for tests only, never for hosts in use"
             );
@@ -206,7 +206,7 @@ pub fn generate(
     let scripts = match generate::generate(&inventory, &source, &kept, &mut random) {
         Ok(scripts) => scripts,
         Err(e) => {
-            eprintln!("{program}: {source}: {e}");
+            crate::stderrln!("{program}: {source}: {e}");
             return 1;
         }
     };
@@ -215,14 +215,14 @@ pub fn generate(
         .mode(0o700)
         .create(dir)
     {
-        eprintln!("{program}: {}: {e}", dir.display());
+        crate::stderrln!("{program}: {}: {e}", dir.display());
         return 1;
     }
     let mut report = String::new();
     for s in &scripts {
         let path = generate::script_path(dir, &s.name);
         if let Err(e) = generate::write_private(&path, &s.text) {
-            eprintln!("{program}: {}: {e}", path.display());
+            crate::stderrln!("{program}: {}: {e}", path.display());
             return 1;
         }
         report.push_str(&format!(
