@@ -102,7 +102,16 @@ impl Lint {
 /// Every lint of a parsed script, in statement order (a statement that
 /// expands to several operations is reported once per finding).
 pub fn lint(statements: &[Statement]) -> Vec<Lint> {
+    // Every SA first: then nothing needs to be held back.
     let mut linter = Linter::default();
+    for statement in statements {
+        for op in statement.operations.iter() {
+            if let Operation::Add(sa) = op {
+                linter.add_sa(sa);
+            }
+        }
+    }
+    linter.all_sas_known = true;
     for statement in statements {
         linter.observe(statement);
     }
@@ -131,6 +140,9 @@ pub struct Linter {
     ah_pairs: FastSet<(IpAddr, IpAddr)>,
     /// Findings in statement order, some still to be decided.
     pending: Vec<Pending>,
+    /// Whether every SA of the script was added before the statements
+    /// were observed ([`lint`]): nothing is held back then.
+    all_sas_known: bool,
 }
 
 /// What the lints need of one SA.
@@ -149,7 +161,7 @@ struct SaFacts {
 /// A finding of a statement, in the order of the script.
 #[derive(Debug)]
 enum Pending {
-    Lint(Lint),
+    Lint(Box<Lint>),
     /// An ESP SA without authentication: a lint unless the script has an
     /// AH SA between the same addresses.
     EspNoAuth {
@@ -165,6 +177,13 @@ enum Pending {
     },
 }
 
+impl Pending {
+    /// A finding decided already.
+    fn now(lint: Lint) -> Pending {
+        Pending::Lint(Box::new(lint))
+    }
+}
+
 impl Linter {
     /// Takes in one statement.
     pub fn observe(&mut self, statement: &Statement) {
@@ -172,12 +191,14 @@ impl Linter {
         for op in statement.operations.iter() {
             match op {
                 Operation::Add(sa) => {
-                    self.add_sa(sa);
+                    if !self.all_sas_known {
+                        self.add_sa(sa);
+                    }
                     sa_lints(line, sa, &mut self.pending);
                 }
                 Operation::SpdAdd(p) | Operation::SpdUpdate(p) => self.policy(line, p),
                 Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => {
-                    self.pending.push(Pending::Lint(Lint::new(
+                    self.pending.push(Pending::now(Lint::new(
                         line,
                         format!(
                             "Linux does not support policy tags: the kernel refuses the policy tagged \"{}\"",
@@ -197,7 +218,7 @@ impl Linter {
         let mut out = Vec::new();
         for p in pending {
             match p {
-                Pending::Lint(l) => out.push(l),
+                Pending::Lint(l) => out.push(*l),
                 Pending::EspNoAuth { line, src, dst } => {
                     if !self.ah_pairs.contains(&(src, dst)) {
                         out.push(esp_without_authentication(line));
@@ -244,6 +265,12 @@ impl Linter {
     /// finding depends on whether there are SAs).
     fn policy(&mut self, line: u32, policy: &PolicyRequest) {
         if policy.policy.action != PolicyAction::Ipsec {
+            return;
+        }
+        if self.all_sas_known {
+            let mut now = Vec::new();
+            policy_lints(line, policy, self, &mut now);
+            self.pending.extend(now.into_iter().map(Pending::now));
             return;
         }
         if !self.sas.is_empty() {
@@ -394,11 +421,11 @@ fn algorithm_lint(line: u32, row: &Algorithm) -> Option<Lint> {
 fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
     let t = &sa.transforms;
     if let Some((alg, _)) = &t.encrypt {
-        out.extend(algorithm_lint(line, alg.row()).map(Pending::Lint));
+        out.extend(algorithm_lint(line, alg.row()).map(Pending::now));
     }
     let auth = t.auth.as_ref().map(|(a, _)| *a);
     if let Some(a) = auth {
-        out.extend(algorithm_lint(line, a.row()).map(Pending::Lint));
+        out.extend(algorithm_lint(line, a.row()).map(Pending::now));
     }
     let enc = t.encrypt.as_ref().map(|(a, _)| *a);
     // A combined-mode cipher authenticates by itself.
@@ -412,14 +439,14 @@ fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
                 None | Some(EncryptAlgorithm::Null | EncryptAlgorithm::AesGmac)
             );
             if null_enc && no_auth {
-                out.push(Pending::Lint(Lint::new(
+                out.push(Pending::now(Lint::new(
                     line,
                     "esp with null encryption and no authentication: packets are neither hidden \
                      nor protected",
                     Some(use_aes()),
                 )));
             } else if null_enc {
-                out.push(Pending::Lint(Lint::new(
+                out.push(Pending::now(Lint::new(
                     line,
                     "esp with null encryption: packets are authenticated but travel in clear",
                     Some(format!(
@@ -435,7 +462,7 @@ fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
             }
         }
         SaType::Ah if matches!(auth, Some(AuthAlgorithm::Null)) => {
-            out.push(Pending::Lint(Lint::new(
+            out.push(Pending::now(Lint::new(
                 line,
                 "ah with null authentication protects nothing",
                 Some(format!("use -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
@@ -446,9 +473,9 @@ fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
     if sa.wide_replay.is_some() || sa.flags & crate::ir::sa_flags::FLAG_ESN != 0 {
         // Through XFRM the kernel keeps the whole window.
     } else if sa.replay_requested > PFKEY_MAX_REPLAY {
-        out.push(Pending::Lint(replay_wrap_lint(line, sa)));
+        out.push(Pending::now(replay_wrap_lint(line, sa)));
     } else if sa.replay > LINUX_PFKEY_MAX_REPLAY {
-        out.push(Pending::Lint(Lint::new(
+        out.push(Pending::now(Lint::new(
             line,
             format!(
                 "replay window {}: Linux keeps at most {LINUX_PFKEY_MAX_REPLAY} packets for SAs \

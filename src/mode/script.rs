@@ -44,7 +44,7 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     let options = ctx.parse_options(target.supported());
     let names = parse::SystemNames::default();
     let keep = matches!(target, Target::Kernel(..));
-    let mut checks = Checks::new(ctx);
+    let mut checks = Checks::new(ctx, !keep);
     let mut statements = Vec::new();
     // The script (keys and all) is held a window at a time, in a buffer
     // wiped when dropped.
@@ -67,7 +67,13 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             }
         }
     }
-    if let Err(status) = advise(ctx, file, &name, checks.holds_keys, checks.lints()) {
+    let lints = match checks.linter.take() {
+        Some(linter) => linter.finish(),
+        // The statements are all here: linted in place, nothing copied.
+        None if checks.lint => crate::lint::lint(&statements),
+        None => Vec::new(),
+    };
+    if let Err(status) = advise(ctx, file, &name, checks.holds_keys, lints) {
         return status;
     }
     let target = match ctx.fit_target_to(target, &name, checks.needs_xfrm) {
@@ -113,6 +119,9 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
 /// statement PF_KEY cannot express, and with `-n -v` the lines printed.
 struct Checks {
     holds_keys: bool,
+    /// Whether lints are wanted at all.
+    lint: bool,
+    /// The lints as statements come, when they are not kept.
     linter: Option<Linter>,
     needs_xfrm: Option<(u32, String)>,
     /// `-n -v`: printed once the whole script is known to be good; it may
@@ -124,11 +133,13 @@ struct Checks {
 }
 
 impl Checks {
-    fn new(ctx: &Context) -> Self {
+    fn new(ctx: &Context, streamed: bool) -> Self {
+        // `--strict` refuses counter modes even with `--no-lint`.
+        let lint = !ctx.flags.no_lint || ctx.flags.strict;
         Checks {
             holds_keys: false,
-            // `--strict` refuses counter modes even with `--no-lint`.
-            linter: (!ctx.flags.no_lint || ctx.flags.strict).then(Linter::default),
+            lint,
+            linter: (lint && streamed).then(Linter::default),
             needs_xfrm: None,
             lines: (ctx.flags.no_action && ctx.flags.verbose).then(Zeroizing::default),
             keys: ctx.key_display(),
@@ -151,10 +162,6 @@ impl Checks {
             let printed = Zeroizing::new(crate::ir::print::statement_lines(one, self.keys));
             lines.push_str(&printed);
         }
-    }
-
-    fn lints(&mut self) -> Vec<crate::lint::Lint> {
-        self.linter.take().map(Linter::finish).unwrap_or_default()
     }
 }
 
