@@ -799,7 +799,22 @@ mod tests {
     fn lints(script: &str) -> Vec<Lint> {
         let statements = parse_script_with(script, &Options::default(), &FileNames::default())
             .unwrap_or_else(|e| panic!("{script}: {e:?}"));
-        lint(&statements)
+        let whole = lint(&statements);
+        // Statement by statement, as `-n -f` lints a script it streams,
+        // also with the statements in the reverse order (policies before
+        // the SAs that satisfy them, ESP before its AH partner).
+        for order in [false, true] {
+            let mut linter = Linter::default();
+            let mut seen = statements.clone();
+            if order {
+                seen.reverse();
+            }
+            for s in &seen {
+                linter.observe(s);
+            }
+            assert_eq!(linter.finish(), lint(&seen), "{script}");
+        }
+        whole
     }
 
     fn texts(script: &str) -> Vec<String> {
