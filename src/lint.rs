@@ -102,48 +102,204 @@ impl Lint {
 /// Every lint of a parsed script, in statement order (a statement that
 /// expands to several operations is reported once per finding).
 pub fn lint(statements: &[Statement]) -> Vec<Lint> {
-    let sas: Vec<(u32, &SecurityAssociation)> = statements
-        .iter()
-        .flat_map(|s| {
-            s.operations.iter().filter_map(move |op| match op {
-                Operation::Add(sa) => Some((s.location.line, sa)),
-                _ => None,
-            })
-        })
-        .collect();
-    let index = SaIndex::new(sas.iter().map(|(_, sa)| *sa).collect());
-    let mut out = Vec::new();
+    // Every SA first: then nothing needs to be held back.
+    let mut linter = Linter::default();
     for statement in statements {
+        for op in statement.operations.iter() {
+            if let Operation::Add(sa) = op {
+                linter.add_sa(sa);
+            }
+        }
+    }
+    linter.all_sas_known = true;
+    for statement in statements {
+        linter.observe(statement);
+    }
+    linter.finish()
+}
+
+/// The lints of a script whose statements are seen one at a time, as they
+/// are read ([`Linter::observe`]); [`Linter::finish`] reports them all,
+/// exactly as [`lint`] would have for the whole script.
+///
+/// Some advice depends on the whole script (a policy that a later SA
+/// satisfies, an ESP SA whose AH partner comes later), so the linter
+/// keeps what it needs of each SA in small fixed-size rows, and holds a
+/// statement's finding back only when the SAs still to come may change
+/// it.
+#[derive(Debug, Default)]
+pub struct Linter {
+    /// Every SA added so far, in script order.
+    sas: Vec<SaFacts>,
+    /// The first SA of a type to a destination; the others follow
+    /// through [`SaFacts::next`].
+    by_destination: FastMap<(SaType, IpAddr), u32>,
+    /// Every reqid of an SA.
+    reqids: FastSet<u32>,
+    /// Source and destination of every AH SA that authenticates.
+    ah_pairs: FastSet<(IpAddr, IpAddr)>,
+    /// Findings in statement order, some still to be decided.
+    pending: Vec<Pending>,
+    /// Whether every SA of the script was added before the statements
+    /// were observed ([`lint`]): nothing is held back then.
+    all_sas_known: bool,
+}
+
+/// What the lints need of one SA.
+#[derive(Debug, Clone, Copy)]
+struct SaFacts {
+    src: IpAddr,
+    dst: IpAddr,
+    reqid: u32,
+    /// The next SA of the same type to the same destination
+    /// ([`u32::MAX`] for none).
+    next: u32,
+    satype: SaType,
+    mode: IpsecMode,
+}
+
+/// A finding of a statement, in the order of the script.
+#[derive(Debug)]
+enum Pending {
+    Lint(Box<Lint>),
+    /// An ESP SA without authentication: a lint unless the script has an
+    /// AH SA between the same addresses.
+    EspNoAuth {
+        line: u32,
+        src: IpAddr,
+        dst: IpAddr,
+    },
+    /// A policy that the SAs seen before it do not satisfy (or that came
+    /// before any SA): linted at the end, against them all.
+    Policy {
+        line: u32,
+        policy: Box<PolicyRequest>,
+    },
+}
+
+impl Pending {
+    /// A finding decided already.
+    fn now(lint: Lint) -> Pending {
+        Pending::Lint(Box::new(lint))
+    }
+}
+
+impl Linter {
+    /// Takes in one statement.
+    pub fn observe(&mut self, statement: &Statement) {
         let line = statement.location.line;
-        for op in &statement.operations {
+        for op in statement.operations.iter() {
             match op {
-                Operation::Add(sa) => sa_lints(line, sa, &index.all, &mut out),
-                Operation::SpdAdd(p) | Operation::SpdUpdate(p) => {
-                    policy_lints(line, p, &index, &mut out)
+                Operation::Add(sa) => {
+                    if !self.all_sas_known {
+                        self.add_sa(sa);
+                    }
+                    sa_lints(line, sa, &mut self.pending);
                 }
-                Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => out.push(Lint::new(
-                    line,
-                    format!(
-                        "Linux does not support policy tags: the kernel refuses the policy tagged \"{}\"",
-                        crate::parse::diagnostic::clip(&t.tag, false)
-                    ),
-                    Some("select the traffic by addresses, ports and protocol instead".into()),
-                )),
+                Operation::SpdAdd(p) | Operation::SpdUpdate(p) => self.policy(line, p),
+                Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => {
+                    self.pending.push(Pending::now(Lint::new(
+                        line,
+                        format!(
+                            "Linux does not support policy tags: the kernel refuses the policy tagged \"{}\"",
+                            crate::parse::diagnostic::clip(&t.tag, false)
+                        ),
+                        Some("select the traffic by addresses, ports and protocol instead".into()),
+                    )))
+                }
                 _ => {}
             }
         }
     }
-    let mut seen = FastSet::default();
-    out.retain(|l| seen.insert((l.line, l.text.clone())));
-    out
-}
 
-/// The script's SAs with the lookups the policy lints make, so that a
-/// script of N SAs and N policies is linted in linear time, not N².
-struct SaIndex<'a> {
-    all: Vec<&'a SecurityAssociation>,
-    by_destination: FastMap<(SaType, IpAddr), Vec<&'a SecurityAssociation>>,
-    reqids: FastSet<u32>,
+    /// Every lint of the script, in statement order, each once.
+    pub fn finish(mut self) -> Vec<Lint> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut out = Vec::new();
+        for p in pending {
+            match p {
+                Pending::Lint(l) => out.push(*l),
+                Pending::EspNoAuth { line, src, dst } => {
+                    if !self.ah_pairs.contains(&(src, dst)) {
+                        out.push(esp_without_authentication(line));
+                    }
+                }
+                Pending::Policy { line, policy } => policy_lints(line, &policy, &self, &mut out),
+            }
+        }
+        let mut seen = FastSet::default();
+        out.retain(|l| seen.insert((l.line, l.text.clone())));
+        out
+    }
+
+    fn add_sa(&mut self, sa: &SecurityAssociation) {
+        let index = u32::try_from(self.sas.len()).unwrap_or(u32::MAX);
+        let mut facts = SaFacts {
+            src: sa.src.ip(),
+            dst: sa.dst.ip(),
+            reqid: sa.reqid,
+            next: u32::MAX,
+            satype: sa.satype,
+            mode: sa.mode,
+        };
+        match self.by_destination.entry((sa.satype, facts.dst)) {
+            std::collections::hash_map::Entry::Occupied(mut first) => {
+                facts.next = *first.get();
+                *first.get_mut() = index;
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(index);
+            }
+        }
+        self.sas.push(facts);
+        self.reqids.insert(sa.reqid);
+        if sa.satype == SaType::Ah
+            && !matches!(sa.transforms.auth, None | Some((AuthAlgorithm::Null, _)))
+        {
+            self.ah_pairs.insert((facts.src, facts.dst));
+        }
+    }
+
+    /// A policy is decided at once when the SAs so far satisfy it: more
+    /// SAs can only satisfy more requests (and once there is an SA, no
+    /// finding depends on whether there are SAs).
+    fn policy(&mut self, line: u32, policy: &PolicyRequest) {
+        if policy.policy.action != PolicyAction::Ipsec {
+            return;
+        }
+        if self.all_sas_known {
+            let mut now = Vec::new();
+            policy_lints(line, policy, self, &mut now);
+            self.pending.extend(now.into_iter().map(Pending::now));
+            return;
+        }
+        if !self.sas.is_empty() {
+            let mut now = Vec::new();
+            policy_lints(line, policy, self, &mut now);
+            if now.is_empty() {
+                return;
+            }
+        }
+        // Only what the lints read: no security context.
+        let kept = PolicyRequest {
+            context: None,
+            ..policy.clone()
+        };
+        self.pending.push(Pending::Policy {
+            line,
+            policy: Box::new(kept),
+        });
+    }
+
+    /// The SAs of a type whose destination is exactly `dst`.
+    fn to(&self, satype: SaType, dst: IpAddr) -> impl Iterator<Item = &SaFacts> {
+        let mut at = self.by_destination.get(&(satype, dst)).copied();
+        std::iter::from_fn(move || {
+            let sa = self.sas.get(usize::try_from(at?).ok()?)?;
+            at = Some(sa.next);
+            Some(sa)
+        })
+    }
 }
 
 /// The tables' hash: the standard one (SipHash) resists flooding by chosen
@@ -192,31 +348,6 @@ impl std::hash::Hasher for FastHash {
 type FastBuild = std::hash::BuildHasherDefault<FastHash>;
 type FastMap<K, V> = HashMap<K, V, FastBuild>;
 type FastSet<K> = HashSet<K, FastBuild>;
-
-impl<'a> SaIndex<'a> {
-    fn new(all: Vec<&'a SecurityAssociation>) -> SaIndex<'a> {
-        let mut by_destination: FastMap<_, Vec<_>> = FastMap::default();
-        for sa in &all {
-            by_destination
-                .entry((sa.satype, sa.dst.ip()))
-                .or_default()
-                .push(*sa);
-        }
-        let reqids = all.iter().map(|sa| sa.reqid).collect();
-        SaIndex {
-            all,
-            by_destination,
-            reqids,
-        }
-    }
-
-    /// The SAs of a type whose destination is exactly `dst`.
-    fn to(&self, satype: SaType, dst: IpAddr) -> &[&'a SecurityAssociation] {
-        self.by_destination
-            .get(&(satype, dst))
-            .map_or(&[], Vec::as_slice)
-    }
-}
 
 /// The advice for weak ciphers and unprotected ESP.
 fn use_aes() -> String {
@@ -287,19 +418,14 @@ fn algorithm_lint(line: u32, row: &Algorithm) -> Option<Lint> {
 }
 
 /// Lints about one SA's algorithms and parameters.
-fn sa_lints(
-    line: u32,
-    sa: &SecurityAssociation,
-    all: &[&SecurityAssociation],
-    out: &mut Vec<Lint>,
-) {
+fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
     let t = &sa.transforms;
     if let Some((alg, _)) = &t.encrypt {
-        out.extend(algorithm_lint(line, alg.row()));
+        out.extend(algorithm_lint(line, alg.row()).map(Pending::now));
     }
     let auth = t.auth.as_ref().map(|(a, _)| *a);
     if let Some(a) = auth {
-        out.extend(algorithm_lint(line, a.row()));
+        out.extend(algorithm_lint(line, a.row()).map(Pending::now));
     }
     let enc = t.encrypt.as_ref().map(|(a, _)| *a);
     // A combined-mode cipher authenticates by itself.
@@ -313,43 +439,43 @@ fn sa_lints(
                 None | Some(EncryptAlgorithm::Null | EncryptAlgorithm::AesGmac)
             );
             if null_enc && no_auth {
-                out.push(Lint::new(
+                out.push(Pending::now(Lint::new(
                     line,
                     "esp with null encryption and no authentication: packets are neither hidden \
                      nor protected",
                     Some(use_aes()),
-                ));
+                )));
             } else if null_enc {
-                out.push(Lint::new(
+                out.push(Pending::now(Lint::new(
                     line,
                     "esp with null encryption: packets are authenticated but travel in clear",
                     Some(format!(
                         "fine when only integrity is wanted; otherwise use {RECOMMENDED_CIPHER}"
                     )),
-                ));
-            } else if no_auth && !has_ah_between(sa, all) {
-                out.push(Lint::new(
+                )));
+            } else if no_auth {
+                out.push(Pending::EspNoAuth {
                     line,
-                    "esp without authentication: encryption alone does not stop forged or \
-                     altered packets (RFC 8221 allows no authentication only with combined-mode \
-                     ciphers)",
-                    Some(format!("add -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
-                ));
+                    src: sa.src.ip(),
+                    dst: sa.dst.ip(),
+                });
             }
         }
-        SaType::Ah if matches!(auth, Some(AuthAlgorithm::Null)) => out.push(Lint::new(
-            line,
-            "ah with null authentication protects nothing",
-            Some(format!("use -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
-        )),
+        SaType::Ah if matches!(auth, Some(AuthAlgorithm::Null)) => {
+            out.push(Pending::now(Lint::new(
+                line,
+                "ah with null authentication protects nothing",
+                Some(format!("use -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
+            )))
+        }
         _ => {}
     }
     if sa.wide_replay.is_some() || sa.flags & crate::ir::sa_flags::FLAG_ESN != 0 {
         // Through XFRM the kernel keeps the whole window.
     } else if sa.replay_requested > PFKEY_MAX_REPLAY {
-        out.push(replay_wrap_lint(line, sa));
+        out.push(Pending::now(replay_wrap_lint(line, sa)));
     } else if sa.replay > LINUX_PFKEY_MAX_REPLAY {
-        out.push(Lint::new(
+        out.push(Pending::now(Lint::new(
             line,
             format!(
                 "replay window {}: Linux keeps at most {LINUX_PFKEY_MAX_REPLAY} packets for SAs \
@@ -361,7 +487,7 @@ fn sa_lints(
                  the name setkey)"
                     .into(),
             ),
-        ));
+        )));
     }
 }
 
@@ -390,15 +516,15 @@ fn replay_wrap_lint(line: u32, sa: &SecurityAssociation) -> Lint {
     )
 }
 
-/// Whether an AH SA protects the same traffic as `esp` (the classic
-/// ESP-for-privacy plus AH-for-integrity bundle).
-fn has_ah_between(esp: &SecurityAssociation, all: &[&SecurityAssociation]) -> bool {
-    all.iter().any(|sa| {
-        sa.satype == SaType::Ah
-            && sa.src.ip() == esp.src.ip()
-            && sa.dst.ip() == esp.dst.ip()
-            && !matches!(sa.transforms.auth, None | Some((AuthAlgorithm::Null, _)))
-    })
+/// ESP without authentication and no AH SA between the same addresses
+/// (the classic ESP-for-privacy plus AH-for-integrity bundle).
+fn esp_without_authentication(line: u32) -> Lint {
+    Lint::new(
+        line,
+        "esp without authentication: encryption alone does not stop forged or altered packets \
+         (RFC 8221 allows no authentication only with combined-mode ciphers)",
+        Some(format!("add -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
+    )
 }
 
 /// The reqid Linux puts in a policy template for this request.
@@ -455,9 +581,8 @@ fn in_prefix(addr: IpAddr, net: IpAddr, prefix: u8) -> bool {
 
 /// Linux's address check of an SA against a template: the destination
 /// must be equal, the source equal unless either side is unspecified.
-fn addresses_match(sa: &SecurityAssociation, src: IpAddr, dst: IpAddr) -> bool {
-    sa.dst.ip() == dst
-        && (sa.src.ip() == src || sa.src.ip().is_unspecified() || src.is_unspecified())
+fn addresses_match(sa: &SaFacts, src: IpAddr, dst: IpAddr) -> bool {
+    sa.dst == dst && (sa.src == src || sa.src.is_unspecified() || src.is_unspecified())
 }
 
 /// Why one SA cannot serve a request (the first reason found).
@@ -469,7 +594,7 @@ enum Mismatch {
 }
 
 fn mismatch(
-    sa: &SecurityAssociation,
+    sa: &SaFacts,
     policy: &PolicyRequest,
     r: &IpsecRequest,
     outer: Option<(IpAddr, IpAddr)>,
@@ -485,9 +610,9 @@ fn mismatch(
         (_, Some((s, d))) => addresses_match(sa, s, d),
         // Transport: the packet's own addresses, anywhere in the selector.
         _ => {
-            (sa.src.ip().is_unspecified()
-                || in_prefix(sa.src.ip(), policy.src.addr.ip(), policy.src.prefixlen))
-                && in_prefix(sa.dst.ip(), policy.dst.addr.ip(), policy.dst.prefixlen)
+            (sa.src.is_unspecified()
+                || in_prefix(sa.src, policy.src.addr.ip(), policy.src.prefixlen))
+                && in_prefix(sa.dst, policy.dst.addr.ip(), policy.dst.prefixlen)
         }
     };
     if !addresses {
@@ -505,8 +630,8 @@ fn mismatch(
 }
 
 /// Lints about one policy's requests.
-fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mut Vec<Lint>) {
-    let sas = index.all.as_slice();
+fn policy_lints(line: u32, policy: &PolicyRequest, index: &Linter, out: &mut Vec<Lint>) {
+    let sas = index.sas.as_slice();
     let p = &policy.policy;
     if p.action != PolicyAction::Ipsec {
         return;
@@ -586,7 +711,6 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &SaIndex<'_>, out: &mu
         if let Some(dst) = exact_destination
             && index
                 .to(satype_of(r.protocol), dst)
-                .iter()
                 .any(|sa| mismatch(sa, policy, r, outer_here, reqid).is_none())
         {
             continue;
@@ -675,7 +799,22 @@ mod tests {
     fn lints(script: &str) -> Vec<Lint> {
         let statements = parse_script_with(script, &Options::default(), &FileNames::default())
             .unwrap_or_else(|e| panic!("{script}: {e:?}"));
-        lint(&statements)
+        let whole = lint(&statements);
+        // Statement by statement, as `-n -f` lints a script it streams,
+        // also with the statements in the reverse order (policies before
+        // the SAs that satisfy them, ESP before its AH partner).
+        for order in [false, true] {
+            let mut linter = Linter::default();
+            let mut seen = statements.clone();
+            if order {
+                seen.reverse();
+            }
+            for s in &seen {
+                linter.observe(s);
+            }
+            assert_eq!(linter.finish(), lint(&seen), "{script}");
+        }
+        whole
     }
 
     fn texts(script: &str) -> Vec<String> {

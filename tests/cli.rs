@@ -342,3 +342,42 @@ fn aead_scripts_are_checked_and_refused_where_they_cannot_run() {
         "{stderr}"
     );
 }
+
+/// The script is read a window at a time, but checked whole: an error
+/// near the end of a long script leaves nothing on stdout (not even the
+/// `-n -v` lines of the statements before it) and no lint or permission
+/// warning on stderr, only the error, on its line.
+#[test]
+fn an_error_near_the_end_of_a_long_script_is_all_that_is_printed() {
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "add 10.0.{}.{} 10.1.{}.{} esp {} -E 3des-cbc \"123456789012123456789012\";\n",
+            i / 256,
+            i % 256,
+            i / 256,
+            i % 256,
+            256 + i
+        ));
+    }
+    text.push_str("spdadd 10.0.0.1 10.1.0.1 any -P out ipsec esp/transport//require;\nbogus;\n");
+    let path = script("late-error.conf", &text);
+    let name = path.display();
+    for args in [&["-n", "-f"][..], &["-n", "-v", "-f"]] {
+        let (status, stdout, stderr) = run(rsetkey().args(args).arg(&path));
+        assert_eq!((status, stdout.as_str()), (1, ""), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("rsetkey: {name},5002: syntax error at `bogus'\n")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("{name}:5002:1")), "{stderr}");
+        assert!(!stderr.contains("lint:"), "{stderr}");
+        assert!(!stderr.contains("readable"), "{stderr}");
+    }
+    // Without the error: the lints and the -v lines, as for a whole read.
+    let good = script("late-good.conf", text.trim_end_matches("bogus;\n"));
+    let (status, stdout, stderr) = run(rsetkey().args(["-n", "-v", "-f"]).arg(&good));
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 5001, "{stdout}");
+    assert!(stderr.contains("lint:"), "{stderr}");
+}

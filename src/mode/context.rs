@@ -234,7 +234,18 @@ impl Context {
         file: &str,
         statements: &[Statement],
     ) -> Result<Target, i32> {
-        let Some((line, reason)) = needs_xfrm(statements) else {
+        self.fit_target_to(target, file, needs_xfrm(statements))
+    }
+
+    /// [`Context::fit_target`] given what [`needs_xfrm`] found in the
+    /// script (as its statements were read).
+    pub fn fit_target_to(
+        &self,
+        target: Target,
+        file: &str,
+        needs_xfrm: Option<(u32, String)>,
+    ) -> Result<Target, i32> {
+        let Some((line, reason)) = needs_xfrm else {
             return Ok(target);
         };
         if self.flags.backend == Backend::Pfkey {

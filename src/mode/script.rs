@@ -3,60 +3,86 @@
 //! and check only).
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use super::context::{Context, Interface, Target};
 use super::lock::{self, Hold};
-use crate::ir::{Operation, Statement};
+use zeroize::Zeroizing;
+
+use crate::ir::{Keys, Operation, Statement};
+use crate::lint::Linter;
 use crate::output::{self, SharedOutput};
+use crate::parse::input::InputError;
 use crate::parse::interactive::StatementSplitter;
-use crate::parse::{self, ParseError};
+use crate::parse::{self, ParseError, ScriptError};
 use crate::pfkey::{Kernel, request};
 use crate::run::{Executor, Flow, Reporter};
 
 /// `-f FILE`: parse and check everything, then execute.
+///
+/// The script is read and parsed a statement at a time. Checking needs no
+/// statement twice (see [`Checks`]), so `-n` holds none of them; with a
+/// kernel the statements are collected, since nothing is sent before the
+/// whole script is known to be good.
 pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     let name = file.to_string_lossy().into_owned();
-    // The script holds keys: keep it in a buffer wiped when dropped.
-    let source = if name == "-" {
-        parse::input::read_script(io::stdin())
+    let reader: Box<dyn Read> = if name == "-" {
+        Box::new(io::stdin().lock())
     } else {
-        parse::input::read_script_file(Path::new(file))
-    };
-    let source = match source {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.error(&e.message(&name));
-            return 1;
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                ctx.error(&InputError::Io(e).message(&name));
+                return 1;
+            }
         }
     };
     let Some(target) = ctx.script_target() else {
         return 1;
     };
-    let supported = target.supported();
-    let statements = match parse::parse_script(&source, &ctx.parse_options(supported)) {
-        Ok(s) => s,
-        Err(e) => {
-            parse_error(ctx, &name, &source, e);
-            return 1;
+    let options = ctx.parse_options(target.supported());
+    let names = parse::SystemNames::default();
+    let keep = matches!(target, Target::Kernel(..));
+    let mut checks = Checks::new(ctx, !keep);
+    let mut statements = Vec::new();
+    // The script (keys and all) is held a window at a time, in a buffer
+    // wiped when dropped.
+    let feed = parse::input::ScriptReader::new(reader);
+    for statement in parse::Statements::new(feed, &options, &names) {
+        match statement {
+            Ok(statement) => {
+                checks.observe(&statement);
+                if keep {
+                    statements.push(statement);
+                }
+            }
+            Err(ScriptError::Input(e)) => {
+                ctx.error(&e.message(&name));
+                return 1;
+            }
+            Err(ScriptError::Parse(e)) => {
+                parse_error(ctx, &name, *e);
+                return 1;
+            }
         }
+    }
+    let lints = match checks.linter.take() {
+        Some(linter) => linter.finish(),
+        // The statements are all here: linted in place, nothing copied.
+        None if checks.lint => crate::lint::lint(&statements),
+        None => Vec::new(),
     };
-    // Parsed: the text (keys and all) is wiped and given back now, so a
-    // large script is not held next to the lints' tables and the kernel
-    // requests of its run.
-    drop(source);
-    if let Err(status) = advise(ctx, file, &name, &statements) {
+    if let Err(status) = advise(ctx, file, &name, checks.holds_keys, lints) {
         return status;
     }
-    let target = match ctx.fit_target(target, &name, &statements) {
+    let target = match ctx.fit_target_to(target, &name, checks.needs_xfrm) {
         Ok(target) => target,
         Err(status) => return status,
     };
-    if ctx.flags.no_action && ctx.flags.verbose {
+    if let Some(lines) = &checks.lines {
         // What the script would do, one kernel operation per line.
-        let lines = crate::ir::print::statement_lines(&statements, ctx.key_display());
-        if let Err(e) = output::print(&lines) {
+        if let Err(e) = output::print(lines) {
             return ctx.run_error(e.into());
         }
     }
@@ -88,20 +114,76 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     execute(ctx, socket, reporter, &statements)
 }
 
+/// What `-f` checks of a script, taken in a statement at a time: whether
+/// it holds keys (for the permissions warning), its lints, the first
+/// statement PF_KEY cannot express, and with `-n -v` the lines printed.
+struct Checks {
+    holds_keys: bool,
+    /// Whether lints are wanted at all.
+    lint: bool,
+    /// The lints as statements come, when they are not kept.
+    linter: Option<Linter>,
+    needs_xfrm: Option<(u32, String)>,
+    /// `-n -v`: printed once the whole script is known to be good; it may
+    /// show keys (`--show-keys`).
+    lines: Option<Zeroizing<String>>,
+    keys: Keys,
+    /// Whether the permissions are checked at all.
+    permissions: bool,
+}
+
+impl Checks {
+    fn new(ctx: &Context, streamed: bool) -> Self {
+        // `--strict` refuses counter modes even with `--no-lint`.
+        let lint = !ctx.flags.no_lint || ctx.flags.strict;
+        Checks {
+            holds_keys: false,
+            lint,
+            linter: (lint && streamed).then(Linter::default),
+            needs_xfrm: None,
+            lines: (ctx.flags.no_action && ctx.flags.verbose).then(Zeroizing::default),
+            keys: ctx.key_display(),
+            permissions: !ctx.flags.no_warn_permissions,
+        }
+    }
+
+    fn observe(&mut self, statement: &Statement) {
+        let one = std::slice::from_ref(statement);
+        if self.permissions && !self.holds_keys {
+            self.holds_keys = crate::permissions::holds_keys(one);
+        }
+        if let Some(linter) = &mut self.linter {
+            linter.observe(statement);
+        }
+        if self.needs_xfrm.is_none() {
+            self.needs_xfrm = super::context::needs_xfrm(one);
+        }
+        if let Some(lines) = &mut self.lines {
+            let printed = Zeroizing::new(crate::ir::print::statement_lines(one, self.keys));
+            lines.push_str(&printed);
+        }
+    }
+}
+
 /// rsetkey's own warnings about a parsed `-f` script, on stderr:
 /// permissions of the file, then lints. They never change stdout or
 /// the exit status, except that with `--strict` a counter mode under a
 /// static key is an error (even with `--no-lint`): the script is refused
 /// before anything is sent, `Err` holding the exit status.
-fn advise(ctx: &Context, file: &OsString, name: &str, statements: &[Statement]) -> Result<(), i32> {
+fn advise(
+    ctx: &Context,
+    file: &OsString,
+    name: &str,
+    holds_keys: bool,
+    lints: Vec<crate::lint::Lint>,
+) -> Result<(), i32> {
     if !ctx.flags.no_warn_permissions && name != "-" {
-        let holds_keys = crate::permissions::holds_keys(statements);
         for w in crate::permissions::check_path(Path::new(file), holds_keys) {
             ctx.error(&w);
         }
     }
     let mut refused = false;
-    for l in crate::lint::lint(statements) {
+    for l in lints {
         if ctx.flags.strict && l.static_key_counter {
             eprint!("{}", l.render_as_error(&ctx.program, name));
             refused = true;
@@ -168,8 +250,9 @@ fn execute(
     status
 }
 
-/// Prints a parse error the way setkey does, then as a diagnostic.
-fn parse_error(ctx: &Context, name: &str, source: &str, e: ParseError) {
+/// Prints a parse error the way setkey does, then as a diagnostic (its
+/// excerpt taken from the script as it was read).
+fn parse_error(ctx: &Context, name: &str, e: ParseError) {
     if let Some((bits, min, max)) = e.key_bits {
         eprintln!("{bits} {min} {max}");
     }
@@ -179,7 +262,7 @@ fn parse_error(ctx: &Context, name: &str, source: &str, e: ParseError) {
     if !e.lexer_fatal {
         eprintln!("{}: {},{}: parse failed", ctx.program, name, e.line);
     }
-    let e = e.with_source_name(name, source.to_string());
+    let e = e.with_name(name);
     eprintln!("{}", parse::diagnostic::render_for_stderr(&e));
 }
 

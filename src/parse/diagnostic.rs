@@ -117,11 +117,20 @@ impl Excerpt {
     /// The excerpt of `source` around the byte range `(offset, len)`, with
     /// the byte ranges in `secrets` masked. Offsets past the end, or inside
     /// a character, are clamped: nothing here can panic on any input.
-    pub fn new(
+    pub fn new(name: &str, source: &str, span: (usize, usize), secrets: &[(usize, usize)]) -> Self {
+        Self::in_window(name, source, span, secrets, (0, 0))
+    }
+
+    /// [`Excerpt::new`] of a window of the script that starts at the
+    /// 0-based line and column (in characters) `first`: the lines and
+    /// columns reported are the script's. Text of the error's line before
+    /// the window is not there to show; a cut marks it.
+    pub fn in_window(
         name: &str,
         source: &str,
         (offset, len): (usize, usize),
         secrets: &[(usize, usize)],
+        first: (usize, usize),
     ) -> Self {
         let floor = |mut i: usize| {
             i = i.min(source.len());
@@ -141,11 +150,14 @@ impl Excerpt {
             .map_or(source.len(), |n| start + n);
         // The underlined part stays on the error's line.
         let end = floor(offset.saturating_add(len)).clamp(start, line_end);
-        let line = source
-            .get(..line_start)
-            .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count());
+        let line = first.0
+            + source
+                .get(..line_start)
+                .map_or(0, |s| s.bytes().filter(|&b| b == b'\n').count());
+        // Characters of the error's line before the window.
+        let hidden = if line_start == 0 { first.1 } else { 0 };
         let before = source.get(line_start..start).unwrap_or("");
-        let column = before.chars().count();
+        let column = hidden + before.chars().count();
         let secret = |at: usize| secrets.iter().any(|&(s, e)| (s..e).contains(&at));
 
         // The window, in characters: WINDOW_COLUMNS before the error, the
@@ -154,9 +166,19 @@ impl Excerpt {
         let error_chars = source.get(start..end).map_or(0, |s| s.chars().count());
         let shown_error = error_chars.min(WINDOW_COLUMNS);
         let take = column - skip + shown_error + WINDOW_COLUMNS;
+        // What is shown starts `skip` characters into the line, of which
+        // `hidden` are not in `source`.
+        let (skip, take) = if hidden > skip {
+            (0, take - (hidden - skip))
+        } else {
+            (skip - hidden, take)
+        };
+        // Where the underline ends, counted in characters from the first
+        // one shown.
+        let error_end = (column - hidden - skip) + shown_error;
 
         let mut text = String::new();
-        if skip > 0 {
+        if skip > 0 || hidden > 0 {
             text.push_str(CUT);
         }
         let (mut span_start, mut span_end) = (None, None);
@@ -170,7 +192,7 @@ impl Excerpt {
             if at >= start && span_start.is_none() {
                 span_start = Some(text.len());
             }
-            if taken == column - skip + shown_error && span_end.is_none() {
+            if taken == error_end && span_end.is_none() {
                 span_end = Some(text.len());
             }
             if secret(at) {
@@ -197,6 +219,11 @@ impl Excerpt {
             column,
             span: (span_start, span_end.saturating_sub(span_start)).into(),
         }
+    }
+
+    /// The script's name as the header shows it.
+    pub fn rename(&mut self, name: &str) {
+        self.name = name.to_string();
     }
 
     /// What the label underlines, in the excerpt.

@@ -145,6 +145,39 @@ impl Position {
     }
 }
 
+impl Position {
+    /// [`Position::advance`] over bytes already known to keep within the
+    /// limits ([`Guard::pass`]): the same result, counted a chunk at a
+    /// time rather than byte by byte.
+    fn skip(&mut self, bytes: &[u8]) {
+        let newlines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count() as u64;
+        // The statement after the last `;`, or the one going on.
+        let (tail, continued) = match bytes.iter().rposition(|&b| b == b';') {
+            Some(k) => (bytes.get(k + 1..).unwrap_or_default(), false),
+            None => (bytes, true),
+        };
+        let tail_line =
+            self.line + newlines(bytes.get(..bytes.len() - tail.len()).unwrap_or_default());
+        if continued {
+            self.statement += tail.len();
+        } else {
+            self.statement = tail.len();
+            self.started = false;
+        }
+        if !self.started
+            && let Some(j) = tail.iter().position(|b| !b.is_ascii_whitespace())
+        {
+            self.started = true;
+            self.statement_line = tail_line + newlines(tail.get(..j).unwrap_or_default());
+        }
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(m) => self.column = (bytes.len() - m - 1) as u64,
+            None => self.column += bytes.len() as u64,
+        }
+        self.line += newlines(bytes);
+    }
+}
+
 /// The limits of [`Position::advance`] checked on the hot path: bytes
 /// since the last `;` only. Line and column are counted only when a limit
 /// is met, by [`Position`] over the text read so far (the error path).
@@ -245,6 +278,238 @@ pub fn read_script_file(path: &std::path::Path) -> Result<Zeroizing<String>, Inp
         .unwrap_or(MAX_SCRIPT)
         .saturating_add(1);
     read_sized(file, MAX_SCRIPT, capacity.max(64 * 1024))
+}
+
+/// Appends `bytes` to `text` as a lossy read does (invalid sequences
+/// become U+FFFD); an incomplete sequence at the end is left for the next
+/// read (returned as its length) unless `last`.
+fn push_lossy(text: &mut String, bytes: &[u8], last: bool) -> usize {
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                text.push_str(s);
+                return 0;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                text.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                match e.error_len() {
+                    Some(n) => {
+                        text.push(char::REPLACEMENT_CHARACTER);
+                        rest = after.get(n..).unwrap_or_default();
+                    }
+                    None if last => {
+                        text.push(char::REPLACEMENT_CHARACTER);
+                        return 0;
+                    }
+                    None => return after.len(),
+                }
+            }
+        }
+    }
+}
+
+/// How many bytes a [`ScriptReader`] asks its reader for at a time.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Where a script's text comes from, a window at a time: the statements
+/// of a script are read from it in order, and the text before the
+/// statement being read can be let go of.
+pub trait Feed {
+    /// The text in hand: the script from [`Feed::base`] on.
+    fn text(&self) -> &str;
+
+    /// The byte offset of the window in the whole script's text.
+    fn base(&self) -> usize;
+
+    /// The 0-based line and column (in characters) the window starts at.
+    fn first(&self) -> (usize, usize);
+
+    /// Lets go of the text before `keep` (an offset into the window) and
+    /// reads more after it. `Ok(false)` at the end of the script.
+    fn more(&mut self, keep: usize) -> Result<bool, InputError>;
+
+    /// Whether the whole rest of the script is in the window.
+    fn at_end(&self) -> bool;
+}
+
+/// A whole script in memory is one window.
+impl Feed for &str {
+    fn text(&self) -> &str {
+        self
+    }
+
+    fn base(&self) -> usize {
+        0
+    }
+
+    fn first(&self) -> (usize, usize) {
+        (0, 0)
+    }
+
+    fn more(&mut self, _keep: usize) -> Result<bool, InputError> {
+        Ok(false)
+    }
+
+    fn at_end(&self) -> bool {
+        true
+    }
+}
+
+/// A script read from a file or a pipe in chunks, within the limits of
+/// [`read_script`]: a NUL byte, a statement over [`MAX_STATEMENT`] or a
+/// script over [`MAX_SCRIPT`] is an error where it is met. The text is
+/// decoded as [`super::script_text`] decodes a whole script, a character
+/// split between two reads included.
+///
+/// The window holds keys: it is a buffer wiped when dropped, moved to a
+/// bigger wiped one when a statement does not fit (never reallocated in
+/// place).
+pub struct ScriptReader<R> {
+    reader: R,
+    /// The text from `base` on.
+    text: Zeroizing<String>,
+    base: usize,
+    /// Line and column of the window's start.
+    first: (usize, usize),
+    /// The read buffer; its first `carry` bytes are an incomplete UTF-8
+    /// sequence left from the last read.
+    chunk: Zeroizing<Vec<u8>>,
+    carry: usize,
+    /// Where the bytes read so far end, for the messages of the limits.
+    at: Position,
+    guard: Guard,
+    /// Bytes read so far.
+    total: usize,
+    max_script: usize,
+    done: bool,
+}
+
+impl<R: Read> ScriptReader<R> {
+    /// A reader of `reader`'s script.
+    pub fn new(reader: R) -> Self {
+        Self::with_chunk(reader, CHUNK)
+    }
+
+    /// A reader asking for `chunk` bytes at a time (tests cut statements
+    /// with tiny chunks).
+    pub fn with_chunk(reader: R, chunk: usize) -> Self {
+        let chunk = chunk.max(4);
+        ScriptReader {
+            reader,
+            text: Zeroizing::new(String::with_capacity(2 * chunk)),
+            base: 0,
+            first: (0, 0),
+            chunk: Zeroizing::new(vec![0; chunk + 4]),
+            carry: 0,
+            at: Position::new(),
+            guard: Guard::default(),
+            total: 0,
+            max_script: MAX_SCRIPT,
+            done: false,
+        }
+    }
+
+    /// Room for `more` bytes after the window, in a wiped buffer.
+    fn reserve(&mut self, more: usize) {
+        if self.text.capacity() - self.text.len() >= more {
+            return;
+        }
+        let want = (self.text.len() + more).max(self.text.capacity() * 2);
+        let mut bigger = Zeroizing::new(String::with_capacity(want));
+        bigger.push_str(&self.text);
+        self.text = bigger;
+    }
+
+    /// Lets go of the window's first `keep` bytes.
+    fn drop_front(&mut self, keep: usize) {
+        let keep = keep.min(self.text.len());
+        if keep == 0 {
+            return;
+        }
+        let gone = self.text.get(..keep).unwrap_or_default();
+        match gone.rfind('\n') {
+            Some(n) => {
+                self.first.0 += gone.bytes().filter(|&b| b == b'\n').count();
+                self.first.1 = gone.get(n + 1..).unwrap_or_default().chars().count();
+            }
+            None => self.first.1 += gone.chars().count(),
+        }
+        // The text moves to the front of the same buffer: what it leaves
+        // behind is wiped with the buffer.
+        self.text.drain(..keep);
+        self.base += keep;
+    }
+}
+
+impl<R: Read> Feed for ScriptReader<R> {
+    fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn base(&self) -> usize {
+        self.base
+    }
+
+    fn first(&self) -> (usize, usize) {
+        self.first
+    }
+
+    fn at_end(&self) -> bool {
+        self.done
+    }
+
+    fn more(&mut self, keep: usize) -> Result<bool, InputError> {
+        if self.done {
+            return Ok(false);
+        }
+        self.drop_front(keep);
+        let room = self.chunk.len() - 4;
+        let n = loop {
+            let buf = self
+                .chunk
+                .get_mut(self.carry..self.carry + room)
+                .unwrap_or_default();
+            match self.reader.read(buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Err(InputError::Io(e));
+                }
+            }
+        };
+        let got = self
+            .chunk
+            .get(self.carry..self.carry + n)
+            .unwrap_or_default();
+        if self.total + n > self.max_script {
+            self.done = true;
+            return Err(InputError::ScriptTooBig);
+        }
+        self.total += n;
+        if self.guard.pass(got) {
+            self.at.skip(got);
+        } else {
+            // A limit is met: find where, line and column, counting every
+            // byte.
+            self.done = true;
+            let mut at = self.at;
+            at.advance(got)?;
+        }
+        let last = n == 0;
+        let bytes = self.carry + n;
+        self.reserve(bytes + 3);
+        let pending = self.chunk.get(..bytes).unwrap_or_default();
+        let carry = push_lossy(&mut self.text, pending, last);
+        self.chunk.copy_within(bytes - carry..bytes, 0);
+        self.carry = carry;
+        if last {
+            self.done = true;
+        }
+        Ok(!last || bytes > 0)
+    }
 }
 
 /// The lines of `-c` input, each without its newline, within the limits:

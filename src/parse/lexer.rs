@@ -156,7 +156,7 @@ impl Token {
 
 /// Lexer start conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(crate) enum State {
     Initial,
     Policy,
     Enc,
@@ -554,6 +554,44 @@ impl<'s> Lexer<'s> {
             policy_text: None,
             stop_at_fatal: true,
             done: false,
+        }
+    }
+
+    /// A lexer at byte `pos` of `source`, going on from `at` (taken from
+    /// another window of the same script at a statement's start).
+    pub(crate) fn resume(source: &'s str, pos: usize, at: Checkpoint) -> Self {
+        Lexer {
+            pos,
+            line: at.line,
+            state: at.state,
+            ..Lexer::new(source)
+        }
+    }
+
+    /// What the lexer carries from one statement to the next (right after
+    /// a `;`, where no policy text is pending).
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            line: self.line,
+            state: self.state,
+        }
+    }
+}
+
+/// The lexer's line counter and start condition between two statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    /// setkey's LINE.
+    pub line: u32,
+    /// The start condition.
+    pub state: State,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint {
+            line: 1,
+            state: State::Initial,
         }
     }
 }

@@ -119,6 +119,13 @@ impl ParseError {
         self
     }
 
+    /// Names the script in the diagnostic, whose excerpt was taken from
+    /// the script as it was read.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.src.rename(name);
+        self
+    }
+
     /// The hint, if there is one.
     pub fn help_text(&self) -> Option<&str> {
         self.help.as_deref()
@@ -318,68 +325,225 @@ pub fn parse_script_with(
     options: &Options,
     names: &dyn NameService,
 ) -> Result<Vec<Statement>, ParseError> {
-    let grammar = Grammar {
-        options,
-        names,
-        source,
-    };
-    let mut lexer = lexer::Lexer::new(source);
-    // The tokens of one statement at a time: up to its `;` (no rule reads
-    // past the first `;`, nor past the end or a character no rule
-    // accepts). Statements never look back at an earlier statement's
-    // tokens, and neither does the masking of keys in a message (a `;`
-    // breaks every chain it follows), so the script's tokens need not be
-    // held all at once.
-    let mut tokens: Vec<Token> = Vec::with_capacity(64);
     let mut out = Vec::new();
-    loop {
-        tokens.clear();
+    for statement in Statements::new(source, options, names) {
+        match statement {
+            Ok(statement) => out.push(statement),
+            Err(ScriptError::Parse(e)) => return Err(*e),
+            // A script in memory has been read already.
+            Err(ScriptError::Input(_)) => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Why a script read by [`Statements`] stops early.
+#[derive(Debug)]
+pub enum ScriptError {
+    /// Its text could not be read, or breaks a limit of [`input`].
+    Input(input::InputError),
+    /// A statement setkey would refuse.
+    Parse(Box<ParseError>),
+}
+
+/// How far before a statement the window keeps the text of the line the
+/// statement starts on (and the statements on it), for a diagnostic's
+/// excerpt: a line longer than this is shown from the statement on.
+const KEEP_BEFORE: usize = 64 * 1024;
+
+/// Bytes the lexer may need to see from a `-` on before it can tell a
+/// flag from a refused character (`-ctx`, the longest flag).
+const LONGEST_FLAG: usize = 4;
+
+/// A script's statements, parsed and lowered one at a time as its text
+/// is read (see [`input::Feed`]): a script from a file is never held
+/// whole, only the statement being read and the line it starts on.
+///
+/// Ends after an `exit` statement (included), at the end of the script,
+/// or after the first error, with the same messages, lines and
+/// diagnostics as a parse of the whole text.
+pub struct Statements<'o, F> {
+    feed: F,
+    options: &'o Options,
+    names: &'o dyn NameService,
+    /// Where the next statement's text starts in the window (right after
+    /// the `;` before it).
+    start: usize,
+    /// The start of the statement in which the next statement's line
+    /// starts: the window keeps the text from there.
+    anchor: usize,
+    /// The lexer between statements.
+    lex: lexer::Checkpoint,
+    /// The tokens of one statement, up to its `;`.
+    tokens: Vec<Token>,
+    done: bool,
+}
+
+/// What parsing one statement's tokens gave, holding nothing of the window.
+enum Outcome {
+    Statement(Statement),
+    End,
+    Fail(Fail),
+}
+
+impl<'o, F: input::Feed> Statements<'o, F> {
+    /// The statements of the script `feed` reads.
+    pub fn new(feed: F, options: &'o Options, names: &'o dyn NameService) -> Self {
+        Statements {
+            feed,
+            options,
+            names,
+            start: 0,
+            anchor: 0,
+            lex: lexer::Checkpoint::default(),
+            tokens: Vec::with_capacity(64),
+            done: false,
+        }
+    }
+
+    /// Lexes the next statement's tokens (up to its `;`, the end, or a
+    /// character no rule accepts); `false` when the window ends before
+    /// the statement does, so that its tokens may not be final (a word or a
+    /// quoted string cut by the end of what was read).
+    fn lex_statement(&mut self) -> (bool, lexer::Checkpoint) {
+        self.tokens.clear();
+        let text = self.feed.text();
+        let mut lexer = lexer::Lexer::resume(text, self.start, self.lex);
         for t in lexer.by_ref() {
             let last = matches!(t.kind, TokKind::Eot | TokKind::Eof | TokKind::Fatal);
-            tokens.push(t);
+            self.tokens.push(t);
             if last {
                 break;
             }
         }
-        let mut input = Toks::new(&tokens);
-        while input.peek().is_some() {
-            match grammar.statement(input) {
-                Ok((_, None)) => return Ok(out),
-                Ok((rest, Some(stmt))) => {
-                    let exit = stmt
-                        .operations
-                        .iter()
-                        .any(|o| matches!(o, crate::ir::Operation::Exit));
-                    out.push(stmt);
-                    if exit {
-                        return Ok(out);
-                    }
-                    input = rest;
-                }
-                Err(nom::Err::Error(f) | nom::Err::Failure(f)) => {
-                    return Err(build_error(source, &tokens, f));
-                }
-                Err(nom::Err::Incomplete(_)) => {
-                    let at = input.pos();
-                    return Err(build_error(
-                        source,
-                        &tokens,
-                        Fail {
-                            at,
-                            kind: FailKind::Syntax,
-                            help: None,
-                            span: None,
-                        },
-                    ));
-                }
+        let checkpoint = lexer.checkpoint();
+        let complete = match self.tokens.last() {
+            Some(t) if t.kind == TokKind::Eot => true,
+            _ if self.feed.at_end() => true,
+            // A refused character is one only if more text cannot
+            // change it: a quote whose closing quote was not read yet, or
+            // a `-` whose flag (`-ctx` at most) was not read in full, may
+            // be the start of a token.
+            Some(t) if t.kind == TokKind::Fatal => {
+                let quote = text.get(t.start..t.end) == Some("\"")
+                    && !text.get(t.end..).unwrap_or_default().contains('"');
+                !quote && text.len() - t.start >= LONGEST_FLAG
             }
+            _ => false,
+        };
+        (complete, checkpoint)
+    }
+
+    /// Reads more of the script, keeping the window from the anchor.
+    fn read_more(&mut self) -> Result<(), input::InputError> {
+        if self.start - self.anchor > KEEP_BEFORE {
+            self.anchor = self.start;
         }
-        if tokens.is_empty() {
-            // Not reached: the lexer ends only after an Eof or a fatal
-            // token, and no statement accepts either.
-            return Ok(out);
+        let keep = self.anchor;
+        self.feed.more(keep)?;
+        self.start -= keep;
+        self.anchor -= keep;
+        Ok(())
+    }
+
+    /// Parses the lexed statement.
+    fn parse(&self) -> Outcome {
+        let grammar = Grammar {
+            options: self.options,
+            names: self.names,
+            source: self.feed.text(),
+        };
+        let input = Toks::new(&self.tokens);
+        match grammar.statement(input) {
+            Ok((_, None)) => Outcome::End,
+            Ok((_, Some(stmt))) => Outcome::Statement(stmt),
+            Err(nom::Err::Error(f) | nom::Err::Failure(f)) => Outcome::Fail(f),
+            Err(nom::Err::Incomplete(_)) => Outcome::Fail(Fail {
+                at: input.pos(),
+                kind: FailKind::Syntax,
+                help: None,
+                span: None,
+            }),
         }
     }
+
+    /// The error for `f`, once the window holds what its diagnostic
+    /// shows: the rest of the error's line and of its statement (the
+    /// masking reads the statement to its `;`).
+    fn fail(&mut self, f: Fail) -> ScriptError {
+        while !self.feed.at_end() && self.feed.text().len() - self.start < input::MAX_STATEMENT {
+            // Nothing is let go of: the tokens point into the window.
+            if let Err(e) = self.feed.more(0) {
+                return ScriptError::Input(e);
+            }
+        }
+        let window = Window {
+            text: self.feed.text(),
+            base: self.feed.base(),
+            first: self.feed.first(),
+        };
+        ScriptError::Parse(Box::new(build_error(window, &self.tokens, f)))
+    }
+}
+
+impl<F: input::Feed> Iterator for Statements<'_, F> {
+    type Item = Result<Statement, ScriptError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let checkpoint = loop {
+            if self.start < self.feed.text().len() || self.feed.at_end() {
+                let (complete, checkpoint) = self.lex_statement();
+                if complete {
+                    break checkpoint;
+                }
+            }
+            if let Err(e) = self.read_more() {
+                self.done = true;
+                return Some(Err(ScriptError::Input(e)));
+            }
+        };
+        match self.parse() {
+            Outcome::End => {
+                self.done = true;
+                None
+            }
+            Outcome::Fail(f) => {
+                self.done = true;
+                Some(Err(self.fail(f)))
+            }
+            Outcome::Statement(mut stmt) => {
+                let end = self.tokens.last().map_or(self.start, |t| t.end);
+                let text = self.feed.text().get(self.start..end).unwrap_or_default();
+                if text.contains('\n') {
+                    self.anchor = self.start;
+                }
+                self.start = end;
+                self.lex = checkpoint;
+                stmt.location.offset += self.feed.base();
+                if stmt
+                    .operations
+                    .iter()
+                    .any(|o| matches!(o, crate::ir::Operation::Exit))
+                {
+                    self.done = true;
+                }
+                Some(Ok(stmt))
+            }
+        }
+    }
+}
+
+/// The part of a script a statement was parsed from.
+#[derive(Clone, Copy)]
+struct Window<'s> {
+    text: &'s str,
+    /// Its offset in the script.
+    base: usize,
+    /// The 0-based line and column it starts at.
+    first: (usize, usize),
 }
 
 /// Turns a grammar failure into setkey's message plus a diagnostic.
@@ -387,7 +551,8 @@ pub fn parse_script_with(
 /// When setkey would name a key (``Invalid key length at `KEY'``), the key
 /// is masked in `message` too: rsetkey's messages never carry key material,
 /// even where that makes them differ from setkey's.
-fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
+fn build_error(window: Window<'_>, tokens: &[Token], f: Fail) -> ParseError {
+    let source = window.text;
     let mut secrets = secret_ranges(source);
     if let Some(first) = tokens.first() {
         secrets.extend(literal_ranges(source, first.start));
@@ -473,7 +638,11 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
     });
     // A hint may quote the script (a host name): shown like the rest.
     let help = help.map(|h| diagnostic::clip(&h, false));
-    let src = diagnostic::Excerpt::new("<script>", source, span, &secrets);
+    let src = diagnostic::Excerpt::in_window("<script>", source, span, &secrets, window.first);
+    // Offsets in the whole script, for a caller that has it.
+    for r in &mut secrets {
+        *r = (r.0 + window.base, r.1 + window.base);
+    }
     ParseError {
         line,
         message,
@@ -482,12 +651,14 @@ fn build_error(source: &str, tokens: &[Token], f: Fail) -> ParseError {
         display,
         label_span: src.span(),
         src,
-        span: span.into(),
+        span: (span.0 + window.base, span.1).into(),
         label,
         help,
         secrets,
     }
 }
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
