@@ -487,6 +487,9 @@ pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Pol
             break;
         }
         let (r, req) = parser.request(i).map_err(to_text)?;
+        // Exact for the usual single request: a script holds thousands of
+        // policies, and Vec's first growth would reserve room for four.
+        requests.reserve_exact(1);
         requests.push(req);
         i = r;
     }
