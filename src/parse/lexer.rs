@@ -275,6 +275,35 @@ static CLASSES: [u8; 256] = {
     t
 };
 
+/// The value of every hex digit, [`NOT_HEX`] for any other byte.
+static HEX_VALUES: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// [`HEX_VALUES`] of a byte that is no hex digit.
+const NOT_HEX: u8 = 0xff;
+
+/// The value of a hex digit (keys are decoded a byte at a time, from a
+/// table rather than through `char::to_digit`'s range tests).
+pub(crate) fn hex_digit(b: u8) -> Option<u8> {
+    match HEX_VALUES[usize::from(b)] {
+        NOT_HEX => None,
+        v => Some(v),
+    }
+}
+
 fn is(b: u8, class: u8) -> bool {
     CLASSES[usize::from(b)] & class != 0
 }
@@ -493,7 +522,7 @@ fn word_lexeme(word: &[u8], state: State) -> Lexeme {
         .strip_prefix(b"0x")
         .or_else(|| word.strip_prefix(b"0X"))
         && !digits.is_empty()
-        && digits.iter().all(u8::is_ascii_hexdigit)
+        && digits.iter().all(|&b| hex_digit(b).is_some())
     {
         return Lexeme::Tok(TokKind::Hex);
     }
@@ -566,6 +595,16 @@ impl Iterator for Lexer<'_> {
             return None;
         }
         loop {
+            if self.state != State::Policy {
+                // Rule 12 inline: the blanks between the words of a
+                // statement are most of a script's lexemes, and skipping
+                // them here spares a dispatch each (in the policy state
+                // blanks belong to the policy text).
+                let bytes = self.source.as_bytes();
+                while matches!(bytes.get(self.pos), Some(b' ' | b'\t')) {
+                    self.pos += 1;
+                }
+            }
             let rest = self.source.get(self.pos..).unwrap_or("");
             let start = self.pos;
             if rest.is_empty() {
@@ -652,6 +691,50 @@ mod tests {
             .into_iter()
             .map(|t| t.text(s).to_string())
             .collect()
+    }
+
+    #[test]
+    fn hex_digits_have_the_values_of_to_digit() {
+        for b in 0..=u8::MAX {
+            let expected = char::from(b)
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok());
+            assert_eq!(hex_digit(b), expected, "{b:#04x}");
+        }
+    }
+
+    #[test]
+    fn blanks_are_skipped_in_every_state_but_the_policy() {
+        let s = "add \t 1  2 esp\t3 -E  aes-cbc \t 0x00 -A\thmac-md5 \t\"k\" ;\n\
+                 spdadd 1 2 any -P  out  ipsec \t esp/transport//require ;";
+        let toks = tokenize(s);
+        let texts: Vec<&str> = toks.iter().map(|t| t.text(s)).collect();
+        assert_eq!(
+            texts,
+            [
+                "add",
+                "1",
+                "2",
+                "esp",
+                "3",
+                "-E",
+                "aes-cbc",
+                "0x00",
+                "-A",
+                "hmac-md5",
+                "k",
+                ";",
+                "spdadd",
+                "1",
+                "2",
+                "any",
+                "-P",
+                "  out  ipsec \t esp/transport//require ",
+                "  out  ipsec \t esp/transport//require ;",
+                ""
+            ]
+        );
+        assert_eq!(toks.last().map(|t| (t.line, t.start)), Some((2, s.len())));
     }
 
     #[test]

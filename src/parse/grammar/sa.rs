@@ -554,7 +554,8 @@ fn key_bytes(source: &str, t: &Token) -> Key {
         ),
         _ => {
             let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
-            let nibble = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
+            // The lexer let only hex digits into a Hex token.
+            let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
             let mut out = Vec::with_capacity(hex.len().div_ceil(2));
             // An odd digit count: the first digit is a byte of its own.
             let (odd, pairs) = hex.split_at(hex.len() % 2);
