@@ -566,7 +566,7 @@ pub fn policy_request(
         return Err(libc::EINVAL);
     }
     let sel = policy_selector(src, dst);
-    let mut templates = Vec::new();
+    let mut templates = Vec::with_capacity(pol.requests.len());
     if pol.policy_type == ipsec::POLICY_IPSEC {
         for rq in &pol.requests {
             templates.push(template(
