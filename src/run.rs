@@ -285,7 +285,7 @@ impl<'a, W: Write> Executor<'a, W> {
     /// Sends the operations of batchable statements as one batch, then
     /// reports each statement's warnings and kernel errors in order.
     fn execute_batch(&mut self, statements: &[Statement]) -> Result<(), RunError> {
-        let mut messages = Vec::new();
+        let mut messages = Vec::with_capacity(statements.iter().map(|s| s.operations.len()).sum());
         for statement in statements {
             for op in &statement.operations {
                 let h = self.kernel.header(0, 0);

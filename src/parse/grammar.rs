@@ -15,7 +15,7 @@ use nom::{IResult, Input, Needed};
 use super::Options;
 use super::lexer::{EncKind, ExtFlag, Keyword, ProtoKw, TokKind, Token};
 use super::policy::{PolicyFail, parse_policy_at};
-use super::resolve::{Family, NameService};
+use super::resolve::{Addresses, Family, NameService};
 use crate::algorithms::{self, Kind};
 use crate::ir::{
     self, DeleteAll, Direction, IpsecMode, Key, Level, Lifetime, NAT_T_PORT, NatTraversal,
@@ -364,7 +364,7 @@ impl<'a> Grammar<'a> {
         service: Option<&str>,
         p: &SaParams,
         err_at: Result<Toks<'_>, usize>,
-    ) -> Result<Vec<SocketAddr>, nom::Err<Fail>> {
+    ) -> Result<Addresses, nom::Err<Fail>> {
         match self
             .names
             .resolve(self.text(host), service, p.family, p.numeric)
@@ -432,7 +432,7 @@ impl<'a> Grammar<'a> {
 
     /// `STRING [port]`, resolved at once (setkey's `ipandport`): an error
     /// names the token after the address (bison's lookahead).
-    fn ipandport<'i>(&self, i: Toks<'i>, p: &SaParams) -> Res<'i, Vec<SocketAddr>> {
+    fn ipandport<'i>(&self, i: Toks<'i>, p: &SaParams) -> Res<'i, Addresses> {
         let (i, host) = commit(tok(i, TokKind::Str))?;
         let (i, service) = self.portstr(i)?;
         let addrs = self.resolve(host, service.as_deref(), p, Ok(i))?;
@@ -440,7 +440,7 @@ impl<'a> Grammar<'a> {
     }
 
     /// `STRING` resolved at once (`ipaddr`); errors name the address itself.
-    fn ipaddr<'i>(&self, i: Toks<'i>, p: &SaParams) -> Res<'i, Vec<SocketAddr>> {
+    fn ipaddr<'i>(&self, i: Toks<'i>, p: &SaParams) -> Res<'i, Addresses> {
         let at = i.pos();
         let (i, host) = commit(tok(i, TokKind::Str))?;
         let addrs = self.resolve(host, None, p, Err(at))?;
@@ -593,6 +593,25 @@ impl<'a> Grammar<'a> {
             }),
         ))
     }
+}
+
+/// The (source, destination) pairs of one address family, in setkey's
+/// order (every source with every destination), each with whether it is
+/// the last: the last one can take the statement's parts (keys, policy)
+/// instead of a copy.
+fn same_family_pairs<'l>(
+    srcs: &'l Addresses,
+    dsts: &'l Addresses,
+) -> impl Iterator<Item = (SocketAddr, SocketAddr, bool)> + 'l {
+    let pairs = move || {
+        srcs.iter()
+            .flat_map(move |s| dsts.iter().map(move |d| (*s, *d)))
+            .filter(|(s, d)| s.is_ipv4() == d.is_ipv4())
+    };
+    let count = pairs().count();
+    pairs()
+        .enumerate()
+        .map(move |(n, (s, d))| (s, d, n + 1 == count))
 }
 
 /// The NAT-T port of an address: its port, 4500 when none was given.

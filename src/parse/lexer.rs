@@ -193,6 +193,9 @@ const KEYWORDS: &[(&str, Keyword)] = &[
     ("tagged", Keyword::Tagged),
 ];
 
+// Rule 6 as setkey's scanner lists it, for the tests: the dispatch
+// matches the same words in `named_word`, and a test checks both agree.
+#[cfg(test)]
 const PROTOS: &[(&str, ProtoKw)] = &[
     ("ah", ProtoKw::Ah),
     ("esp", ProtoKw::Esp),
@@ -274,6 +277,35 @@ static CLASSES: [u8; 256] = {
     }
     t
 };
+
+/// The value of every hex digit, [`NOT_HEX`] for any other byte.
+static HEX_VALUES: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// [`HEX_VALUES`] of a byte that is no hex digit.
+const NOT_HEX: u8 = 0xff;
+
+/// The value of a hex digit (keys are decoded a byte at a time, from a
+/// table rather than through `char::to_digit`'s range tests).
+pub(crate) fn hex_digit(b: u8) -> Option<u8> {
+    match HEX_VALUES[usize::from(b)] {
+        NOT_HEX => None,
+        v => Some(v),
+    }
+}
 
 fn is(b: u8, class: u8) -> bool {
     CLASSES[usize::from(b)] & class != 0
@@ -460,6 +492,46 @@ fn keyword(word: &[u8]) -> Option<Keyword> {
     exact(word, KEYWORDS)
 }
 
+/// The statement keywords, protocols and fixed words ([`KEYWORDS`],
+/// [`PROTOS`], the words of [`FIXED`] that do not start with `-`) as one
+/// `match`, which compiles to a branch on the length and a comparison or
+/// two, rather than scans of the three tables; no word is in two of them,
+/// so their order does not matter (a unit test checks the two agree).
+fn named_word(word: &[u8]) -> Option<TokKind> {
+    use TokKind as T;
+    Some(match word {
+        b"add" => T::Keyword(Keyword::Add),
+        b"delete" => T::Keyword(Keyword::Delete),
+        b"deleteall" => T::Keyword(Keyword::DeleteAll),
+        b"get" => T::Keyword(Keyword::Get),
+        b"getspi" => T::Keyword(Keyword::GetSpi),
+        b"flush" => T::Keyword(Keyword::Flush),
+        b"dump" => T::Keyword(Keyword::Dump),
+        b"exit" | b"quit" | b"bye" => T::Keyword(Keyword::Exit),
+        b"spdadd" => T::Keyword(Keyword::SpdAdd),
+        b"spdupdate" => T::Keyword(Keyword::SpdUpdate),
+        b"spddelete" => T::Keyword(Keyword::SpdDelete),
+        b"spddump" => T::Keyword(Keyword::SpdDump),
+        b"spdflush" => T::Keyword(Keyword::SpdFlush),
+        b"tagged" => T::Keyword(Keyword::Tagged),
+        b"ah" => T::Proto(ProtoKw::Ah),
+        b"esp" => T::Proto(ProtoKw::Esp),
+        b"ah-old" => T::Proto(ProtoKw::AhOld),
+        b"esp-old" => T::Proto(ProtoKw::EspOld),
+        b"esp-udp" => T::Proto(ProtoKw::EspUdp),
+        b"ipcomp" => T::Proto(ProtoKw::IpComp),
+        b"tcp" => T::Proto(ProtoKw::Tcp),
+        b"transport" => T::Mode(IpsecMode::Transport),
+        b"tunnel" => T::Mode(IpsecMode::Tunnel),
+        b"random-pad" => T::Ext(ExtFlag::RandomPad),
+        b"seq-pad" => T::Ext(ExtFlag::SeqPad),
+        b"zero-pad" => T::Ext(ExtFlag::ZeroPad),
+        b"nocyclic-seq" => T::Ext(ExtFlag::NoCyclicSeq),
+        b"any" => T::Any,
+        _ => return None,
+    })
+}
+
 /// What a whole STRING run (rule 17) is: among the rules that match
 /// exactly this far, the earliest.
 fn word_lexeme(word: &[u8], state: State) -> Lexeme {
@@ -472,16 +544,13 @@ fn word_lexeme(word: &[u8], state: State) -> Lexeme {
     if let Some(k) = alg {
         return Lexeme::Tok(k);
     }
-    if let Some(k) = keyword(word) {
-        return Lexeme::Tok(TokKind::Keyword(k));
-    }
     // Protocols and the fixed words of rules 7-11 start with a lowercase
     // letter too.
     if word.first().is_some_and(u8::is_ascii_lowercase) {
-        if let Some(k) = exact(word, PROTOS) {
-            return Lexeme::Tok(TokKind::Proto(k));
+        if let Some(k) = named_word(word) {
+            return Lexeme::Tok(k);
         }
-        if let Some(k) = exact(word, FIXED).or_else(|| comp_name(word)) {
+        if let Some(k) = comp_name(word) {
             return Lexeme::Tok(k);
         }
     }
@@ -493,7 +562,7 @@ fn word_lexeme(word: &[u8], state: State) -> Lexeme {
         .strip_prefix(b"0x")
         .or_else(|| word.strip_prefix(b"0X"))
         && !digits.is_empty()
-        && digits.iter().all(u8::is_ascii_hexdigit)
+        && digits.iter().all(|&b| hex_digit(b).is_some())
     {
         return Lexeme::Tok(TokKind::Hex);
     }
@@ -604,6 +673,16 @@ impl Iterator for Lexer<'_> {
             return None;
         }
         loop {
+            if self.state != State::Policy {
+                // Rule 12 inline: the blanks between the words of a
+                // statement are most of a script's lexemes, and skipping
+                // them here spares a dispatch each (in the policy state
+                // blanks belong to the policy text).
+                let bytes = self.source.as_bytes();
+                while matches!(bytes.get(self.pos), Some(b' ' | b'\t')) {
+                    self.pos += 1;
+                }
+            }
             let rest = self.source.get(self.pos..).unwrap_or("");
             let start = self.pos;
             if rest.is_empty() {
@@ -690,6 +769,70 @@ mod tests {
             .into_iter()
             .map(|t| t.text(s).to_string())
             .collect()
+    }
+
+    #[test]
+    fn named_words_are_the_words_of_the_tables() {
+        let tables = KEYWORDS
+            .iter()
+            .map(|&(w, k)| (w, TokKind::Keyword(k)))
+            .chain(PROTOS.iter().map(|&(w, k)| (w, TokKind::Proto(k))))
+            .chain(FIXED.iter().copied().filter(|(w, _)| !w.starts_with('-')));
+        let mut count = 0;
+        for (w, k) in tables {
+            assert_eq!(named_word(w.as_bytes()), Some(k), "{w}");
+            count += 1;
+        }
+        assert_eq!(count, 30);
+        for w in [
+            "", "-P", "-A", "Add", "addx", "anyx", "esp-", "deflate", "10.0.0.1",
+        ] {
+            assert_eq!(named_word(w.as_bytes()), None, "{w}");
+        }
+    }
+
+    #[test]
+    fn hex_digits_have_the_values_of_to_digit() {
+        for b in 0..=u8::MAX {
+            let expected = char::from(b)
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok());
+            assert_eq!(hex_digit(b), expected, "{b:#04x}");
+        }
+    }
+
+    #[test]
+    fn blanks_are_skipped_in_every_state_but_the_policy() {
+        let s = "add \t 1  2 esp\t3 -E  aes-cbc \t 0x00 -A\thmac-md5 \t\"k\" ;\n\
+                 spdadd 1 2 any -P  out  ipsec \t esp/transport//require ;";
+        let toks = tokenize(s);
+        let texts: Vec<&str> = toks.iter().map(|t| t.text(s)).collect();
+        assert_eq!(
+            texts,
+            [
+                "add",
+                "1",
+                "2",
+                "esp",
+                "3",
+                "-E",
+                "aes-cbc",
+                "0x00",
+                "-A",
+                "hmac-md5",
+                "k",
+                ";",
+                "spdadd",
+                "1",
+                "2",
+                "any",
+                "-P",
+                "  out  ipsec \t esp/transport//require ",
+                "  out  ipsec \t esp/transport//require ;",
+                ""
+            ]
+        );
+        assert_eq!(toks.last().map(|t| (t.line, t.start)), Some((2, s.len())));
     }
 
     #[test]

@@ -11,8 +11,7 @@
 use std::net::SocketAddr;
 
 use nom::branch::alt;
-use nom::character::complete::{char, multispace0};
-use nom::combinator::{eof, opt, verify};
+use nom::combinator::{opt, verify};
 use nom::sequence::{pair, preceded};
 use nom::{IResult, Parser};
 
@@ -78,8 +77,42 @@ fn fail<T>(msg: &str) -> Result<T, nom::Err<PolErr>> {
     Err(nom::Err::Failure(PolErr::Msg(msg.to_string())))
 }
 
+/// The bytes of libipsec's address words, as a table: a policy's words
+/// are read a byte at a time.
+static ADDR_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b':' | b'.' | b'_');
+        b += 1;
+    }
+    t
+};
+
 fn is_addr_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b':' | b'.' | b'_')
+    ADDR_BYTES[usize::from(c)]
+}
+
+/// Length of the run at the start of `bytes` whose bytes pass `ok`.
+fn run_of(bytes: &[u8], ok: impl Fn(u8) -> bool) -> usize {
+    bytes.iter().position(|&c| !ok(c)).unwrap_or(bytes.len())
+}
+
+/// `i` after its leading white space (nom's `multispace0` set), read
+/// byte by byte: a policy is parsed word by word, and the white space
+/// before each word is skipped many times per policy.
+fn skip_blanks(i: &str) -> &str {
+    let n = i
+        .bytes()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(i.len());
+    i.get(n..).unwrap_or("")
+}
+
+/// Only white space is left.
+fn at_end(i: &str) -> bool {
+    skip_blanks(i).is_empty()
 }
 
 /// One word of libipsec's scanner: an address-character run with an
@@ -87,18 +120,16 @@ fn is_addr_byte(c: u8) -> bool {
 /// set). All these characters are ASCII, so byte offsets are character
 /// boundaries.
 fn word(i: &str) -> PRes<'_, &str> {
-    let rest = i.trim_start_matches([' ', '\t', '\r', '\n']);
+    let rest = skip_blanks(i);
     let b = rest.as_bytes();
-    let run = |from: usize, ok: fn(u8) -> bool| {
-        b.get(from..)
-            .map_or(0, |t| t.iter().position(|&c| !ok(c)).unwrap_or(t.len()))
-    };
-    let addr = run(0, is_addr_byte);
+    let addr = run_of(b, is_addr_byte);
     if addr == 0 {
         return Err(nom::Err::Error(PolErr::Syntax));
     }
     let scope = match b.get(addr) {
-        Some(b'%') => run(addr + 1, |c| c.is_ascii_alphanumeric()),
+        Some(b'%') => run_of(b.get(addr + 1..).unwrap_or_default(), |c| {
+            c.is_ascii_alphanumeric()
+        }),
         _ => 0,
     };
     let end = if scope > 0 { addr + 1 + scope } else { addr };
@@ -118,9 +149,13 @@ fn one_of<'a, T: Copy>(i: &'a str, table: &[(&str, T)]) -> PRes<'a, T> {
     }
 }
 
-/// A punctuation character of the policy language.
+/// A punctuation character of the policy language, after optional white
+/// space.
 fn sym<'a>(c: char) -> impl Parser<&'a str, Output = char, Error = PolErr> {
-    preceded(multispace0, char(c))
+    move |i: &'a str| match skip_blanks(i).strip_prefix(c) {
+        Some(rest) => Ok((rest, c)),
+        None => Err(nom::Err::Error(PolErr::Syntax)),
+    }
 }
 
 /// An exact keyword (a whole word).
@@ -458,8 +493,7 @@ pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Pol
         },
     };
     let (i, dir) = direction(text).map_err(to_text)?;
-    let end = |i| -> PRes<'_, &str> { preceded(multispace0, eof).parse(i) };
-    if end(i).is_ok() {
+    if at_end(i) {
         return Ok(Policy {
             direction: dir,
             action: PolicyAction::Discard,
@@ -483,10 +517,13 @@ pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Pol
     };
     let mut requests = Vec::new();
     loop {
-        if end(i).is_ok() {
+        if at_end(i) {
             break;
         }
         let (r, req) = parser.request(i).map_err(to_text)?;
+        // Exact for the usual single request: a script holds thousands of
+        // policies, and Vec's first growth would reserve room for four.
+        requests.reserve_exact(1);
         requests.push(req);
         i = r;
     }

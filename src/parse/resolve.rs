@@ -27,6 +27,54 @@ pub enum Family {
     V6,
 }
 
+/// The answer of one lookup, in the resolver's order (duplicates kept).
+///
+/// Nearly every address of a script is numeric and resolves to itself
+/// alone: that answer is held inline, so resolving it allocates nothing.
+#[derive(Debug, Clone)]
+pub enum Addresses {
+    /// Exactly one address.
+    One(SocketAddr),
+    /// Any other number of them.
+    Many(Vec<SocketAddr>),
+}
+
+impl From<Vec<SocketAddr>> for Addresses {
+    fn from(list: Vec<SocketAddr>) -> Addresses {
+        match list.as_slice() {
+            [one] => Addresses::One(*one),
+            _ => Addresses::Many(list),
+        }
+    }
+}
+
+impl std::ops::Deref for Addresses {
+    type Target = [SocketAddr];
+    fn deref(&self) -> &[SocketAddr] {
+        match self {
+            Addresses::One(a) => std::slice::from_ref(a),
+            Addresses::Many(list) => list,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Addresses {
+    type Item = &'a SocketAddr;
+    type IntoIter = std::slice::Iter<'a, SocketAddr>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// The same addresses in the same order, however they are held.
+impl PartialEq for Addresses {
+    fn eq(&self, other: &Addresses) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Addresses {}
+
 /// The lookups the parser needs. Errors are `gai_strerror` texts, which
 /// setkey prints verbatim.
 pub trait NameService {
@@ -38,7 +86,7 @@ pub trait NameService {
         service: Option<&str>,
         family: Family,
         numeric: bool,
-    ) -> Result<Vec<SocketAddr>, String>;
+    ) -> Result<Addresses, String>;
 
     /// `getprotobyname(name)`: the protocol number of a name or alias.
     fn protocol(&self, name: &str) -> Option<u8>;
@@ -110,7 +158,7 @@ impl NameService for SystemNames {
         service: Option<&str>,
         family: Family,
         numeric: bool,
-    ) -> Result<Vec<SocketAddr>, String> {
+    ) -> Result<Addresses, String> {
         // A dotted quad in its plain form (no leading zeros, which the C
         // library would read as octal) is what getaddrinfo answers first
         // and alone, before any lookup: one address, with the port of a
@@ -121,7 +169,7 @@ impl NameService for SystemNames {
             && let Some(port) = service.map_or(Some(0), numeric_port)
             && let Ok(ip) = host.parse::<std::net::Ipv4Addr>()
         {
-            return Ok(vec![SocketAddr::from((ip, port))]);
+            return Ok(Addresses::One(SocketAddr::from((ip, port))));
         }
         getaddrinfo(host, service, family, numeric)
     }
@@ -159,7 +207,7 @@ fn getaddrinfo(
     service: Option<&str>,
     family: Family,
     numeric: bool,
-) -> Result<Vec<SocketAddr>, String> {
+) -> Result<Addresses, String> {
     // A NUL inside a name cannot reach C; glibc would never find such a name.
     let c_host = CString::new(host).map_err(|_| EAI_NONAME_TEXT.to_string())?;
     let c_service = match service {
@@ -232,7 +280,7 @@ fn getaddrinfo(
     }
     // SAFETY: `res` came from a successful getaddrinfo and is freed once.
     unsafe { libc::freeaddrinfo(res) };
-    Ok(out)
+    Ok(out.into())
 }
 
 /// Resolution from the texts of name-service files, emulating glibc with
@@ -416,7 +464,7 @@ impl NameService for FileNames {
         service: Option<&str>,
         family: Family,
         numeric: bool,
-    ) -> Result<Vec<SocketAddr>, String> {
+    ) -> Result<Addresses, String> {
         let port = self.port(service)?;
         let socket = |(ip, scope): (IpAddr, u32)| match ip {
             IpAddr::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, port)),
@@ -431,7 +479,7 @@ impl NameService for FileNames {
                 if !ok {
                     return Err(EAI_ADDRFAMILY_TEXT.to_string());
                 }
-                Ok(vec![socket((ip, scope))])
+                Ok(Addresses::One(socket((ip, scope))))
             }
             None if numeric => Err(EAI_NONAME_TEXT.to_string()),
             None => {
@@ -439,7 +487,7 @@ impl NameService for FileNames {
                 if addrs.is_empty() {
                     return Err(EAI_NONAME_TEXT.to_string());
                 }
-                Ok(addrs.into_iter().map(socket).collect())
+                Ok(addrs.into_iter().map(socket).collect::<Vec<_>>().into())
             }
         }
     }
@@ -485,9 +533,15 @@ mod tests {
         }
         // octal, short and IPv6-only requests are the C library's
         let octal = names.resolve("010.0.0.1", None, Family::Any, true);
-        assert_eq!(octal, Ok(vec!["8.0.0.1:0".parse().unwrap()]));
+        assert_eq!(
+            octal,
+            Ok(Addresses::from(vec!["8.0.0.1:0".parse().unwrap()]))
+        );
         let short = names.resolve("10.1", None, Family::Any, true);
-        assert_eq!(short, Ok(vec!["10.0.0.1:0".parse().unwrap()]));
+        assert_eq!(
+            short,
+            Ok(Addresses::from(vec!["10.0.0.1:0".parse().unwrap()]))
+        );
         assert_eq!(
             names.resolve("10.0.0.1", None, Family::V6, true),
             getaddrinfo("10.0.0.1", None, Family::V6, true)
@@ -533,15 +587,15 @@ mod tests {
         let any = f.resolve("localhost", None, Family::Any, false);
         assert_eq!(
             any,
-            Ok(vec![
+            Ok(Addresses::from(vec![
                 "[::1]:0".parse().unwrap(),
                 "127.0.0.1:0".parse().unwrap()
-            ])
+            ]))
         );
         let v4 = f.resolve("localhost", None, Family::V4, false);
         assert_eq!(v4.map(|v| v.len()), Ok(2));
         let v6 = f.resolve("localhost", None, Family::V6, false);
-        assert_eq!(v6, Ok(vec!["[::1]:0".parse().unwrap()]));
+        assert_eq!(v6, Ok(Addresses::from(vec!["[::1]:0".parse().unwrap()])));
     }
 
     #[test]
@@ -549,7 +603,7 @@ mod tests {
         let f = files();
         assert_eq!(
             f.resolve("10.0.0.1", Some("500"), Family::Any, true),
-            Ok(vec!["10.0.0.1:500".parse().unwrap()])
+            Ok(Addresses::from(vec!["10.0.0.1:500".parse().unwrap()]))
         );
         assert_eq!(
             f.resolve("localhost", None, Family::Any, true),
@@ -569,7 +623,7 @@ mod tests {
         );
         assert_eq!(
             f.resolve("1.2.3.4", Some("isakmp"), Family::Any, false),
-            Ok(vec!["1.2.3.4:500".parse().unwrap()])
+            Ok(Addresses::from(vec!["1.2.3.4:500".parse().unwrap()]))
         );
     }
 
@@ -593,11 +647,11 @@ mod tests {
         // file order (IPv4-mapped kept as IPv6 for AF_UNSPEC).
         assert_eq!(
             f.resolve("a", None, Family::Any, false),
-            Ok(vec![
+            Ok(Addresses::from(vec![
                 "[::ffff:10.0.0.3]:0".parse().unwrap(),
                 "10.0.0.1:0".parse().unwrap(),
                 "10.0.0.2:0".parse().unwrap(),
-            ])
+            ]))
         );
         assert_eq!(
             f.resolve("a", None, Family::V4, false).map(|v| v.len()),
@@ -607,11 +661,11 @@ mod tests {
         // The first valid UDP line wins; aliases count.
         assert_eq!(
             f.resolve("10.0.0.9", Some("x"), Family::Any, true),
-            Ok(vec!["10.0.0.9:9".parse().unwrap()])
+            Ok(Addresses::from(vec!["10.0.0.9:9".parse().unwrap()]))
         );
         assert_eq!(
             f.resolve("10.0.0.9", Some("y"), Family::Any, true),
-            Ok(vec!["10.0.0.9:9".parse().unwrap()])
+            Ok(Addresses::from(vec!["10.0.0.9:9".parse().unwrap()]))
         );
         assert_eq!(
             f.resolve("10.0.0.9", Some("noslash"), Family::Any, true),
@@ -642,7 +696,7 @@ mod tests {
         let s = SystemNames::default();
         assert_eq!(
             s.resolve("192.0.2.1", Some("0"), Family::Any, true),
-            Ok(vec!["192.0.2.1:0".parse().unwrap()])
+            Ok(Addresses::from(vec!["192.0.2.1:0".parse().unwrap()]))
         );
         assert!(s.resolve("no such host", None, Family::Any, true).is_err());
         assert!(s.resolve("a\0b", None, Family::Any, true).is_err());

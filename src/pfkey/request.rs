@@ -279,6 +279,9 @@ pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message
         PolicyMessage::Delete => MessageType::SpdDelete,
     };
     let mut m = bare(header, msg_type, 0);
+    // The policy, two addresses and maybe a context: allocated once.
+    m.extensions
+        .reserve_exact(3 + usize::from(p.context.as_ref().is_some_and(|c| c.doi != 0)));
     m.extensions.push(policy_extension(&p.policy));
     for (kind, sel) in [(AddressKind::Src, &p.src), (AddressKind::Dst, &p.dst)] {
         m.extensions.push(Extension::Address(

@@ -722,3 +722,55 @@ fn getspi_with_a_refused_range_leaves_the_larval_sa_as_af_key_does() {
     });
     assert_eq!(larval_only_request(&no_dst), Err(libc::EINVAL));
 }
+
+/// A policy's payload written in place is the one its attributes give,
+/// with and without templates and a context (the context's length left
+/// unaligned to check the padding).
+#[test]
+fn policy_payload_is_the_info_and_its_attributes() {
+    let tmpl = |proto: u8| UserTmpl {
+        id: XfrmId {
+            proto,
+            ..XfrmId::default()
+        },
+        reqid: 7,
+        ..UserTmpl::default()
+    };
+    let ctxs = [
+        None,
+        Some(UserSecCtx {
+            alg: 1,
+            doi: 1,
+            context: b"system_u:object_r:x".to_vec(),
+        }),
+    ];
+    for templates in [vec![], vec![tmpl(50)], vec![tmpl(50), tmpl(51)]] {
+        for ctx in ctxs.clone() {
+            let p = NewPolicy {
+                info: UserpolicyInfo {
+                    priority: 9,
+                    ..UserpolicyInfo::default()
+                },
+                templates: templates.clone(),
+                ctx,
+            };
+            let mut expected = Vec::new();
+            p.info.emit(&mut expected);
+            if !p.templates.is_empty() {
+                let mut v = Vec::new();
+                for t in &p.templates {
+                    t.emit(&mut v);
+                }
+                Attr::new(attr::TMPL, v).emit(&mut expected);
+            }
+            if let Some(c) = &p.ctx {
+                let mut v = Vec::new();
+                c.emit(&mut v);
+                Attr::new(attr::SEC_CTX, v).emit(&mut expected);
+            }
+            let payload = p.payload();
+            assert_eq!(payload, expected);
+            assert_eq!(payload.capacity(), payload.len());
+        }
+    }
+}

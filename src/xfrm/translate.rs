@@ -11,14 +11,14 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use zeroize::Zeroizing;
 
 use super::algorithms;
-use super::netlink::{Attr, find};
+use super::netlink::{Attr, align4, find};
 use super::wire::{
     AF_INET6, ALG_NAME_LEN, Algo, EncapTmpl, LifetimeCfg, LifetimeCur, POLICY_ALLOW, POLICY_BLOCK,
     Selector, UserSecCtx, UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo,
     UserspiInfo, XFRM_INF, XfrmAddress, XfrmId, attr, esn_replay_window, family_of, mode,
     state_flag,
 };
-use crate::codec::Writer;
+use crate::codec::{NLA_HDRLEN, Writer};
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
     LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, ealg, ipsec,
@@ -448,19 +448,29 @@ pub struct NewPolicy {
 impl NewPolicy {
     /// The payload of an XFRM_MSG_NEWPOLICY / UPDPOLICY message.
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(UserpolicyInfo::LEN + 64 * self.templates.len() + 64);
+        // Allocated once at its final size, the attributes written in
+        // place: building each attribute's value in a Vec of its own grew
+        // that Vec template by template and cost more than the rest of
+        // the translation.
+        let tmpl = match self.templates.len() {
+            0 => 0,
+            n => NLA_HDRLEN + UserTmpl::LEN * n,
+        };
+        let ctx = self
+            .ctx
+            .as_ref()
+            .map_or(0, |c| NLA_HDRLEN + align4(8 + c.context.len()));
+        let mut out = Vec::with_capacity(UserpolicyInfo::LEN + tmpl + ctx);
         self.info.emit(&mut out);
         if !self.templates.is_empty() {
-            let mut v = Vec::new();
-            for t in &self.templates {
-                t.emit(&mut v);
-            }
-            Attr::new(attr::TMPL, v).emit(&mut out);
+            attribute(&mut out, attr::TMPL, |out| {
+                for t in &self.templates {
+                    t.emit(out);
+                }
+            });
         }
         if let Some(c) = &self.ctx {
-            let mut v = Vec::new();
-            c.emit(&mut v);
-            Attr::new(attr::SEC_CTX, v).emit(&mut out);
+            attribute(&mut out, attr::SEC_CTX, |out| c.emit(out));
         }
         out
     }
@@ -476,6 +486,17 @@ impl NewPolicy {
             ctx: self.ctx.clone(),
         }
     }
+}
+
+/// Appends a netlink attribute whose value `body` writes in place.
+fn attribute(out: &mut Vec<u8>, kind: u16, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    Writer::new(&mut *out).ne_u16(0).ne_u16(kind);
+    body(out);
+    let len = u16::try_from(out.len() - start).unwrap_or(u16::MAX);
+    Writer::new(out)
+        .patch_ne_u16(start, len)
+        .align_from(start, crate::codec::NETLINK_ALIGN);
 }
 
 /// A policy's identity: selector + direction (+ context).
@@ -545,7 +566,7 @@ pub fn policy_request(
         return Err(libc::EINVAL);
     }
     let sel = policy_selector(src, dst);
-    let mut templates = Vec::new();
+    let mut templates = Vec::with_capacity(pol.requests.len());
     if pol.policy_type == ipsec::POLICY_IPSEC {
         for rq in &pol.requests {
             templates.push(template(

@@ -451,41 +451,42 @@ impl Grammar<'_> {
         // Exact for the usual single pair: a script holds thousands of
         // these, and Vec's first growth would reserve four operations.
         let mut ops = Vec::with_capacity(srcs.len() * dsts.len());
-        for s in &srcs {
-            for d in &dsts {
-                if s.is_ipv4() != d.is_ipv4() {
-                    continue;
-                }
-                let sa = SecurityAssociation {
-                    satype: p.satype,
-                    src: *s,
-                    dst: *d,
-                    spi: p.spi,
-                    mode: p.mode,
-                    reqid: p.reqid,
-                    // sadb_sa_replay is 8 bits: setkey's value wraps
-                    replay: p.replay as u8,
-                    replay_requested: p.replay,
-                    wide_replay: (p.replay > u64::from(u8::MAX))
-                        .then(|| u32::try_from(p.replay).unwrap_or(MAX_REPLAY_WINDOW)),
-                    flags: p.flags,
-                    transforms: p.transforms.clone(),
-                    hard: p.hard,
-                    soft: p.soft,
-                    context: p.context.clone(),
-                    nat: p.nat.then(|| NatTraversal {
-                        sport: nz_port(s.port()),
-                        dport: nz_port(d.port()),
-                        original: p.nat_oa,
-                    }),
-                };
-                ops.push(match cmd {
-                    SaCmd::Add => Operation::Add(sa),
-                    SaCmd::Get => Operation::Get(sa),
-                    SaCmd::Delete => Operation::Delete(sa),
-                    SaCmd::GetSpi => Operation::GetSpi(sa),
-                });
-            }
+        for (s, d, last) in same_family_pairs(&srcs, &dsts) {
+            // The last SA takes the keys; only more pairs need copies.
+            let (transforms, context) = if last {
+                (std::mem::take(&mut p.transforms), p.context.take())
+            } else {
+                (p.transforms.clone(), p.context.clone())
+            };
+            let sa = SecurityAssociation {
+                satype: p.satype,
+                src: s,
+                dst: d,
+                spi: p.spi,
+                mode: p.mode,
+                reqid: p.reqid,
+                // sadb_sa_replay is 8 bits: setkey's value wraps
+                replay: p.replay as u8,
+                replay_requested: p.replay,
+                wide_replay: (p.replay > u64::from(u8::MAX))
+                    .then(|| u32::try_from(p.replay).unwrap_or(MAX_REPLAY_WINDOW)),
+                flags: p.flags,
+                transforms,
+                hard: p.hard,
+                soft: p.soft,
+                context,
+                nat: p.nat.then(|| NatTraversal {
+                    sport: nz_port(s.port()),
+                    dport: nz_port(d.port()),
+                    original: p.nat_oa,
+                }),
+            };
+            ops.push(match cmd {
+                SaCmd::Add => Operation::Add(sa),
+                SaCmd::Get => Operation::Get(sa),
+                SaCmd::Delete => Operation::Delete(sa),
+                SaCmd::GetSpi => Operation::GetSpi(sa),
+            });
         }
         if ops.is_empty() {
             return cut_tok(
@@ -553,7 +554,8 @@ fn key_bytes(source: &str, t: &Token) -> Key {
         ),
         _ => {
             let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
-            let nibble = |c: u8| char::from(c).to_digit(16).unwrap_or(0) as u8;
+            // The lexer let only hex digits into a Hex token.
+            let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
             let mut out = Vec::with_capacity(hex.len().div_ceil(2));
             // An odd digit count: the first digit is a byte of its own.
             let (odd, pairs) = hex.split_at(hex.len() % 2);

@@ -150,45 +150,45 @@ impl Grammar<'_> {
         // Exact for the usual single pair (see `sa_statement`).
         let twins = self.options.rfc_mode && policy.direction == Direction::In;
         let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
-        for s in &srcs {
-            for d in &dsts {
-                if s.is_ipv4() != d.is_ipv4() {
-                    continue;
+        // The last request takes the policy; only more pairs need copies.
+        let mut parts = Some((policy, context));
+        for (s, d, last) in same_family_pairs(&srcs, &dsts) {
+            let Some((policy, context)) = (if last { parts.take() } else { parts.clone() }) else {
+                continue;
+            };
+            let full = if s.is_ipv4() { 32 } else { 128 };
+            let req = PolicyRequest {
+                src: SelectorAddress {
+                    addr: s,
+                    prefixlen: sprefix.unwrap_or(full),
+                },
+                dst: SelectorAddress {
+                    addr: d,
+                    prefixlen: dprefix.unwrap_or(full),
+                },
+                upper: upper as u8,
+                policy,
+                context,
+            };
+            let twin = twins.then(|| {
+                let mut fwd = req.clone();
+                fwd.policy.direction = Direction::Fwd;
+                if let Some(first) = fwd.policy.requests.first_mut()
+                    && first.level == Level::Unique
+                {
+                    first.level = Level::Require;
+                    first.reqid = 0;
                 }
-                let full = if s.is_ipv4() { 32 } else { 128 };
-                let req = PolicyRequest {
-                    src: SelectorAddress {
-                        addr: *s,
-                        prefixlen: sprefix.unwrap_or(full),
-                    },
-                    dst: SelectorAddress {
-                        addr: *d,
-                        prefixlen: dprefix.unwrap_or(full),
-                    },
-                    upper: upper as u8,
-                    policy: policy.clone(),
-                    context: context.clone(),
-                };
-                let twin = twins.then(|| {
-                    let mut fwd = req.clone();
-                    fwd.policy.direction = Direction::Fwd;
-                    if let Some(first) = fwd.policy.requests.first_mut()
-                        && first.level == Level::Unique
-                    {
-                        first.level = Level::Require;
-                        first.reqid = 0;
-                    }
-                    fwd
-                });
-                let wrap = |r: PolicyRequest| match cmd {
-                    SpdCmd::Add => Operation::SpdAdd(r),
-                    SpdCmd::Update => Operation::SpdUpdate(r),
-                    SpdCmd::Delete => Operation::SpdDelete(r),
-                };
-                ops.push(wrap(req));
-                if let Some(fwd) = twin {
-                    ops.push(wrap(fwd));
-                }
+                fwd
+            });
+            let wrap = |r: PolicyRequest| match cmd {
+                SpdCmd::Add => Operation::SpdAdd(r),
+                SpdCmd::Update => Operation::SpdUpdate(r),
+                SpdCmd::Delete => Operation::SpdDelete(r),
+            };
+            ops.push(wrap(req));
+            if let Some(fwd) = twin {
+                ops.push(wrap(fwd));
             }
         }
         if ops.is_empty() {
