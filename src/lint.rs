@@ -715,11 +715,25 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &Linter, out: &mut Vec
         {
             continue;
         }
-        let candidates: Vec<Option<Mismatch>> = sas
-            .iter()
-            .filter(|sa| sa.satype == satype_of(r.protocol))
-            .map(|sa| mismatch(sa, policy, r, outer_here, reqid))
-            .collect();
+        let candidates: Vec<Option<Mismatch>> = match exact_destination {
+            // Only an SA to exactly that destination can have the right
+            // addresses, so the others tell nothing (and looking at every
+            // SA for every policy would make a script of many unrelated
+            // SAs and policies quadratic). In script order, like the scan.
+            Some(dst) => {
+                let mut to_dst: Vec<Option<Mismatch>> = index
+                    .to(satype_of(r.protocol), dst)
+                    .map(|sa| mismatch(sa, policy, r, outer_here, reqid))
+                    .collect();
+                to_dst.reverse();
+                to_dst
+            }
+            None => sas
+                .iter()
+                .filter(|sa| sa.satype == satype_of(r.protocol))
+                .map(|sa| mismatch(sa, policy, r, outer_here, reqid))
+                .collect(),
+        };
         if candidates.iter().any(Option::is_none) {
             continue;
         }
