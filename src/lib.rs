@@ -28,6 +28,9 @@
 //!   about weak or unsatisfiable configurations (rsetkey additions, on
 //!   stderr only).
 
+// Standard error through `stderr!`/`stderrln!` only (clippy.toml says why).
+#![warn(clippy::disallowed_macros)]
+
 pub mod algorithms;
 pub mod atomic;
 pub mod cli;

@@ -40,7 +40,7 @@ impl Reporter {
         } else if self.interactive {
             writeln!(out, "{text}.")
         } else {
-            eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+            crate::stderrln!("{}: {},{}: {}", self.program, self.file, line, text);
             Ok(())
         }
     }
@@ -52,7 +52,7 @@ impl Reporter {
         } else if self.interactive {
             write!(out, "{text}")
         } else {
-            eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+            crate::stderrln!("{}: {},{}: {}", self.program, self.file, line, text);
             Ok(())
         }
     }
@@ -61,14 +61,14 @@ impl Reporter {
     /// keeps setkey's text).
     pub fn detail(&self, line: u32, text: &str) {
         if !self.quiet {
-            eprintln!("{}: {},{}: {}", self.program, self.file, line, text);
+            crate::stderrln!("{}: {},{}: {}", self.program, self.file, line, text);
         }
     }
 
     /// A message without a statement (`error encountered`).
     fn plain(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{}: {}", self.program, text);
+            crate::stderrln!("{}: {}", self.program, text);
         }
     }
 
@@ -76,14 +76,20 @@ impl Reporter {
     /// TEXT`), followed by the kernel's explanation, if any — for
     /// refusals found by a quiet run and reported afterwards.
     pub fn refusal(&self, refusal: &Refusal) {
-        eprintln!(
+        crate::stderrln!(
             "{}: {},{}: {}",
-            self.program, self.file, refusal.line, refusal.text
+            self.program,
+            self.file,
+            refusal.line,
+            refusal.text
         );
         if let Some(detail) = &refusal.detail {
-            eprintln!(
+            crate::stderrln!(
                 "{}: {},{}: {}",
-                self.program, self.file, refusal.line, detail
+                self.program,
+                self.file,
+                refusal.line,
+                detail
             );
         }
     }

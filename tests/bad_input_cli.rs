@@ -319,3 +319,24 @@ fn an_atomic_run_whose_reader_goes_away_restores_and_exits_141() {
         "{out}"
     );
 }
+
+/// A standard error nobody reads (its pipe closed) loses the messages but
+/// is no panic: the exit status is still the run's (1 for a script that
+/// does not parse), not a panic's 101.
+#[test]
+fn a_closed_stderr_is_not_a_panic() {
+    let conf = script(
+        "closed-stderr.conf",
+        "spdadd 10.0.0.1 10.0.0.2 any -P out none;\nfrobnicate;\n",
+    );
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let status = Command::new(RSETKEY)
+        .args(["-n", "-f"])
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .expect("run rsetkey");
+    assert_eq!(status.code(), Some(1));
+}

@@ -185,10 +185,10 @@ fn advise(
     let mut refused = false;
     for l in lints {
         if ctx.flags.strict && l.static_key_counter {
-            eprint!("{}", l.render_as_error(&ctx.program, name));
+            crate::stderr!("{}", l.render_as_error(&ctx.program, name));
             refused = true;
         } else if !ctx.flags.no_lint {
-            eprint!("{}", l.render(&ctx.program, name));
+            crate::stderr!("{}", l.render(&ctx.program, name));
         }
     }
     if refused {
@@ -254,16 +254,16 @@ fn execute(
 /// excerpt taken from the script as it was read).
 fn parse_error(ctx: &Context, name: &str, e: ParseError) {
     if let Some((bits, min, max)) = e.key_bits {
-        eprintln!("{bits} {min} {max}");
+        crate::stderrln!("{bits} {min} {max}");
     }
     if let Some(message) = &e.message {
-        eprintln!("{}: {},{}: {}", ctx.program, name, e.line, message);
+        crate::stderrln!("{}: {},{}: {}", ctx.program, name, e.line, message);
     }
     if !e.lexer_fatal {
-        eprintln!("{}: {},{}: parse failed", ctx.program, name, e.line);
+        crate::stderrln!("{}: {},{}: parse failed", ctx.program, name, e.line);
     }
     let e = e.with_name(name);
-    eprintln!("{}", parse::diagnostic::render_for_stderr(&e));
+    crate::stderrln!("{}", parse::diagnostic::render_for_stderr(&e));
 }
 
 /// `-c`: statements from stdin, each run as soon as its `;` is read.
@@ -353,7 +353,7 @@ pub fn commands(ctx: &Context) -> i32 {
                 }
                 Err(e) => {
                     if let Some(bits) = e.key_bits {
-                        eprintln!("{} {} {}", bits.0, bits.1, bits.2);
+                        crate::stderrln!("{} {} {}", bits.0, bits.1, bits.2);
                     }
                     let _ = write!(out, "{}", e.message.unwrap_or_default());
                 }
