@@ -168,11 +168,10 @@ fn first_line_only(args: &[&str]) -> (i32, String) {
     )
 }
 
-/// A closed pipe stops rsetkey quietly with SIGPIPE's status, 141: no
-/// panic (`-n -v`), no `write: Broken pipe` (dumps).
-#[test]
-fn a_closed_pipe_ends_the_run_quietly_with_status_141() {
-    let big: String = (0..20_000)
+/// `n` distinct `spdadd` statements, one per line: a script whose dumps
+/// and `-n -v` output are large enough to overrun a pipe.
+fn many_policies(n: u32) -> String {
+    (0..n)
         .map(|i| {
             format!(
                 "spdadd 10.0.{}.{}/32 10.9.0.1 any -P out none;\n",
@@ -180,7 +179,14 @@ fn a_closed_pipe_ends_the_run_quietly_with_status_141() {
                 i % 256
             )
         })
-        .collect();
+        .collect()
+}
+
+/// A closed pipe stops rsetkey quietly with SIGPIPE's status, 141: no
+/// panic (`-n -v`), no `write: Broken pipe` (dumps).
+#[test]
+fn a_closed_pipe_ends_the_run_quietly_with_status_141() {
+    let big = many_policies(20_000);
     let big = script("big.conf", &big);
     let (status, stderr) = first_line_only(&["-n", "-v", "-f", &big.to_string_lossy()]);
     assert_eq!((status, stderr.as_str()), (141, ""));
@@ -285,15 +291,7 @@ fn dry_flushes_and_dumps_send_nothing() {
 fn an_atomic_run_whose_reader_goes_away_restores_and_exits_141() {
     let _alone = one_lock_user_at_a_time();
     // enough dump text to overrun the pipe after the reader left
-    let mut text: String = (0..3000)
-        .map(|i| {
-            format!(
-                "spdadd 10.0.{}.{}/32 10.9.0.1 any -P out none;\n",
-                i / 256,
-                i % 256
-            )
-        })
-        .collect();
+    let mut text = many_policies(3000);
     text.push_str("spddump;\n");
     let conf = script("atomic-pipe.conf", &text);
     let out = std::process::Command::new("unshare")
