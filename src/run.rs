@@ -302,12 +302,15 @@ impl<'a, W: Write> Executor<'a, W> {
         let BatchOutcome { replies, failure } =
             self.kernel.request_batch(&messages, ReplyNeed::Status);
         let mut replies = replies.into_iter();
+        // One list reused for every statement: which of its requests the
+        // kernel took.
+        let mut accepted = Vec::new();
         for statement in statements {
             let line = statement.location.line;
             for w in &statement.warnings {
                 self.reporter.warning(&mut self.out, line, w)?;
             }
-            let mut accepted = Vec::with_capacity(statement.operations.len());
+            accepted.clear();
             for _ in &statement.operations {
                 let Some(answer) = replies.next() else {
                     // The transport failed at this statement's request:
