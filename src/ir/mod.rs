@@ -25,7 +25,132 @@ pub struct Statement {
     /// `WARNING: mode is obsolete at `;'`), printed when it executes.
     pub warnings: Vec<String>,
     /// What the statement does, in the order the messages go to the kernel.
-    pub operations: Vec<Operation>,
+    pub operations: Operations,
+}
+
+/// The operations of one statement, in order. Nearly every statement is
+/// one operation (an address list or an `in` policy's `fwd` twin makes
+/// more), kept inline: a script of many statements would otherwise pay an
+/// allocation, and its heap overhead, for each.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Operations(Stored);
+
+// The single operation inline is the point: boxing it would bring back
+// the allocation this type exists to avoid.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, PartialEq, Eq)]
+enum Stored {
+    One(Operation),
+    /// None, or more than one.
+    Many(Vec<Operation>),
+}
+
+impl Operations {
+    /// No operations yet, room for `n` (a list is allocated only for more
+    /// than one).
+    pub fn with_capacity(n: usize) -> Self {
+        Operations(Stored::Many(if n > 1 {
+            Vec::with_capacity(n)
+        } else {
+            Vec::new()
+        }))
+    }
+
+    /// The single operation `op`.
+    pub fn one(op: Operation) -> Self {
+        Operations(Stored::One(op))
+    }
+
+    /// Appends `op`.
+    pub fn push(&mut self, op: Operation) {
+        match &mut self.0 {
+            Stored::Many(v) if v.is_empty() && v.capacity() == 0 => self.0 = Stored::One(op),
+            Stored::Many(v) => v.push(op),
+            Stored::One(_) => {
+                let Stored::One(first) = std::mem::replace(&mut self.0, Stored::Many(Vec::new()))
+                else {
+                    return;
+                };
+                self.0 = Stored::Many(vec![first, op]);
+            }
+        }
+    }
+
+    /// The operations as a slice.
+    pub fn as_slice(&self) -> &[Operation] {
+        match &self.0 {
+            Stored::One(op) => std::slice::from_ref(op),
+            Stored::Many(v) => v,
+        }
+    }
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Operations(Stored::Many(Vec::new()))
+    }
+}
+
+impl std::ops::Deref for Operations {
+    type Target = [Operation];
+    fn deref(&self) -> &[Operation] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for Operations {
+    fn deref_mut(&mut self) -> &mut [Operation] {
+        match &mut self.0 {
+            Stored::One(op) => std::slice::from_mut(op),
+            Stored::Many(v) => v,
+        }
+    }
+}
+
+impl fmt::Debug for Operations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl From<Vec<Operation>> for Operations {
+    fn from(mut v: Vec<Operation>) -> Self {
+        match v.len() {
+            1 => v.pop().map_or_else(Operations::default, Operations::one),
+            _ => Operations(Stored::Many(v)),
+        }
+    }
+}
+
+impl From<Operations> for Vec<Operation> {
+    fn from(ops: Operations) -> Self {
+        match ops.0 {
+            Stored::One(op) => vec![op],
+            Stored::Many(v) => v,
+        }
+    }
+}
+
+impl IntoIterator for Operations {
+    type Item = Operation;
+    type IntoIter = std::vec::IntoIter<Operation>;
+    fn into_iter(self) -> Self::IntoIter {
+        Vec::from(self).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Operations {
+    type Item = &'a Operation;
+    type IntoIter = std::slice::Iter<'a, Operation>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq<Vec<Operation>> for Operations {
+    fn eq(&self, other: &Vec<Operation>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
 }
 
 /// A statement's place in its script, as setkey reports it.

@@ -213,11 +213,22 @@ impl NewSa {
         // Allocated at its final size: the attributes carry keys, and a
         // reallocation would leave a copy of them behind. The socket wipes
         // the payload once sent.
-        let len = UsersaInfo::LEN + self.attrs.iter().map(Attr::wire_len).sum::<usize>();
-        let mut out = Vec::with_capacity(len);
-        self.info.emit(&mut out);
-        super::netlink::emit_attrs(&self.attrs, &mut out);
+        let mut out = Vec::with_capacity(self.payload_len());
+        self.emit_payload(&mut out);
         out
+    }
+
+    /// The length of [`NewSa::payload`].
+    pub fn payload_len(&self) -> usize {
+        UsersaInfo::LEN + self.attrs.iter().map(Attr::wire_len).sum::<usize>()
+    }
+
+    /// Appends [`NewSa::payload`] to `out` (which should have room for
+    /// [`NewSa::payload_len`] more bytes: the keys must not be left behind
+    /// by a reallocation).
+    pub fn emit_payload(&self, out: &mut Vec<u8>) {
+        self.info.emit(out);
+        super::netlink::emit_attrs(&self.attrs, out);
     }
 }
 
@@ -448,10 +459,13 @@ pub struct NewPolicy {
 impl NewPolicy {
     /// The payload of an XFRM_MSG_NEWPOLICY / UPDPOLICY message.
     pub fn payload(&self) -> Vec<u8> {
-        // Allocated once at its final size, the attributes written in
-        // place: building each attribute's value in a Vec of its own grew
-        // that Vec template by template and cost more than the rest of
-        // the translation.
+        let mut out = Vec::with_capacity(self.payload_len());
+        self.emit_payload(&mut out);
+        out
+    }
+
+    /// The length of [`NewPolicy::payload`].
+    pub fn payload_len(&self) -> usize {
         let tmpl = match self.templates.len() {
             0 => 0,
             n => NLA_HDRLEN + UserTmpl::LEN * n,
@@ -460,19 +474,25 @@ impl NewPolicy {
             .ctx
             .as_ref()
             .map_or(0, |c| NLA_HDRLEN + align4(8 + c.context.len()));
-        let mut out = Vec::with_capacity(UserpolicyInfo::LEN + tmpl + ctx);
-        self.info.emit(&mut out);
+        UserpolicyInfo::LEN + tmpl + ctx
+    }
+
+    /// Appends [`NewPolicy::payload`] to `out`, the attributes written in
+    /// place: building each attribute's value in a Vec of its own grew
+    /// that Vec template by template and cost more than the rest of the
+    /// translation.
+    pub fn emit_payload(&self, out: &mut Vec<u8>) {
+        self.info.emit(out);
         if !self.templates.is_empty() {
-            attribute(&mut out, attr::TMPL, |out| {
+            attribute(out, attr::TMPL, |out| {
                 for t in &self.templates {
                     t.emit(out);
                 }
             });
         }
         if let Some(c) = &self.ctx {
-            attribute(&mut out, attr::SEC_CTX, |out| c.emit(out));
+            attribute(out, attr::SEC_CTX, |out| c.emit(out));
         }
-        out
     }
 
     /// The identity to look the policy up with afterwards.
@@ -511,14 +531,26 @@ pub struct PolicyKey {
 impl PolicyKey {
     /// The payload of XFRM_MSG_GETPOLICY / DELPOLICY.
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(UserpolicyId::LEN + 64);
-        self.id.emit(&mut out);
-        if let Some(c) = &self.ctx {
-            let mut v = Vec::new();
-            c.emit(&mut v);
-            Attr::new(attr::SEC_CTX, v).emit(&mut out);
-        }
+        let mut out = Vec::with_capacity(self.payload_len());
+        self.emit_payload(&mut out);
         out
+    }
+
+    /// The length of [`PolicyKey::payload`].
+    pub fn payload_len(&self) -> usize {
+        let ctx = self
+            .ctx
+            .as_ref()
+            .map_or(0, |c| NLA_HDRLEN + align4(8 + c.context.len()));
+        UserpolicyId::LEN + ctx
+    }
+
+    /// Appends [`PolicyKey::payload`] to `out`.
+    pub fn emit_payload(&self, out: &mut Vec<u8>) {
+        self.id.emit(out);
+        if let Some(c) = &self.ctx {
+            attribute(out, attr::SEC_CTX, |out| c.emit(out));
+        }
     }
 }
 

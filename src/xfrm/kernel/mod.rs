@@ -8,7 +8,7 @@ use nix::errno::Errno;
 
 use super::algorithms::{self, Algorithm};
 use super::netlink::{Attr, NLM_F_ACK, NLM_F_DUMP, NlMessage, find};
-use super::socket::{Answer, NetlinkSocket};
+use super::socket::{Answer, Frames, NetlinkSocket};
 use super::translate::{
     self, IPPROTO_AH, IPPROTO_COMP, IPPROTO_ESP, PolicyKey, proto_matches, proto_to_satype,
     satype_to_proto,
@@ -76,6 +76,9 @@ pub struct XfrmKernel {
     detail: Option<String>,
     /// Answers of `probe_sa`, by transform, family and algorithm names.
     probed: HashMap<(u8, u16, Vec<String>), Option<String>>,
+    /// The requests of a batch being gathered; kept from batch to batch so
+    /// that its buffer is allocated (and grown) once.
+    run: PendingRun,
 }
 
 impl XfrmKernel {
@@ -91,6 +94,7 @@ impl XfrmKernel {
             reqid_counter: ipsec::MANUAL_REQID_MAX,
             detail: None,
             probed: HashMap::new(),
+            run: PendingRun::default(),
         })
     }
 
@@ -537,10 +541,10 @@ impl XfrmKernel {
         Ok(reply)
     }
 
-    /// The single XFRM request (type and payload) that carries out `m` when
-    /// only its outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE,
-    /// DELETE, SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid,
-    /// SPDDELETE. `None` for requests that need more than one exchange
+    /// Frames the single XFRM request that carries out `m` when only its
+    /// outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE, DELETE,
+    /// SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid, SPDDELETE.
+    /// `false` (nothing framed) for requests that need more than one exchange
     /// (GETs, dumps, flushes, generated reqids, which depend on the
     /// installed policies). A request af_key would refuse before touching
     /// the kernel is refused the same way here.
@@ -549,12 +553,12 @@ impl XfrmKernel {
     /// kernel's verdict: the SA or policy read back for the notification
     /// (for DELETE / SPDDELETE, read before the deletion; its absence gives
     /// the same errno as the deletion's).
-    fn single(&mut self, m: &Message) -> Res<Option<(u16, Vec<u8>)>> {
+    fn frame(&mut self, m: &Message, frames: &mut Frames) -> Res<bool> {
         let h = m.header;
         let Some(t) = MessageType::from_u8(h.msg_type) else {
-            return Ok(None);
+            return Ok(false);
         };
-        Ok(Some(match t {
+        match t {
             MessageType::Add | MessageType::Update => {
                 let sa = translate::sa_request(m)?;
                 let t = if t == MessageType::Update {
@@ -562,17 +566,15 @@ impl XfrmKernel {
                 } else {
                     msg::NEWSA
                 };
-                (t, sa.payload())
+                frames.push(t, sa.payload_len(), |out| sa.emit_payload(out));
             }
             MessageType::Delete => {
                 let id = translate::sa_id(m)?;
-                let mut p = Vec::new();
-                id.emit(&mut p);
-                (msg::DELSA, p)
+                frames.push(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
             }
             MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
                 if needs_generated_reqid(m) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 // Never called: no template asks for a generated reqid.
                 let policy = translate::policy_request(m, &mut || Err(libc::ENOBUFS))?;
@@ -581,11 +583,17 @@ impl XfrmKernel {
                 } else {
                     msg::NEWPOLICY
                 };
-                (t, policy.payload())
+                frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
             }
-            MessageType::SpdDelete => (msg::DELPOLICY, translate::policy_key(m)?.payload()),
-            _ => return Ok(None),
-        }))
+            MessageType::SpdDelete => {
+                let key = translate::policy_key(m)?;
+                frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+                    key.emit_payload(out)
+                });
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// [`Kernel::request_batch`] with [`ReplyNeed::Status`]: runs of
@@ -594,12 +602,12 @@ impl XfrmKernel {
     /// with [`Kernel::request`], after everything before it.
     fn status_batch(&mut self, requests: &[Message]) -> BatchOutcome {
         let mut slots: Vec<Option<BatchReply>> = vec![None; requests.len()];
-        let mut run = PendingRun::default();
+        let mut run = std::mem::take(&mut self.run);
         let mut failure = None;
         for (i, m) in requests.iter().enumerate() {
-            match self.single(m) {
-                Ok(Some((t, payload))) => run.push(i, t, payload),
-                Ok(None) => {
+            match self.frame(m, &mut run.frames) {
+                Ok(true) => run.index.push(i),
+                Ok(false) => {
                     if let Err(e) = self.send_run(&mut run, requests, &mut slots) {
                         failure = Some(e);
                         break;
@@ -639,6 +647,7 @@ impl XfrmKernel {
             failure = Some(e);
         }
         run.clear();
+        self.run = run;
         // Answers up to the first unanswered request: after a transport
         // failure nothing later counts.
         let replies = slots.into_iter().map_while(|s| s).collect();
@@ -652,11 +661,11 @@ impl XfrmKernel {
         requests: &[Message],
         slots: &mut [Option<BatchReply>],
     ) -> Result<(), SocketError> {
-        if run.requests.is_empty() {
+        if run.frames.is_empty() {
             return Ok(());
         }
-        let (answers, failure) = self.socket.batch(&run.requests);
-        for ((&i, (t, _)), answer) in run.index.iter().zip(&run.requests).zip(answers) {
+        let (answers, failure) = self.socket.batch_frames(&mut run.frames);
+        for ((k, &i), answer) in run.index.iter().enumerate().zip(answers) {
             let (Some(m), Some(slot)) = (requests.get(i), slots.get_mut(i)) else {
                 continue;
             };
@@ -669,7 +678,7 @@ impl XfrmKernel {
                     detail: None,
                 },
                 Answer::Refused { errno, message } => {
-                    let detail = hint(*t, errno, message);
+                    let detail = hint(run.frames.msg_type(k), errno, message);
                     self.detail.clone_from(&detail);
                     BatchReply {
                         reply: error_reply(m.header, errno),
@@ -839,31 +848,17 @@ fn needs_generated_reqid(m: &Message) -> bool {
 }
 
 /// Requests of a batch waiting to be sent together: their index in the
-/// batch, and their XFRM type and payload (which may hold keys: wiped when
-/// cleared, and when dropped with requests left unsent).
+/// batch, and their frames (which may hold keys: wiped when cleared, and
+/// when dropped with requests left unsent).
 #[derive(Default)]
 struct PendingRun {
     index: Vec<usize>,
-    requests: Vec<(u16, Vec<u8>)>,
+    frames: Frames,
 }
 
 impl PendingRun {
-    fn push(&mut self, index: usize, msg_type: u16, payload: Vec<u8>) {
-        self.index.push(index);
-        self.requests.push((msg_type, payload));
-    }
-
     fn clear(&mut self) {
-        for (_, p) in &mut self.requests {
-            zeroize::Zeroize::zeroize(p);
-        }
         self.index.clear();
-        self.requests.clear();
-    }
-}
-
-impl Drop for PendingRun {
-    fn drop(&mut self) {
-        self.clear();
+        self.frames.clear();
     }
 }
