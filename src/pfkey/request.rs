@@ -446,7 +446,7 @@ mod tagged_tests {
                 direction: Direction::Out,
                 action: PolicyAction::None,
                 priority: PRIORITY_DEFAULT,
-                requests: Vec::new(),
+                requests: Default::default(),
             },
         };
         for (op, want) in [

@@ -1030,7 +1030,7 @@ mod tagged_tests {
                 direction: Direction::Out,
                 action: PolicyAction::Discard,
                 priority: 0,
-                requests: Vec::new(),
+                requests: Default::default(),
             },
         };
         for op in [
