@@ -2,6 +2,7 @@
 //! `af_key` answers them (see the module documentation of [`super`] for the
 //! rules).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 use nix::errno::Errno;
@@ -18,9 +19,12 @@ use super::wire::{
     UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
 use crate::codec::Writer;
+use crate::ir::{Operation, PolicyRequest};
 use crate::pfkey::SocketError;
+use crate::pfkey::request::{self, PolicyMessage};
 use crate::pfkey::wire::{
-    AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
+    AlgorithmDesc, Extension, Header, IpsecRequestExt, Message, MessageType, SupportedKind, ipsec,
+    sa_state,
 };
 use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
 
@@ -541,78 +545,33 @@ impl XfrmKernel {
         Ok(reply)
     }
 
-    /// Frames the single XFRM request that carries out `m` when only its
-    /// outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE, DELETE,
-    /// SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid, SPDDELETE.
-    /// `false` (nothing framed) for requests that need more than one exchange
-    /// (GETs, dumps, flushes, generated reqids, which depend on the
-    /// installed policies). A request af_key would refuse before touching
-    /// the kernel is refused the same way here.
-    ///
-    /// The full answers of these requests differ only in what follows the
-    /// kernel's verdict: the SA or policy read back for the notification
-    /// (for DELETE / SPDDELETE, read before the deletion; its absence gives
-    /// the same errno as the deletion's).
-    fn frame(&mut self, m: &Message, frames: &mut Frames) -> Res<bool> {
-        let h = m.header;
-        let Some(t) = MessageType::from_u8(h.msg_type) else {
-            return Ok(false);
-        };
-        match t {
-            MessageType::Add | MessageType::Update => {
-                let sa = translate::sa_request(m)?;
-                let t = if t == MessageType::Update {
-                    msg::UPDSA
-                } else {
-                    msg::NEWSA
-                };
-                frames.push(t, sa.payload_len(), |out| sa.emit_payload(out));
-            }
-            MessageType::Delete => {
-                let id = translate::sa_id(m)?;
-                frames.push(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
-            }
-            MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
-                if needs_generated_reqid(m) {
-                    return Ok(false);
-                }
-                // Never called: no template asks for a generated reqid.
-                let policy = translate::policy_request(m, &mut || Err(libc::ENOBUFS))?;
-                let t = if t == MessageType::SpdUpdate {
-                    msg::UPDPOLICY
-                } else {
-                    msg::NEWPOLICY
-                };
-                frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
-            }
-            MessageType::SpdDelete => {
-                let key = translate::policy_key(m)?;
-                frames.push(msg::DELPOLICY, key.payload_len(), |out| {
-                    key.emit_payload(out)
-                });
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// [`Kernel::request_batch`] with [`ReplyNeed::Status`]: runs of
     /// requests that are one XFRM request each go through
     /// [`NetlinkSocket::batch`]; any other request is answered on its own
     /// with [`Kernel::request`], after everything before it.
     fn status_batch(&mut self, requests: &[Message]) -> BatchOutcome {
-        let mut slots: Vec<Option<BatchReply>> = vec![None; requests.len()];
+        let items: Vec<Item<'_>> = requests.iter().map(Item::Message).collect();
+        self.status_items(&items)
+    }
+
+    /// [`XfrmKernel::status_batch`] of messages or operations.
+    fn status_items(&mut self, items: &[Item<'_>]) -> BatchOutcome {
+        let mut slots: Vec<Option<BatchReply>> = vec![None; items.len()];
         let mut run = std::mem::take(&mut self.run);
         let mut failure = None;
-        for (i, m) in requests.iter().enumerate() {
-            match self.frame(m, &mut run.frames) {
+        for (i, item) in items.iter().enumerate() {
+            let framed = match item {
+                Item::Message(m) => frame(m, &mut run.frames),
+                Item::Policy(_, kind, p) => frame_policy(*kind, p, &mut run.frames),
+            };
+            match framed {
                 Ok(true) => run.index.push(i),
                 Ok(false) => {
-                    if let Err(e) = self.send_run(&mut run, requests, &mut slots) {
+                    if let Err(e) = self.send_run(&mut run, items, &mut slots) {
                         failure = Some(e);
                         break;
                     }
-                    match self.request(m) {
+                    match self.request(&item.message()) {
                         Ok(reply) => {
                             let detail = if reply.header.errno != 0 {
                                 self.detail.clone()
@@ -631,7 +590,7 @@ impl XfrmKernel {
                 // refuses it: nothing to wait for.
                 Err(Fail::Errno(errno)) => {
                     slots[i] = Some(BatchReply {
-                        reply: error_reply(m.header, errno),
+                        reply: error_reply(item.header(), errno),
                         detail: None,
                     });
                 }
@@ -642,7 +601,7 @@ impl XfrmKernel {
             }
         }
         if failure.is_none()
-            && let Err(e) = self.send_run(&mut run, requests, &mut slots)
+            && let Err(e) = self.send_run(&mut run, items, &mut slots)
         {
             failure = Some(e);
         }
@@ -658,7 +617,7 @@ impl XfrmKernel {
     fn send_run(
         &mut self,
         run: &mut PendingRun,
-        requests: &[Message],
+        items: &[Item<'_>],
         slots: &mut [Option<BatchReply>],
     ) -> Result<(), SocketError> {
         if run.frames.is_empty() {
@@ -666,22 +625,20 @@ impl XfrmKernel {
         }
         let (answers, failure) = self.socket.batch_frames(&mut run.frames);
         for ((k, &i), answer) in run.index.iter().enumerate().zip(answers) {
-            let (Some(m), Some(slot)) = (requests.get(i), slots.get_mut(i)) else {
+            let (Some(header), Some(slot)) = (items.get(i).map(Item::header), slots.get_mut(i))
+            else {
                 continue;
             };
             *slot = Some(match answer {
                 Answer::Done(_) => BatchReply {
-                    reply: Message::new(Header {
-                        errno: 0,
-                        ..m.header
-                    }),
+                    reply: Message::new(Header { errno: 0, ..header }),
                     detail: None,
                 },
                 Answer::Refused { errno, message } => {
                     let detail = hint(run.frames.msg_type(k), errno, message);
                     self.detail.clone_from(&detail);
                     BatchReply {
-                        reply: error_reply(m.header, errno),
+                        reply: error_reply(header, errno),
                         detail,
                     }
                 }
@@ -769,6 +726,36 @@ impl Kernel for XfrmKernel {
         }
     }
 
+    /// Policy operations are translated from the IR; the others go through
+    /// their messages as [`Kernel::request_batch`] sends them.
+    fn apply_batch(&mut self, operations: &[&Operation]) -> BatchOutcome {
+        self.abandon_dump();
+        self.detail = None;
+        let header = self.header(0, 0);
+        let policy = |kind, p| Item::Policy(request::policy_header(header, kind), kind, p);
+        // Built first, so that items can borrow them.
+        let messages: Vec<Option<Message>> = operations
+            .iter()
+            .map(|op| match op {
+                Operation::SpdAdd(_) | Operation::SpdUpdate(_) | Operation::SpdDelete(_) => None,
+                op => request::for_operation(header, op),
+            })
+            .collect();
+        let items: Vec<Item<'_>> = operations
+            .iter()
+            .zip(&messages)
+            .filter_map(|(op, m)| match (op, m) {
+                (Operation::SpdAdd(p), _) => Some(policy(PolicyMessage::Add, p)),
+                (Operation::SpdUpdate(p), _) => Some(policy(PolicyMessage::Update, p)),
+                (Operation::SpdDelete(p), _) => Some(policy(PolicyMessage::Delete, p)),
+                // An operation without a request (exit) has no item, as
+                // it has no message in `request_operations`.
+                (_, m) => m.as_ref().map(Item::Message),
+            })
+            .collect();
+        self.status_items(&items)
+    }
+
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
         if self.dump.as_ref().map(|d| d.header.msg_type) != Some(msg_type) {
             // nothing more to say: what a PF_KEY socket's timeout reports
@@ -837,13 +824,127 @@ pub fn larval_only_request(m: &Message) -> Result<Option<UserspiInfo>, i32> {
     translate::spi_request(&zero).map(Some)
 }
 
+/// Frames the single XFRM request that carries out `m` when only its
+/// outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE, DELETE,
+/// SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid, SPDDELETE.
+/// `false` (nothing framed) for requests that need more than one exchange
+/// (GETs, dumps, flushes, generated reqids, which depend on the
+/// installed policies). A request af_key would refuse before touching
+/// the kernel is refused the same way here.
+///
+/// The full answers of these requests differ only in what follows the
+/// kernel's verdict: the SA or policy read back for the notification
+/// (for DELETE / SPDDELETE, read before the deletion; its absence gives
+/// the same errno as the deletion's).
+fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
+    let h = m.header;
+    let Some(t) = MessageType::from_u8(h.msg_type) else {
+        return Ok(false);
+    };
+    match t {
+        MessageType::Add | MessageType::Update => {
+            let sa = translate::sa_request(m)?;
+            let t = if t == MessageType::Update {
+                msg::UPDSA
+            } else {
+                msg::NEWSA
+            };
+            frames.push(t, sa.payload_len(), |out| sa.emit_payload(out));
+        }
+        MessageType::Delete => {
+            let id = translate::sa_id(m)?;
+            frames.push(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
+        }
+        MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
+            if needs_generated_reqid(m) {
+                return Ok(false);
+            }
+            // Never called: no template asks for a generated reqid.
+            let policy = translate::policy_request(m, &mut || Err(libc::ENOBUFS))?;
+            let t = if t == MessageType::SpdUpdate {
+                msg::UPDPOLICY
+            } else {
+                msg::NEWPOLICY
+            };
+            frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+        }
+        MessageType::SpdDelete => {
+            let key = translate::policy_key(m)?;
+            frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+                key.emit_payload(out)
+            });
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// [`frame`] of a policy operation, translated from the IR
+/// ([`translate::policy_request_of`]): what `frame` does with the message
+/// [`request::policy`] builds for it, without building it.
+fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> Res<bool> {
+    match kind {
+        PolicyMessage::Add | PolicyMessage::Update => {
+            if generates_reqid(p.policy.requests.iter().map(request::request_extension)) {
+                return Ok(false);
+            }
+            // Never called: no template asks for a generated reqid.
+            let policy = translate::policy_request_of(p, &mut || Err(libc::ENOBUFS))?;
+            let t = if kind == PolicyMessage::Update {
+                msg::UPDPOLICY
+            } else {
+                msg::NEWPOLICY
+            };
+            frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+        }
+        PolicyMessage::Delete => {
+            let key = translate::policy_key_of(p)?;
+            frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+                key.emit_payload(out)
+            });
+        }
+    }
+    Ok(true)
+}
+
+/// One request of a batch: a PF_KEY message, or a policy operation whose
+/// message is built only if it must go on its own.
+enum Item<'a> {
+    Message(&'a Message),
+    /// The header of its message, which kind of message, the policy.
+    Policy(Header, PolicyMessage, &'a PolicyRequest),
+}
+
+impl Item<'_> {
+    /// The header of its PF_KEY message (replies are made from it).
+    fn header(&self) -> Header {
+        match self {
+            Item::Message(m) => m.header,
+            Item::Policy(header, ..) => *header,
+        }
+    }
+
+    /// Its PF_KEY message.
+    fn message(&self) -> Cow<'_, Message> {
+        match self {
+            Item::Message(m) => Cow::Borrowed(*m),
+            Item::Policy(header, kind, p) => Cow::Owned(request::policy(*header, *kind, p)),
+        }
+    }
+}
+
 /// Whether a policy request has a `unique` template whose reqid af_key
 /// generates (none, or one outside the manual range).
 fn needs_generated_reqid(m: &Message) -> bool {
-    m.policy().is_some_and(|p| {
-        p.requests.iter().any(|r| {
-            r.level == ipsec::LEVEL_UNIQUE && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
-        })
+    m.policy()
+        .is_some_and(|p| generates_reqid(p.requests.iter().copied()))
+}
+
+/// Whether a `unique` request without a reqid of its own is among
+/// `requests`: af_key then generates one, from the policies installed.
+fn generates_reqid(mut requests: impl Iterator<Item = IpsecRequestExt>) -> bool {
+    requests.any(|r| {
+        r.level == ipsec::LEVEL_UNIQUE && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
     })
 }
 
