@@ -751,7 +751,7 @@ fn policy_payload_is_the_info_and_its_attributes() {
                     priority: 9,
                     ..UserpolicyInfo::default()
                 },
-                templates: templates.clone(),
+                templates: templates.clone().into(),
                 ctx,
             };
             let mut expected = Vec::new();

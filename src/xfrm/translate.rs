@@ -19,7 +19,7 @@ use super::wire::{
     state_flag,
 };
 use crate::codec::{NLA_HDRLEN, Writer};
-use crate::ir::PolicyRequest;
+use crate::ir::{PolicyRequest, SmallList};
 use crate::pfkey::request;
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
@@ -466,7 +466,7 @@ pub struct NewPolicy {
     /// `xfrm_userpolicy_info`
     pub info: UserpolicyInfo,
     /// the templates
-    pub templates: Vec<UserTmpl>,
+    pub templates: SmallList<UserTmpl>,
     /// the security context
     pub ctx: Option<UserSecCtx>,
 }
@@ -667,7 +667,7 @@ impl<R: ExactSizeIterator<Item = IpsecRequestExt>> PolicyFields<'_, R> {
             return Err(libc::EINVAL);
         }
         let sel = policy_selector(self.src, self.dst);
-        let mut templates = Vec::with_capacity(self.requests.len());
+        let mut templates = SmallList::with_capacity(self.requests.len());
         if self.policy_type == ipsec::POLICY_IPSEC {
             for rq in self.requests {
                 templates.push(template(
