@@ -83,21 +83,31 @@ fn encode(n: u32) -> Result<(), String> {
 }
 
 fn send(path: &str) -> Result<(), String> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| format!("{path}: {e}"))?;
+    // Read a window at a time, as rsetkey reads a script: the floor holds
+    // one batch, not the whole file.
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut reader = io::BufReader::with_capacity(64 * 1024, file);
     let mut socket = NetlinkSocket::open().map_err(|e| e.to_string())?;
     let mut frames = Frames::default();
+    let mut payload = Vec::new();
     let mut refused = 0usize;
-    let mut rest = bytes.as_slice();
-    while !rest.is_empty() {
-        let header = NlHeader::parse(rest).map_err(|e| e.to_string())?;
-        let len = (header.len as usize).max(NLMSG_HDRLEN);
-        let payload = rest.get(NLMSG_HDRLEN..len).ok_or("truncated request")?;
-        frames.push_payload(header.msg_type, payload);
-        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
-        if frames.len() == BATCH || rest.is_empty() {
+    loop {
+        let mut head = [0u8; NLMSG_HDRLEN];
+        let more = match reader.read_exact(&mut head) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => false,
+            Err(e) => return Err(format!("{path}: {e}")),
+        };
+        if more {
+            let header = NlHeader::parse(&head).map_err(|e| e.to_string())?;
+            let len = (header.len as usize).max(NLMSG_HDRLEN);
+            payload.resize(len.next_multiple_of(4) - NLMSG_HDRLEN, 0);
+            reader
+                .read_exact(&mut payload)
+                .map_err(|e| format!("{path}: {e}"))?;
+            frames.push_payload(header.msg_type, &payload[..len - NLMSG_HDRLEN]);
+        }
+        if frames.len() == BATCH || (!more && !frames.is_empty()) {
             let (answers, failure) = socket.batch_frames(&mut frames);
             if let Some(e) = failure {
                 return Err(e.to_string());
@@ -107,6 +117,9 @@ fn send(path: &str) -> Result<(), String> {
                 .filter(|a| matches!(a, Answer::Refused { .. }))
                 .count();
             frames.clear();
+        }
+        if !more {
+            break;
         }
     }
     if refused > 0 {
