@@ -859,21 +859,10 @@ fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
             if needs_generated_reqid(m) {
                 return Ok(false);
             }
-            // Never called: no template asks for a generated reqid.
-            let policy = translate::policy_request(m, &mut || Err(libc::ENOBUFS))?;
-            let t = if t == MessageType::SpdUpdate {
-                msg::UPDPOLICY
-            } else {
-                msg::NEWPOLICY
-            };
-            frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+            let policy = translate::policy_request(m, &mut no_generated_reqid)?;
+            push_policy(t == MessageType::SpdUpdate, &policy, frames);
         }
-        MessageType::SpdDelete => {
-            let key = translate::policy_key(m)?;
-            frames.push(msg::DELPOLICY, key.payload_len(), |out| {
-                key.emit_payload(out)
-            });
-        }
+        MessageType::SpdDelete => push_policy_key(&translate::policy_key(m)?, frames),
         _ => return Ok(false),
     }
     Ok(true)
@@ -888,23 +877,35 @@ fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> 
             if generates_reqid(p.policy.requests.iter().map(request::request_extension)) {
                 return Ok(false);
             }
-            // Never called: no template asks for a generated reqid.
-            let policy = translate::policy_request_of(p, &mut || Err(libc::ENOBUFS))?;
-            let t = if kind == PolicyMessage::Update {
-                msg::UPDPOLICY
-            } else {
-                msg::NEWPOLICY
-            };
-            frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+            let policy = translate::policy_request_of(p, &mut no_generated_reqid)?;
+            push_policy(kind == PolicyMessage::Update, &policy, frames);
         }
-        PolicyMessage::Delete => {
-            let key = translate::policy_key_of(p)?;
-            frames.push(msg::DELPOLICY, key.payload_len(), |out| {
-                key.emit_payload(out)
-            });
-        }
+        PolicyMessage::Delete => push_policy_key(&translate::policy_key_of(p)?, frames),
     }
     Ok(true)
+}
+
+/// Frames XFRM_MSG_NEWPOLICY (or UPDPOLICY) of a translated policy.
+fn push_policy(update: bool, policy: &translate::NewPolicy, frames: &mut Frames) {
+    let t = if update {
+        msg::UPDPOLICY
+    } else {
+        msg::NEWPOLICY
+    };
+    frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+}
+
+/// Frames XFRM_MSG_DELPOLICY.
+fn push_policy_key(key: &translate::PolicyKey, frames: &mut Frames) {
+    frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+        key.emit_payload(out)
+    });
+}
+
+/// The reqid source of a policy framed in a batch: never asked, since a
+/// policy whose template needs a generated reqid goes on its own.
+fn no_generated_reqid() -> Result<u32, i32> {
+    Err(libc::ENOBUFS)
 }
 
 /// One request of a batch: a PF_KEY message, or a policy operation whose
