@@ -332,6 +332,12 @@ impl<'a, S: Sink + ?Sized> Writer<'a, S> {
         self
     }
 
+    /// Overwrites a host-order `u32` written earlier at `at`.
+    pub fn patch_ne_u32(&mut self, at: usize, v: u32) -> &mut Self {
+        self.out.patch(at, &v.to_ne_bytes());
+        self
+    }
+
     /// A netlink attribute: `struct nlattr` with `nla_len` = header + value,
     /// the value `body` writes, and zero padding to 4 bytes. A value over
     /// 64 KiB gets a saturated length rather than a panic (the kernel

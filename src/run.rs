@@ -16,7 +16,7 @@ use crate::output::DumpClock;
 use crate::pfkey::SocketError;
 use crate::pfkey::request;
 use crate::pfkey::wire::{Message, MessageType};
-use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel, ReplyNeed};
+use crate::pfkey::{BatchOutcome, DumpNumbering, Kernel};
 
 /// Where and how messages about statements are printed.
 #[derive(Debug, Clone)]
@@ -291,23 +291,21 @@ impl<'a, W: Write> Executor<'a, W> {
     /// Sends the operations of batchable statements as one batch, then
     /// reports each statement's warnings and kernel errors in order.
     fn execute_batch(&mut self, statements: &[Statement]) -> Result<(), RunError> {
-        let mut messages = Vec::with_capacity(statements.iter().map(|s| s.operations.len()).sum());
-        for statement in statements {
-            for op in &statement.operations {
-                let h = self.kernel.header(0, 0);
-                // Batchable operations always have a request.
-                messages.extend(request::for_operation(h, op));
-            }
-        }
-        let BatchOutcome { replies, failure } =
-            self.kernel.request_batch(&messages, ReplyNeed::Status);
+        let operations: Vec<&Operation> = statements
+            .iter()
+            .flat_map(|s| s.operations.iter())
+            .collect();
+        let BatchOutcome { replies, failure } = self.kernel.apply_batch(&operations);
         let mut replies = replies.into_iter();
+        // One list reused for every statement: which of its requests the
+        // kernel took.
+        let mut accepted = Vec::new();
         for statement in statements {
             let line = statement.location.line;
             for w in &statement.warnings {
                 self.reporter.warning(&mut self.out, line, w)?;
             }
-            let mut accepted = Vec::with_capacity(statement.operations.len());
+            accepted.clear();
             for _ in &statement.operations {
                 let Some(answer) = replies.next() else {
                     // The transport failed at this statement's request:
@@ -482,7 +480,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::ir::SupportedAlgorithms;
     use crate::parse::{self, Options};
-    use crate::pfkey::request_each;
+    use crate::pfkey::{ReplyNeed, request_each};
     use nix::errno::Errno;
 
     /// A kernel that refuses the requests whose SPI is in `refuse` (with

@@ -8,11 +8,11 @@ use std::io::{self, Write};
 use zeroize::Zeroizing;
 
 use crate::dump;
-use crate::ir::Keys;
+use crate::ir::{Keys, Operation};
 use crate::output::SharedOutput;
 use crate::pfkey::SocketError;
 use crate::pfkey::wire::Message;
-use crate::pfkey::{BatchOutcome, Kernel, ReplyNeed, request_each};
+use crate::pfkey::{BatchOutcome, Kernel, ReplyNeed, request_each, request_operations};
 
 /// A kernel whose traffic is printed as `-v` / `-H` ask.
 pub struct Tracer<'k> {
@@ -100,6 +100,15 @@ impl Kernel for Tracer<'_> {
             }
         }
         outcome
+    }
+
+    /// Traced requests are PF_KEY messages: built here when they are
+    /// shown, else left to the inner kernel.
+    fn apply_batch(&mut self, operations: &[&Operation]) -> BatchOutcome {
+        if self.verbose || self.hex {
+            return request_operations(self, operations);
+        }
+        self.inner.apply_batch(operations)
     }
 
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {

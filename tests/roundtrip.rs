@@ -386,7 +386,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             direction,
             action: PolicyAction::Discard,
             priority: 0,
-            requests: Vec::new(),
+            requests: Default::default(),
         }),
         6 => (
             direction,
@@ -405,7 +405,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                     direction,
                     action,
                     priority,
-                    requests,
+                    requests: requests.into(),
                 })
             }),
     ]

@@ -25,7 +25,148 @@ pub struct Statement {
     /// `WARNING: mode is obsolete at `;'`), printed when it executes.
     pub warnings: Vec<String>,
     /// What the statement does, in the order the messages go to the kernel.
-    pub operations: Vec<Operation>,
+    pub operations: Operations,
+}
+
+/// The operations of one statement, in order. Nearly every statement is
+/// one operation (an address list or an `in` policy's `fwd` twin makes
+/// more), kept inline: a script of many statements would otherwise pay an
+/// allocation, and its heap overhead, for each.
+pub type Operations = SmallList<Operation>;
+
+/// A list that keeps a single element inline and allocates only for more:
+/// for the lists of the IR that hold one element nearly always (a
+/// statement's operations, a policy's requests), of which a large script
+/// holds hundreds of thousands.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmallList<T>(Stored<T>);
+
+// The single element inline is the point: boxing it would bring back the
+// allocation this type exists to avoid.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, PartialEq, Eq)]
+enum Stored<T> {
+    One(T),
+    /// None, or more than one.
+    Many(Vec<T>),
+}
+
+impl<T> SmallList<T> {
+    /// An empty list with room for `n` (a `Vec` is allocated only for more
+    /// than one).
+    pub fn with_capacity(n: usize) -> Self {
+        SmallList(Stored::Many(if n > 1 {
+            Vec::with_capacity(n)
+        } else {
+            Vec::new()
+        }))
+    }
+
+    /// The list of `item` alone.
+    pub fn one(item: T) -> Self {
+        SmallList(Stored::One(item))
+    }
+
+    /// Appends `item`.
+    pub fn push(&mut self, item: T) {
+        match &mut self.0 {
+            Stored::Many(v) if v.capacity() == 0 => self.0 = Stored::One(item),
+            Stored::Many(v) => v.push(item),
+            Stored::One(_) => {
+                let Stored::One(first) = std::mem::replace(&mut self.0, Stored::Many(Vec::new()))
+                else {
+                    return;
+                };
+                self.0 = Stored::Many(vec![first, item]);
+            }
+        }
+    }
+
+    /// The elements as a slice.
+    pub fn as_slice(&self) -> &[T] {
+        match &self.0 {
+            Stored::One(item) => std::slice::from_ref(item),
+            Stored::Many(v) => v,
+        }
+    }
+}
+
+impl<T> Default for SmallList<T> {
+    fn default() -> Self {
+        SmallList(Stored::Many(Vec::new()))
+    }
+}
+
+impl<T> std::ops::Deref for SmallList<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.as_slice()
+    }
+}
+
+impl<T> std::ops::DerefMut for SmallList<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.0 {
+            Stored::One(item) => std::slice::from_mut(item),
+            Stored::Many(v) => v,
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SmallList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> From<Vec<T>> for SmallList<T> {
+    fn from(mut v: Vec<T>) -> Self {
+        match v.len() {
+            1 => v.pop().map_or_else(SmallList::default, SmallList::one),
+            _ => SmallList(Stored::Many(v)),
+        }
+    }
+}
+
+impl<T> From<SmallList<T>> for Vec<T> {
+    fn from(list: SmallList<T>) -> Self {
+        match list.0 {
+            Stored::One(item) => vec![item],
+            Stored::Many(v) => v,
+        }
+    }
+}
+
+impl<T> FromIterator<T> for SmallList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut list = SmallList::default();
+        for item in iter {
+            list.push(item);
+        }
+        list
+    }
+}
+
+impl<T> IntoIterator for SmallList<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        Vec::from(self).into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a SmallList<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: PartialEq> PartialEq<Vec<T>> for SmallList<T> {
+    fn eq(&self, other: &Vec<T>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
 }
 
 /// A statement's place in its script, as setkey reports it.
@@ -325,7 +466,7 @@ pub struct Policy {
     /// direction-only policy.
     pub priority: u32,
     /// The requests, in order.
-    pub requests: Vec<IpsecRequest>,
+    pub requests: SmallList<IpsecRequest>,
 }
 
 /// One side of a policy selector.
@@ -447,6 +588,33 @@ impl SupportedAlgorithms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_list_holds_one_element_inline_and_more_in_a_vec() {
+        let mut list = SmallList::with_capacity(1);
+        assert!(list.is_empty());
+        list.push(1);
+        assert!(matches!(list.0, Stored::One(1)));
+        list.push(2);
+        list.push(3);
+        assert_eq!(list, vec![1, 2, 3]);
+        assert_eq!(format!("{list:?}"), "[1, 2, 3]");
+        assert_eq!(Vec::from(list.clone()), vec![1, 2, 3]);
+        assert_eq!(list.into_iter().rev().collect::<Vec<_>>(), vec![3, 2, 1]);
+        // Room asked for several: a Vec from the start, no element moves.
+        let mut list = SmallList::with_capacity(2);
+        list.push('a');
+        assert!(matches!(&list.0, Stored::Many(v) if v.len() == 1));
+        list[0] = 'b';
+        assert_eq!(list.as_slice(), ['b']);
+        for (v, want) in [(vec![], 0), (vec![7], 1), (vec![7, 8], 2)] {
+            let list = SmallList::from(v.clone());
+            assert_eq!(list.len(), want);
+            assert_eq!(Vec::from(list), v);
+        }
+        let collected: SmallList<u8> = (0..1).collect();
+        assert!(matches!(collected.0, Stored::One(0)));
+    }
 
     #[test]
     fn the_default_table_is_linux_6_1s() {

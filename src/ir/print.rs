@@ -880,7 +880,7 @@ mod tests {
                     direction: Direction::Out,
                     action: PolicyAction::None,
                     priority: p,
-                    requests: Vec::new(),
+                    requests: Default::default(),
                 },
                 context: None,
             });

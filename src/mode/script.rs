@@ -209,8 +209,15 @@ fn preflight(
 ) -> Result<(), i32> {
     for statement in statements {
         for op in &statement.operations {
+            match op {
+                Operation::Exit => return Ok(()), // nothing after it runs
+                // Only an SA asks for a transform and algorithms: building
+                // the message of anything else would be wasted.
+                Operation::Add(_) => {}
+                _ => continue,
+            }
             let Some(message) = request::for_operation(kernel.header(0, 0), op) else {
-                return Ok(()); // exit: nothing after it runs
+                return Ok(());
             };
             match kernel.preflight(&message) {
                 Ok(None) => {}

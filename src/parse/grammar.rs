@@ -19,8 +19,8 @@ use super::resolve::{Addresses, Family, NameService};
 use crate::algorithms::{self, Kind};
 use crate::ir::{
     self, DeleteAll, Direction, IpsecMode, Key, Level, Lifetime, NAT_T_PORT, NatTraversal,
-    Operation, PolicyRequest, SaType, SecurityAssociation, SecurityContext, SelectorAddress,
-    Statement, Transforms, UPPER_ANY,
+    Operation, Operations, PolicyRequest, SaType, SecurityAssociation, SecurityContext,
+    SelectorAddress, Statement, Transforms, UPPER_ANY,
 };
 
 mod sa;
@@ -545,7 +545,7 @@ impl<'a> Grammar<'a> {
                     Keyword::SpdDump => Operation::SpdDump,
                     _ => Operation::Exit,
                 };
-                (i, (vec![op], Vec::new(), eot_at))
+                (i, (Operations::one(op), Vec::new(), eot_at))
             }
             _ => {
                 let mut f = fail_at(i, FailKind::Syntax);

@@ -18,7 +18,7 @@ use nom::{IResult, Parser};
 use super::resolve::{Family, NameService};
 use crate::ir::{
     Direction, IpsecMode, IpsecProtocol, IpsecRequest, Level, PRIORITY_DEFAULT, Policy,
-    PolicyAction,
+    PolicyAction, SmallList,
 };
 
 /// libipsec's error texts.
@@ -498,7 +498,7 @@ pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Pol
             direction: dir,
             action: PolicyAction::Discard,
             priority: 0,
-            requests: Vec::new(),
+            requests: SmallList::default(),
         });
     }
     let (i, prio) = opt(prio_spec).parse(i).map_err(to_text)?;
@@ -515,15 +515,14 @@ pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Pol
         action: act,
         names,
     };
-    let mut requests = Vec::new();
+    // The usual single request is kept inline: a script holds thousands
+    // of policies.
+    let mut requests = SmallList::default();
     loop {
         if at_end(i) {
             break;
         }
         let (r, req) = parser.request(i).map_err(to_text)?;
-        // Exact for the usual single request: a script holds thousands of
-        // policies, and Vec's first growth would reserve room for four.
-        requests.reserve_exact(1);
         requests.push(req);
         i = r;
     }

@@ -15,6 +15,8 @@ pub mod wire;
 use nix::errno::Errno;
 use wire::{Header, Message, PF_KEY_V2, WireError};
 
+use crate::ir::Operation;
+
 /// What the caller of [`Kernel::request_batch`] needs of each reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyNeed {
@@ -47,6 +49,19 @@ pub struct BatchOutcome {
     pub replies: Vec<BatchReply>,
     /// The transport failure that ended the batch, if any.
     pub failure: Option<SocketError>,
+}
+
+/// [`Kernel::apply_batch`] through the operations' PF_KEY messages.
+pub fn request_operations<K: Kernel + ?Sized>(
+    kernel: &mut K,
+    operations: &[&Operation],
+) -> BatchOutcome {
+    let header = kernel.header(0, 0);
+    let requests: Vec<Message> = operations
+        .iter()
+        .filter_map(|op| request::for_operation(header, op))
+        .collect();
+    kernel.request_batch(&requests, ReplyNeed::Status)
 }
 
 /// [`Kernel::request_batch`] the plain way: each request with
@@ -120,6 +135,17 @@ pub trait Kernel {
     fn request_batch(&mut self, requests: &[Message], need: ReplyNeed) -> BatchOutcome {
         let _ = need;
         request_each(self, requests)
+    }
+
+    /// Carries out operations whose outcome alone is wanted (the batchable
+    /// ones: adds, deletes, flushes, policy changes; each has a request),
+    /// in order: [`Kernel::request_batch`] of their requests with
+    /// [`ReplyNeed::Status`], which is what the default does. A backend
+    /// that speaks another interface (XFRM) may translate some operations
+    /// straight from the IR instead of from their PF_KEY messages: the
+    /// same requests, without building the messages first.
+    fn apply_batch(&mut self, operations: &[&Operation]) -> BatchOutcome {
+        request_operations(self, operations)
     }
 
     /// The next reply of a multi-message answer (a dump) to the last

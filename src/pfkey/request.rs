@@ -17,8 +17,8 @@ use super::wire::{
 use crate::algorithms::{self, Kind, Setkey};
 use crate::ir::{
     AuthAlgorithm, CompressionAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol,
-    Level, Lifetime, Operation, PolicyAction, PolicyRequest, SaType, SecurityAssociation,
-    SecurityContext, SupportedAlgorithms,
+    IpsecRequest, Level, Lifetime, Operation, PolicyAction, PolicyRequest, SaType,
+    SecurityAssociation, SecurityContext, SupportedAlgorithms,
 };
 
 /// `sadb_msg_satype` of an SA type.
@@ -125,15 +125,20 @@ fn lifetime(kind: LifetimeKind, l: &Lifetime) -> Option<Extension> {
 }
 
 fn context(ctx: &Option<SecurityContext>) -> Option<Extension> {
+    context_extension(ctx).map(Extension::SecCtx)
+}
+
+/// The X_SEC_CTX extension of a `-ctx`: none when its DOI is 0.
+pub fn context_extension(ctx: &Option<SecurityContext>) -> Option<SecCtxExt> {
     let ctx = ctx.as_ref().filter(|c| c.doi != 0)?;
     // setkey sends the string with its terminating NUL and counts it.
     let mut context = ctx.context.clone();
     context.push(0);
-    Some(Extension::SecCtx(SecCtxExt {
+    Some(SecCtxExt {
         alg: ctx.alg,
         doi: ctx.doi,
         context,
-    }))
+    })
 }
 
 fn key(kind: KeyKind, bytes: &[u8]) -> Extension {
@@ -273,28 +278,35 @@ pub enum PolicyMessage {
 
 /// The message setkey sends for a policy statement.
 pub fn policy(header: Header, kind: PolicyMessage, p: &PolicyRequest) -> Message {
+    let mut m = Message::new(policy_header(header, kind));
+    // The policy, two addresses and maybe a context: allocated once.
+    m.extensions
+        .reserve_exact(3 + usize::from(p.context.as_ref().is_some_and(|c| c.doi != 0)));
+    m.extensions.push(policy_extension(&p.policy));
+    let [src, dst] = selector_addresses(p);
+    m.extensions.push(Extension::Address(AddressKind::Src, src));
+    m.extensions.push(Extension::Address(AddressKind::Dst, dst));
+    m.extensions.extend(context(&p.context));
+    m
+}
+
+/// The header of a policy message.
+pub fn policy_header(header: Header, kind: PolicyMessage) -> Header {
     let msg_type = match kind {
         PolicyMessage::Add => MessageType::SpdAdd,
         PolicyMessage::Update => MessageType::SpdUpdate,
         PolicyMessage::Delete => MessageType::SpdDelete,
     };
-    let mut m = bare(header, msg_type, 0);
-    // The policy, two addresses and maybe a context: allocated once.
-    m.extensions
-        .reserve_exact(3 + usize::from(p.context.as_ref().is_some_and(|c| c.doi != 0)));
-    m.extensions.push(policy_extension(&p.policy));
-    for (kind, sel) in [(AddressKind::Src, &p.src), (AddressKind::Dst, &p.dst)] {
-        m.extensions.push(Extension::Address(
-            kind,
-            AddressExt {
-                proto: p.upper,
-                prefixlen: sel.prefixlen,
-                addr: sel.addr,
-            },
-        ));
-    }
-    m.extensions.extend(context(&p.context));
-    m
+    bare(header, msg_type, 0).header
+}
+
+/// The source and destination address extensions of a policy message.
+pub fn selector_addresses(p: &PolicyRequest) -> [AddressExt; 2] {
+    [&p.src, &p.dst].map(|sel| AddressExt {
+        proto: p.upper,
+        prefixlen: sel.prefixlen,
+        addr: sel.addr,
+    })
 }
 
 /// The message setkey sends for `spdadd tagged` / `spdupdate tagged`:
@@ -313,43 +325,51 @@ pub fn tagged_policy(header: Header, update: bool, t: &TaggedPolicy) -> Message 
 
 /// The X_POLICY extension of a policy.
 fn policy_extension(p: &Policy) -> Extension {
-    let requests = p
-        .requests
-        .iter()
-        .map(|r| IpsecRequestExt {
-            proto: match r.protocol {
-                IpsecProtocol::Esp => libc::IPPROTO_ESP as u16,
-                IpsecProtocol::Ah => libc::IPPROTO_AH as u16,
-                IpsecProtocol::IpComp => libc::IPPROTO_COMP as u16,
-            },
-            mode: mode(r.mode),
-            level: match r.level {
-                Level::Default => ipsec::LEVEL_DEFAULT,
-                Level::Use => ipsec::LEVEL_USE,
-                Level::Require => ipsec::LEVEL_REQUIRE,
-                Level::Unique => ipsec::LEVEL_UNIQUE,
-            },
-            reqid: r.reqid,
-            endpoints: r.endpoints,
-        })
-        .collect();
+    let (policy_type, dir) = policy_kind(p);
     Extension::Policy(PolicyExt {
-        policy_type: match p.action {
-            PolicyAction::Discard => ipsec::POLICY_DISCARD,
-            PolicyAction::None => ipsec::POLICY_NONE,
-            PolicyAction::Ipsec => ipsec::POLICY_IPSEC,
-            PolicyAction::Entrust => ipsec::POLICY_ENTRUST,
-            PolicyAction::Bypass => ipsec::POLICY_BYPASS,
-        },
-        dir: match p.direction {
-            Direction::In => ipsec::DIR_INBOUND,
-            Direction::Out => ipsec::DIR_OUTBOUND,
-            Direction::Fwd => ipsec::DIR_FWD,
-        },
+        policy_type,
+        dir,
         id: 0,
         priority: p.priority,
-        requests,
+        requests: p.requests.iter().map(request_extension).collect(),
     })
+}
+
+/// The `sadb_x_policy_type` and `sadb_x_policy_dir` of a policy.
+pub fn policy_kind(p: &Policy) -> (u16, u8) {
+    let policy_type = match p.action {
+        PolicyAction::Discard => ipsec::POLICY_DISCARD,
+        PolicyAction::None => ipsec::POLICY_NONE,
+        PolicyAction::Ipsec => ipsec::POLICY_IPSEC,
+        PolicyAction::Entrust => ipsec::POLICY_ENTRUST,
+        PolicyAction::Bypass => ipsec::POLICY_BYPASS,
+    };
+    let dir = match p.direction {
+        Direction::In => ipsec::DIR_INBOUND,
+        Direction::Out => ipsec::DIR_OUTBOUND,
+        Direction::Fwd => ipsec::DIR_FWD,
+    };
+    (policy_type, dir)
+}
+
+/// One request of a policy as its `sadb_x_ipsecrequest`.
+pub fn request_extension(r: &IpsecRequest) -> IpsecRequestExt {
+    IpsecRequestExt {
+        proto: match r.protocol {
+            IpsecProtocol::Esp => libc::IPPROTO_ESP as u16,
+            IpsecProtocol::Ah => libc::IPPROTO_AH as u16,
+            IpsecProtocol::IpComp => libc::IPPROTO_COMP as u16,
+        },
+        mode: mode(r.mode),
+        level: match r.level {
+            Level::Default => ipsec::LEVEL_DEFAULT,
+            Level::Use => ipsec::LEVEL_USE,
+            Level::Require => ipsec::LEVEL_REQUIRE,
+            Level::Unique => ipsec::LEVEL_UNIQUE,
+        },
+        reqid: r.reqid,
+        endpoints: r.endpoints,
+    }
 }
 
 /// Whether an SA in a dump reply lies between one of `src` and one of `dst`
@@ -446,7 +466,7 @@ mod tagged_tests {
                 direction: Direction::Out,
                 action: PolicyAction::None,
                 priority: PRIORITY_DEFAULT,
-                requests: Vec::new(),
+                requests: Default::default(),
             },
         };
         for (op, want) in [

@@ -8,9 +8,12 @@ use std::collections::VecDeque;
 use nix::errno::Errno;
 
 use super::netlink::{
-    NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_ERROR, NlError, NlHeader, NlMessage,
+    NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_REQUEST, NLMSG_ERROR, NlError, NlHeader,
+    NlMessage,
 };
-use super::socket::{Answer, Datagrams, WindowAnswers, WindowLimits, batch, windows};
+use super::socket::{
+    Answer, Datagrams, Frames, WindowAnswers, WindowLimits, batch, batch_frames, windows,
+};
 use crate::pfkey::SocketError;
 
 /// Socket memory one queued acknowledgement takes in the simulation (the
@@ -336,4 +339,84 @@ fn the_kernel_answers_a_large_batch_in_order() {
             "{a:?}"
         );
     }
+}
+
+#[test]
+fn frames_are_the_requests_as_they_go_on_the_wire() {
+    let mut frames = Frames::default();
+    frames.push(16, 5, |out| out.extend_from_slice(b"hello"));
+    frames.push_payload(19, b"");
+    frames.push_payload(20, &[9; 8]);
+    assert_eq!(frames.len(), 3);
+    assert_eq!(
+        (frames.msg_type(0), frames.msg_type(1), frames.msg_type(2)),
+        (16, 19, 20)
+    );
+    // Sent as one window: sequence numbers on from 41, NLM_F_ACK on the
+    // last only; lengths without the padding, payloads padded to 4.
+    struct Recorder(Vec<Vec<u8>>);
+    impl Datagrams for Recorder {
+        fn send_datagram(&mut self, bytes: &[u8]) -> Result<(), SocketError> {
+            self.0.push(bytes.to_vec());
+            Ok(())
+        }
+        fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError> {
+            let ack = NlError {
+                error: 0,
+                request: NlHeader {
+                    len: 16,
+                    msg_type: 20,
+                    flags: 0,
+                    seq: 43,
+                    pid: 0,
+                },
+                message: None,
+            };
+            let mut payload = Vec::new();
+            ack.emit(&mut payload);
+            Ok(vec![NlMessage {
+                header: NlHeader {
+                    len: 0,
+                    msg_type: NLMSG_ERROR,
+                    flags: NLM_F_CAPPED,
+                    seq: 43,
+                    pid: 0,
+                },
+                payload: payload.into(),
+            }])
+        }
+    }
+    let mut socket = Recorder(Vec::new());
+    let mut seq = 40;
+    let limits = WindowLimits {
+        max_bytes: 1 << 20,
+        max_count: 10,
+    };
+    let (answers, failure) = batch_frames(&mut socket, &mut seq, &mut frames, limits);
+    assert!(failure.is_none());
+    assert_eq!(answers, vec![Answer::Done(Vec::new()); 3]);
+    assert_eq!(seq, 43);
+    let sent = NlMessage::parse_all(&socket.0[0]).unwrap();
+    let seen: Vec<_> = sent
+        .iter()
+        .map(|m| {
+            (
+                m.header.msg_type,
+                m.header.seq,
+                m.header.flags,
+                m.payload.to_vec(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (16, 41, NLM_F_REQUEST, b"hello".to_vec()),
+            (19, 42, NLM_F_REQUEST, Vec::new()),
+            (20, 43, NLM_F_REQUEST | NLM_F_ACK, vec![9; 8]),
+        ]
+    );
+    assert_eq!(socket.0[0].len(), 16 + 8 + 16 + 16 + 8);
+    frames.clear();
+    assert!(frames.is_empty());
 }

@@ -200,6 +200,109 @@ pub trait Datagrams {
     fn receive_datagram(&mut self) -> Result<Vec<NlMessage>, SocketError>;
 }
 
+/// Requests framed for a batch as they go on the wire, one after the
+/// other in one buffer: a batch's payloads are written once, in place,
+/// and sent from there. Sequence numbers and the acknowledgement flag are
+/// filled in when the window a request falls in is sent.
+///
+/// The buffer holds keys: it is wiped when cleared or dropped, and moved
+/// to a bigger wiped one when it must grow (never reallocated in place,
+/// which would leave a copy behind).
+#[derive(Default)]
+pub struct Frames {
+    buf: zeroize::Zeroizing<Vec<u8>>,
+    /// Where each request starts in `buf`.
+    starts: Vec<usize>,
+}
+
+impl Frames {
+    /// Appends a request of type `msg_type` whose payload `emit` writes:
+    /// `payload_len` bytes (room is made for that many; the header gets the
+    /// length actually written).
+    pub fn push(&mut self, msg_type: u16, payload_len: usize, emit: impl FnOnce(&mut Vec<u8>)) {
+        self.reserve(NLMSG_HDRLEN + align4(payload_len));
+        let start = self.buf.len();
+        NlHeader {
+            len: 0,
+            msg_type,
+            flags: NLM_F_REQUEST,
+            seq: 0,
+            pid: 0,
+        }
+        .emit(&mut self.buf);
+        emit(&mut self.buf);
+        let len = self.buf.len() - start;
+        debug_assert_eq!(len, NLMSG_HDRLEN + payload_len, "payload length");
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        crate::codec::Writer::new(&mut *self.buf)
+            .patch_ne_u32(start, len32)
+            .align_from(start, crate::codec::NETLINK_ALIGN);
+        self.starts.push(start);
+    }
+
+    /// Appends a request with a payload already built.
+    pub fn push_payload(&mut self, msg_type: u16, payload: &[u8]) {
+        self.push(msg_type, payload.len(), |out| {
+            out.extend_from_slice(payload)
+        });
+    }
+
+    /// How many requests there are.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Wipes and forgets every request, keeping the buffer (its spare room
+    /// is wiped already: only what was written is).
+    pub fn clear(&mut self) {
+        zeroize::Zeroize::zeroize(self.buf.as_mut_slice());
+        self.buf.clear();
+        self.starts.clear();
+    }
+
+    /// Room for `more` bytes, in a wiped buffer.
+    fn reserve(&mut self, more: usize) {
+        if self.buf.capacity() - self.buf.len() >= more {
+            return;
+        }
+        let want = (self.buf.len() + more)
+            .max(self.buf.capacity() * 2)
+            .max(4096);
+        let mut bigger = zeroize::Zeroizing::new(Vec::with_capacity(want));
+        bigger.extend_from_slice(&self.buf);
+        self.buf = bigger;
+    }
+
+    /// The byte range of request `i`.
+    fn span(&self, i: usize) -> Range<usize> {
+        let start = self.starts.get(i).copied().unwrap_or(self.buf.len());
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.buf.len());
+        start..end
+    }
+
+    /// Request `i`'s message type.
+    pub fn msg_type(&self, i: usize) -> u16 {
+        let at = self.span(i).start + 4;
+        self.buf
+            .get(at..at + 2)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .map_or(0, u16::from_ne_bytes)
+    }
+
+    /// Sets request `i`'s sequence number and flags.
+    fn stamp(&mut self, i: usize, seq: u32, flags: u16) {
+        let start = self.span(i).start;
+        crate::codec::Writer::new(&mut *self.buf)
+            .patch_ne_u16(start + 6, flags)
+            .patch_ne_u32(start + 8, seq);
+    }
+}
+
 /// Sends `requests` (netlink type and payload, each acknowledged only when
 /// refused) in windows within `limits`, with sequence numbers counted on
 /// from `seq`. Returns the answers in request order — fewer when the
@@ -210,34 +313,32 @@ pub fn batch<D: Datagrams>(
     requests: &[(u16, Vec<u8>)],
     limits: WindowLimits,
 ) -> (Vec<Answer>, Option<SocketError>) {
-    let mut answers = Vec::with_capacity(requests.len());
-    let sizes: Vec<usize> = requests
-        .iter()
-        .map(|(_, p)| NLMSG_HDRLEN + align4(p.len()))
-        .collect();
-    let windows = windows(&sizes, limits);
-    // Holds keys: wiped when dropped, and allocated once for the largest
-    // window, so that no reallocation leaves a copy behind unwiped.
-    let largest = windows
-        .iter()
-        .map(|w| sizes.get(w.clone()).map_or(0, |s| s.iter().sum()))
-        .max()
-        .unwrap_or(0);
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(largest));
-    for window in windows {
-        buf.clear();
+    let mut frames = Frames::default();
+    for (msg_type, payload) in requests {
+        frames.push_payload(*msg_type, payload);
+    }
+    batch_frames(socket, seq, &mut frames, limits)
+}
+
+/// [`batch`] of requests framed already.
+pub fn batch_frames<D: Datagrams>(
+    socket: &mut D,
+    seq: &mut u32,
+    frames: &mut Frames,
+    limits: WindowLimits,
+) -> (Vec<Answer>, Option<SocketError>) {
+    let mut answers = Vec::with_capacity(frames.len());
+    let sizes: Vec<usize> = (0..frames.len()).map(|i| frames.span(i).len()).collect();
+    for window in windows(&sizes, limits) {
         let first = seq.wrapping_add(1);
         let last = window.end - 1;
-        for (i, (msg_type, payload)) in requests[window.clone()].iter().enumerate() {
+        for i in window.clone() {
             *seq = seq.wrapping_add(1);
-            let ack = if window.start + i == last {
-                NLM_F_ACK
-            } else {
-                0
-            };
-            emit_request(&mut buf, *msg_type, NLM_F_REQUEST | ack, *seq, payload);
+            let ack = if i == last { NLM_F_ACK } else { 0 };
+            frames.stamp(i, *seq, NLM_F_REQUEST | ack);
         }
-        if let Err(e) = socket.send_datagram(&buf) {
+        let bytes = frames.span(window.start).start..frames.span(last).end;
+        if let Err(e) = socket.send_datagram(frames.buf.get(bytes).unwrap_or_default()) {
             return (answers, Some(e));
         }
         let mut pending = WindowAnswers::new(first, window.len());
@@ -255,21 +356,6 @@ pub fn batch<D: Datagrams>(
         answers.extend(pending.finish());
     }
     (answers, None)
-}
-
-/// Appends one request (header and payload, padded) without an
-/// intermediate [`NlMessage`], so a payload is copied only once.
-fn emit_request(out: &mut Vec<u8>, msg_type: u16, flags: u16, seq: u32, payload: &[u8]) {
-    NlHeader {
-        len: u32::try_from(NLMSG_HDRLEN + payload.len()).unwrap_or(u32::MAX),
-        msg_type,
-        flags,
-        seq,
-        pid: 0,
-    }
-    .emit(out);
-    out.extend_from_slice(payload);
-    out.resize(out.len() + align4(payload.len()) - payload.len(), 0);
 }
 
 /// A new NETLINK_XFRM socket descriptor, nothing set on it yet. Fails
@@ -358,6 +444,15 @@ impl NetlinkSocket {
         let limits = self.limits;
         let mut seq = self.seq;
         let out = batch(self, &mut seq, requests, limits);
+        self.seq = seq;
+        out
+    }
+
+    /// [`NetlinkSocket::batch`] of requests framed already.
+    pub fn batch_frames(&mut self, frames: &mut Frames) -> (Vec<Answer>, Option<SocketError>) {
+        let limits = self.limits;
+        let mut seq = self.seq;
+        let out = batch_frames(self, &mut seq, frames, limits);
         self.seq = seq;
         out
     }

@@ -751,7 +751,7 @@ fn policy_payload_is_the_info_and_its_attributes() {
                     priority: 9,
                     ..UserpolicyInfo::default()
                 },
-                templates: templates.clone(),
+                templates: templates.clone().into(),
                 ctx,
             };
             let mut expected = Vec::new();
@@ -771,6 +771,193 @@ fn policy_payload_is_the_info_and_its_attributes() {
             let payload = p.payload();
             assert_eq!(payload, expected);
             assert_eq!(payload.capacity(), payload.len());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Policies translated from the IR and from their PF_KEY messages.
+// ---------------------------------------------------------------------------
+
+/// Every policy operation of the corpus scripts and the grammar's
+/// examples, and policies the parser would not build (two families, seven
+/// requests, tunnels without endpoints, every action and level).
+fn policy_requests() -> Vec<crate::ir::PolicyRequest> {
+    use crate::ir::*;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scripts: Vec<PathBuf> = cases().iter().map(|c| c.join("script.conf")).collect();
+    if let Ok(d) = fs::read_dir(root.join("grammar/examples")) {
+        scripts.extend(d.filter_map(Result::ok).map(|e| e.path()));
+    }
+    let options = crate::parse::Options {
+        supported: SupportedAlgorithms::linux_default(),
+        rfc_mode: true,
+        extensions: true,
+    };
+    let mut out = Vec::new();
+    for script in scripts {
+        let Ok(text) = fs::read_to_string(&script) else {
+            continue;
+        };
+        // A script that does not parse still has statements before the
+        // failure; statement by statement keeps them.
+        let names = crate::parse::SystemNames::default();
+        for statement in crate::parse::Statements::new(text.as_str(), &options, &names) {
+            let Ok(statement) = statement else { break };
+            for op in statement.operations {
+                if let Operation::SpdAdd(p) | Operation::SpdUpdate(p) | Operation::SpdDelete(p) = op
+                {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    assert!(out.len() > 50, "the corpus has policies: {}", out.len());
+    let sel = |a: &str, prefixlen| SelectorAddress {
+        addr: std::net::SocketAddr::new(a.parse().unwrap(), 7),
+        prefixlen,
+    };
+    let request = |protocol, mode, level, reqid, endpoints| IpsecRequest {
+        protocol,
+        mode,
+        level,
+        reqid,
+        endpoints,
+    };
+    let tunnel = Some((
+        "10.1.1.1:0".parse().unwrap(),
+        "[2001:db8::2]:0".parse().unwrap(),
+    ));
+    let requests: Vec<Vec<IpsecRequest>> = vec![
+        vec![],
+        vec![request(
+            IpsecProtocol::Esp,
+            IpsecMode::Tunnel,
+            Level::Use,
+            0,
+            None,
+        )],
+        vec![request(
+            IpsecProtocol::Ah,
+            IpsecMode::Tunnel,
+            Level::Use,
+            0,
+            tunnel,
+        )],
+        vec![request(
+            IpsecProtocol::IpComp,
+            IpsecMode::Any,
+            Level::Unique,
+            7,
+            None,
+        )],
+        vec![request(
+            IpsecProtocol::Esp,
+            IpsecMode::Transport,
+            Level::Unique,
+            0,
+            None,
+        )],
+        vec![request(
+            IpsecProtocol::Esp,
+            IpsecMode::Transport,
+            Level::Unique,
+            70_000,
+            None,
+        )],
+        vec![
+            request(
+                IpsecProtocol::Esp,
+                IpsecMode::Transport,
+                Level::Default,
+                3,
+                None
+            );
+            7
+        ],
+    ];
+    let contexts = [
+        None,
+        Some(SecurityContext {
+            doi: 0,
+            alg: 1,
+            context: b"ignored".to_vec(),
+        }),
+        Some(SecurityContext {
+            doi: 1,
+            alg: 1,
+            context: b"system_u:object_r:ipsec_spd_t:s0".to_vec(),
+        }),
+    ];
+    for (src, dst) in [
+        (sel("10.0.0.1", 32), sel("2001:db8::1", 128)),
+        (sel("::", 0), sel("::1", 200)),
+    ] {
+        for direction in [Direction::In, Direction::Out, Direction::Fwd] {
+            for action in [
+                PolicyAction::Discard,
+                PolicyAction::None,
+                PolicyAction::Ipsec,
+                PolicyAction::Entrust,
+                PolicyAction::Bypass,
+            ] {
+                for requests in &requests {
+                    for context in &contexts {
+                        out.push(PolicyRequest {
+                            src,
+                            dst,
+                            upper: 6,
+                            policy: Policy {
+                                direction,
+                                action,
+                                priority: 42,
+                                requests: requests.clone().into(),
+                            },
+                            context: context.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_policy_translated_from_the_ir_is_the_one_its_message_gives() {
+    use crate::pfkey::request::{self, PolicyMessage};
+    let header = Header {
+        pid: 4242,
+        ..Header::default()
+    };
+    // Generated reqids count on from the same place on both paths.
+    let counter = || {
+        let mut next = 0x4000;
+        move || {
+            next += 1;
+            Ok(next)
+        }
+    };
+    for p in policy_requests() {
+        for kind in [
+            PolicyMessage::Add,
+            PolicyMessage::Update,
+            PolicyMessage::Delete,
+        ] {
+            let m = request::policy(header, kind, &p);
+            assert_eq!(m.header, request::policy_header(header, kind));
+            let (via_message, direct) = if kind == PolicyMessage::Delete {
+                (
+                    translate::policy_key(&m).map(|k| k.payload()),
+                    translate::policy_key_of(&p).map(|k| k.payload()),
+                )
+            } else {
+                (
+                    translate::policy_request(&m, &mut counter()).map(|n| n.payload()),
+                    translate::policy_request_of(&p, &mut counter()).map(|n| n.payload()),
+                )
+            };
+            assert_eq!(direct, via_message, "{kind:?} {p:?}");
         }
     }
 }

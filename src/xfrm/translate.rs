@@ -19,6 +19,8 @@ use super::wire::{
     state_flag,
 };
 use crate::codec::{NLA_HDRLEN, Writer};
+use crate::ir::{PolicyRequest, SmallList};
+use crate::pfkey::request;
 use crate::pfkey::wire::{
     AddressExt, AddressKind, Extension, IpsecRequestExt, KeyExt, KeyKind, LifetimeExt,
     LifetimeKind, Message, NatTPortKind, PolicyExt, Sa2Ext, SaExt, SecCtxExt, aalg, ealg, ipsec,
@@ -117,8 +119,17 @@ fn full_prefix(family: u16) -> u8 {
 /// Both addresses present and of one family (`present_and_same_family`).
 fn src_dst(msg: &Message) -> Result<(&AddressExt, &AddressExt), i32> {
     match (msg.address(AddressKind::Src), msg.address(AddressKind::Dst)) {
-        (Some(s), Some(d)) if s.addr.is_ipv4() == d.addr.is_ipv4() => Ok((s, d)),
+        (Some(s), Some(d)) => same_family(s, d).map(|()| (s, d)),
         _ => Err(libc::EINVAL),
+    }
+}
+
+/// af_key refuses addresses of two families.
+fn same_family(src: &AddressExt, dst: &AddressExt) -> Result<(), i32> {
+    if src.addr.is_ipv4() == dst.addr.is_ipv4() {
+        Ok(())
+    } else {
+        Err(libc::EINVAL)
     }
 }
 
@@ -155,11 +166,15 @@ fn lifetimes(msg: &Message) -> LifetimeCfg {
 
 /// A request's security context in XFRM form.
 fn sec_ctx(msg: &Message) -> Option<UserSecCtx> {
-    msg.sec_ctx().map(|c| UserSecCtx {
+    msg.sec_ctx().map(user_sec_ctx)
+}
+
+fn user_sec_ctx(c: &SecCtxExt) -> UserSecCtx {
+    UserSecCtx {
         alg: c.alg,
         doi: c.doi,
         context: c.context.clone(),
-    })
+    }
 }
 
 fn key_bytes(k: Option<&KeyExt>) -> (u32, Zeroizing<Vec<u8>>) {
@@ -213,11 +228,22 @@ impl NewSa {
         // Allocated at its final size: the attributes carry keys, and a
         // reallocation would leave a copy of them behind. The socket wipes
         // the payload once sent.
-        let len = UsersaInfo::LEN + self.attrs.iter().map(Attr::wire_len).sum::<usize>();
-        let mut out = Vec::with_capacity(len);
-        self.info.emit(&mut out);
-        super::netlink::emit_attrs(&self.attrs, &mut out);
+        let mut out = Vec::with_capacity(self.payload_len());
+        self.emit_payload(&mut out);
         out
+    }
+
+    /// The length of [`NewSa::payload`].
+    pub fn payload_len(&self) -> usize {
+        UsersaInfo::LEN + self.attrs.iter().map(Attr::wire_len).sum::<usize>()
+    }
+
+    /// Appends [`NewSa::payload`] to `out` (which should have room for
+    /// [`NewSa::payload_len`] more bytes: the keys must not be left behind
+    /// by a reallocation).
+    pub fn emit_payload(&self, out: &mut Vec<u8>) {
+        self.info.emit(out);
+        super::netlink::emit_attrs(&self.attrs, out);
     }
 }
 
@@ -440,7 +466,7 @@ pub struct NewPolicy {
     /// `xfrm_userpolicy_info`
     pub info: UserpolicyInfo,
     /// the templates
-    pub templates: Vec<UserTmpl>,
+    pub templates: SmallList<UserTmpl>,
     /// the security context
     pub ctx: Option<UserSecCtx>,
 }
@@ -448,10 +474,13 @@ pub struct NewPolicy {
 impl NewPolicy {
     /// The payload of an XFRM_MSG_NEWPOLICY / UPDPOLICY message.
     pub fn payload(&self) -> Vec<u8> {
-        // Allocated once at its final size, the attributes written in
-        // place: building each attribute's value in a Vec of its own grew
-        // that Vec template by template and cost more than the rest of
-        // the translation.
+        let mut out = Vec::with_capacity(self.payload_len());
+        self.emit_payload(&mut out);
+        out
+    }
+
+    /// The length of [`NewPolicy::payload`].
+    pub fn payload_len(&self) -> usize {
         let tmpl = match self.templates.len() {
             0 => 0,
             n => NLA_HDRLEN + UserTmpl::LEN * n,
@@ -460,19 +489,25 @@ impl NewPolicy {
             .ctx
             .as_ref()
             .map_or(0, |c| NLA_HDRLEN + align4(8 + c.context.len()));
-        let mut out = Vec::with_capacity(UserpolicyInfo::LEN + tmpl + ctx);
-        self.info.emit(&mut out);
+        UserpolicyInfo::LEN + tmpl + ctx
+    }
+
+    /// Appends [`NewPolicy::payload`] to `out`, the attributes written in
+    /// place: building each attribute's value in a Vec of its own grew
+    /// that Vec template by template and cost more than the rest of the
+    /// translation.
+    pub fn emit_payload(&self, out: &mut Vec<u8>) {
+        self.info.emit(out);
         if !self.templates.is_empty() {
-            attribute(&mut out, attr::TMPL, |out| {
+            attribute(out, attr::TMPL, |out| {
                 for t in &self.templates {
                     t.emit(out);
                 }
             });
         }
         if let Some(c) = &self.ctx {
-            attribute(&mut out, attr::SEC_CTX, |out| c.emit(out));
+            attribute(out, attr::SEC_CTX, |out| c.emit(out));
         }
-        out
     }
 
     /// The identity to look the policy up with afterwards.
@@ -511,14 +546,26 @@ pub struct PolicyKey {
 impl PolicyKey {
     /// The payload of XFRM_MSG_GETPOLICY / DELPOLICY.
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(UserpolicyId::LEN + 64);
-        self.id.emit(&mut out);
-        if let Some(c) = &self.ctx {
-            let mut v = Vec::new();
-            c.emit(&mut v);
-            Attr::new(attr::SEC_CTX, v).emit(&mut out);
-        }
+        let mut out = Vec::with_capacity(self.payload_len());
+        self.emit_payload(&mut out);
         out
+    }
+
+    /// The length of [`PolicyKey::payload`].
+    pub fn payload_len(&self) -> usize {
+        let ctx = self
+            .ctx
+            .as_ref()
+            .map_or(0, |c| NLA_HDRLEN + align4(8 + c.context.len()));
+        UserpolicyId::LEN + ctx
+    }
+
+    /// Appends [`PolicyKey::payload`] to `out`.
+    pub fn emit_payload(&self, out: &mut Vec<u8>) {
+        self.id.emit(out);
+        if let Some(c) = &self.ctx {
+            attribute(out, attr::SEC_CTX, |out| c.emit(out));
+        }
     }
 }
 
@@ -559,45 +606,100 @@ pub fn policy_request(
 ) -> Result<NewPolicy, i32> {
     let (src, dst) = src_dst(msg)?;
     let pol = msg.policy().ok_or(libc::EINVAL)?;
-    if pol.policy_type > ipsec::POLICY_IPSEC {
-        return Err(libc::EINVAL);
-    }
-    if pol.dir == 0 || pol.dir >= 4 {
-        return Err(libc::EINVAL);
-    }
-    let sel = policy_selector(src, dst);
-    let mut templates = Vec::with_capacity(pol.requests.len());
-    if pol.policy_type == ipsec::POLICY_IPSEC {
-        for rq in &pol.requests {
-            templates.push(template(
-                rq,
-                pol.dir,
-                sel.family,
-                gen_reqid,
-                templates.len(),
-            )?);
-        }
-    }
-    let info = UserpolicyInfo {
-        sel,
-        lft: lifetimes(msg),
-        curlft: LifetimeCur::default(),
+    let fields = PolicyFields {
+        src,
+        dst,
+        policy_type: pol.policy_type,
+        dir: pol.dir,
         priority: pol.priority,
-        index: 0,
-        dir: pol.dir - 1,
-        action: if pol.policy_type == ipsec::POLICY_DISCARD {
-            POLICY_BLOCK
-        } else {
-            POLICY_ALLOW
-        },
-        flags: 0,
-        share: 0,
-    };
-    Ok(NewPolicy {
-        info,
-        templates,
+        requests: pol.requests.iter().copied(),
+        lifetimes: lifetimes(msg),
         ctx: sec_ctx(msg),
-    })
+    };
+    fields.new_policy(gen_reqid)
+}
+
+/// [`policy_request`] of the message [`request::policy`] builds for `p`,
+/// without building it: the same conversions give the same fields (an
+/// apply of many policies skips a message, its lists and a look-up of
+/// each extension per policy).
+pub fn policy_request_of(
+    p: &PolicyRequest,
+    gen_reqid: &mut dyn FnMut() -> Result<u32, i32>,
+) -> Result<NewPolicy, i32> {
+    let [src, dst] = request::selector_addresses(p);
+    same_family(&src, &dst)?;
+    let (policy_type, dir) = request::policy_kind(&p.policy);
+    let fields = PolicyFields {
+        src: &src,
+        dst: &dst,
+        policy_type,
+        dir,
+        priority: p.policy.priority,
+        requests: p.policy.requests.iter().map(request::request_extension),
+        // A policy message has no lifetime extensions.
+        lifetimes: LifetimeCfg::default(),
+        ctx: request::context_extension(&p.context).map(|c| user_sec_ctx(&c)),
+    };
+    fields.new_policy(gen_reqid)
+}
+
+/// What `pfkey_spdadd` reads of a request: its addresses (of one family),
+/// the X_POLICY extension and its requests, lifetimes and context.
+struct PolicyFields<'a, R> {
+    src: &'a AddressExt,
+    dst: &'a AddressExt,
+    policy_type: u16,
+    dir: u8,
+    priority: u32,
+    requests: R,
+    lifetimes: LifetimeCfg,
+    ctx: Option<UserSecCtx>,
+}
+
+impl<R: ExactSizeIterator<Item = IpsecRequestExt>> PolicyFields<'_, R> {
+    /// The policy `pfkey_spdadd` builds, or its errno.
+    fn new_policy(self, gen_reqid: &mut dyn FnMut() -> Result<u32, i32>) -> Result<NewPolicy, i32> {
+        if self.policy_type > ipsec::POLICY_IPSEC {
+            return Err(libc::EINVAL);
+        }
+        if self.dir == 0 || self.dir >= 4 {
+            return Err(libc::EINVAL);
+        }
+        let sel = policy_selector(self.src, self.dst);
+        let mut templates = SmallList::with_capacity(self.requests.len());
+        if self.policy_type == ipsec::POLICY_IPSEC {
+            for rq in self.requests {
+                templates.push(template(
+                    &rq,
+                    self.dir,
+                    sel.family,
+                    gen_reqid,
+                    templates.len(),
+                )?);
+            }
+        }
+        let info = UserpolicyInfo {
+            sel,
+            lft: self.lifetimes,
+            curlft: LifetimeCur::default(),
+            priority: self.priority,
+            index: 0,
+            dir: self.dir - 1,
+            action: if self.policy_type == ipsec::POLICY_DISCARD {
+                POLICY_BLOCK
+            } else {
+                POLICY_ALLOW
+            },
+            flags: 0,
+            share: 0,
+        };
+        Ok(NewPolicy {
+            info,
+            templates,
+            ctx: self.ctx,
+        })
+    }
 }
 
 /// One `sadb_x_ipsecrequest` → template (`parse_ipsecrequest`).
@@ -656,16 +758,36 @@ fn template(
 pub fn policy_key(msg: &Message) -> Result<PolicyKey, i32> {
     let (src, dst) = src_dst(msg)?;
     let pol = msg.policy().ok_or(libc::EINVAL)?;
-    if pol.dir == 0 || pol.dir >= 4 {
+    key_of(src, dst, pol.dir, sec_ctx(msg))
+}
+
+/// [`policy_key`] of the message [`request::policy`] builds for `p`,
+/// without building it.
+pub fn policy_key_of(p: &PolicyRequest) -> Result<PolicyKey, i32> {
+    let [src, dst] = request::selector_addresses(p);
+    same_family(&src, &dst)?;
+    let (_, dir) = request::policy_kind(&p.policy);
+    let ctx = request::context_extension(&p.context).map(|c| user_sec_ctx(&c));
+    key_of(&src, &dst, dir, ctx)
+}
+
+/// The identity `pfkey_spddelete` looks up.
+fn key_of(
+    src: &AddressExt,
+    dst: &AddressExt,
+    dir: u8,
+    ctx: Option<UserSecCtx>,
+) -> Result<PolicyKey, i32> {
+    if dir == 0 || dir >= 4 {
         return Err(libc::EINVAL);
     }
     Ok(PolicyKey {
         id: UserpolicyId {
             sel: policy_selector(src, dst),
             index: 0,
-            dir: pol.dir - 1,
+            dir: dir - 1,
         },
-        ctx: sec_ctx(msg),
+        ctx,
     })
 }
 
@@ -998,7 +1120,7 @@ mod tagged_tests {
                 direction: Direction::Out,
                 action: PolicyAction::Discard,
                 priority: 0,
-                requests: Vec::new(),
+                requests: Default::default(),
             },
         };
         for op in [

@@ -415,7 +415,7 @@ impl Grammar<'_> {
         &self,
         i: Toks<'i>,
         cmd: SaCmd,
-    ) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
+    ) -> Res<'i, (Operations, Vec<String>, usize)> {
         let mut p = SaParams::default();
         let mut warnings = Vec::new();
         let (i, _) = self.ipaddropts(i, &mut p)?;
@@ -450,7 +450,7 @@ impl Grammar<'_> {
         }
         // Exact for the usual single pair: a script holds thousands of
         // these, and Vec's first growth would reserve four operations.
-        let mut ops = Vec::with_capacity(srcs.len() * dsts.len());
+        let mut ops = Operations::with_capacity(srcs.len() * dsts.len());
         for (s, d, last) in same_family_pairs(&srcs, &dsts) {
             // The last SA takes the keys; only more pairs need copies.
             let (transforms, context) = if last {
@@ -499,10 +499,7 @@ impl Grammar<'_> {
     }
 
     /// `deleteall`.
-    pub(super) fn deleteall<'i>(
-        &self,
-        i: Toks<'i>,
-    ) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
+    pub(super) fn deleteall<'i>(&self, i: Toks<'i>) -> Res<'i, (Operations, Vec<String>, usize)> {
         let mut p = SaParams::default();
         let (i, _) = self.ipaddropts(i, &mut p)?;
         let (i, srcs) = self.ipaddr(i, &p)?;
@@ -515,7 +512,7 @@ impl Grammar<'_> {
             src: srcs.iter().map(|a| a.ip()).collect(),
             dst: dsts.iter().map(|a| a.ip()).collect(),
         });
-        Ok((i, (vec![op], Vec::new(), eot_at)))
+        Ok((i, (Operations::one(op), Vec::new(), eot_at)))
     }
 
     /// `flush [proto];` / `dump [proto];`.
@@ -523,7 +520,7 @@ impl Grammar<'_> {
         &self,
         i: Toks<'i>,
         dump: bool,
-    ) -> Res<'i, (Vec<Operation>, Vec<String>, usize)> {
+    ) -> Res<'i, (Operations, Vec<String>, usize)> {
         let mut p = SaParams::default();
         let (i, _) = self.protocol_spec(i, &mut p)?;
         let eot_at = i.pos();
@@ -533,7 +530,7 @@ impl Grammar<'_> {
         } else {
             Operation::Flush(p.satype)
         };
-        Ok((i, (vec![op], Vec::new(), eot_at)))
+        Ok((i, (Operations::one(op), Vec::new(), eot_at)))
     }
 }
 

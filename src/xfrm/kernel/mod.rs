@@ -2,13 +2,14 @@
 //! `af_key` answers them (see the module documentation of [`super`] for the
 //! rules).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
 use nix::errno::Errno;
 
 use super::algorithms::{self, Algorithm};
 use super::netlink::{Attr, NLM_F_ACK, NLM_F_DUMP, NlMessage, find};
-use super::socket::{Answer, NetlinkSocket};
+use super::socket::{Answer, Frames, NetlinkSocket};
 use super::translate::{
     self, IPPROTO_AH, IPPROTO_COMP, IPPROTO_ESP, PolicyKey, proto_matches, proto_to_satype,
     satype_to_proto,
@@ -18,9 +19,12 @@ use super::wire::{
     UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmId, attr, mode, msg, policy_type,
 };
 use crate::codec::Writer;
+use crate::ir::{Operation, PolicyRequest};
 use crate::pfkey::SocketError;
+use crate::pfkey::request::{self, PolicyMessage};
 use crate::pfkey::wire::{
-    AlgorithmDesc, Extension, Header, Message, MessageType, SupportedKind, ipsec, sa_state,
+    AlgorithmDesc, Extension, Header, IpsecRequestExt, Message, MessageType, SupportedKind, ipsec,
+    sa_state,
 };
 use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
 
@@ -76,6 +80,9 @@ pub struct XfrmKernel {
     detail: Option<String>,
     /// Answers of `probe_sa`, by transform, family and algorithm names.
     probed: HashMap<(u8, u16, Vec<String>), Option<String>>,
+    /// The requests of a batch being gathered; kept from batch to batch so
+    /// that its buffer is allocated (and grown) once.
+    run: PendingRun,
 }
 
 impl XfrmKernel {
@@ -91,6 +98,7 @@ impl XfrmKernel {
             reqid_counter: ipsec::MANUAL_REQID_MAX,
             detail: None,
             probed: HashMap::new(),
+            run: PendingRun::default(),
         })
     }
 
@@ -537,74 +545,33 @@ impl XfrmKernel {
         Ok(reply)
     }
 
-    /// The single XFRM request (type and payload) that carries out `m` when
-    /// only its outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE,
-    /// DELETE, SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid,
-    /// SPDDELETE. `None` for requests that need more than one exchange
-    /// (GETs, dumps, flushes, generated reqids, which depend on the
-    /// installed policies). A request af_key would refuse before touching
-    /// the kernel is refused the same way here.
-    ///
-    /// The full answers of these requests differ only in what follows the
-    /// kernel's verdict: the SA or policy read back for the notification
-    /// (for DELETE / SPDDELETE, read before the deletion; its absence gives
-    /// the same errno as the deletion's).
-    fn single(&mut self, m: &Message) -> Res<Option<(u16, Vec<u8>)>> {
-        let h = m.header;
-        let Some(t) = MessageType::from_u8(h.msg_type) else {
-            return Ok(None);
-        };
-        Ok(Some(match t {
-            MessageType::Add | MessageType::Update => {
-                let sa = translate::sa_request(m)?;
-                let t = if t == MessageType::Update {
-                    msg::UPDSA
-                } else {
-                    msg::NEWSA
-                };
-                (t, sa.payload())
-            }
-            MessageType::Delete => {
-                let id = translate::sa_id(m)?;
-                let mut p = Vec::new();
-                id.emit(&mut p);
-                (msg::DELSA, p)
-            }
-            MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
-                if needs_generated_reqid(m) {
-                    return Ok(None);
-                }
-                // Never called: no template asks for a generated reqid.
-                let policy = translate::policy_request(m, &mut || Err(libc::ENOBUFS))?;
-                let t = if t == MessageType::SpdUpdate {
-                    msg::UPDPOLICY
-                } else {
-                    msg::NEWPOLICY
-                };
-                (t, policy.payload())
-            }
-            MessageType::SpdDelete => (msg::DELPOLICY, translate::policy_key(m)?.payload()),
-            _ => return Ok(None),
-        }))
-    }
-
     /// [`Kernel::request_batch`] with [`ReplyNeed::Status`]: runs of
     /// requests that are one XFRM request each go through
     /// [`NetlinkSocket::batch`]; any other request is answered on its own
     /// with [`Kernel::request`], after everything before it.
     fn status_batch(&mut self, requests: &[Message]) -> BatchOutcome {
-        let mut slots: Vec<Option<BatchReply>> = vec![None; requests.len()];
-        let mut run = PendingRun::default();
+        let items: Vec<Item<'_>> = requests.iter().map(Item::Message).collect();
+        self.status_items(&items)
+    }
+
+    /// [`XfrmKernel::status_batch`] of messages or operations.
+    fn status_items(&mut self, items: &[Item<'_>]) -> BatchOutcome {
+        let mut slots: Vec<Option<BatchReply>> = vec![None; items.len()];
+        let mut run = std::mem::take(&mut self.run);
         let mut failure = None;
-        for (i, m) in requests.iter().enumerate() {
-            match self.single(m) {
-                Ok(Some((t, payload))) => run.push(i, t, payload),
-                Ok(None) => {
-                    if let Err(e) = self.send_run(&mut run, requests, &mut slots) {
+        for (i, item) in items.iter().enumerate() {
+            let framed = match item {
+                Item::Message(m) => frame(m, &mut run.frames),
+                Item::Policy(_, kind, p) => frame_policy(*kind, p, &mut run.frames),
+            };
+            match framed {
+                Ok(true) => run.index.push(i),
+                Ok(false) => {
+                    if let Err(e) = self.send_run(&mut run, items, &mut slots) {
                         failure = Some(e);
                         break;
                     }
-                    match self.request(m) {
+                    match self.request(&item.message()) {
                         Ok(reply) => {
                             let detail = if reply.header.errno != 0 {
                                 self.detail.clone()
@@ -623,7 +590,7 @@ impl XfrmKernel {
                 // refuses it: nothing to wait for.
                 Err(Fail::Errno(errno)) => {
                     slots[i] = Some(BatchReply {
-                        reply: error_reply(m.header, errno),
+                        reply: error_reply(item.header(), errno),
                         detail: None,
                     });
                 }
@@ -634,11 +601,12 @@ impl XfrmKernel {
             }
         }
         if failure.is_none()
-            && let Err(e) = self.send_run(&mut run, requests, &mut slots)
+            && let Err(e) = self.send_run(&mut run, items, &mut slots)
         {
             failure = Some(e);
         }
         run.clear();
+        self.run = run;
         // Answers up to the first unanswered request: after a transport
         // failure nothing later counts.
         let replies = slots.into_iter().map_while(|s| s).collect();
@@ -649,30 +617,28 @@ impl XfrmKernel {
     fn send_run(
         &mut self,
         run: &mut PendingRun,
-        requests: &[Message],
+        items: &[Item<'_>],
         slots: &mut [Option<BatchReply>],
     ) -> Result<(), SocketError> {
-        if run.requests.is_empty() {
+        if run.frames.is_empty() {
             return Ok(());
         }
-        let (answers, failure) = self.socket.batch(&run.requests);
-        for ((&i, (t, _)), answer) in run.index.iter().zip(&run.requests).zip(answers) {
-            let (Some(m), Some(slot)) = (requests.get(i), slots.get_mut(i)) else {
+        let (answers, failure) = self.socket.batch_frames(&mut run.frames);
+        for ((k, &i), answer) in run.index.iter().enumerate().zip(answers) {
+            let (Some(header), Some(slot)) = (items.get(i).map(Item::header), slots.get_mut(i))
+            else {
                 continue;
             };
             *slot = Some(match answer {
                 Answer::Done(_) => BatchReply {
-                    reply: Message::new(Header {
-                        errno: 0,
-                        ..m.header
-                    }),
+                    reply: Message::new(Header { errno: 0, ..header }),
                     detail: None,
                 },
                 Answer::Refused { errno, message } => {
-                    let detail = hint(*t, errno, message);
+                    let detail = hint(run.frames.msg_type(k), errno, message);
                     self.detail.clone_from(&detail);
                     BatchReply {
-                        reply: error_reply(m.header, errno),
+                        reply: error_reply(header, errno),
                         detail,
                     }
                 }
@@ -760,6 +726,36 @@ impl Kernel for XfrmKernel {
         }
     }
 
+    /// Policy operations are translated from the IR; the others go through
+    /// their messages as [`Kernel::request_batch`] sends them.
+    fn apply_batch(&mut self, operations: &[&Operation]) -> BatchOutcome {
+        self.abandon_dump();
+        self.detail = None;
+        let header = self.header(0, 0);
+        let policy = |kind, p| Item::Policy(request::policy_header(header, kind), kind, p);
+        // Built first, so that items can borrow them.
+        let messages: Vec<Option<Message>> = operations
+            .iter()
+            .map(|op| match op {
+                Operation::SpdAdd(_) | Operation::SpdUpdate(_) | Operation::SpdDelete(_) => None,
+                op => request::for_operation(header, op),
+            })
+            .collect();
+        let items: Vec<Item<'_>> = operations
+            .iter()
+            .zip(&messages)
+            .filter_map(|(op, m)| match (op, m) {
+                (Operation::SpdAdd(p), _) => Some(policy(PolicyMessage::Add, p)),
+                (Operation::SpdUpdate(p), _) => Some(policy(PolicyMessage::Update, p)),
+                (Operation::SpdDelete(p), _) => Some(policy(PolicyMessage::Delete, p)),
+                // An operation without a request (exit) has no item, as
+                // it has no message in `request_operations`.
+                (_, m) => m.as_ref().map(Item::Message),
+            })
+            .collect();
+        self.status_items(&items)
+    }
+
     fn next_reply(&mut self, msg_type: u8) -> Result<Message, SocketError> {
         if self.dump.as_ref().map(|d| d.header.msg_type) != Some(msg_type) {
             // nothing more to say: what a PF_KEY socket's timeout reports
@@ -828,42 +824,143 @@ pub fn larval_only_request(m: &Message) -> Result<Option<UserspiInfo>, i32> {
     translate::spi_request(&zero).map(Some)
 }
 
+/// Frames the single XFRM request that carries out `m` when only its
+/// outcome is wanted ([`ReplyNeed::Status`]): ADD / UPDATE, DELETE,
+/// SPDADD / SPDUPDATE / SPDSETIDX without a generated reqid, SPDDELETE.
+/// `false` (nothing framed) for requests that need more than one exchange
+/// (GETs, dumps, flushes, generated reqids, which depend on the
+/// installed policies). A request af_key would refuse before touching
+/// the kernel is refused the same way here.
+///
+/// The full answers of these requests differ only in what follows the
+/// kernel's verdict: the SA or policy read back for the notification
+/// (for DELETE / SPDDELETE, read before the deletion; its absence gives
+/// the same errno as the deletion's).
+fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
+    let h = m.header;
+    let Some(t) = MessageType::from_u8(h.msg_type) else {
+        return Ok(false);
+    };
+    match t {
+        MessageType::Add | MessageType::Update => {
+            let sa = translate::sa_request(m)?;
+            let t = if t == MessageType::Update {
+                msg::UPDSA
+            } else {
+                msg::NEWSA
+            };
+            frames.push(t, sa.payload_len(), |out| sa.emit_payload(out));
+        }
+        MessageType::Delete => {
+            let id = translate::sa_id(m)?;
+            frames.push(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
+        }
+        MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
+            if needs_generated_reqid(m) {
+                return Ok(false);
+            }
+            let policy = translate::policy_request(m, &mut no_generated_reqid)?;
+            push_policy(t == MessageType::SpdUpdate, &policy, frames);
+        }
+        MessageType::SpdDelete => push_policy_key(&translate::policy_key(m)?, frames),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// [`frame`] of a policy operation, translated from the IR
+/// ([`translate::policy_request_of`]): what `frame` does with the message
+/// [`request::policy`] builds for it, without building it.
+fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> Res<bool> {
+    match kind {
+        PolicyMessage::Add | PolicyMessage::Update => {
+            if generates_reqid(p.policy.requests.iter().map(request::request_extension)) {
+                return Ok(false);
+            }
+            let policy = translate::policy_request_of(p, &mut no_generated_reqid)?;
+            push_policy(kind == PolicyMessage::Update, &policy, frames);
+        }
+        PolicyMessage::Delete => push_policy_key(&translate::policy_key_of(p)?, frames),
+    }
+    Ok(true)
+}
+
+/// Frames XFRM_MSG_NEWPOLICY (or UPDPOLICY) of a translated policy.
+fn push_policy(update: bool, policy: &translate::NewPolicy, frames: &mut Frames) {
+    let t = if update {
+        msg::UPDPOLICY
+    } else {
+        msg::NEWPOLICY
+    };
+    frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+}
+
+/// Frames XFRM_MSG_DELPOLICY.
+fn push_policy_key(key: &translate::PolicyKey, frames: &mut Frames) {
+    frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+        key.emit_payload(out)
+    });
+}
+
+/// The reqid source of a policy framed in a batch: never asked, since a
+/// policy whose template needs a generated reqid goes on its own.
+fn no_generated_reqid() -> Result<u32, i32> {
+    Err(libc::ENOBUFS)
+}
+
+/// One request of a batch: a PF_KEY message, or a policy operation whose
+/// message is built only if it must go on its own.
+enum Item<'a> {
+    Message(&'a Message),
+    /// The header of its message, which kind of message, the policy.
+    Policy(Header, PolicyMessage, &'a PolicyRequest),
+}
+
+impl Item<'_> {
+    /// The header of its PF_KEY message (replies are made from it).
+    fn header(&self) -> Header {
+        match self {
+            Item::Message(m) => m.header,
+            Item::Policy(header, ..) => *header,
+        }
+    }
+
+    /// Its PF_KEY message.
+    fn message(&self) -> Cow<'_, Message> {
+        match self {
+            Item::Message(m) => Cow::Borrowed(*m),
+            Item::Policy(header, kind, p) => Cow::Owned(request::policy(*header, *kind, p)),
+        }
+    }
+}
+
 /// Whether a policy request has a `unique` template whose reqid af_key
 /// generates (none, or one outside the manual range).
 fn needs_generated_reqid(m: &Message) -> bool {
-    m.policy().is_some_and(|p| {
-        p.requests.iter().any(|r| {
-            r.level == ipsec::LEVEL_UNIQUE && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
-        })
+    m.policy()
+        .is_some_and(|p| generates_reqid(p.requests.iter().copied()))
+}
+
+/// Whether a `unique` request without a reqid of its own is among
+/// `requests`: af_key then generates one, from the policies installed.
+fn generates_reqid(mut requests: impl Iterator<Item = IpsecRequestExt>) -> bool {
+    requests.any(|r| {
+        r.level == ipsec::LEVEL_UNIQUE && (r.reqid == 0 || r.reqid > ipsec::MANUAL_REQID_MAX)
     })
 }
 
 /// Requests of a batch waiting to be sent together: their index in the
-/// batch, and their XFRM type and payload (which may hold keys: wiped when
-/// cleared, and when dropped with requests left unsent).
+/// batch, and their frames (which may hold keys: wiped when cleared, and
+/// when dropped with requests left unsent).
 #[derive(Default)]
 struct PendingRun {
     index: Vec<usize>,
-    requests: Vec<(u16, Vec<u8>)>,
+    frames: Frames,
 }
 
 impl PendingRun {
-    fn push(&mut self, index: usize, msg_type: u16, payload: Vec<u8>) {
-        self.index.push(index);
-        self.requests.push((msg_type, payload));
-    }
-
     fn clear(&mut self) {
-        for (_, p) in &mut self.requests {
-            zeroize::Zeroize::zeroize(p);
-        }
         self.index.clear();
-        self.requests.clear();
-    }
-}
-
-impl Drop for PendingRun {
-    fn drop(&mut self) {
-        self.clear();
+        self.frames.clear();
     }
 }
