@@ -556,15 +556,18 @@ fn key_bytes(source: &str, t: &Token) -> Key {
             let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
             // The lexer let only hex digits into a Hex token.
             let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
-            let mut out = Vec::with_capacity(hex.len().div_ceil(2));
+            let mut out = vec![0; hex.len().div_ceil(2)];
             // An odd digit count: the first digit is a byte of its own.
             let (odd, pairs) = hex.split_at(hex.len() % 2);
-            out.extend(odd.iter().map(|&c| nibble(c)));
-            out.extend(
-                pairs
-                    .chunks_exact(2)
-                    .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1])),
-            );
+            let (first, rest) = out.split_at_mut(odd.len());
+            for (byte, &c) in first.iter_mut().zip(odd) {
+                *byte = nibble(c);
+            }
+            for (byte, pair) in rest.iter_mut().zip(pairs.chunks_exact(2)) {
+                if let &[high, low] = pair {
+                    *byte = nibble(high) << 4 | nibble(low);
+                }
+            }
             Key::new(out)
         }
     }
