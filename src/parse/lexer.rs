@@ -310,6 +310,22 @@ pub(crate) fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
+/// The four bytes eight hex digits stand for, decoded side by side in a
+/// word rather than a digit at a time. Only for hex digits (a Hex token's):
+/// a digit's value is its low four bits, plus 9 for a letter (the bit
+/// 0x40 tells letters from digits).
+pub(crate) fn hex_block(digits: [u8; 8]) -> [u8; 4] {
+    const LOW_NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const EVEN_BYTES: u64 = 0x00ff_00ff_00ff_00ff;
+    let v = u64::from_le_bytes(digits);
+    let values = (v & LOW_NIBBLES) + ((v >> 6) & ONES) * 9;
+    // The first digit of each pair (the even bytes) is the high nibble.
+    let pairs = ((values & EVEN_BYTES) << 4) | ((values >> 8) & EVEN_BYTES);
+    let [a, _, b, _, c, _, d, _] = pairs.to_le_bytes();
+    [a, b, c, d]
+}
+
 fn is(b: u8, class: u8) -> bool {
     CLASSES[usize::from(b)] & class != 0
 }
@@ -469,6 +485,17 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
         let numbers = run(bytes, DIGIT_COMMA);
         if numbers > word.len() {
             return tok(numbers, TokKind::Str);
+        }
+        // Outside the algorithm states no named word starts with a digit
+        // (addresses, SPIs): a number if the digits make the whole word
+        // (`,` is no STRING character), else a STRING; `0x` was taken above.
+        if state == State::Initial && first.is_ascii_digit() {
+            let kind = if numbers == word.len() {
+                TokKind::Dec
+            } else {
+                TokKind::Str
+            };
+            return tok(word.len(), kind);
         }
         return (word.len(), word_lexeme(word, state));
     }
@@ -860,6 +887,28 @@ mod tests {
             .into_iter()
             .map(|t| t.text(s).to_string())
             .collect()
+    }
+
+    #[test]
+    fn hex_blocks_decode_as_digit_by_digit() {
+        let digits = b"0123456789abcdefABCDEF";
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        for _ in 0..20_000 {
+            let mut block = [0u8; 8];
+            for d in &mut block {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *d = digits[(seed % digits.len() as u64) as usize];
+            }
+            let nibble = |c: u8| hex_digit(c).unwrap();
+            let expected: Vec<u8> = block
+                .chunks(2)
+                .map(|p| nibble(p[0]) << 4 | nibble(p[1]))
+                .collect();
+            assert_eq!(hex_block(block).to_vec(), expected, "{block:?}");
+        }
+        assert_eq!(hex_block(*b"fFfF0000"), [0xff, 0xff, 0, 0]);
     }
 
     #[test]
