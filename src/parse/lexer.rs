@@ -836,7 +836,11 @@ impl Lexer<'_> {
                     // Newlines inside the policy are counted (flex's rule
                     // counts them).
                     let text = rest.as_bytes().get(..len).unwrap_or_default();
-                    let lfs = text.iter().filter(|&&b| b == b'\n').count();
+                    // Most policies are on one line: looked for first.
+                    let lfs = match memchr::memchr(b'\n', text) {
+                        Some(_) => text.iter().filter(|&&b| b == b'\n').count(),
+                        None => 0,
+                    };
                     self.line = self
                         .line
                         .saturating_add(u32::try_from(lfs).unwrap_or(u32::MAX));
