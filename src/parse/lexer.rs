@@ -1360,6 +1360,10 @@ mod tests {
         "0",
         "0x",
         "0X",
+        // long hex runs, read eight digits at a time
+        "0x0123456789abcdef",
+        "ABCDEF01",
+        "deadbeef9",
         "1f",
         "g",
         "9",
