@@ -86,7 +86,7 @@ impl InputError {
 }
 
 /// Where the reader is in the script, for the messages.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Position {
     line: u64,
     column: u64,
@@ -148,34 +148,60 @@ impl Position {
 impl Position {
     /// [`Position::advance`] over bytes already known to keep within the
     /// limits ([`Guard::pass`]): the same result, counted a chunk at a
-    /// time rather than byte by byte.
+    /// time rather than byte by byte. The newlines are counted once over
+    /// the chunk (vectorised); everything else looks only at the chunk's
+    /// end: the statement after its last `;` and the line after its last
+    /// newline.
     fn skip(&mut self, bytes: &[u8]) {
-        let newlines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count() as u64;
+        let end_line = self.line + newlines(bytes);
+        // The line of the byte at `i`.
+        let line_at = |i: usize| end_line - newlines(bytes.get(i..).unwrap_or_default());
+        let blank = u8::is_ascii_whitespace;
         // The statement after the last `;`, or the one going on.
-        let (tail, continued) = match bytes.iter().rposition(|&b| b == b';') {
-            Some(k) => (bytes.get(k + 1..).unwrap_or_default(), false),
-            None => (bytes, true),
+        let (tail, from) = match memchr::memrchr(b';', bytes) {
+            Some(k) => {
+                // The statement the last `;` ends starts after the `;`
+                // before it, or in an earlier chunk. Where it had not
+                // started yet (blanks only), the byte-by-byte count takes
+                // its first non-blank byte, or else the `;` itself, for its
+                // start.
+                let before = bytes.get(..k).unwrap_or_default();
+                let from = match memchr::memrchr(b';', before) {
+                    Some(p) => {
+                        self.started = false;
+                        p + 1
+                    }
+                    None => 0,
+                };
+                if !self.started {
+                    let words = before.get(from..).unwrap_or_default();
+                    let j = words.iter().position(|b| !blank(b)).map_or(k, |j| from + j);
+                    self.statement_line = line_at(j);
+                }
+                self.started = false;
+                self.statement = 0;
+                (bytes.get(k + 1..).unwrap_or_default(), k + 1)
+            }
+            None => (bytes, 0),
         };
-        let tail_line =
-            self.line + newlines(bytes.get(..bytes.len() - tail.len()).unwrap_or_default());
-        if continued {
-            self.statement += tail.len();
-        } else {
-            self.statement = tail.len();
-            self.started = false;
-        }
+        self.statement += tail.len();
         if !self.started
-            && let Some(j) = tail.iter().position(|b| !b.is_ascii_whitespace())
+            && let Some(j) = tail.iter().position(|b| !blank(b))
         {
             self.started = true;
-            self.statement_line = tail_line + newlines(tail.get(..j).unwrap_or_default());
+            self.statement_line = line_at(from + j);
         }
-        match bytes.iter().rposition(|&b| b == b'\n') {
+        match memchr::memrchr(b'\n', bytes) {
             Some(m) => self.column = (bytes.len() - m - 1) as u64,
             None => self.column += bytes.len() as u64,
         }
-        self.line += newlines(bytes);
+        self.line = end_line;
     }
+}
+
+/// The newlines in `bytes`.
+fn newlines(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// The limits of [`Position::advance`] checked on the hot path: bytes
@@ -191,21 +217,32 @@ impl Guard {
     /// Whether `bytes` keep within the limits (no NUL, no statement longer
     /// than [`MAX_STATEMENT`]); then accounts for them.
     fn pass(&mut self, bytes: &[u8]) -> bool {
-        if bytes.contains(&0) {
+        if memchr::memchr(0, bytes).is_some() {
             return false;
         }
-        let mut statement = self.statement;
-        for (i, part) in bytes.split(|&b| b == b';').enumerate() {
-            statement = if i == 0 {
-                statement + part.len()
-            } else {
-                part.len()
-            };
+        let (Some(first), Some(last)) = (memchr::memchr(b';', bytes), memchr::memrchr(b';', bytes))
+        else {
+            let statement = self.statement + bytes.len();
             if statement > MAX_STATEMENT {
                 return false;
             }
+            self.statement = statement;
+            return true;
+        };
+        // The statements between the first and the last `;` are shorter
+        // than the chunk: they can break the limit only in a chunk longer
+        // than it.
+        let inner_fit = bytes.len() <= MAX_STATEMENT
+            || bytes
+                .get(first + 1..last)
+                .unwrap_or_default()
+                .split(|&b| b == b';')
+                .all(|part| part.len() <= MAX_STATEMENT);
+        let tail = bytes.len() - last - 1;
+        if self.statement + first > MAX_STATEMENT || !inner_fit || tail > MAX_STATEMENT {
+            return false;
         }
-        self.statement = statement;
+        self.statement = tail;
         true
     }
 }
@@ -429,9 +466,9 @@ impl<R: Read> ScriptReader<R> {
             return;
         }
         let gone = self.text.get(..keep).unwrap_or_default();
-        match gone.rfind('\n') {
+        match memchr::memrchr(b'\n', gone.as_bytes()) {
             Some(n) => {
-                self.first.0 += gone.bytes().filter(|&b| b == b'\n').count();
+                self.first.0 += newlines(gone.as_bytes()) as usize;
                 self.first.1 = gone.get(n + 1..).unwrap_or_default().chars().count();
             }
             None => self.first.1 += gone.chars().count(),
@@ -681,6 +718,88 @@ mod tests {
             matches!(e, InputError::StatementTooLong { line: 3 }),
             "{e:?}"
         );
+    }
+
+    /// Counting a chunk at a time ends where counting byte by byte does,
+    /// wherever the chunks end.
+    #[test]
+    fn skip_agrees_with_advance() {
+        const PIECES: &[&[u8]] = &[
+            b"x", b";", b"\n", b" ", b"\t", b"ab;\n", b"\xff", b";;", b"\n\n",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2_000 {
+            let text: Vec<u8> = (0..1 + next(40))
+                .flat_map(|_| PIECES[next(PIECES.len())].iter().copied())
+                .collect();
+            let mut each = Position::new();
+            each.advance(&text).unwrap();
+            for chunk in [1, 2, 3, 7, 64] {
+                let mut skipped = Position::new();
+                let mut guard = Guard::default();
+                for part in text.chunks(chunk) {
+                    assert!(guard.pass(part));
+                    skipped.skip(part);
+                }
+                assert_eq!(skipped, each, "{text:?} in chunks of {chunk}");
+                assert_eq!(guard.statement, each.statement);
+            }
+        }
+    }
+
+    /// The streaming reader names the place of a limit met in a later
+    /// chunk as the byte-by-byte count does: a NUL on a line begun in an
+    /// earlier chunk, a statement begun chunks before.
+    #[test]
+    fn the_script_reader_finds_limits_in_later_chunks() {
+        let read_all = |bytes: &[u8], chunk: usize| {
+            let mut reader = ScriptReader::with_chunk(bytes, chunk);
+            loop {
+                match reader.more(reader.text().len()) {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => return Some(e),
+                }
+            }
+        };
+        let mut text = "flush;\n".repeat(1000).into_bytes();
+        text.extend_from_slice(b"spdflush; # a long comment before the NUL \xff\xfe x");
+        text.push(0);
+        for chunk in [4, 5, 16, 64, 1000, CHUNK] {
+            let e = read_all(&text, chunk);
+            assert!(
+                matches!(
+                    e,
+                    Some(InputError::Nul {
+                        line: 1001,
+                        column: 47
+                    })
+                ),
+                "{chunk}: {e:?}"
+            );
+        }
+        let mut text = "flush;\n".repeat(1000).into_bytes();
+        text.extend_from_slice(b"flush;\n \n\t x");
+        text.extend(std::iter::repeat_n(b'y', MAX_STATEMENT));
+        text.push(b';');
+        for chunk in [7, 4096, CHUNK] {
+            let e = read_all(&text, chunk);
+            assert!(
+                matches!(e, Some(InputError::StatementTooLong { line: 1003 })),
+                "{chunk}: {e:?}"
+            );
+        }
+        // exactly at the limit (the statement counts from the `;` before
+        // it: six bytes before the `y`s) is fine
+        text.truncate(text.len() - 7);
+        text.push(b';');
+        assert!(read_all(&text, CHUNK).is_none());
     }
 
     #[test]

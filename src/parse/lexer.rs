@@ -208,6 +208,9 @@ const PROTOS: &[(&str, ProtoKw)] = &[
 
 /// Simple fixed-text rules of groups 7-13, in rule order (the compression
 /// names of rule 8, between `-C` and `-R`, come from the algorithm table).
+/// The dispatch matches the same words in [`flag`] and `named_word`, and
+/// tests check they agree.
+#[cfg(test)]
 const FIXED: &[(&str, TokKind)] = &[
     ("-A", TokKind::FAuth),
     ("-E", TokKind::FEnc),
@@ -307,6 +310,22 @@ pub(crate) fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
+/// The four bytes eight hex digits stand for, decoded side by side in a
+/// word rather than a digit at a time. Only for hex digits (a Hex token's):
+/// a digit's value is its low four bits, plus 9 for a letter (the bit
+/// 0x40 tells letters from digits).
+pub(crate) fn hex_block(digits: [u8; 8]) -> [u8; 4] {
+    const LOW_NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const EVEN_BYTES: u64 = 0x00ff_00ff_00ff_00ff;
+    let v = u64::from_le_bytes(digits);
+    let values = (v & LOW_NIBBLES) + ((v >> 6) & ONES) * 9;
+    // The first digit of each pair (the even bytes) is the high nibble.
+    let pairs = ((values & EVEN_BYTES) << 4) | ((values >> 8) & EVEN_BYTES);
+    let [a, _, b, _, c, _, d, _] = pairs.to_le_bytes();
+    [a, b, c, d]
+}
+
 fn is(b: u8, class: u8) -> bool {
     CLASSES[usize::from(b)] & class != 0
 }
@@ -319,6 +338,28 @@ fn run(bytes: &[u8], class: u8) -> usize {
         .unwrap_or(bytes.len())
 }
 
+/// Length of the run of hex digits at the start of `bytes`: eight bytes
+/// at a time while all are digits (a key is tens of digits: one branch per
+/// eight of them rather than one per digit).
+fn hex_run(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    for block in bytes.chunks_exact(8) {
+        // NOT_HEX has the high bit set, a digit's value does not.
+        let values = block
+            .iter()
+            .fold(0, |acc, &b| acc | HEX_VALUES[usize::from(b)]);
+        if values & 0x80 != 0 {
+            break;
+        }
+        n += 8;
+    }
+    let rest = bytes.get(n..).unwrap_or_default();
+    n + rest
+        .iter()
+        .position(|&b| hex_digit(b).is_none())
+        .unwrap_or(rest.len())
+}
+
 /// The entry of a table whose word is exactly `word`.
 fn exact<T: Copy>(word: &[u8], table: &[(&str, T)]) -> Option<T> {
     table
@@ -327,8 +368,9 @@ fn exact<T: Copy>(word: &[u8], table: &[(&str, T)]) -> Option<T> {
         .map(|&(_, t)| t)
 }
 
-/// `bytes.starts_with(w)` for the `-` flags: their last bytes tell them
-/// apart, so that is compared before calling memcmp.
+/// `bytes.starts_with(w)` for the `-` flags ([`flag`] is checked
+/// against it).
+#[cfg(test)]
 fn starts_with_word(bytes: &[u8], w: &str) -> bool {
     let w = w.as_bytes();
     bytes
@@ -387,12 +429,32 @@ fn comp_name(word: &[u8]) -> Option<TokKind> {
 /// is never longer than the policy text; each can only win with exactly
 /// the length of the run that contains it, if its rule comes first. The
 /// unit tests check this function against the rules tried one by one.
+///
+/// Inlined into the scanner: its result then stays in registers (returned
+/// through memory it was read back before the stores had landed).
+#[inline(always)]
 fn best_match(input: &str, state: State) -> (usize, Lexeme) {
     let bytes = input.as_bytes();
     let Some((&first, after)) = bytes.split_first() else {
         return (0, Lexeme::Tok(TokKind::Eof));
     };
     let tok = |len: usize, kind: TokKind| (len, Lexeme::Tok(kind));
+    // A hex number (rule 15; keys are most of a script's bytes): its
+    // digits are looked at once. It wins where the STRING run ends with
+    // it (rule 18 stops at the `x`); else the run goes on as a STRING.
+    if state != State::Policy
+        && first == b'0'
+        && let Some((b'x' | b'X', digits)) = after.split_first()
+    {
+        let hex = hex_run(digits);
+        let rest = digits.get(hex..).unwrap_or_default();
+        if hex > 0 && !rest.first().is_some_and(|&b| is(b, WORD)) {
+            return tok(2 + hex, TokKind::Hex);
+        }
+        let len = 2 + hex + run(rest, WORD);
+        let word = bytes.get(..len).unwrap_or_default();
+        return (len, word_lexeme(word, state));
+    }
     // The STRING run (rule 17), empty if the first byte cannot start one.
     let word = if is(first, WORD_FIRST) {
         bytes.get(..1 + run(after, WORD)).unwrap_or_default()
@@ -424,6 +486,17 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
         if numbers > word.len() {
             return tok(numbers, TokKind::Str);
         }
+        // Outside the algorithm states no named word starts with a digit
+        // (addresses, SPIs): a number if the digits make the whole word
+        // (`,` is no STRING character), else a STRING; `0x` was taken above.
+        if state == State::Initial && first.is_ascii_digit() {
+            let kind = if numbers == word.len() {
+                TokKind::Dec
+            } else {
+                TokKind::Str
+            };
+            return tok(word.len(), kind);
+        }
         return (word.len(), word_lexeme(word, state));
     }
     match first {
@@ -436,12 +509,8 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
                 tok(2, TokKind::FPolicy)
             } else if ai_flags > 0 {
                 tok(1 + ai_flags, TokKind::AiFlags)
-            } else if let Some((w, k)) = FIXED
-                .iter()
-                .filter(|(w, _)| starts_with_word(bytes, w))
-                .max_by_key(|(w, _)| w.len())
-            {
-                tok(w.len(), *k)
+            } else if let Some((len, k)) = flag(after) {
+                tok(len, k)
             } else {
                 tok(1, TokKind::Fatal)
             }
@@ -480,6 +549,31 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
             TokKind::Fatal,
         ),
     }
+}
+
+/// The `-` flags of [`FIXED`] by what follows the `-` (`after`): the
+/// longest that matches, with its length. A `match` on the next bytes
+/// rather than a scan of the table (a unit test checks the two agree).
+fn flag(after: &[u8]) -> Option<(usize, TokKind)> {
+    use TokKind as T;
+    let (&second, more) = after.split_first()?;
+    let third = more.first().copied();
+    Some(match (second, third) {
+        (b'A', _) => (2, T::FAuth),
+        (b'E', _) => (2, T::FEnc),
+        (b'C', _) => (2, T::FComp),
+        (b'R', _) => (2, T::FRawCpi),
+        (b'm', _) => (2, T::FMode),
+        (b'u', _) => (2, T::FReqid),
+        (b'f', _) => (2, T::FExt),
+        (b'r', _) => (2, T::FReplay),
+        (b'l', Some(b'h')) => (3, T::FLifeHard),
+        (b'l', Some(b's')) => (3, T::FLifeSoft),
+        (b'b', Some(b'h')) => (3, T::FByteHard),
+        (b'b', Some(b's')) => (3, T::FByteSoft),
+        (b'c', Some(b't')) if more.get(1) == Some(&b'x') => (4, T::FCtx),
+        _ => return None,
+    })
 }
 
 /// A statement keyword (rule 1).
@@ -665,10 +759,34 @@ impl Default for Checkpoint {
     }
 }
 
+impl Lexer<'_> {
+    /// Appends the tokens up to the end of the statement (its `;`, the end
+    /// of the text, or a character no rule accepts) to `out`, the last one
+    /// included. One loop around the scanner, so that each token is
+    /// written straight into `out`.
+    pub(crate) fn statement(&mut self, out: &mut Vec<Token>) {
+        while let Some(t) = self.scan() {
+            let last = matches!(t.kind, TokKind::Eot | TokKind::Eof | TokKind::Fatal);
+            out.push(t);
+            if last {
+                break;
+            }
+        }
+    }
+}
+
 impl Iterator for Lexer<'_> {
     type Item = Token;
 
     fn next(&mut self) -> Option<Token> {
+        self.scan()
+    }
+}
+
+impl Lexer<'_> {
+    /// The next token ([`Iterator::next`]).
+    #[inline(always)]
+    fn scan(&mut self) -> Option<Token> {
         if self.done {
             return None;
         }
@@ -718,7 +836,11 @@ impl Iterator for Lexer<'_> {
                     // Newlines inside the policy are counted (flex's rule
                     // counts them).
                     let text = rest.as_bytes().get(..len).unwrap_or_default();
-                    let lfs = text.iter().filter(|&&b| b == b'\n').count();
+                    // Most policies are on one line: looked for first.
+                    let lfs = match memchr::memchr(b'\n', text) {
+                        Some(_) => text.iter().filter(|&&b| b == b'\n').count(),
+                        None => 0,
+                    };
                     self.line = self
                         .line
                         .saturating_add(u32::try_from(lfs).unwrap_or(u32::MAX));
@@ -769,6 +891,59 @@ mod tests {
             .into_iter()
             .map(|t| t.text(s).to_string())
             .collect()
+    }
+
+    #[test]
+    fn hex_blocks_decode_as_digit_by_digit() {
+        let digits = b"0123456789abcdefABCDEF";
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        for _ in 0..20_000 {
+            let mut block = [0u8; 8];
+            for d in &mut block {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *d = digits[(seed % digits.len() as u64) as usize];
+            }
+            let nibble = |c: u8| hex_digit(c).unwrap();
+            let expected: Vec<u8> = block
+                .chunks(2)
+                .map(|p| nibble(p[0]) << 4 | nibble(p[1]))
+                .collect();
+            assert_eq!(hex_block(block).to_vec(), expected, "{block:?}");
+        }
+        assert_eq!(hex_block(*b"fFfF0000"), [0xff, 0xff, 0, 0]);
+    }
+
+    #[test]
+    fn flags_are_the_flags_of_the_table() {
+        let by_table = |bytes: &[u8]| {
+            FIXED
+                .iter()
+                .filter(|(w, _)| w.starts_with('-') && starts_with_word(bytes, w))
+                .max_by_key(|(w, _)| w.len())
+                .map(|&(w, k)| (w.len(), k))
+        };
+        let mut count = 0;
+        for (w, _) in FIXED.iter().filter(|(w, _)| w.starts_with('-')) {
+            count += 1;
+            for more in ["", "x", "h", "tx", " "] {
+                let text = format!("{w}{more}");
+                let bytes = text.as_bytes();
+                assert_eq!(flag(&bytes[1..]), by_table(bytes), "{text}");
+                for cut in 1..bytes.len() {
+                    let bytes = &bytes[..cut];
+                    assert_eq!(flag(&bytes[1..]), by_table(bytes), "{text} cut at {cut}");
+                }
+            }
+        }
+        assert_eq!(count, 13);
+        for text in [
+            "-", "-x", "-l", "-lx", "-b", "-c", "-ct", "-ctX", "-a", "-e",
+        ] {
+            let bytes = text.as_bytes();
+            assert_eq!(flag(&bytes[1..]), by_table(bytes), "{text}");
+        }
     }
 
     #[test]
@@ -1185,6 +1360,10 @@ mod tests {
         "0",
         "0x",
         "0X",
+        // long hex runs, read eight digits at a time
+        "0x0123456789abcdef",
+        "ABCDEF01",
+        "deadbeef9",
         "1f",
         "g",
         "9",
@@ -1264,6 +1443,8 @@ mod tests {
             .map(|s| s.text);
         for w in algs.chain([algorithms::TCP_MD5]) {
             assert!(is_string(w), "{w}");
+            // the dispatch takes `0x` for a hex number in every state
+            assert!(!w.starts_with("0x") && !w.starts_with("0X"), "{w}");
         }
         for (w, _) in FIXED.iter().filter(|(w, _)| w.starts_with('-')) {
             assert!(!w[1..].starts_with(['n', '4', '6', 'P']), "{w}");

@@ -411,13 +411,7 @@ impl<'o, F: input::Feed> Statements<'o, F> {
         self.tokens.clear();
         let text = self.feed.text();
         let mut lexer = lexer::Lexer::resume(text, self.start, self.lex);
-        for t in lexer.by_ref() {
-            let last = matches!(t.kind, TokKind::Eot | TokKind::Eof | TokKind::Fatal);
-            self.tokens.push(t);
-            if last {
-                break;
-            }
-        }
+        lexer.statement(&mut self.tokens);
         let checkpoint = lexer.checkpoint();
         let complete = match self.tokens.last() {
             Some(t) if t.kind == TokKind::Eot => true,

@@ -553,15 +553,23 @@ fn key_bytes(source: &str, t: &Token) -> Key {
             let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
             // The lexer let only hex digits into a Hex token.
             let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
-            let mut out = Vec::with_capacity(hex.len().div_ceil(2));
+            let len = hex.len().div_ceil(2);
+            let mut out = vec![0; len];
             // An odd digit count: the first digit is a byte of its own.
             let (odd, pairs) = hex.split_at(hex.len() % 2);
-            out.extend(odd.iter().map(|&c| nibble(c)));
-            out.extend(
-                pairs
-                    .chunks_exact(2)
-                    .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1])),
-            );
+            let (first, rest) = out.split_at_mut(odd.len());
+            for (byte, &c) in first.iter_mut().zip(odd) {
+                *byte = nibble(c);
+            }
+            // Eight digits into four bytes at a time, then the pairs left.
+            let (blocks, left) = pairs.as_chunks::<8>();
+            let (out_blocks, out_left) = rest.as_chunks_mut::<4>();
+            for (four, &block) in out_blocks.iter_mut().zip(blocks) {
+                *four = super::super::lexer::hex_block(block);
+            }
+            for (byte, &[high, low]) in out_left.iter_mut().zip(left.as_chunks::<2>().0) {
+                *byte = nibble(high) << 4 | nibble(low);
+            }
             Key::new(out)
         }
     }
