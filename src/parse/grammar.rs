@@ -545,7 +545,7 @@ impl<'a> Grammar<'a> {
                     Keyword::SpdDump => Operation::SpdDump,
                     _ => Operation::Exit,
                 };
-                (i, (Operations::one(op), Vec::new(), eot_at))
+                (i, (vec![op], Vec::new(), eot_at))
             }
             _ => {
                 let mut f = fail_at(i, FailKind::Syntax);

@@ -380,8 +380,6 @@ pub struct Statements<'o, F> {
 }
 
 /// What parsing one statement's tokens gave, holding nothing of the window.
-// A statement is moved out once; boxing it would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
 enum Outcome {
     Statement(Statement),
     End,

@@ -450,7 +450,7 @@ impl Grammar<'_> {
         }
         // Exact for the usual single pair: a script holds thousands of
         // these, and Vec's first growth would reserve four operations.
-        let mut ops = Operations::with_capacity(srcs.len() * dsts.len());
+        let mut ops = Vec::with_capacity(srcs.len() * dsts.len());
         for (s, d, last) in same_family_pairs(&srcs, &dsts) {
             // The last SA takes the keys; only more pairs need copies.
             let (transforms, context) = if last {
@@ -512,7 +512,7 @@ impl Grammar<'_> {
             src: srcs.iter().map(|a| a.ip()).collect(),
             dst: dsts.iter().map(|a| a.ip()).collect(),
         });
-        Ok((i, (Operations::one(op), Vec::new(), eot_at)))
+        Ok((i, (vec![op], Vec::new(), eot_at)))
     }
 
     /// `flush [proto];` / `dump [proto];`.
@@ -530,7 +530,7 @@ impl Grammar<'_> {
         } else {
             Operation::Flush(p.satype)
         };
-        Ok((i, (Operations::one(op), Vec::new(), eot_at)))
+        Ok((i, (vec![op], Vec::new(), eot_at)))
     }
 }
 

@@ -81,7 +81,7 @@ impl Grammar<'_> {
                 SpdCmd::Update => Operation::SpdUpdateTagged(tagged),
                 _ => Operation::SpdAddTagged(tagged),
             };
-            return Ok((i, (Operations::one(op), Vec::new(), eot_at)));
+            return Ok((i, (vec![op], Vec::new(), eot_at)));
         }
         let mut p = SaParams::default();
         let (i, _) = self.ipaddropts(i, &mut p)?;
@@ -149,8 +149,7 @@ impl Grammar<'_> {
         }
         // Exact for the usual single pair (see `sa_statement`).
         let twins = self.options.rfc_mode && policy.direction == Direction::In;
-        let mut ops =
-            Operations::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
+        let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
         // The last request takes the policy; only more pairs need copies.
         let mut parts = Some((policy, context));
         for (s, d, last) in same_family_pairs(&srcs, &dsts) {
