@@ -727,13 +727,7 @@ mod tests {
         const PIECES: &[&[u8]] = &[
             b"x", b";", b"\n", b" ", b"\t", b"ab;\n", b"\xff", b";;", b"\n\n",
         ];
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::parse::test_walk(0x2545_F491_4F6C_DD1Du64);
         for _ in 0..2_000 {
             let text: Vec<u8> = (0..1 + next(40))
                 .flat_map(|_| PIECES[next(PIECES.len())].iter().copied())

@@ -896,14 +896,11 @@ mod tests {
     #[test]
     fn hex_blocks_decode_as_digit_by_digit() {
         let digits = b"0123456789abcdefABCDEF";
-        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = crate::parse::test_walk(0x1234_5678_9ABC_DEF1);
         for _ in 0..20_000 {
             let mut block = [0u8; 8];
             for d in &mut block {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                *d = digits[(seed % digits.len() as u64) as usize];
+                *d = digits[next(digits.len())];
             }
             let nibble = |c: u8| hex_digit(c).unwrap();
             let expected: Vec<u8> = block
@@ -1392,13 +1389,7 @@ mod tests {
     #[test]
     fn dispatch_agrees_with_the_rule_by_rule_reference() {
         // A deterministic walk over many concatenations of the pieces.
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::parse::test_walk(0x9E37_79B9_7F4A_7C15u64);
         for _ in 0..20_000 {
             let len = 1 + next(6);
             let text: String = (0..len)

@@ -654,5 +654,18 @@ fn build_error(window: Window<'_>, tokens: &[Token], f: Fail) -> ParseError {
 
 #[cfg(test)]
 mod stream_tests;
+
+/// A deterministic pseudo-random walk for the tests that compare two ways
+/// of doing the same thing over many generated inputs: `next(n)` is a
+/// number below `n` (xorshift64 from `seed`).
+#[cfg(test)]
+pub(crate) fn test_walk(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
 #[cfg(test)]
 mod tests;

@@ -541,13 +541,7 @@ mod tests {
             "0", "1", "9", "10", "01", "00", "25", "255", "256", "999", "1000", "300", ".", ".",
             ".", "", "a", "+1", "-", " ", "x", "\u{e9}", "0x1",
         ];
-        let mut seed = 0x0DDB_1A5E_5BAD_5EEDu64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::parse::test_walk(0x0DDB_1A5E_5BAD_5EEDu64);
         for _ in 0..100_000 {
             let host: String = (0..next(9)).map(|_| PIECES[next(PIECES.len())]).collect();
             assert_eq!(
