@@ -29,8 +29,8 @@ use std::net::IpAddr;
 
 use crate::algorithms::{Advice, Algorithm, Kind, RECOMMENDED_CIPHER, RECOMMENDED_INTEGRITY};
 use crate::ir::{
-    AuthAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol, IpsecRequest, Level,
-    Operation, PolicyAction, PolicyRequest, SaType, SecurityAssociation, Statement,
+    AuthAlgorithm, Direction, EncryptAlgorithm, IpsecMode, IpsecProtocol, Level, Operation,
+    PolicyAction, PolicyRequest, SaType, SecurityAssociation, SmallList, Statement,
 };
 
 /// The largest replay window Linux gives an SA added through PF_KEY (the
@@ -173,8 +173,54 @@ enum Pending {
     /// before any SA): linted at the end, against them all.
     Policy {
         line: u32,
-        policy: Box<PolicyRequest>,
+        policy: PolicyFacts,
     },
+}
+
+/// What the lints read of a policy, compact: a script of policies alone
+/// keeps every one of them until its end (a later SA may satisfy it), so
+/// their size is what `-n -f` holds of such a script (a whole
+/// `PolicyRequest` was about 230 bytes with its box, this about 100).
+#[derive(Debug, Clone)]
+struct PolicyFacts {
+    /// The selector's source and destination: address and prefix length.
+    src: (IpAddr, u8),
+    dst: (IpAddr, u8),
+    direction: Direction,
+    requests: SmallList<RequestFacts>,
+}
+
+/// What the lints read of one request of a policy.
+#[derive(Debug, Clone, Copy)]
+struct RequestFacts {
+    protocol: IpsecProtocol,
+    mode: IpsecMode,
+    level: Level,
+    reqid: u32,
+    /// The tunnel's end points.
+    endpoints: Option<(IpAddr, IpAddr)>,
+}
+
+impl PolicyFacts {
+    fn of(p: &PolicyRequest) -> PolicyFacts {
+        PolicyFacts {
+            src: (p.src.addr.ip(), p.src.prefixlen),
+            dst: (p.dst.addr.ip(), p.dst.prefixlen),
+            direction: p.policy.direction,
+            requests: p
+                .policy
+                .requests
+                .iter()
+                .map(|r| RequestFacts {
+                    protocol: r.protocol,
+                    mode: r.mode,
+                    level: r.level,
+                    reqid: r.reqid,
+                    endpoints: r.endpoints.map(|(s, d)| (s.ip(), d.ip())),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Pending {
@@ -267,28 +313,21 @@ impl Linter {
         if policy.policy.action != PolicyAction::Ipsec {
             return;
         }
+        let policy = PolicyFacts::of(policy);
         if self.all_sas_known {
             let mut now = Vec::new();
-            policy_lints(line, policy, self, &mut now);
+            policy_lints(line, &policy, self, &mut now);
             self.pending.extend(now.into_iter().map(Pending::now));
             return;
         }
         if !self.sas.is_empty() {
             let mut now = Vec::new();
-            policy_lints(line, policy, self, &mut now);
+            policy_lints(line, &policy, self, &mut now);
             if now.is_empty() {
                 return;
             }
         }
-        // Only what the lints read: no security context.
-        let kept = PolicyRequest {
-            context: None,
-            ..policy.clone()
-        };
-        self.pending.push(Pending::Policy {
-            line,
-            policy: Box::new(kept),
-        });
+        self.pending.push(Pending::Policy { line, policy });
     }
 
     /// The SAs of a type whose destination is exactly `dst`.
@@ -537,7 +576,7 @@ enum TemplateReqid {
     Automatic,
 }
 
-fn template_reqid(r: &IpsecRequest) -> TemplateReqid {
+fn template_reqid(r: &RequestFacts) -> TemplateReqid {
     match r.level {
         Level::Unique if r.reqid == 0 || r.reqid > MANUAL_REQID_MAX => TemplateReqid::Automatic,
         Level::Unique => TemplateReqid::Fixed(r.reqid),
@@ -595,14 +634,14 @@ enum Mismatch {
 
 fn mismatch(
     sa: &SaFacts,
-    policy: &PolicyRequest,
-    r: &IpsecRequest,
+    policy: &PolicyFacts,
+    r: &RequestFacts,
     outer: Option<(IpAddr, IpAddr)>,
     reqid: u32,
 ) -> Option<Mismatch> {
     let addresses = match (r.mode, outer) {
         (IpsecMode::Tunnel, _) => match r.endpoints {
-            Some((s, d)) => addresses_match(sa, s.ip(), d.ip()),
+            Some((s, d)) => addresses_match(sa, s, d),
             None => true,
         },
         // Transport after a tunnel request of the same bundle: it applies
@@ -610,9 +649,8 @@ fn mismatch(
         (_, Some((s, d))) => addresses_match(sa, s, d),
         // Transport: the packet's own addresses, anywhere in the selector.
         _ => {
-            (sa.src.is_unspecified()
-                || in_prefix(sa.src, policy.src.addr.ip(), policy.src.prefixlen))
-                && in_prefix(sa.dst, policy.dst.addr.ip(), policy.dst.prefixlen)
+            (sa.src.is_unspecified() || in_prefix(sa.src, policy.src.0, policy.src.1))
+                && in_prefix(sa.dst, policy.dst.0, policy.dst.1)
         }
     };
     if !addresses {
@@ -629,21 +667,18 @@ fn mismatch(
     None
 }
 
-/// Lints about one policy's requests.
-fn policy_lints(line: u32, policy: &PolicyRequest, index: &Linter, out: &mut Vec<Lint>) {
+/// Lints about one policy's requests (of an `ipsec` policy: the others
+/// have none).
+fn policy_lints(line: u32, policy: &PolicyFacts, index: &Linter, out: &mut Vec<Lint>) {
     let sas = index.sas.as_slice();
-    let p = &policy.policy;
-    if p.action != PolicyAction::Ipsec {
-        return;
-    }
     // The addresses of the packet a request applies to, once a tunnel
     // request earlier in the bundle has encapsulated it (Linux resolves
     // templates in order, each after a tunnel one between its end points).
     let mut outer: Option<(IpAddr, IpAddr)> = None;
-    for r in &p.requests {
+    for r in &policy.requests {
         let outer_here = outer;
         if let (IpsecMode::Tunnel, Some((s, d))) = (r.mode, r.endpoints) {
-            outer = Some((s.ip(), d.ip()));
+            outer = Some((s, d));
         }
         // unique:N without a matching -u N, whatever the direction.
         if r.level == Level::Unique
@@ -665,7 +700,7 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &Linter, out: &mut Vec
             ));
             continue;
         }
-        if p.direction != Direction::Out || r.level == Level::Use || sas.is_empty() {
+        if policy.direction != Direction::Out || r.level == Level::Use || sas.is_empty() {
             continue;
         }
         if r.mode == IpsecMode::Tunnel && r.endpoints.is_none() {
@@ -702,11 +737,10 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &Linter, out: &mut Vec
         // The usual case first: an SA to exactly the request's destination
         // fits. Only when none does are all SAs looked at, for the help text.
         let exact_destination = match (r.mode, r.endpoints, outer_here) {
-            (IpsecMode::Tunnel, Some((_, d)), _) => Some(d.ip()),
+            (IpsecMode::Tunnel, Some((_, d)), _) => Some(d),
             (IpsecMode::Tunnel, None, _) => None,
             (_, _, Some((_, d))) => Some(d),
-            _ => (u32::from(policy.dst.prefixlen) >= full_prefix(policy.dst.addr.ip()))
-                .then(|| policy.dst.addr.ip()),
+            _ => (u32::from(policy.dst.1) >= full_prefix(policy.dst.0)).then_some(policy.dst.0),
         };
         if let Some(dst) = exact_destination
             && index
@@ -738,11 +772,11 @@ fn policy_lints(line: u32, policy: &PolicyRequest, index: &Linter, out: &mut Vec
             continue;
         }
         let (from, to) = match (r.mode, r.endpoints, outer_here) {
-            (IpsecMode::Tunnel, Some((s, d)), _) => (s.ip().to_string(), d.ip().to_string()),
+            (IpsecMode::Tunnel, Some((s, d)), _) => (s.to_string(), d.to_string()),
             (_, _, Some((s, d))) => (s.to_string(), d.to_string()),
             _ => (
-                format!("{}/{}", policy.src.addr.ip(), policy.src.prefixlen),
-                format!("{}/{}", policy.dst.addr.ip(), policy.dst.prefixlen),
+                format!("{}/{}", policy.src.0, policy.src.1),
+                format!("{}/{}", policy.dst.0, policy.dst.1),
             ),
         };
         let help = if let Some(Mismatch::Reqid(have)) = candidates
@@ -833,6 +867,75 @@ mod tests {
 
     fn texts(script: &str) -> Vec<String> {
         lints(script).into_iter().map(|l| l.text).collect()
+    }
+
+    /// Policies before any SA are held until the end as `PolicyFacts`:
+    /// every shape of request keeps the verdict and help text it has with
+    /// all SAs known (`lints` compares both orders as well).
+    #[test]
+    fn policies_held_until_the_end_keep_their_verdicts() {
+        let k16 = "0x00112233445566778899aabbccddeeff";
+        let k32 = "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let script = format!(
+            "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require;\n\
+             spdadd 10.0.0.0/24 10.0.1.0/24 any -P out ipsec esp/tunnel/192.0.2.1-192.0.2.2/require;\n\
+             spdadd 10.0.0.3 10.0.0.4 any -P out ipsec esp/tunnel/192.0.2.1-192.0.2.9/require ah/transport//require;\n\
+             spdadd 10.0.0.7 10.0.0.8 any -P out ipsec esp/transport//unique;\n\
+             spdadd 2001:db8::/64 2001:db8:1::/64 any -P out ipsec esp/tunnel/2001:db8::1-2001:db8:1::1/require;\n\
+             spdadd 10.0.0.13 10.0.0.14 any -P out ipsec esp/transport//unique:9;\n\
+             add 10.0.0.1 10.0.0.2 esp 0x100 -m tunnel -E aes-cbc {k16} -A hmac-sha256 {k32};\n\
+             add 192.0.2.1 192.0.2.2 esp 0x101 -m tunnel -u 3 -E aes-cbc {k16} -A hmac-sha256 {k32};\n\
+             add 10.0.0.13 10.0.0.14 esp 0x104 -u 8 -E aes-cbc {k16} -A hmac-sha256 {k32};\n"
+        );
+        let found: Vec<(u32, String, Option<String>)> = lints(&script)
+            .into_iter()
+            .map(|l| (l.line, l.text, l.help))
+            .collect();
+        let no_sa = |what: &str| {
+            format!(
+                "no SA in this script can carry this policy's {what}: its packets will be dropped"
+            )
+        };
+        let expected = [
+            (
+                1,
+                no_sa("esp/transport request (10.0.0.1/32 -> 10.0.0.2/32)"),
+                "an esp SA between these addresses exists, but not in transport mode (`-m transport`)",
+            ),
+            (
+                2,
+                no_sa("esp/tunnel request (192.0.2.1 -> 192.0.2.2)"),
+                "an esp SA fits but has reqid 3; a `require` request matches only SAs without -u: use unique:3 in the policy",
+            ),
+            (
+                3,
+                no_sa("esp/tunnel request (192.0.2.1 -> 192.0.2.9)"),
+                "add an esp SA from 192.0.2.1 to 192.0.2.9 with -m tunnel",
+            ),
+            (
+                3,
+                no_sa("ah/transport request (192.0.2.1 -> 192.0.2.9)"),
+                "add an ah SA from 192.0.2.1 to 192.0.2.9",
+            ),
+            (
+                5,
+                no_sa("esp/tunnel request (2001:db8::1 -> 2001:db8:1::1)"),
+                "add an esp SA from 2001:db8::1 to 2001:db8:1::1 with -m tunnel",
+            ),
+            (
+                6,
+                "unique:9 but no SA in this script has reqid 9".to_string(),
+                "add `-u 9` to the SAs meant for this policy (or ignore this if a key daemon adds them)",
+            ),
+        ];
+        for (line, text, help) in expected {
+            assert!(
+                found.contains(&(line, text.clone(), Some(help.to_string()))),
+                "line {line}: {text}\nfound: {found:#?}"
+            );
+        }
+        assert!(found.iter().any(|(line, text, _)| *line == 4
+            && text.starts_with("esp/transport request at level unique: Linux gives it")));
     }
 
     /// The table's advice reads word for word as the lints always said it.
