@@ -287,6 +287,7 @@ impl Frames {
 
     /// Request `i`'s message type.
     pub fn msg_type(&self, i: usize) -> u16 {
+        // struct nlmsghdr: len (4 bytes), type (2), flags (2), seq (4), pid (4).
         let at = self.span(i).start + 4;
         self.buf
             .get(at..at + 2)
@@ -294,7 +295,8 @@ impl Frames {
             .map_or(0, u16::from_ne_bytes)
     }
 
-    /// Sets request `i`'s sequence number and flags.
+    /// Sets request `i`'s sequence number and flags (at their offsets in
+    /// `struct nlmsghdr`, see [`Frames::msg_type`]).
     fn stamp(&mut self, i: usize, seq: u32, flags: u16) {
         let start = self.span(i).start;
         crate::codec::Writer::new(&mut *self.buf)
