@@ -39,15 +39,15 @@ pub type Operations = Vec<Operation>;
 
 /// A list that keeps a single element inline and allocates only for more:
 /// for small elements of which a list holds one nearly always (a policy's
-/// requests, its templates), and of which a large script holds hundreds
-/// of thousands.
-#[derive(Clone, PartialEq, Eq)]
+/// requests, its templates, the addresses a name resolves to), and of
+/// which a large script holds hundreds of thousands.
+#[derive(Clone)]
 pub struct SmallList<T>(Stored<T>);
 
 // The single element inline is the point: boxing it would bring back the
 // allocation this type exists to avoid.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum Stored<T> {
     One(T),
     /// None, or more than one.
@@ -165,6 +165,16 @@ impl<'a, T> IntoIterator for &'a SmallList<T> {
         self.iter()
     }
 }
+
+/// The same elements in the same order, however they are held (one
+/// element may be inline or in a `Vec` with room for more).
+impl<T: PartialEq> PartialEq for SmallList<T> {
+    fn eq(&self, other: &SmallList<T>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Eq> Eq for SmallList<T> {}
 
 impl<T: PartialEq> PartialEq<Vec<T>> for SmallList<T> {
     fn eq(&self, other: &Vec<T>) -> bool {
@@ -617,6 +627,11 @@ mod tests {
         }
         let collected: SmallList<u8> = (0..1).collect();
         assert!(matches!(collected.0, Stored::One(0)));
+        // One element inline or in a Vec with room for more: equal.
+        let mut roomy = SmallList::with_capacity(4);
+        roomy.push(0u8);
+        assert!(matches!(roomy.0, Stored::Many(_)));
+        assert_eq!(roomy, collected);
     }
 
     #[test]

@@ -15,6 +15,8 @@ use std::ffi::{CStr, CString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::OnceLock;
 
+use crate::ir::SmallList;
+
 /// Which address family `-4`/`-6` asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Family {
@@ -31,49 +33,7 @@ pub enum Family {
 ///
 /// Nearly every address of a script is numeric and resolves to itself
 /// alone: that answer is held inline, so resolving it allocates nothing.
-#[derive(Debug, Clone)]
-pub enum Addresses {
-    /// Exactly one address.
-    One(SocketAddr),
-    /// Any other number of them.
-    Many(Vec<SocketAddr>),
-}
-
-impl From<Vec<SocketAddr>> for Addresses {
-    fn from(list: Vec<SocketAddr>) -> Addresses {
-        match list.as_slice() {
-            [one] => Addresses::One(*one),
-            _ => Addresses::Many(list),
-        }
-    }
-}
-
-impl std::ops::Deref for Addresses {
-    type Target = [SocketAddr];
-    fn deref(&self) -> &[SocketAddr] {
-        match self {
-            Addresses::One(a) => std::slice::from_ref(a),
-            Addresses::Many(list) => list,
-        }
-    }
-}
-
-impl<'a> IntoIterator for &'a Addresses {
-    type Item = &'a SocketAddr;
-    type IntoIter = std::slice::Iter<'a, SocketAddr>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-/// The same addresses in the same order, however they are held.
-impl PartialEq for Addresses {
-    fn eq(&self, other: &Addresses) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Addresses {}
+pub type Addresses = SmallList<SocketAddr>;
 
 /// The lookups the parser needs. Errors are `gai_strerror` texts, which
 /// setkey prints verbatim.
@@ -169,7 +129,7 @@ impl NameService for SystemNames {
             && let Some(port) = service.map_or(Some(0), numeric_port)
             && let Some(ip) = dotted_quad(host)
         {
-            return Ok(Addresses::One(SocketAddr::from((ip, port))));
+            return Ok(Addresses::one(SocketAddr::from((ip, port))));
         }
         getaddrinfo(host, service, family, numeric)
     }
@@ -511,7 +471,7 @@ impl NameService for FileNames {
                 if !ok {
                     return Err(EAI_ADDRFAMILY_TEXT.to_string());
                 }
-                Ok(Addresses::One(socket((ip, scope))))
+                Ok(Addresses::one(socket((ip, scope))))
             }
             None if numeric => Err(EAI_NONAME_TEXT.to_string()),
             None => {
