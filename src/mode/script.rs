@@ -217,7 +217,7 @@ fn preflight(
                 _ => continue,
             }
             let Some(message) = request::for_operation(kernel.header(0, 0), op) else {
-                return Ok(());
+                continue;
             };
             match kernel.preflight(&message) {
                 Ok(None) => {}

@@ -550,7 +550,10 @@ impl XfrmKernel {
     /// [`NetlinkSocket::batch`]; any other request is answered on its own
     /// with [`Kernel::request`], after everything before it.
     fn status_batch(&mut self, requests: &[Message]) -> BatchOutcome {
-        let items: Vec<Item<'_>> = requests.iter().map(Item::Message).collect();
+        let items: Vec<Item<'_>> = requests
+            .iter()
+            .map(|m| Item::Message(Cow::Borrowed(m)))
+            .collect();
         self.status_items(&items)
     }
 
@@ -733,24 +736,15 @@ impl Kernel for XfrmKernel {
         self.detail = None;
         let header = self.header(0, 0);
         let policy = |kind, p| Item::Policy(request::policy_header(header, kind), kind, p);
-        // Built first, so that items can borrow them.
-        let messages: Vec<Option<Message>> = operations
-            .iter()
-            .map(|op| match op {
-                Operation::SpdAdd(_) | Operation::SpdUpdate(_) | Operation::SpdDelete(_) => None,
-                op => request::for_operation(header, op),
-            })
-            .collect();
         let items: Vec<Item<'_>> = operations
             .iter()
-            .zip(&messages)
-            .filter_map(|(op, m)| match (op, m) {
-                (Operation::SpdAdd(p), _) => Some(policy(PolicyMessage::Add, p)),
-                (Operation::SpdUpdate(p), _) => Some(policy(PolicyMessage::Update, p)),
-                (Operation::SpdDelete(p), _) => Some(policy(PolicyMessage::Delete, p)),
+            .filter_map(|op| match op {
+                Operation::SpdAdd(p) => Some(policy(PolicyMessage::Add, p)),
+                Operation::SpdUpdate(p) => Some(policy(PolicyMessage::Update, p)),
+                Operation::SpdDelete(p) => Some(policy(PolicyMessage::Delete, p)),
                 // An operation without a request (exit) has no item, as
                 // it has no message in `request_operations`.
-                (_, m) => m.as_ref().map(Item::Message),
+                op => request::for_operation(header, op).map(|m| Item::Message(Cow::Owned(m))),
             })
             .collect();
         self.status_items(&items)
@@ -911,7 +905,7 @@ fn no_generated_reqid() -> Result<u32, i32> {
 /// One request of a batch: a PF_KEY message, or a policy operation whose
 /// message is built only if it must go on its own.
 enum Item<'a> {
-    Message(&'a Message),
+    Message(Cow<'a, Message>),
     /// The header of its message, which kind of message, the policy.
     Policy(Header, PolicyMessage, &'a PolicyRequest),
 }
@@ -928,7 +922,7 @@ impl Item<'_> {
     /// Its PF_KEY message.
     fn message(&self) -> Cow<'_, Message> {
         match self {
-            Item::Message(m) => Cow::Borrowed(*m),
+            Item::Message(m) => Cow::Borrowed(m.as_ref()),
             Item::Policy(header, kind, p) => Cow::Owned(request::policy(*header, *kind, p)),
         }
     }
