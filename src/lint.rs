@@ -161,7 +161,7 @@ struct SaFacts {
 /// A finding of a statement, in the order of the script.
 #[derive(Debug)]
 enum Pending {
-    Lint(Box<Lint>),
+    Lint(Lint),
     /// An ESP SA without authentication: a lint unless the script has an
     /// AH SA between the same addresses.
     EspNoAuth {
@@ -223,13 +223,6 @@ impl PolicyFacts {
     }
 }
 
-impl Pending {
-    /// A finding decided already.
-    fn now(lint: Lint) -> Pending {
-        Pending::Lint(Box::new(lint))
-    }
-}
-
 impl Linter {
     /// Takes in one statement.
     pub fn observe(&mut self, statement: &Statement) {
@@ -244,7 +237,7 @@ impl Linter {
                 }
                 Operation::SpdAdd(p) | Operation::SpdUpdate(p) => self.policy(line, p),
                 Operation::SpdAddTagged(t) | Operation::SpdUpdateTagged(t) => {
-                    self.pending.push(Pending::now(Lint::new(
+                    self.pending.push(Pending::Lint(Lint::new(
                         line,
                         format!(
                             "Linux does not support policy tags: the kernel refuses the policy tagged \"{}\"",
@@ -264,7 +257,7 @@ impl Linter {
         let mut out = Vec::new();
         for p in pending {
             match p {
-                Pending::Lint(l) => out.push(*l),
+                Pending::Lint(l) => out.push(l),
                 Pending::EspNoAuth { line, src, dst } => {
                     if !self.ah_pairs.contains(&(src, dst)) {
                         out.push(esp_without_authentication(line));
@@ -317,7 +310,7 @@ impl Linter {
         if self.all_sas_known {
             let mut now = Vec::new();
             policy_lints(line, &policy, self, &mut now);
-            self.pending.extend(now.into_iter().map(Pending::now));
+            self.pending.extend(now.into_iter().map(Pending::Lint));
             return;
         }
         if !self.sas.is_empty() {
@@ -460,11 +453,11 @@ fn algorithm_lint(line: u32, row: &Algorithm) -> Option<Lint> {
 fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
     let t = &sa.transforms;
     if let Some((alg, _)) = &t.encrypt {
-        out.extend(algorithm_lint(line, alg.row()).map(Pending::now));
+        out.extend(algorithm_lint(line, alg.row()).map(Pending::Lint));
     }
     let auth = t.auth.as_ref().map(|(a, _)| *a);
     if let Some(a) = auth {
-        out.extend(algorithm_lint(line, a.row()).map(Pending::now));
+        out.extend(algorithm_lint(line, a.row()).map(Pending::Lint));
     }
     let enc = t.encrypt.as_ref().map(|(a, _)| *a);
     // A combined-mode cipher authenticates by itself.
@@ -478,14 +471,14 @@ fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
                 None | Some(EncryptAlgorithm::Null | EncryptAlgorithm::AesGmac)
             );
             if null_enc && no_auth {
-                out.push(Pending::now(Lint::new(
+                out.push(Pending::Lint(Lint::new(
                     line,
                     "esp with null encryption and no authentication: packets are neither hidden \
                      nor protected",
                     Some(use_aes()),
                 )));
             } else if null_enc {
-                out.push(Pending::now(Lint::new(
+                out.push(Pending::Lint(Lint::new(
                     line,
                     "esp with null encryption: packets are authenticated but travel in clear",
                     Some(format!(
@@ -501,7 +494,7 @@ fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
             }
         }
         SaType::Ah if matches!(auth, Some(AuthAlgorithm::Null)) => {
-            out.push(Pending::now(Lint::new(
+            out.push(Pending::Lint(Lint::new(
                 line,
                 "ah with null authentication protects nothing",
                 Some(format!("use -A {RECOMMENDED_INTEGRITY} with a 256-bit key")),
@@ -512,9 +505,9 @@ fn sa_lints(line: u32, sa: &SecurityAssociation, out: &mut Vec<Pending>) {
     if sa.wide_replay.is_some() || sa.flags & crate::ir::sa_flags::FLAG_ESN != 0 {
         // Through XFRM the kernel keeps the whole window.
     } else if sa.replay_requested > PFKEY_MAX_REPLAY {
-        out.push(Pending::now(replay_wrap_lint(line, sa)));
+        out.push(Pending::Lint(replay_wrap_lint(line, sa)));
     } else if sa.replay > LINUX_PFKEY_MAX_REPLAY {
-        out.push(Pending::now(Lint::new(
+        out.push(Pending::Lint(Lint::new(
             line,
             format!(
                 "replay window {}: Linux keeps at most {LINUX_PFKEY_MAX_REPLAY} packets for SAs \
