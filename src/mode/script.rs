@@ -3,7 +3,7 @@
 //! and check only).
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use super::context::{Context, Interface, Target};
@@ -27,11 +27,11 @@ use crate::run::{Executor, Flow, Reporter};
 /// whole script is known to be good.
 pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     let name = file.to_string_lossy().into_owned();
-    let reader: Box<dyn Read> = if name == "-" {
-        Box::new(io::stdin().lock())
+    let opened = if name == "-" {
+        None
     } else {
         match std::fs::File::open(file) {
-            Ok(f) => Box::new(f),
+            Ok(f) => Some(f),
             Err(e) => {
                 ctx.error(&InputError::Io(e).message(&name));
                 return 1;
@@ -47,9 +47,27 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     let mut checks = Checks::new(ctx, !keep);
     let mut statements = Vec::new();
     // The script (keys and all) is held a window at a time, in a buffer
-    // wiped when dropped.
-    let feed = parse::input::ScriptReader::new(reader);
-    for statement in parse::Statements::new(feed, &options, &names) {
+    // wiped when dropped. A large file whose statements are kept anyway
+    // is parsed in two halves at once (`parse::split`).
+    let parsed: Box<dyn Iterator<Item = Result<Statement, ScriptError>>> = match opened {
+        Some(f) if keep => Box::new(parse::split::SplitStatements::new(
+            f,
+            &options,
+            &names,
+            parse::split::SPLIT_MIN,
+        )),
+        Some(f) => Box::new(parse::Statements::new(
+            parse::input::ScriptReader::new(f),
+            &options,
+            &names,
+        )),
+        None => Box::new(parse::Statements::new(
+            parse::input::ScriptReader::new(io::stdin().lock()),
+            &options,
+            &names,
+        )),
+    };
+    for statement in parsed {
         match statement {
             Ok(statement) => {
                 checks.observe(&statement);

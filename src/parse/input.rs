@@ -448,6 +448,18 @@ impl<R: Read> ScriptReader<R> {
         }
     }
 
+    /// A reader of the rest of a script whose first `base` bytes were
+    /// read elsewhere: `reader` starts at byte `base`, which starts a
+    /// line. The limits count the whole script (a statement starts at
+    /// `base`); the lines and columns of its messages count from `base`.
+    pub fn starting_at(reader: R, base: usize) -> Self {
+        ScriptReader {
+            base,
+            max_script: MAX_SCRIPT.saturating_sub(base),
+            ..Self::new(reader)
+        }
+    }
+
     /// Room for `more` bytes after the window, in a wiped buffer.
     fn reserve(&mut self, more: usize) {
         if self.text.capacity() - self.text.len() >= more {

@@ -27,6 +27,7 @@ pub mod interactive;
 mod lexer;
 mod policy;
 pub mod resolve;
+pub mod split;
 
 use miette::SourceSpan;
 use zeroize::Zeroizing;
@@ -399,6 +400,27 @@ impl<'o, F: input::Feed> Statements<'o, F> {
             tokens: Vec::with_capacity(64),
             done: false,
         }
+    }
+
+    /// The statements of a script's text from a statement's start on:
+    /// `feed` begins there (its [`input::Feed::base`] is that offset) and
+    /// `at` is what the lexer carries into it.
+    pub(crate) fn resume(
+        feed: F,
+        options: &'o Options,
+        names: &'o dyn NameService,
+        at: lexer::Checkpoint,
+    ) -> Self {
+        Statements {
+            lex: at,
+            ..Statements::new(feed, options, names)
+        }
+    }
+
+    /// Where the next statement starts (its offset in the script) and what
+    /// the lexer carries into it.
+    pub(crate) fn next_start(&self) -> (usize, lexer::Checkpoint) {
+        (self.feed.base() + self.start, self.lex)
     }
 
     /// Lexes the next statement's tokens (up to its `;`, the end, or a
