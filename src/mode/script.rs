@@ -67,22 +67,25 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             &names,
         )),
     };
-    for statement in parsed {
-        match statement {
-            Ok(statement) => {
-                checks.observe(&statement);
-                if keep {
-                    statements.push(statement);
-                }
-            }
-            Err(ScriptError::Input(e)) => {
-                ctx.error(&e.message(&name));
-                return 1;
-            }
-            Err(ScriptError::Parse(e)) => {
-                parse_error(ctx, &name, *e);
-                return 1;
-            }
+    let read = if keep {
+        parsed.into_iter().try_for_each(|statement| {
+            let statement = statement?;
+            checks.observe(&statement);
+            statements.push(statement);
+            Ok(())
+        })
+    } else {
+        check_beside(parsed, &mut checks)
+    };
+    match read {
+        Ok(()) => {}
+        Err(ScriptError::Input(e)) => {
+            ctx.error(&e.message(&name));
+            return 1;
+        }
+        Err(ScriptError::Parse(e)) => {
+            parse_error(ctx, &name, *e);
+            return 1;
         }
     }
     let lints = match checks.linter.take() {
@@ -130,6 +133,59 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
         return super::atomic::execute(ctx, socket, reporter, &statements);
     }
     execute(ctx, socket, reporter, &statements)
+}
+
+/// Statements handed from the parser to [`check_beside`]'s thread at a
+/// time: a channel operation per statement would cost more than the
+/// thread saves, and 256 statements are some 100 KiB.
+const CHECK_BATCH: usize = 256;
+
+/// Reads the statements of a script that is not kept (`-n`) while a second
+/// thread checks them, and drops them (their keys wiped) there: the
+/// checks, the lints and freeing a statement cost a sixth of reading it.
+/// The order of the statements is kept, and at most a few batches are
+/// held at a time.
+fn check_beside(
+    parsed: impl Iterator<Item = Result<Statement, ScriptError>>,
+    checks: &mut Checks,
+) -> Result<(), ScriptError> {
+    std::thread::scope(|scope| {
+        let (batches, checked) = std::sync::mpsc::sync_channel::<Vec<Statement>>(4);
+        let checker = scope.spawn(move || {
+            for batch in checked {
+                for statement in &batch {
+                    checks.observe(statement);
+                }
+            }
+        });
+        let mut batch = Vec::with_capacity(CHECK_BATCH);
+        let mut read = Ok(());
+        for statement in parsed {
+            match statement {
+                Ok(statement) => batch.push(statement),
+                Err(e) => {
+                    read = Err(e);
+                    break;
+                }
+            }
+            if batch.len() == CHECK_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
+                if batches.send(full).is_err() {
+                    break;
+                }
+            }
+        }
+        // The checker stops once it has the last batch; it never fails
+        // but by a bug, which is not to be hidden.
+        if !batch.is_empty() {
+            let _ = batches.send(batch);
+        }
+        drop(batches);
+        if let Err(panic) = checker.join() {
+            std::panic::resume_unwind(panic);
+        }
+        read
+    })
 }
 
 /// What `-f` checks of a script, taken in a statement at a time: whether
