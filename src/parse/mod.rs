@@ -417,6 +417,11 @@ impl<'o, F: input::Feed> Statements<'o, F> {
         }
     }
 
+    /// Whether the statements ended (the end, an error, or `exit`).
+    pub(crate) fn finished(&self) -> bool {
+        self.done
+    }
+
     /// Where the next statement starts (its offset in the script) and what
     /// the lexer carries into it.
     pub(crate) fn next_start(&self) -> (usize, lexer::Checkpoint) {

@@ -95,6 +95,10 @@ impl<'o> SplitStatements<'o> {
     /// At the guessed start: the thread's statements if it assumed what
     /// the first reader has, else nothing (and the thread is let go).
     fn meet(&mut self) {
+        if self.first.finished() {
+            // After an `exit` right before the guess nothing more is read.
+            return;
+        }
         let (start, lexer) = self.first.next_start();
         let Some(second) = self.second.as_ref() else {
             return;
@@ -410,6 +414,17 @@ mod tests {
         assert!(joined);
         assert_eq!(sequential.len(), 701);
         assert_eq!(split, sequential);
+    }
+
+    #[test]
+    fn an_exit_right_before_the_guess_ends_the_script_there() {
+        // The middle falls in the comments: the first `;` to end a line
+        // after it is the exit's.
+        let text = format!("{}exit;\n{}", "# filler\n".repeat(3000), policies(0, 300));
+        let (sequential, split, joined) = both(text.as_bytes());
+        assert_eq!(sequential.len(), 1);
+        assert_eq!(split, sequential);
+        assert!(!joined);
     }
 
     #[test]
