@@ -38,7 +38,12 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
             }
         }
     };
-    let Some(target) = ctx.script_target() else {
+    // A file to apply that names no algorithm spares XFRM's probes.
+    let names_algorithms = ctx.flags.no_action
+        || opened
+            .as_ref()
+            .is_none_or(|f| parse::names_algorithms(f).unwrap_or(true));
+    let Some(target) = ctx.script_target(names_algorithms) else {
         return 1;
     };
     let options = ctx.parse_options(target.supported());
@@ -364,7 +369,7 @@ pub fn commands(ctx: &Context) -> i32 {
         ctx.error("--atomic needs a whole script: use it with -f");
         return 1;
     }
-    let Some(target) = ctx.script_target() else {
+    let Some(target) = ctx.script_target(true) else {
         return 1;
     };
     let options = ctx.parse_options(target.supported());

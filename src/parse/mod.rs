@@ -27,6 +27,7 @@ pub mod interactive;
 mod lexer;
 mod policy;
 pub mod resolve;
+mod scan;
 pub mod split;
 
 use miette::SourceSpan;
@@ -36,6 +37,7 @@ use crate::ir::{Statement, SupportedAlgorithms};
 use grammar::{Fail, FailKind, Grammar, Toks};
 use lexer::{TokKind, Token};
 pub use resolve::{Family, FileNames, NameService, SystemNames};
+pub use scan::names_algorithms;
 
 /// How scripts are read.
 #[derive(Debug, Clone)]
