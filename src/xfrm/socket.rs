@@ -205,21 +205,45 @@ pub trait Datagrams {
 /// and sent from there. Sequence numbers and the acknowledgement flag are
 /// filled in when the window a request falls in is sent.
 ///
-/// The buffer holds keys: it is wiped when cleared or dropped, and moved
-/// to a bigger wiped one when it must grow (never reallocated in place,
-/// which would leave a copy behind).
+/// The buffer may hold keys: the bytes of requests pushed with
+/// [`Frames::push`] are wiped when cleared, the whole buffer when dropped,
+/// and it is moved to a bigger wiped one when it must grow (never
+/// reallocated in place, which would leave a copy behind). Requests that
+/// cannot hold keys ([`Frames::push_keyless`]: policies, deletions) are
+/// not wiped when cleared: wiping every batch's bytes cost as much as
+/// framing them.
 #[derive(Default)]
 pub struct Frames {
     buf: zeroize::Zeroizing<Vec<u8>>,
     /// Where each request starts in `buf`.
     starts: Vec<usize>,
+    /// The bytes of `buf` that may hold keys: from the start of the first
+    /// request pushed with [`Frames::push`] to the end of the last one.
+    keyed: Range<usize>,
 }
 
 impl Frames {
     /// Appends a request of type `msg_type` whose payload `emit` writes:
     /// `payload_len` bytes (room is made for that many; the header gets the
-    /// length actually written).
+    /// length actually written). The request may hold keys: its bytes are
+    /// wiped when the frames are cleared.
     pub fn push(&mut self, msg_type: u16, payload_len: usize, emit: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.len();
+        self.push_keyless(msg_type, payload_len, emit);
+        if self.keyed.is_empty() {
+            self.keyed.start = start;
+        }
+        self.keyed.end = self.buf.len();
+    }
+
+    /// [`Frames::push`] of a request without key material (a policy, an
+    /// SA's identity): not wiped when the frames are cleared.
+    pub fn push_keyless(
+        &mut self,
+        msg_type: u16,
+        payload_len: usize,
+        emit: impl FnOnce(&mut Vec<u8>),
+    ) {
         self.reserve(NLMSG_HDRLEN + align4(payload_len));
         let start = self.buf.len();
         NlHeader {
@@ -257,10 +281,14 @@ impl Frames {
         self.starts.is_empty()
     }
 
-    /// Wipes and forgets every request, keeping the buffer (its spare room
-    /// is wiped already: only what was written is).
+    /// Forgets every request, wiping those that may hold keys, and keeps
+    /// the buffer (its spare room holds no keys: only what was written
+    /// could).
     pub fn clear(&mut self) {
-        zeroize::Zeroize::zeroize(self.buf.as_mut_slice());
+        if let Some(keyed) = self.buf.get_mut(self.keyed.clone()) {
+            zeroize::Zeroize::zeroize(keyed);
+        }
+        self.keyed = 0..0;
         self.buf.clear();
         self.starts.clear();
     }
@@ -658,5 +686,46 @@ impl Datagrams for NetlinkSocket {
             );
         }
         Ok(messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The first `n` bytes of the buffer's allocation, written or not.
+    fn allocation(frames: &Frames, n: usize) -> Vec<u8> {
+        assert!(n <= frames.buf.capacity());
+        // SAFETY: every byte up to `n` was written by an earlier push (the
+        // test pushes at least that much), the allocation is `capacity`
+        // bytes, and nothing else has it borrowed.
+        unsafe { std::slice::from_raw_parts(frames.buf.as_ptr(), n) }.to_vec()
+    }
+
+    #[test]
+    fn clearing_wipes_the_requests_that_may_hold_keys() {
+        let mut frames = Frames::default();
+        frames.push_keyless(19, 8, |out| out.extend_from_slice(&[1; 8]));
+        frames.push(16, 8, |out| out.extend_from_slice(&[2; 8]));
+        frames.push_keyless(20, 4, |out| out.extend_from_slice(&[3; 4]));
+        frames.push(16, 8, |out| out.extend_from_slice(&[4; 8]));
+        frames.push_keyless(20, 4, |out| out.extend_from_slice(&[5; 4]));
+        let ends = [24, 48, 68, 92, 112];
+        assert_eq!(frames.buf.len(), ends[4]);
+        let at = frames.buf.as_ptr();
+        frames.clear();
+        assert!(frames.is_empty());
+        // Same allocation, keyed span (from the first keyed request to the
+        // end of the last) wiped, the rest as written.
+        assert_eq!(frames.buf.as_ptr(), at);
+        let bytes = allocation(&frames, ends[4]);
+        assert!(bytes[ends[0]..ends[3]].iter().all(|&b| b == 0));
+        assert_eq!(&bytes[16..24], &[1; 8]);
+        assert_eq!(&bytes[ends[3] + 16..], &[5; 4]);
+        // A batch of keyless requests only wipes nothing.
+        frames.push_keyless(19, 8, |out| out.extend_from_slice(&[6; 8]));
+        frames.clear();
+        assert_eq!(&allocation(&frames, ends[0])[16..], &[6; 8]);
     }
 }

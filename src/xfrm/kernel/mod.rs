@@ -847,7 +847,7 @@ fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
         }
         MessageType::Delete => {
             let id = translate::sa_id(m)?;
-            frames.push(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
+            frames.push_keyless(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
         }
         MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
             if needs_generated_reqid(m) {
@@ -886,12 +886,12 @@ fn push_policy(update: bool, policy: &translate::NewPolicy, frames: &mut Frames)
     } else {
         msg::NEWPOLICY
     };
-    frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+    frames.push_keyless(t, policy.payload_len(), |out| policy.emit_payload(out));
 }
 
 /// Frames XFRM_MSG_DELPOLICY.
 fn push_policy_key(key: &translate::PolicyKey, frames: &mut Frames) {
-    frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+    frames.push_keyless(msg::DELPOLICY, key.payload_len(), |out| {
         key.emit_payload(out)
     });
 }
@@ -944,7 +944,7 @@ fn generates_reqid(mut requests: impl Iterator<Item = IpsecRequestExt>) -> bool 
 }
 
 /// Requests of a batch waiting to be sent together: their index in the
-/// batch, and their frames (which may hold keys: wiped when cleared, and
+/// batch, and their frames (SA additions hold keys: wiped when cleared, and
 /// when dropped with requests left unsent).
 #[derive(Default)]
 struct PendingRun {
