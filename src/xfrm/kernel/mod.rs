@@ -558,8 +558,13 @@ impl XfrmKernel {
     }
 
     /// [`XfrmKernel::status_batch`] of messages or operations.
+    ///
+    /// `replies` holds one reply per item, in order: a request framed in
+    /// the pending run gets its success reply when framed (what the
+    /// kernel's silence means), replaced if the kernel refuses it. After a
+    /// transport failure the replies end at the first unanswered request.
     fn status_items(&mut self, items: &[Item<'_>]) -> BatchOutcome {
-        let mut slots: Vec<Option<BatchReply>> = vec![None; items.len()];
+        let mut replies: Vec<BatchReply> = Vec::with_capacity(items.len());
         let mut run = std::mem::take(&mut self.run);
         let mut failure = None;
         for (i, item) in items.iter().enumerate() {
@@ -568,9 +573,18 @@ impl XfrmKernel {
                 Item::Policy(_, kind, p) => frame_policy(*kind, p, &mut run.frames),
             };
             match framed {
-                Ok(true) => run.index.push(i),
+                Ok(true) => {
+                    run.index.push(i);
+                    replies.push(BatchReply {
+                        reply: Message::new(Header {
+                            errno: 0,
+                            ..item.header()
+                        }),
+                        detail: None,
+                    });
+                }
                 Ok(false) => {
-                    if let Err(e) = self.send_run(&mut run, items, &mut slots) {
+                    if let Err(e) = self.send_run(&mut run, items, &mut replies) {
                         failure = Some(e);
                         break;
                     }
@@ -581,7 +595,7 @@ impl XfrmKernel {
                             } else {
                                 None
                             };
-                            slots[i] = Some(BatchReply { reply, detail });
+                            replies.push(BatchReply { reply, detail });
                         }
                         Err(e) => {
                             failure = Some(e);
@@ -592,66 +606,74 @@ impl XfrmKernel {
                 // Refused before anything reaches the kernel, as af_key
                 // refuses it: nothing to wait for.
                 Err(Fail::Errno(errno)) => {
-                    slots[i] = Some(BatchReply {
+                    replies.push(BatchReply {
                         reply: error_reply(item.header(), errno),
                         detail: None,
                     });
                 }
                 Err(Fail::Socket(e)) => {
+                    // The pending run is not sent: its requests have no
+                    // answer.
+                    replies.truncate(run.index.first().copied().unwrap_or(i));
                     failure = Some(e);
                     break;
                 }
             }
         }
         if failure.is_none()
-            && let Err(e) = self.send_run(&mut run, items, &mut slots)
+            && let Err(e) = self.send_run(&mut run, items, &mut replies)
         {
             failure = Some(e);
         }
         run.clear();
         self.run = run;
-        // Answers up to the first unanswered request: after a transport
-        // failure nothing later counts.
-        let replies = slots.into_iter().map_while(|s| s).collect();
         BatchOutcome { replies, failure }
     }
 
-    /// Sends the pending run and fills its requests' slots.
+    /// Sends the pending run and puts its refusals in their requests'
+    /// replies (the others succeeded: their replies say so already). After
+    /// a transport failure, `replies` ends before the first request of the
+    /// run without an answer.
     fn send_run(
         &mut self,
         run: &mut PendingRun,
         items: &[Item<'_>],
-        slots: &mut [Option<BatchReply>],
+        replies: &mut Vec<BatchReply>,
     ) -> Result<(), SocketError> {
         if run.frames.is_empty() {
             return Ok(());
         }
-        let (answers, failure) = self.socket.batch_frames(&mut run.frames);
-        for ((k, &i), answer) in run.index.iter().enumerate().zip(answers) {
-            let (Some(header), Some(slot)) = (items.get(i).map(Item::header), slots.get_mut(i))
+        let outcome = self.socket.batch_frames_refusals(&mut run.frames);
+        for refusal in outcome.refusals {
+            let Some(&i) = run.index.get(refusal.index) else {
+                continue;
+            };
+            let (Some(header), Some(slot)) = (items.get(i).map(Item::header), replies.get_mut(i))
             else {
                 continue;
             };
-            *slot = Some(match answer {
-                Answer::Done(_) => BatchReply {
-                    reply: Message::new(Header { errno: 0, ..header }),
-                    detail: None,
-                },
-                Answer::Refused { errno, message } => {
-                    let detail = hint(run.frames.msg_type(k), errno, message);
-                    self.detail.clone_from(&detail);
-                    BatchReply {
-                        reply: error_reply(header, errno),
-                        detail,
-                    }
+            let detail = hint(
+                run.frames.msg_type(refusal.index),
+                refusal.errno,
+                refusal.message,
+            );
+            self.detail.clone_from(&detail);
+            *slot = BatchReply {
+                reply: error_reply(header, refusal.errno),
+                detail,
+            };
+        }
+        let result = match outcome.failure {
+            Some(e) => {
+                if let Some(&i) = run.index.get(outcome.answered) {
+                    replies.truncate(i);
                 }
-            });
-        }
-        run.clear();
-        match failure {
-            Some(e) => Err(e),
+                Err(e)
+            }
             None => Ok(()),
-        }
+        };
+        run.clear();
+        result
     }
 
     /// Forgets a dump whose remaining entries nobody asked for, reading the
