@@ -30,6 +30,8 @@ use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
 
 mod dump;
 mod reply;
+#[cfg(test)]
+mod tests;
 
 use dump::{DumpKind, DumpStream, drain};
 use reply::*;
@@ -884,8 +886,8 @@ fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
     Ok(true)
 }
 
-/// [`frame`] of a policy operation, translated from the IR
-/// ([`translate::policy_request_of`]): what `frame` does with the message
+/// [`frame`] of a policy operation, written straight from the IR
+/// ([`translate::emit_policy_of`]): what `frame` does with the message
 /// [`request::policy`] builds for it, without building it.
 fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> Res<bool> {
     match kind {
@@ -893,8 +895,14 @@ fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> 
             if generates_reqid(p.policy.requests.iter().map(request::request_extension)) {
                 return Ok(false);
             }
-            let policy = translate::policy_request_of(p, &mut no_generated_reqid)?;
-            push_policy(kind == PolicyMessage::Update, &policy, frames);
+            let t = if kind == PolicyMessage::Update {
+                msg::UPDPOLICY
+            } else {
+                msg::NEWPOLICY
+            };
+            frames.try_push_keyless(t, translate::policy_payload_len_of(p), |out| {
+                translate::emit_policy_of(p, &mut no_generated_reqid, out)
+            })?;
         }
         PolicyMessage::Delete => push_policy_key(&translate::policy_key_of(p)?, frames),
     }
