@@ -375,10 +375,17 @@ impl Frames {
     }
 
     /// Room for `more` bytes, in a wiped buffer.
+    #[inline]
     fn reserve(&mut self, more: usize) {
-        if self.buf.capacity() - self.buf.len() >= more {
-            return;
+        if self.buf.capacity() - self.buf.len() < more {
+            self.grow(more);
         }
+    }
+
+    /// [`Frames::reserve`] when the buffer is too small: rare (the buffer
+    /// is kept from batch to batch), so kept out of the framing path.
+    #[cold]
+    fn grow(&mut self, more: usize) {
         let want = (self.buf.len() + more)
             .max(self.buf.capacity() * 2)
             .max(4096);

@@ -729,7 +729,12 @@ fn write_policy_of(
             out.extend_from_slice(&template(&rq, dir, sel.family, gen_reqid, i)?.image());
         }
     }
-    if let Some(c) = request::context_extension(&p.context) {
+    // Most policies have no context: no call to find out.
+    if let Some(c) = p
+        .context
+        .as_ref()
+        .and_then(|_| request::context_extension(&p.context))
+    {
         let c = UserSecCtx {
             alg: c.alg,
             doi: c.doi,

@@ -249,6 +249,7 @@ impl Selector {
     }
 
     /// The 56 bytes.
+    #[inline]
     pub fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         b.put(0, self.daddr.0)
@@ -289,6 +290,7 @@ impl XfrmId {
         }
     }
 
+    #[inline]
     fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         b.put(0, self.daddr.0)
@@ -353,6 +355,7 @@ impl LifetimeCfg {
         }
     }
 
+    #[inline]
     fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         b.put(0, self.soft_byte_limit.to_ne_bytes())
@@ -394,6 +397,7 @@ impl LifetimeCur {
         }
     }
 
+    #[inline]
     fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         b.put(0, self.bytes.to_ne_bytes())
@@ -462,6 +466,7 @@ impl UsersaInfo {
     }
 
     /// The 224 bytes.
+    #[inline]
     pub fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         let [s0, s1, s2] = self.stats;
@@ -624,6 +629,7 @@ impl UserpolicyInfo {
     }
 
     /// The 168 bytes.
+    #[inline]
     pub fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         b.put(0, self.sel.image())
@@ -723,6 +729,7 @@ impl UserTmpl {
     }
 
     /// The 64 bytes.
+    #[inline]
     pub fn image(&self) -> [u8; Self::LEN] {
         let mut b = Image::new();
         b.put(0, self.id.image())
