@@ -105,7 +105,11 @@ fn send(path: &str) -> Result<(), String> {
             reader
                 .read_exact(&mut payload)
                 .map_err(|e| format!("{path}: {e}"))?;
-            frames.push_payload(header.msg_type, &payload[..len - NLMSG_HDRLEN]);
+            // Policies hold no keys: framed as rsetkey frames them.
+            let body = &payload[..len - NLMSG_HDRLEN];
+            frames.push_keyless(header.msg_type, body.len(), |out| {
+                out.extend_from_slice(body)
+            });
         }
         if frames.len() == BATCH || (!more && !frames.is_empty()) {
             let (answers, failure) = socket.batch_frames(&mut frames);

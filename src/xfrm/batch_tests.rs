@@ -12,7 +12,8 @@ use super::netlink::{
     NlMessage,
 };
 use super::socket::{
-    Answer, Datagrams, Frames, WindowAnswers, WindowLimits, batch, batch_frames, windows,
+    Answer, Datagrams, Frames, Refusal, WindowAnswers, WindowLimits, batch, batch_frames,
+    batch_frames_refusals, windows,
 };
 use crate::pfkey::SocketError;
 
@@ -293,6 +294,77 @@ fn a_transport_failure_keeps_the_answers_of_earlier_windows() {
     assert!(matches!(failure, Some(SocketError::Send(Errno::EMSGSIZE))));
     assert_eq!(answers.len(), 6);
     assert_eq!(refused_at(&answers), vec![1]);
+}
+
+#[test]
+fn refusals_are_told_by_their_index_in_the_batch() {
+    // Windows of three; refusals in the first and second windows; the
+    // third window's datagram is refused by the send buffer.
+    let mut kernel = SimulatedKernel::new(2048, 64 * 1024, |i| i == 1 || i == 4 || i == 5);
+    let mut seq = 0;
+    let mut frames = Frames::default();
+    for (i, (msg_type, payload)) in requests(9, 100).iter().enumerate() {
+        let payload = if i == 6 { &[0; 4000][..] } else { payload };
+        frames.push_keyless(*msg_type, payload.len(), |out| {
+            out.extend_from_slice(payload)
+        });
+    }
+    let limits = WindowLimits {
+        max_bytes: 1024,
+        max_count: 3,
+    };
+    let outcome = batch_frames_refusals(&mut kernel, &mut seq, &mut frames, limits);
+    assert!(matches!(
+        outcome.failure,
+        Some(SocketError::Send(Errno::EMSGSIZE))
+    ));
+    assert_eq!(outcome.answered, 6);
+    let refusal = |index: usize| Refusal {
+        index,
+        errno: libc::EEXIST,
+        message: Some(format!("request {index} refused")),
+    };
+    assert_eq!(outcome.refusals, vec![refusal(1), refusal(4), refusal(5)]);
+}
+
+#[test]
+fn window_answers_keep_what_came_in_request_order() {
+    let ack = |seq: u32, error: i32| {
+        let mut payload = Vec::new();
+        NlError {
+            error,
+            request: NlHeader {
+                seq,
+                ..NlHeader::default()
+            },
+            message: None,
+        }
+        .emit(&mut payload);
+        NlMessage {
+            header: NlHeader {
+                msg_type: NLMSG_ERROR,
+                seq,
+                ..NlHeader::default()
+            },
+            payload: payload.into(),
+        }
+    };
+    let mut w = WindowAnswers::new(10, 5);
+    // out of order, a repeat that replaces, one of another window
+    for (seq, error) in [(13, -1), (11, -2), (11, -3), (9, -4)] {
+        assert!(!w.accept(&ack(seq, error)).unwrap());
+    }
+    assert!(w.accept(&ack(14, 0)).unwrap());
+    let refused = |errno| Answer::Refused {
+        errno,
+        message: None,
+    };
+    let done = Answer::Done(Vec::new());
+    assert_eq!(
+        w.finish().collect::<Vec<_>>(),
+        vec![done.clone(), refused(3), done.clone(), refused(1), done]
+    );
+    assert!(WindowAnswers::new(0, 0).complete());
 }
 
 /// The real socket, when this host has XFRM netlink and lets us use it:

@@ -136,10 +136,16 @@ pub fn windows(sizes: &[usize], limits: WindowLimits) -> Vec<Range<usize>> {
 
 /// The answers of one window: requests with sequence numbers `first`,
 /// `first + 1`, …, of which only the last asked for an acknowledgement.
+///
+/// Only the answers received are kept (the refusals and the last
+/// request's acknowledgement, by index): a window of a thousand
+/// successful requests has one.
 #[derive(Debug)]
 pub struct WindowAnswers {
     first: u32,
-    answers: Vec<Option<Answer>>,
+    count: usize,
+    /// Answers received, by index in the window, in index order.
+    received: Vec<(usize, Answer)>,
 }
 
 impl WindowAnswers {
@@ -147,7 +153,8 @@ impl WindowAnswers {
     pub fn new(first: u32, count: usize) -> WindowAnswers {
         WindowAnswers {
             first,
-            answers: vec![None; count],
+            count,
+            received: Vec::new(),
         }
     }
 
@@ -160,34 +167,82 @@ impl WindowAnswers {
         if m.header.msg_type != NLMSG_ERROR {
             return Ok(self.complete());
         }
-        let Some(slot) = self.answers.get_mut(index) else {
+        if index >= self.count {
             return Ok(self.complete());
-        };
+        }
         let e = NlError::parse(m.header.flags, &m.payload)
             .map_err(|_| SocketError::Receive(Errno::EBADMSG))?;
-        *slot = Some(if e.error == 0 {
+        let answer = if e.error == 0 {
             Answer::Done(Vec::new())
         } else {
             Answer::Refused {
                 errno: e.error.saturating_neg(),
                 message: e.message,
             }
-        });
+        };
+        // Answers come in order: the search ends at the last one. A second
+        // answer to the same request replaces the first.
+        match self.received.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(at) => {
+                if let Some(slot) = self.received.get_mut(at) {
+                    slot.1 = answer;
+                }
+            }
+            Err(at) => self.received.insert(at, (index, answer)),
+        }
         Ok(self.complete())
     }
 
     /// Whether the last request has its answer.
     pub fn complete(&self) -> bool {
-        matches!(self.answers.last(), Some(Some(_)) | None)
+        self.count == 0
+            || self
+                .received
+                .last()
+                .is_some_and(|(i, _)| *i + 1 == self.count)
     }
 
     /// The answers in request order: a request the kernel did not refuse
     /// succeeded.
     pub fn finish(self) -> impl Iterator<Item = Answer> {
-        self.answers
-            .into_iter()
-            .map(|a| a.unwrap_or(Answer::Done(Vec::new())))
+        let mut received = self.received.into_iter().peekable();
+        (0..self.count).map(move |i| match received.next_if(|(at, _)| *at == i) {
+            Some((_, answer)) => answer,
+            None => Answer::Done(Vec::new()),
+        })
     }
+
+    /// The refusals, by index in the window, in order.
+    fn refusals(self) -> impl Iterator<Item = (usize, i32, Option<String>)> {
+        self.received.into_iter().filter_map(|(i, a)| match a {
+            Answer::Refused { errno, message } => Some((i, errno, message)),
+            Answer::Done(_) => None,
+        })
+    }
+}
+
+/// A request of a batch the kernel refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Its index in the batch.
+    pub index: usize,
+    /// positive errno
+    pub errno: i32,
+    /// `NLMSGERR_ATTR_MSG`
+    pub message: Option<String>,
+}
+
+/// What the kernel answered to a batch, told by its refusals: every
+/// request before `answered` that is not among `refusals` succeeded.
+#[derive(Debug, Default)]
+pub struct BatchRefusals {
+    /// How many requests have their answer (all of them, unless the
+    /// transport failed).
+    pub answered: usize,
+    /// The refused requests, in order.
+    pub refusals: Vec<Refusal>,
+    /// The transport failure that ended the batch, if any.
+    pub failure: Option<SocketError>,
 }
 
 /// The datagram side of a netlink socket, as batches use it (a trait so
@@ -205,39 +260,83 @@ pub trait Datagrams {
 /// and sent from there. Sequence numbers and the acknowledgement flag are
 /// filled in when the window a request falls in is sent.
 ///
-/// The buffer holds keys: it is wiped when cleared or dropped, and moved
-/// to a bigger wiped one when it must grow (never reallocated in place,
-/// which would leave a copy behind).
+/// The buffer may hold keys: the bytes of requests pushed with
+/// [`Frames::push`] are wiped when cleared, the whole buffer when dropped,
+/// and it is moved to a bigger wiped one when it must grow (never
+/// reallocated in place, which would leave a copy behind). Requests that
+/// cannot hold keys ([`Frames::push_keyless`]: policies, deletions) are
+/// not wiped when cleared: wiping every batch's bytes cost as much as
+/// framing them.
 #[derive(Default)]
 pub struct Frames {
     buf: zeroize::Zeroizing<Vec<u8>>,
     /// Where each request starts in `buf`.
     starts: Vec<usize>,
+    /// The bytes of `buf` that may hold keys: from the start of the first
+    /// request pushed with [`Frames::push`] to the end of the last one.
+    keyed: Range<usize>,
 }
 
 impl Frames {
     /// Appends a request of type `msg_type` whose payload `emit` writes:
     /// `payload_len` bytes (room is made for that many; the header gets the
-    /// length actually written).
+    /// length actually written). The request may hold keys: its bytes are
+    /// wiped when the frames are cleared.
     pub fn push(&mut self, msg_type: u16, payload_len: usize, emit: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.len();
+        self.push_keyless(msg_type, payload_len, emit);
+        if self.keyed.is_empty() {
+            self.keyed.start = start;
+        }
+        self.keyed.end = self.buf.len();
+    }
+
+    /// [`Frames::push`] of a request without key material (a policy, an
+    /// SA's identity): not wiped when the frames are cleared.
+    pub fn push_keyless(
+        &mut self,
+        msg_type: u16,
+        payload_len: usize,
+        emit: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let written: Result<(), std::convert::Infallible> =
+            self.try_push_keyless(msg_type, payload_len, |out| {
+                emit(out);
+                Ok(())
+            });
+        let Ok(()) = written;
+    }
+
+    /// [`Frames::push_keyless`] of a request whose payload `emit` may
+    /// refuse to write: nothing is appended then. `emit` writes at most
+    /// `payload_len` bytes (more would grow the buffer in place, leaving
+    /// a copy of earlier requests behind).
+    pub fn try_push_keyless<E>(
+        &mut self,
+        msg_type: u16,
+        payload_len: usize,
+        emit: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.reserve(NLMSG_HDRLEN + align4(payload_len));
         let start = self.buf.len();
-        NlHeader {
-            len: 0,
-            msg_type,
-            flags: NLM_F_REQUEST,
-            seq: 0,
-            pid: 0,
+        // struct nlmsghdr: len (patched below), type, flags, seq and pid
+        // (stamped when sent).
+        let mut header = [0u8; NLMSG_HDRLEN];
+        header[4..6].copy_from_slice(&msg_type.to_ne_bytes());
+        header[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+        self.buf.extend_from_slice(&header);
+        if let Err(e) = emit(&mut self.buf) {
+            self.buf.truncate(start);
+            return Err(e);
         }
-        .emit(&mut self.buf);
-        emit(&mut self.buf);
         let len = self.buf.len() - start;
-        debug_assert_eq!(len, NLMSG_HDRLEN + payload_len, "payload length");
+        debug_assert!(len <= NLMSG_HDRLEN + payload_len, "payload length");
         let len32 = u32::try_from(len).unwrap_or(u32::MAX);
         crate::codec::Writer::new(&mut *self.buf)
             .patch_ne_u32(start, len32)
             .align_from(start, crate::codec::NETLINK_ALIGN);
         self.starts.push(start);
+        Ok(())
     }
 
     /// Appends a request with a payload already built.
@@ -245,6 +344,12 @@ impl Frames {
         self.push(msg_type, payload.len(), |out| {
             out.extend_from_slice(payload)
         });
+    }
+
+    /// The requests as framed so far (sequence numbers and flags are
+    /// stamped when sent).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
     }
 
     /// How many requests there are.
@@ -257,19 +362,30 @@ impl Frames {
         self.starts.is_empty()
     }
 
-    /// Wipes and forgets every request, keeping the buffer (its spare room
-    /// is wiped already: only what was written is).
+    /// Forgets every request, wiping those that may hold keys, and keeps
+    /// the buffer (its spare room holds no keys: only what was written
+    /// could).
     pub fn clear(&mut self) {
-        zeroize::Zeroize::zeroize(self.buf.as_mut_slice());
+        if let Some(keyed) = self.buf.get_mut(self.keyed.clone()) {
+            zeroize::Zeroize::zeroize(keyed);
+        }
+        self.keyed = 0..0;
         self.buf.clear();
         self.starts.clear();
     }
 
     /// Room for `more` bytes, in a wiped buffer.
+    #[inline]
     fn reserve(&mut self, more: usize) {
-        if self.buf.capacity() - self.buf.len() >= more {
-            return;
+        if self.buf.capacity() - self.buf.len() < more {
+            self.grow(more);
         }
+    }
+
+    /// [`Frames::reserve`] when the buffer is too small: rare (the buffer
+    /// is kept from batch to batch), so kept out of the framing path.
+    #[cold]
+    fn grow(&mut self, more: usize) {
         let want = (self.buf.len() + more)
             .max(self.buf.capacity() * 2)
             .max(4096);
@@ -329,7 +445,29 @@ pub fn batch_frames<D: Datagrams>(
     frames: &mut Frames,
     limits: WindowLimits,
 ) -> (Vec<Answer>, Option<SocketError>) {
-    let mut answers = Vec::with_capacity(frames.len());
+    let outcome = batch_frames_refusals(socket, seq, frames, limits);
+    let mut answers = vec![Answer::Done(Vec::new()); outcome.answered];
+    for r in outcome.refusals {
+        if let Some(a) = answers.get_mut(r.index) {
+            *a = Answer::Refused {
+                errno: r.errno,
+                message: r.message,
+            };
+        }
+    }
+    (answers, outcome.failure)
+}
+
+/// [`batch_frames`] told by its refusals: what an apply of many requests
+/// needs, without an answer to build, keep and look at for each request
+/// that succeeded.
+pub fn batch_frames_refusals<D: Datagrams>(
+    socket: &mut D,
+    seq: &mut u32,
+    frames: &mut Frames,
+    limits: WindowLimits,
+) -> BatchRefusals {
+    let mut out = BatchRefusals::default();
     let sizes: Vec<usize> = (0..frames.len()).map(|i| frames.span(i).len()).collect();
     for window in windows(&sizes, limits) {
         let first = seq.wrapping_add(1);
@@ -341,23 +479,34 @@ pub fn batch_frames<D: Datagrams>(
         }
         let bytes = frames.span(window.start).start..frames.span(last).end;
         if let Err(e) = socket.send_datagram(frames.buf.get(bytes).unwrap_or_default()) {
-            return (answers, Some(e));
+            out.failure = Some(e);
+            return out;
         }
         let mut pending = WindowAnswers::new(first, window.len());
         while !pending.complete() {
             let received = match socket.receive_datagram() {
                 Ok(r) => r,
-                Err(e) => return (answers, Some(e)),
+                Err(e) => {
+                    out.failure = Some(e);
+                    return out;
+                }
             };
             for m in &received {
                 if let Err(e) = pending.accept(m) {
-                    return (answers, Some(e));
+                    out.failure = Some(e);
+                    return out;
                 }
             }
         }
-        answers.extend(pending.finish());
+        out.refusals
+            .extend(pending.refusals().map(|(i, errno, message)| Refusal {
+                index: window.start + i,
+                errno,
+                message,
+            }));
+        out.answered = window.end;
     }
-    (answers, None)
+    out
 }
 
 /// A new NETLINK_XFRM socket descriptor, nothing set on it yet. Fails
@@ -455,6 +604,16 @@ impl NetlinkSocket {
         let limits = self.limits;
         let mut seq = self.seq;
         let out = batch_frames(self, &mut seq, frames, limits);
+        self.seq = seq;
+        out
+    }
+
+    /// [`NetlinkSocket::batch_frames`] told by its refusals
+    /// ([`batch_frames_refusals`]).
+    pub fn batch_frames_refusals(&mut self, frames: &mut Frames) -> BatchRefusals {
+        let limits = self.limits;
+        let mut seq = self.seq;
+        let out = batch_frames_refusals(self, &mut seq, frames, limits);
         self.seq = seq;
         out
     }
@@ -658,5 +817,46 @@ impl Datagrams for NetlinkSocket {
             );
         }
         Ok(messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The first `n` bytes of the buffer's allocation, written or not.
+    fn allocation(frames: &Frames, n: usize) -> Vec<u8> {
+        assert!(n <= frames.buf.capacity());
+        // SAFETY: every byte up to `n` was written by an earlier push (the
+        // test pushes at least that much), the allocation is `capacity`
+        // bytes, and nothing else has it borrowed.
+        unsafe { std::slice::from_raw_parts(frames.buf.as_ptr(), n) }.to_vec()
+    }
+
+    #[test]
+    fn clearing_wipes_the_requests_that_may_hold_keys() {
+        let mut frames = Frames::default();
+        frames.push_keyless(19, 8, |out| out.extend_from_slice(&[1; 8]));
+        frames.push(16, 8, |out| out.extend_from_slice(&[2; 8]));
+        frames.push_keyless(20, 4, |out| out.extend_from_slice(&[3; 4]));
+        frames.push(16, 8, |out| out.extend_from_slice(&[4; 8]));
+        frames.push_keyless(20, 4, |out| out.extend_from_slice(&[5; 4]));
+        let ends = [24, 48, 68, 92, 112];
+        assert_eq!(frames.buf.len(), ends[4]);
+        let at = frames.buf.as_ptr();
+        frames.clear();
+        assert!(frames.is_empty());
+        // Same allocation, keyed span (from the first keyed request to the
+        // end of the last) wiped, the rest as written.
+        assert_eq!(frames.buf.as_ptr(), at);
+        let bytes = allocation(&frames, ends[4]);
+        assert!(bytes[ends[0]..ends[3]].iter().all(|&b| b == 0));
+        assert_eq!(&bytes[16..24], &[1; 8]);
+        assert_eq!(&bytes[ends[3] + 16..], &[5; 4]);
+        // A batch of keyless requests only wipes nothing.
+        frames.push_keyless(19, 8, |out| out.extend_from_slice(&[6; 8]));
+        frames.clear();
+        assert_eq!(&allocation(&frames, ends[0])[16..], &[6; 8]);
     }
 }

@@ -782,7 +782,7 @@ fn policy_payload_is_the_info_and_its_attributes() {
 /// Every policy operation of the corpus scripts and the grammar's
 /// examples, and policies the parser would not build (two families, seven
 /// requests, tunnels without endpoints, every action and level).
-fn policy_requests() -> Vec<crate::ir::PolicyRequest> {
+pub(crate) fn policy_requests() -> Vec<crate::ir::PolicyRequest> {
     use crate::ir::*;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut scripts: Vec<PathBuf> = cases().iter().map(|c| c.join("script.conf")).collect();
@@ -952,9 +952,25 @@ fn a_policy_translated_from_the_ir_is_the_one_its_message_gives() {
                     translate::policy_key_of(&p).map(|k| k.payload()),
                 )
             } else {
+                // Written straight from the IR, after what is there: the
+                // same bytes, or the same errno with nothing appended.
+                let mut out = b"before".to_vec();
+                let written = translate::emit_policy_of(&p, &mut counter(), &mut out);
+                let via_ir = translate::policy_request_of(&p, &mut counter()).map(|n| n.payload());
+                match (&written, &via_ir) {
+                    (Ok(()), Ok(payload)) => {
+                        assert_eq!(&out[6..], &payload[..], "{p:?}");
+                        assert_eq!(payload.len(), translate::policy_payload_len_of(&p));
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a, b, "{p:?}");
+                        assert_eq!(out, b"before");
+                    }
+                    _ => panic!("{written:?} / {via_ir:?}: {p:?}"),
+                }
                 (
                     translate::policy_request(&m, &mut counter()).map(|n| n.payload()),
-                    translate::policy_request_of(&p, &mut counter()).map(|n| n.payload()),
+                    via_ir,
                 )
             };
             assert_eq!(direct, via_message, "{kind:?} {p:?}");

@@ -644,6 +644,107 @@ pub fn policy_request_of(
     fields.new_policy(gen_reqid)
 }
 
+/// The length of the payload [`emit_policy_of`] writes for `p` when it
+/// succeeds, and at least what it writes before a refusal.
+pub fn policy_payload_len_of(p: &PolicyRequest) -> usize {
+    let (policy_type, _) = request::policy_kind(&p.policy);
+    let templates = match p.policy.requests.len().min(MAX_DEPTH) {
+        n @ 1.. if policy_type == ipsec::POLICY_IPSEC => NLA_HDRLEN + UserTmpl::LEN * n,
+        _ => 0,
+    };
+    // The context as `request::context_extension` gives it: with its
+    // terminating NUL.
+    let ctx = p
+        .context
+        .as_ref()
+        .filter(|c| c.doi != 0)
+        .map_or(0, |c| NLA_HDRLEN + align4(8 + c.context.len() + 1));
+    UserpolicyInfo::LEN + templates + ctx
+}
+
+/// Appends the XFRM_MSG_NEWPOLICY / UPDPOLICY payload of `p` to `out`,
+/// written straight from the IR: the bytes of
+/// [`NewPolicy::emit_payload`] of [`policy_request_of`], and its errno
+/// for a policy af_key refuses, with nothing appended then.
+///
+/// An apply of many policies frames each one this way: no `NewPolicy`
+/// (a structure of a few hundred bytes and its templates) is built and
+/// copied around on the way to the wire, each fixed-size structure is
+/// written with one copy.
+pub fn emit_policy_of(
+    p: &PolicyRequest,
+    gen_reqid: &mut dyn FnMut() -> Result<u32, i32>,
+    out: &mut Vec<u8>,
+) -> Result<(), i32> {
+    let start = out.len();
+    let written = write_policy_of(p, gen_reqid, out);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// [`emit_policy_of`], leaving what it wrote before a refusal. The checks
+/// are those of [`PolicyFields::new_policy`], in its order.
+fn write_policy_of(
+    p: &PolicyRequest,
+    gen_reqid: &mut dyn FnMut() -> Result<u32, i32>,
+    out: &mut Vec<u8>,
+) -> Result<(), i32> {
+    let [src, dst] = request::selector_addresses(p);
+    same_family(&src, &dst)?;
+    let (policy_type, dir) = request::policy_kind(&p.policy);
+    if policy_type > ipsec::POLICY_IPSEC || dir == 0 || dir >= 4 {
+        return Err(libc::EINVAL);
+    }
+    let sel = policy_selector(&src, &dst);
+    let info = UserpolicyInfo {
+        sel,
+        // A policy message has no lifetime extensions.
+        lft: LifetimeCfg::default(),
+        curlft: LifetimeCur::default(),
+        priority: p.policy.priority,
+        index: 0,
+        dir: dir - 1,
+        action: if policy_type == ipsec::POLICY_DISCARD {
+            POLICY_BLOCK
+        } else {
+            POLICY_ALLOW
+        },
+        flags: 0,
+        share: 0,
+    };
+    out.extend_from_slice(&info.image());
+    let requests = &p.policy.requests;
+    if policy_type == ipsec::POLICY_IPSEC && !requests.is_empty() {
+        // The attribute's length counts every template: one that cannot
+        // be written refuses the whole policy.
+        let len = u16::try_from(NLA_HDRLEN + UserTmpl::LEN * requests.len()).unwrap_or(u16::MAX);
+        let mut header = [0u8; NLA_HDRLEN];
+        header[..2].copy_from_slice(&len.to_ne_bytes());
+        header[2..].copy_from_slice(&attr::TMPL.to_ne_bytes());
+        out.extend_from_slice(&header);
+        for (i, rq) in requests.iter().enumerate() {
+            let rq = request::request_extension(rq);
+            out.extend_from_slice(&template(&rq, dir, sel.family, gen_reqid, i)?.image());
+        }
+    }
+    // Most policies have no context: no call to find out.
+    if let Some(c) = p
+        .context
+        .as_ref()
+        .and_then(|_| request::context_extension(&p.context))
+    {
+        let c = UserSecCtx {
+            alg: c.alg,
+            doi: c.doi,
+            context: c.context,
+        };
+        attribute(out, attr::SEC_CTX, |out| c.emit(out));
+    }
+    Ok(())
+}
+
 /// What `pfkey_spdadd` reads of a request: its addresses (of one family),
 /// the X_POLICY extension and its requests, lifetimes and context.
 struct PolicyFields<'a, R> {

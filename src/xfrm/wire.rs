@@ -127,6 +127,27 @@ fn need<'a>(b: &'a [u8], n: usize, what: &'static str) -> Result<Reader<'a>, Net
     })
 }
 
+/// A fixed-size structure as it goes on the wire, its fields written at
+/// their offsets into an array on the stack and appended with one copy:
+/// field-by-field appends to the output cost a capacity check each, and
+/// an apply of many policies writes hundreds of thousands of structures.
+struct Image<const N: usize>([u8; N]);
+
+impl<const N: usize> Image<N> {
+    fn new() -> Self {
+        Image([0; N])
+    }
+
+    /// Puts `v` at `at` (the offsets are the structure's, constants that
+    /// fit: out of range would be a layout bug, written nowhere).
+    fn put<const M: usize>(&mut self, at: usize, v: [u8; M]) -> &mut Self {
+        if let Some(s) = self.0.get_mut(at..at + M) {
+            s.copy_from_slice(&v);
+        }
+        self
+    }
+}
+
 /// `xfrm_address_t`: 16 bytes, an IPv4 address in the first four.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct XfrmAddress(pub [u8; 16]);
@@ -224,20 +245,24 @@ impl Selector {
 
     /// Appends 56 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(out);
-        w.bytes(&self.daddr.0);
-        w.bytes(&self.saddr.0);
-        w.be_u16(self.dport);
-        w.be_u16(self.dport_mask);
-        w.be_u16(self.sport);
-        w.be_u16(self.sport_mask);
-        w.ne_u16(self.family);
-        w.u8(self.prefixlen_d);
-        w.u8(self.prefixlen_s);
-        w.u8(self.proto);
-        w.zeros(3);
-        w.ne_i32(self.ifindex);
-        w.ne_u32(self.user);
+        out.extend_from_slice(&self.image());
+    }
+
+    /// The 56 bytes.
+    #[inline]
+    pub fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        b.put(0, self.daddr.0)
+            .put(16, self.saddr.0)
+            .put(32, self.dport.to_be_bytes())
+            .put(34, self.dport_mask.to_be_bytes())
+            .put(36, self.sport.to_be_bytes())
+            .put(38, self.sport_mask.to_be_bytes())
+            .put(40, self.family.to_ne_bytes())
+            .put(42, [self.prefixlen_d, self.prefixlen_s, self.proto])
+            .put(48, self.ifindex.to_ne_bytes())
+            .put(52, self.user.to_ne_bytes());
+        b.0
     }
 }
 
@@ -265,12 +290,13 @@ impl XfrmId {
         }
     }
 
-    fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(out);
-        w.bytes(&self.daddr.0);
-        w.be_u32(self.spi);
-        w.u8(self.proto);
-        w.zeros(3);
+    #[inline]
+    fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        b.put(0, self.daddr.0)
+            .put(16, self.spi.to_be_bytes())
+            .put(20, [self.proto]);
+        b.0
     }
 }
 
@@ -329,20 +355,18 @@ impl LifetimeCfg {
         }
     }
 
-    fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(out);
-        for v in [
-            self.soft_byte_limit,
-            self.hard_byte_limit,
-            self.soft_packet_limit,
-            self.hard_packet_limit,
-            self.soft_add_expires_seconds,
-            self.hard_add_expires_seconds,
-            self.soft_use_expires_seconds,
-            self.hard_use_expires_seconds,
-        ] {
-            w.ne_u64(v);
-        }
+    #[inline]
+    fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        b.put(0, self.soft_byte_limit.to_ne_bytes())
+            .put(8, self.hard_byte_limit.to_ne_bytes())
+            .put(16, self.soft_packet_limit.to_ne_bytes())
+            .put(24, self.hard_packet_limit.to_ne_bytes())
+            .put(32, self.soft_add_expires_seconds.to_ne_bytes())
+            .put(40, self.hard_add_expires_seconds.to_ne_bytes())
+            .put(48, self.soft_use_expires_seconds.to_ne_bytes())
+            .put(56, self.hard_use_expires_seconds.to_ne_bytes());
+        b.0
     }
 }
 
@@ -373,12 +397,14 @@ impl LifetimeCur {
         }
     }
 
-    fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(out);
-        w.ne_u64(self.bytes);
-        w.ne_u64(self.packets);
-        w.ne_u64(self.add_time);
-        w.ne_u64(self.use_time);
+    #[inline]
+    fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        b.put(0, self.bytes.to_ne_bytes())
+            .put(8, self.packets.to_ne_bytes())
+            .put(16, self.add_time.to_ne_bytes())
+            .put(24, self.use_time.to_ne_bytes());
+        b.0
     }
 }
 
@@ -436,22 +462,27 @@ impl UsersaInfo {
 
     /// Appends 224 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        self.sel.emit(out);
-        self.id.emit(out);
-        out.extend_from_slice(&self.saddr.0);
-        self.lft.emit(out);
-        self.curlft.emit(out);
-        let mut w = Writer::new(out);
-        for s in self.stats {
-            w.ne_u32(s);
-        }
-        w.ne_u32(self.seq);
-        w.ne_u32(self.reqid);
-        w.ne_u16(self.family);
-        w.u8(self.mode);
-        w.u8(self.replay_window);
-        w.u8(self.flags);
-        w.zeros(7);
+        out.extend_from_slice(&self.image());
+    }
+
+    /// The 224 bytes.
+    #[inline]
+    pub fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        let [s0, s1, s2] = self.stats;
+        b.put(0, self.sel.image())
+            .put(56, self.id.image())
+            .put(80, self.saddr.0)
+            .put(96, self.lft.image())
+            .put(160, self.curlft.image())
+            .put(192, s0.to_ne_bytes())
+            .put(196, s1.to_ne_bytes())
+            .put(200, s2.to_ne_bytes())
+            .put(204, self.seq.to_ne_bytes())
+            .put(208, self.reqid.to_ne_bytes())
+            .put(212, self.family.to_ne_bytes())
+            .put(214, [self.mode, self.replay_window, self.flags]);
+        b.0
     }
 }
 
@@ -485,12 +516,12 @@ impl UsersaId {
 
     /// Appends 24 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(out);
-        w.bytes(&self.daddr.0);
-        w.be_u32(self.spi);
-        w.ne_u16(self.family);
-        w.u8(self.proto);
-        w.zeros(1);
+        let mut b = Image::<{ Self::LEN }>::new();
+        b.put(0, self.daddr.0)
+            .put(16, self.spi.to_be_bytes())
+            .put(20, self.family.to_ne_bytes())
+            .put(22, [self.proto]);
+        out.extend_from_slice(&b.0);
     }
 }
 
@@ -521,10 +552,11 @@ impl UserspiInfo {
 
     /// Appends 232 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        self.info.emit(out);
-        let mut w = Writer::new(out);
-        w.ne_u32(self.min);
-        w.ne_u32(self.max);
+        let mut b = Image::<{ Self::LEN }>::new();
+        b.put(0, self.info.image())
+            .put(224, self.min.to_ne_bytes())
+            .put(228, self.max.to_ne_bytes());
+        out.extend_from_slice(&b.0);
     }
 }
 
@@ -593,17 +625,20 @@ impl UserpolicyInfo {
 
     /// Appends 168 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        self.sel.emit(out);
-        self.lft.emit(out);
-        self.curlft.emit(out);
-        let mut w = Writer::new(out);
-        w.ne_u32(self.priority);
-        w.ne_u32(self.index);
-        w.u8(self.dir);
-        w.u8(self.action);
-        w.u8(self.flags);
-        w.u8(self.share);
-        w.zeros(4);
+        out.extend_from_slice(&self.image());
+    }
+
+    /// The 168 bytes.
+    #[inline]
+    pub fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        b.put(0, self.sel.image())
+            .put(56, self.lft.image())
+            .put(120, self.curlft.image())
+            .put(152, self.priority.to_ne_bytes())
+            .put(156, self.index.to_ne_bytes())
+            .put(160, [self.dir, self.action, self.flags, self.share]);
+        b.0
     }
 }
 
@@ -634,11 +669,11 @@ impl UserpolicyId {
 
     /// Appends 64 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        self.sel.emit(out);
-        let mut w = Writer::new(out);
-        w.ne_u32(self.index);
-        w.u8(self.dir);
-        w.zeros(3);
+        let mut b = Image::<{ Self::LEN }>::new();
+        b.put(0, self.sel.image())
+            .put(56, self.index.to_ne_bytes())
+            .put(60, [self.dir]);
+        out.extend_from_slice(&b.0);
     }
 }
 
@@ -690,19 +725,22 @@ impl UserTmpl {
 
     /// Appends 64 bytes.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        self.id.emit(out);
-        let mut w = Writer::new(out);
-        w.ne_u16(self.family);
-        w.zeros(2);
-        w.bytes(&self.saddr.0);
-        w.ne_u32(self.reqid);
-        w.u8(self.mode);
-        w.u8(self.share);
-        w.u8(self.optional);
-        w.zeros(1);
-        w.ne_u32(self.aalgos);
-        w.ne_u32(self.ealgos);
-        w.ne_u32(self.calgos);
+        out.extend_from_slice(&self.image());
+    }
+
+    /// The 64 bytes.
+    #[inline]
+    pub fn image(&self) -> [u8; Self::LEN] {
+        let mut b = Image::new();
+        b.put(0, self.id.image())
+            .put(24, self.family.to_ne_bytes())
+            .put(28, self.saddr.0)
+            .put(44, self.reqid.to_ne_bytes())
+            .put(48, [self.mode, self.share, self.optional])
+            .put(52, self.aalgos.to_ne_bytes())
+            .put(56, self.ealgos.to_ne_bytes())
+            .put(60, self.calgos.to_ne_bytes());
+        b.0
     }
 
     /// Parses an `XFRMA_TMPL` value (an array of templates).

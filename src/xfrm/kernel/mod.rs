@@ -30,6 +30,8 @@ use crate::pfkey::{BatchOutcome, BatchReply, Kernel, ReplyNeed, request_each};
 
 mod dump;
 mod reply;
+#[cfg(test)]
+mod tests;
 
 use dump::{DumpKind, DumpStream, drain};
 use reply::*;
@@ -558,8 +560,13 @@ impl XfrmKernel {
     }
 
     /// [`XfrmKernel::status_batch`] of messages or operations.
+    ///
+    /// `replies` holds one reply per item, in order: a request framed in
+    /// the pending run gets its success reply when framed (what the
+    /// kernel's silence means), replaced if the kernel refuses it. After a
+    /// transport failure the replies end at the first unanswered request.
     fn status_items(&mut self, items: &[Item<'_>]) -> BatchOutcome {
-        let mut slots: Vec<Option<BatchReply>> = vec![None; items.len()];
+        let mut replies: Vec<BatchReply> = Vec::with_capacity(items.len());
         let mut run = std::mem::take(&mut self.run);
         let mut failure = None;
         for (i, item) in items.iter().enumerate() {
@@ -568,9 +575,18 @@ impl XfrmKernel {
                 Item::Policy(_, kind, p) => frame_policy(*kind, p, &mut run.frames),
             };
             match framed {
-                Ok(true) => run.index.push(i),
+                Ok(true) => {
+                    run.index.push(i);
+                    replies.push(BatchReply {
+                        reply: Message::new(Header {
+                            errno: 0,
+                            ..item.header()
+                        }),
+                        detail: None,
+                    });
+                }
                 Ok(false) => {
-                    if let Err(e) = self.send_run(&mut run, items, &mut slots) {
+                    if let Err(e) = self.send_run(&mut run, items, &mut replies) {
                         failure = Some(e);
                         break;
                     }
@@ -581,7 +597,7 @@ impl XfrmKernel {
                             } else {
                                 None
                             };
-                            slots[i] = Some(BatchReply { reply, detail });
+                            replies.push(BatchReply { reply, detail });
                         }
                         Err(e) => {
                             failure = Some(e);
@@ -592,66 +608,74 @@ impl XfrmKernel {
                 // Refused before anything reaches the kernel, as af_key
                 // refuses it: nothing to wait for.
                 Err(Fail::Errno(errno)) => {
-                    slots[i] = Some(BatchReply {
+                    replies.push(BatchReply {
                         reply: error_reply(item.header(), errno),
                         detail: None,
                     });
                 }
                 Err(Fail::Socket(e)) => {
+                    // The pending run is not sent: its requests have no
+                    // answer.
+                    replies.truncate(run.index.first().copied().unwrap_or(i));
                     failure = Some(e);
                     break;
                 }
             }
         }
         if failure.is_none()
-            && let Err(e) = self.send_run(&mut run, items, &mut slots)
+            && let Err(e) = self.send_run(&mut run, items, &mut replies)
         {
             failure = Some(e);
         }
         run.clear();
         self.run = run;
-        // Answers up to the first unanswered request: after a transport
-        // failure nothing later counts.
-        let replies = slots.into_iter().map_while(|s| s).collect();
         BatchOutcome { replies, failure }
     }
 
-    /// Sends the pending run and fills its requests' slots.
+    /// Sends the pending run and puts its refusals in their requests'
+    /// replies (the others succeeded: their replies say so already). After
+    /// a transport failure, `replies` ends before the first request of the
+    /// run without an answer.
     fn send_run(
         &mut self,
         run: &mut PendingRun,
         items: &[Item<'_>],
-        slots: &mut [Option<BatchReply>],
+        replies: &mut Vec<BatchReply>,
     ) -> Result<(), SocketError> {
         if run.frames.is_empty() {
             return Ok(());
         }
-        let (answers, failure) = self.socket.batch_frames(&mut run.frames);
-        for ((k, &i), answer) in run.index.iter().enumerate().zip(answers) {
-            let (Some(header), Some(slot)) = (items.get(i).map(Item::header), slots.get_mut(i))
+        let outcome = self.socket.batch_frames_refusals(&mut run.frames);
+        for refusal in outcome.refusals {
+            let Some(&i) = run.index.get(refusal.index) else {
+                continue;
+            };
+            let (Some(header), Some(slot)) = (items.get(i).map(Item::header), replies.get_mut(i))
             else {
                 continue;
             };
-            *slot = Some(match answer {
-                Answer::Done(_) => BatchReply {
-                    reply: Message::new(Header { errno: 0, ..header }),
-                    detail: None,
-                },
-                Answer::Refused { errno, message } => {
-                    let detail = hint(run.frames.msg_type(k), errno, message);
-                    self.detail.clone_from(&detail);
-                    BatchReply {
-                        reply: error_reply(header, errno),
-                        detail,
-                    }
+            let detail = hint(
+                run.frames.msg_type(refusal.index),
+                refusal.errno,
+                refusal.message,
+            );
+            self.detail.clone_from(&detail);
+            *slot = BatchReply {
+                reply: error_reply(header, refusal.errno),
+                detail,
+            };
+        }
+        let result = match outcome.failure {
+            Some(e) => {
+                if let Some(&i) = run.index.get(outcome.answered) {
+                    replies.truncate(i);
                 }
-            });
-        }
-        run.clear();
-        match failure {
-            Some(e) => Err(e),
+                Err(e)
+            }
             None => Ok(()),
-        }
+        };
+        run.clear();
+        result
     }
 
     /// Forgets a dump whose remaining entries nobody asked for, reading the
@@ -847,7 +871,7 @@ fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
         }
         MessageType::Delete => {
             let id = translate::sa_id(m)?;
-            frames.push(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
+            frames.push_keyless(msg::DELSA, UsersaId::LEN, |out| id.emit(out));
         }
         MessageType::SpdAdd | MessageType::SpdUpdate | MessageType::SpdSetIdx => {
             if needs_generated_reqid(m) {
@@ -862,8 +886,8 @@ fn frame(m: &Message, frames: &mut Frames) -> Res<bool> {
     Ok(true)
 }
 
-/// [`frame`] of a policy operation, translated from the IR
-/// ([`translate::policy_request_of`]): what `frame` does with the message
+/// [`frame`] of a policy operation, written straight from the IR
+/// ([`translate::emit_policy_of`]): what `frame` does with the message
 /// [`request::policy`] builds for it, without building it.
 fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> Res<bool> {
     match kind {
@@ -871,8 +895,14 @@ fn frame_policy(kind: PolicyMessage, p: &PolicyRequest, frames: &mut Frames) -> 
             if generates_reqid(p.policy.requests.iter().map(request::request_extension)) {
                 return Ok(false);
             }
-            let policy = translate::policy_request_of(p, &mut no_generated_reqid)?;
-            push_policy(kind == PolicyMessage::Update, &policy, frames);
+            let t = if kind == PolicyMessage::Update {
+                msg::UPDPOLICY
+            } else {
+                msg::NEWPOLICY
+            };
+            frames.try_push_keyless(t, translate::policy_payload_len_of(p), |out| {
+                translate::emit_policy_of(p, &mut no_generated_reqid, out)
+            })?;
         }
         PolicyMessage::Delete => push_policy_key(&translate::policy_key_of(p)?, frames),
     }
@@ -886,12 +916,12 @@ fn push_policy(update: bool, policy: &translate::NewPolicy, frames: &mut Frames)
     } else {
         msg::NEWPOLICY
     };
-    frames.push(t, policy.payload_len(), |out| policy.emit_payload(out));
+    frames.push_keyless(t, policy.payload_len(), |out| policy.emit_payload(out));
 }
 
 /// Frames XFRM_MSG_DELPOLICY.
 fn push_policy_key(key: &translate::PolicyKey, frames: &mut Frames) {
-    frames.push(msg::DELPOLICY, key.payload_len(), |out| {
+    frames.push_keyless(msg::DELPOLICY, key.payload_len(), |out| {
         key.emit_payload(out)
     });
 }
@@ -944,7 +974,7 @@ fn generates_reqid(mut requests: impl Iterator<Item = IpsecRequestExt>) -> bool 
 }
 
 /// Requests of a batch waiting to be sent together: their index in the
-/// batch, and their frames (which may hold keys: wiped when cleared, and
+/// batch, and their frames (SA additions hold keys: wiped when cleared, and
 /// when dropped with requests left unsent).
 #[derive(Default)]
 struct PendingRun {
