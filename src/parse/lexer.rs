@@ -481,8 +481,14 @@ fn best_match(input: &str, state: State) -> (usize, Lexeme) {
         return tok(policy, TokKind::PolicyText);
     }
     if !word.is_empty() {
-        // Rule 18 is the only one that can reach past the STRING run.
-        let numbers = run(bytes, DIGIT_COMMA);
+        // Rule 18 is the only one that can reach past the STRING run; its
+        // run is empty unless the first byte is a digit (a `,` starts no
+        // STRING run), as it is for addresses and numbers, not for names.
+        let numbers = if first.is_ascii_digit() {
+            run(bytes, DIGIT_COMMA)
+        } else {
+            0
+        };
         if numbers > word.len() {
             return tok(numbers, TokKind::Str);
         }
