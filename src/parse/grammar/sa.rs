@@ -373,33 +373,33 @@ impl Grammar<'_> {
         p: &mut SaParams,
         warnings: &mut Vec<String>,
     ) -> Res<'i, ()> {
-        if let Ok((i, _)) = tok(i, TokKind::FEnc) {
+        if let Some((i, _)) = next_if(i, TokKind::FEnc) {
             let (i, _) = self.enc_alg(i, p, warnings)?;
             let combined = p
                 .transforms
                 .encrypt
                 .as_ref()
                 .is_some_and(|(alg, _)| alg.row().aead.is_some());
-            if combined && tok(i, TokKind::FAuth).is_ok() {
+            if combined && next_if(i, TokKind::FAuth).is_some() {
                 let mut f = fail_at(i, FailKind::Syntax);
                 f.help =
                     Some("a combined-mode cipher authenticates by itself: no -A with it".into());
                 return Err(nom::Err::Failure(f));
             }
-            if let Ok((i, _)) = tok(i, TokKind::FAuth) {
+            if let Some((i, _)) = next_if(i, TokKind::FAuth) {
                 return self.auth_alg(i, p);
             }
             return Ok((i, ()));
         }
-        if let Ok((i, _)) = tok(i, TokKind::FAuth) {
+        if let Some((i, _)) = next_if(i, TokKind::FAuth) {
             return self.auth_alg(i, p);
         }
-        if let Ok((i, _)) = tok(i, TokKind::FComp) {
+        if let Some((i, _)) = next_if(i, TokKind::FComp) {
             let (i, c) = commit(tok_if(i, |k| matches!(k, TokKind::CompAlg(_))))?;
             if let TokKind::CompAlg(alg) = c.kind {
                 p.transforms.compression = Some(alg);
             }
-            if let Ok((i, _)) = tok(i, TokKind::FRawCpi) {
+            if let Some((i, _)) = next_if(i, TokKind::FRawCpi) {
                 p.flags |= FLAG_RAWCPI;
                 return Ok((i, ()));
             }
