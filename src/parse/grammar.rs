@@ -231,6 +231,16 @@ fn tok(input: Toks<'_>, kind: TokKind) -> Res<'_, &Token> {
     tok_if(input, |k| k == kind)
 }
 
+/// [`tok`] for an optional token, where a mismatch is no error: the input
+/// after it, and the token, or `None` without building a failure that
+/// would be thrown away (statements probe for many optional tokens).
+fn next_if(input: Toks<'_>, kind: TokKind) -> Option<(Toks<'_>, &Token)> {
+    match input.peek() {
+        Some(t) if t.kind == kind => Some((input.take_from(1), t)),
+        _ => None,
+    }
+}
+
 /// After a statement keyword nothing backtracks: a mismatch is the error.
 fn commit<T>(r: Res<'_, T>) -> Res<'_, T> {
     r.map_err(|e| match e {
@@ -396,7 +406,7 @@ impl<'a> Grammar<'a> {
 
     /// `{ -4 | -6 | -n }`.
     fn ipaddropts<'i>(&self, mut i: Toks<'i>, p: &mut SaParams) -> Res<'i, ()> {
-        while let Ok((rest, t)) = tok(i, TokKind::AiFlags) {
+        while let Some((rest, t)) = next_if(i, TokKind::AiFlags) {
             for c in self.text(t).chars().skip(1) {
                 match c {
                     '4' => p.family = Family::V4,
@@ -411,7 +421,7 @@ impl<'a> Grammar<'a> {
 
     /// `[ "[" (any | DEC | STRING) "]" ]`: the service string for getaddrinfo.
     fn portstr<'i>(&self, i: Toks<'i>) -> Res<'i, Option<String>> {
-        let Ok((i, _)) = tok(i, TokKind::BLcl) else {
+        let Some((i, _)) = next_if(i, TokKind::BLcl) else {
             return Ok((i, None));
         };
         let at = i.pos();

@@ -476,6 +476,148 @@ pub(crate) fn parse_policy(text: &str, names: &dyn NameService) -> Result<Policy
 /// [`parse_policy`], also telling where in `text` a number too big for its
 /// field is.
 pub(crate) fn parse_policy_at(text: &str, names: &dyn NameService) -> Result<Policy, PolicyFail> {
+    match usual_policy(text) {
+        Some(policy) => Ok(policy),
+        None => policy_by_the_grammar(text, names),
+    }
+}
+
+/// The bytes of libipsec's scanner that [`word`] skips before a word
+/// ([`skip_blanks`]'s set).
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// A reader of the policy texts nearly every script writes, without nom:
+/// `DIR`, or `DIR ACTION` and requests `PROTO/MODE` or `PROTO/MODE//LEVEL`
+/// (the level a plain keyword). Each step reads what [`word`] and `sym`
+/// read (blanks, then an address-character run or a punctuation byte);
+/// only the words the grammar would take at that step are taken. A text
+/// of any other shape (priorities, end points, `unique:N`, a `%scope`, an
+/// error) gives `None`, and the grammar reads it: this
+/// is a shortcut through the grammar's own steps, never a second opinion
+/// (a unit test compares the two on many texts).
+fn usual_policy(text: &str) -> Option<Policy> {
+    let mut r = UsualReader {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let direction = match r.word()? {
+        b"in" => Direction::In,
+        b"out" => Direction::Out,
+        b"fwd" => Direction::Fwd,
+        _ => return None,
+    };
+    if r.at_end() {
+        return Some(Policy {
+            direction,
+            action: PolicyAction::Discard,
+            priority: 0,
+            requests: SmallList::default(),
+        });
+    }
+    // `prio`/`priority` would come here: not taken.
+    let action = match r.word()? {
+        b"discard" => PolicyAction::Discard,
+        b"none" => PolicyAction::None,
+        b"ipsec" => PolicyAction::Ipsec,
+        b"bypass" => PolicyAction::Bypass,
+        b"entrust" => PolicyAction::Entrust,
+        _ => return None,
+    };
+    let mut requests = SmallList::default();
+    while !r.at_end() {
+        let protocol = match r.word()? {
+            b"esp" => IpsecProtocol::Esp,
+            b"ah" => IpsecProtocol::Ah,
+            b"ipcomp" => IpsecProtocol::IpComp,
+            _ => return None,
+        };
+        r.sym(b'/')?;
+        let mode = match r.word()? {
+            b"transport" => IpsecMode::Transport,
+            // Without end points the grammar refuses a tunnel in an
+            // `ipsec` policy.
+            b"tunnel" if action != PolicyAction::Ipsec => IpsecMode::Tunnel,
+            _ => return None,
+        };
+        let mut level = Level::Default;
+        if r.sym(b'/').is_some() {
+            // `PROTO/MODE/` with or without end points: not taken.
+            r.sym(b'/')?;
+            level = match r.word()? {
+                b"default" => Level::Default,
+                b"use" => Level::Use,
+                b"require" => Level::Require,
+                b"unique" => Level::Unique,
+                _ => return None,
+            };
+        }
+        requests.push(IpsecRequest {
+            protocol,
+            mode,
+            level,
+            reqid: 0,
+            endpoints: None,
+        });
+    }
+    Some(Policy {
+        direction,
+        action,
+        priority: PRIORITY_DEFAULT,
+        requests,
+    })
+}
+
+/// [`usual_policy`]'s position in the text.
+struct UsualReader<'t> {
+    bytes: &'t [u8],
+    at: usize,
+}
+
+impl<'t> UsualReader<'t> {
+    fn skip_blanks(&mut self) {
+        while self.bytes.get(self.at).is_some_and(|&b| is_blank(b)) {
+            self.at += 1;
+        }
+    }
+
+    /// Only blanks are left ([`at_end`]).
+    fn at_end(&mut self) -> bool {
+        self.skip_blanks();
+        self.at >= self.bytes.len()
+    }
+
+    /// The next word as [`word`] reads it, without its `%scope` if it has
+    /// one: no step takes a `%`, so such a text is never taken (the grammar
+    /// reads the scope as part of the word, and takes it for an address).
+    fn word(&mut self) -> Option<&'t [u8]> {
+        self.skip_blanks();
+        let start = self.at;
+        while self.bytes.get(self.at).is_some_and(|&b| is_addr_byte(b)) {
+            self.at += 1;
+        }
+        if self.at == start {
+            return None;
+        }
+        self.bytes.get(start..self.at)
+    }
+
+    /// The punctuation byte `c` after blanks (`sym`); `None`, having read
+    /// the blanks only, if another byte comes.
+    fn sym(&mut self, c: u8) -> Option<()> {
+        self.skip_blanks();
+        if self.bytes.get(self.at) == Some(&c) {
+            self.at += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+}
+
+/// [`parse_policy_at`] by the grammar: every shape, every error.
+fn policy_by_the_grammar(text: &str, names: &dyn NameService) -> Result<Policy, PolicyFail> {
     let base = text.as_ptr() as usize;
     let to_text = |e: nom::Err<PolErr>| match e {
         nom::Err::Failure(PolErr::Msg(m)) | nom::Err::Error(PolErr::Msg(m)) => PolicyFail {
@@ -660,5 +802,97 @@ mod tests {
         );
         let pol = p(" out ipsec esp/tunnel/2001:db8::1-2001:db8::2/require").unwrap();
         assert!(pol.requests[0].endpoints.is_some());
+    }
+
+    #[test]
+    fn usual_policies_read_as_the_grammar_reads_them() {
+        const PIECES: &[&str] = &[
+            " out",
+            " in",
+            "fwd",
+            " ipsec",
+            " none",
+            "discard",
+            " bypass",
+            "entrust",
+            " esp/transport//require",
+            " ah/tunnel",
+            "ipcomp/transport/",
+            " esp",
+            "ah",
+            "/",
+            "//",
+            " / ",
+            "transport",
+            "tunnel",
+            " require",
+            "use",
+            "default",
+            "unique",
+            "unique:2",
+            "%x",
+            "%",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "prio 3",
+            "priority",
+            "10.0.0.1-10.0.0.2",
+            "me-any",
+            "x",
+            "\u{e9}",
+            "[",
+            "]",
+            "-",
+            "outx",
+            "1",
+        ];
+        let names = FileNames::default();
+        let mut next = crate::parse::test_walk(0x2545_F491_4F6C_DD1D);
+        let mut taken = 0;
+        for _ in 0..40_000 {
+            // Mostly a direction and an action first, then anything.
+            let mut text = String::new();
+            for (from, to) in [(0, 3), (3, 8)] {
+                if next(10) < 8 {
+                    text.push_str(PIECES[from + next(to - from)]);
+                }
+            }
+            for _ in 0..next(6) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            if let Some(fast) = usual_policy(&text) {
+                taken += 1;
+                assert_eq!(Ok(fast), policy_by_the_grammar(&text, &names), "{text:?}");
+            }
+        }
+        // The walk meets the usual shapes often enough to mean something.
+        assert!(taken > 2_000, "{taken}");
+        for text in [
+            " out ipsec esp/transport//require",
+            "in none",
+            " fwd ipsec esp/transport//use ah / transport / / unique ipcomp/transport",
+            "out\n\tbypass",
+            " out discard esp/tunnel",
+        ] {
+            let fast = usual_policy(text);
+            assert!(fast.is_some(), "{text:?}");
+            assert_eq!(
+                Ok(fast.unwrap()),
+                policy_by_the_grammar(text, &names),
+                "{text:?}"
+            );
+        }
+        for text in [
+            " out ipsec esp/tunnel//require",
+            " out prio 3 ipsec esp/transport//require",
+            " out ipsec esp/transport/10.0.0.1-10.0.0.2/require",
+            " out ipsec esp/transport//unique:3",
+            " out%x ipsec",
+            " out ipsec esp/transport/",
+        ] {
+            assert_eq!(usual_policy(text), None, "{text:?}");
+        }
     }
 }

@@ -161,35 +161,50 @@ fn numeric_port(service: &str) -> Option<u16> {
 }
 
 /// A dotted quad as [`Ipv4Addr`]'s parser reads it (four decimal numbers
-/// of at most three digits, no leading zero, each up to 255), read in one
-/// pass: most of a script's words are addresses.
+/// of at most three digits, no leading zero, each up to 255), an octet at
+/// a time: most of a script's words are addresses.
 fn dotted_quad(host: &str) -> Option<Ipv4Addr> {
-    // The octets read so far, shifted in (a word, not an array: the bytes
-    // stored one by one and read back as a word stalled), and the octet
-    // being read: its value and digits.
-    let (mut address, mut dots, mut value, mut digits) = (0u32, 0u8, 0u32, 0u8);
-    for &b in host.as_bytes() {
-        if b == b'.' {
-            if digits == 0 || dots == 3 || value > 255 {
-                return None;
-            }
-            (address, dots, value, digits) = (address << 8 | value, dots + 1, 0, 0);
-        } else if b.is_ascii_digit() {
-            // A leading zero, or a fourth digit (which makes more than 255
-            // or follows a leading zero).
-            if (digits == 1 && value == 0) || digits == 3 {
-                return None;
-            }
-            value = value * 10 + u32::from(b - b'0');
-            digits += 1;
-        } else {
-            return None;
-        }
+    let (a, rest) = octet(host.as_bytes())?;
+    let (b, rest) = octet(after_dot(rest)?)?;
+    let (c, rest) = octet(after_dot(rest)?)?;
+    let (d, rest) = octet(after_dot(rest)?)?;
+    rest.is_empty().then(|| Ipv4Addr::new(a, b, c, d))
+}
+
+/// What follows a `.` at the start of `bytes`.
+#[inline(always)]
+fn after_dot(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes.split_first() {
+        Some((b'.', rest)) => Some(rest),
+        _ => None,
     }
-    if dots != 3 || digits == 0 || value > 255 {
+}
+
+/// The octet at the start of `bytes` (one to three digits, no leading
+/// zero, at most 255) and what follows it. A fourth digit is left in
+/// what follows, where a `.` or the end is expected: the quad is refused
+/// as [`Ipv4Addr`]'s parser refuses it.
+#[inline(always)]
+fn octet(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    let digit = |n: usize| {
+        bytes
+            .get(n)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|&d| d < 10)
+    };
+    let rest = |n: usize| bytes.get(n..).unwrap_or_default();
+    let first = digit(0)?;
+    let Some(second) = digit(1) else {
+        return Some((first, rest(1)));
+    };
+    if first == 0 {
         return None;
     }
-    Some(Ipv4Addr::from_bits(address << 8 | value))
+    let Some(third) = digit(2) else {
+        return Some((first * 10 + second, rest(2)));
+    };
+    let value = u16::from(first) * 100 + u16::from(second) * 10 + u16::from(third);
+    Some((u8::try_from(value).ok()?, rest(3)))
 }
 
 /// Calls the C library's `getaddrinfo` with setkey's hints and converts the

@@ -373,33 +373,33 @@ impl Grammar<'_> {
         p: &mut SaParams,
         warnings: &mut Vec<String>,
     ) -> Res<'i, ()> {
-        if let Ok((i, _)) = tok(i, TokKind::FEnc) {
+        if let Some((i, _)) = next_if(i, TokKind::FEnc) {
             let (i, _) = self.enc_alg(i, p, warnings)?;
             let combined = p
                 .transforms
                 .encrypt
                 .as_ref()
                 .is_some_and(|(alg, _)| alg.row().aead.is_some());
-            if combined && tok(i, TokKind::FAuth).is_ok() {
+            if combined && next_if(i, TokKind::FAuth).is_some() {
                 let mut f = fail_at(i, FailKind::Syntax);
                 f.help =
                     Some("a combined-mode cipher authenticates by itself: no -A with it".into());
                 return Err(nom::Err::Failure(f));
             }
-            if let Ok((i, _)) = tok(i, TokKind::FAuth) {
+            if let Some((i, _)) = next_if(i, TokKind::FAuth) {
                 return self.auth_alg(i, p);
             }
             return Ok((i, ()));
         }
-        if let Ok((i, _)) = tok(i, TokKind::FAuth) {
+        if let Some((i, _)) = next_if(i, TokKind::FAuth) {
             return self.auth_alg(i, p);
         }
-        if let Ok((i, _)) = tok(i, TokKind::FComp) {
+        if let Some((i, _)) = next_if(i, TokKind::FComp) {
             let (i, c) = commit(tok_if(i, |k| matches!(k, TokKind::CompAlg(_))))?;
             if let TokKind::CompAlg(alg) = c.kind {
                 p.transforms.compression = Some(alg);
             }
-            if let Ok((i, _)) = tok(i, TokKind::FRawCpi) {
+            if let Some((i, _)) = next_if(i, TokKind::FRawCpi) {
                 p.flags |= FLAG_RAWCPI;
                 return Ok((i, ()));
             }
@@ -553,24 +553,63 @@ fn key_bytes(source: &str, t: &Token) -> Key {
             let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
             // The lexer let only hex digits into a Hex token.
             let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
-            let len = hex.len().div_ceil(2);
-            let mut out = vec![0; len];
+            // Built at its final capacity (never reallocated, so no copy
+            // of the key is left behind) and written once, without the
+            // zeroing a `vec![0; len]` would cost.
+            let mut out = Vec::with_capacity(hex.len().div_ceil(2));
             // An odd digit count: the first digit is a byte of its own.
             let (odd, pairs) = hex.split_at(hex.len() % 2);
-            let (first, rest) = out.split_at_mut(odd.len());
-            for (byte, &c) in first.iter_mut().zip(odd) {
-                *byte = nibble(c);
-            }
+            out.extend(odd.iter().map(|&c| nibble(c)));
             // Eight digits into four bytes at a time, then the pairs left.
             let (blocks, left) = pairs.as_chunks::<8>();
-            let (out_blocks, out_left) = rest.as_chunks_mut::<4>();
-            for (four, &block) in out_blocks.iter_mut().zip(blocks) {
-                *four = super::super::lexer::hex_block(block);
+            for &block in blocks {
+                out.extend_from_slice(&super::super::lexer::hex_block(block));
             }
-            for (byte, &[high, low]) in out_left.iter_mut().zip(left.as_chunks::<2>().0) {
-                *byte = nibble(high) << 4 | nibble(low);
-            }
+            out.extend(
+                left.as_chunks::<2>()
+                    .0
+                    .iter()
+                    .map(|&[high, low]| nibble(high) << 4 | nibble(low)),
+            );
             Key::new(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hex keys of every length up to several blocks decode as digit
+    /// pairs read one by one would (an odd count: a first digit alone).
+    #[test]
+    fn hex_keys_decode_digit_by_digit() {
+        let digits = b"0123456789abcdefABCDEF";
+        let mut next = crate::parse::test_walk(0x005E_ED0F_4E75);
+        for len in 1..=70 {
+            for _ in 0..20 {
+                let hex: String = (0..len)
+                    .map(|_| char::from(digits[next(digits.len())]))
+                    .collect();
+                let source = format!("add 0x{hex} ;");
+                let t = Token {
+                    kind: TokKind::Hex,
+                    start: 4,
+                    end: 6 + len,
+                    line: 1,
+                    text_start: 4,
+                    text_end: 6 + len,
+                };
+                let value = |c: char| c.to_digit(16).unwrap() as u8;
+                let chars: Vec<char> = hex.chars().collect();
+                let (odd, pairs) = chars.split_at(len % 2);
+                let expected: Vec<u8> = odd
+                    .iter()
+                    .map(|&c| value(c))
+                    .chain(pairs.chunks(2).map(|p| value(p[0]) << 4 | value(p[1])))
+                    .collect();
+                assert_eq!(key_bytes(&source, &t).as_bytes(), expected, "{hex}");
+            }
         }
     }
 }

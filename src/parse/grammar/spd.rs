@@ -45,7 +45,7 @@ impl Grammar<'_> {
     /// refuses what does not fit. A length that fits but exceeds the
     /// address (`/33` for IPv4) is sent, and the kernel refuses it.
     pub(super) fn prefix<'i>(&self, i: Toks<'i>) -> Res<'i, Option<u8>> {
-        let Ok((i, _)) = tok(i, TokKind::Slash) else {
+        let Some((i, _)) = next_if(i, TokKind::Slash) else {
             return Ok((i, None));
         };
         let (i, (v, _)) = self.dec(i, "prefix length", u8::MAX.into())?;
@@ -59,7 +59,7 @@ impl Grammar<'_> {
         cmd: SpdCmd,
     ) -> Res<'i, (Operations, Vec<String>, usize)> {
         if cmd != SpdCmd::Delete
-            && let Ok((i, _)) = tok(i, TokKind::Keyword(Keyword::Tagged))
+            && let Some((i, _)) = next_if(i, TokKind::Keyword(Keyword::Tagged))
         {
             let (i, tag) = commit(tok(i, TokKind::Quoted))?;
             let (i, _) = commit(tok(i, TokKind::FPolicy))?;
@@ -93,13 +93,13 @@ impl Grammar<'_> {
         let (i, dport) = self.portstr(i)?;
         let (i, upper) = self.upper_spec(i)?;
         let misc_at = i.pos();
-        let (i, misc) = match tok(i, TokKind::Str) {
-            Ok((r, t)) => (r, Some(t)),
-            Err(_) => (i, None),
+        let (i, misc) = match next_if(i, TokKind::Str) {
+            Some((r, t)) => (r, Some(t)),
+            None => (i, None),
         };
-        let (i, context) = match tok(i, TokKind::FCtx) {
-            Ok((r, _)) => self.ctx(r)?,
-            Err(_) => (i, None),
+        let (i, context) = match next_if(i, TokKind::FCtx) {
+            Some((r, _)) => self.ctx(r)?,
+            None => (i, None),
         };
         let (i, _) = commit(tok(i, TokKind::FPolicy))?;
         let pol_at = i.pos();
