@@ -251,6 +251,40 @@ impl Linter {
         }
     }
 
+    /// Takes in what `later` observed of the statements that follow the
+    /// ones this linter observed (a script read in two parts at once):
+    /// [`Linter::finish`] then reports what one linter observing all of
+    /// them in order would.
+    ///
+    /// Everything held is either per statement (kept in order) or a
+    /// union over the SAs; `later`'s policies were decided against its
+    /// own SAs alone, and more SAs only satisfy more requests, so a policy
+    /// it let go is one this linter would have let go too, and the ones it
+    /// holds are decided at the end against them all.
+    pub fn append(&mut self, later: Linter) {
+        let offset = u32::try_from(self.sas.len()).unwrap_or(u32::MAX);
+        // `later`'s chains end where this linter's begin: the newest SA
+        // to a destination comes first, as if observed by one linter.
+        for mut sa in later.sas {
+            sa.next = match sa.next {
+                u32::MAX => self
+                    .by_destination
+                    .get(&(sa.satype, sa.dst))
+                    .copied()
+                    .unwrap_or(u32::MAX),
+                next => next.saturating_add(offset),
+            };
+            self.sas.push(sa);
+        }
+        for (key, first) in later.by_destination {
+            self.by_destination
+                .insert(key, first.saturating_add(offset));
+        }
+        self.reqids.extend(later.reqids);
+        self.ah_pairs.extend(later.ah_pairs);
+        self.pending.extend(later.pending);
+    }
+
     /// Every lint of the script, in statement order, each once.
     pub fn finish(mut self) -> Vec<Lint> {
         let pending = std::mem::take(&mut self.pending);
@@ -854,6 +888,15 @@ mod tests {
                 linter.observe(s);
             }
             assert_eq!(linter.finish(), lint(&seen), "{script}");
+        }
+        // Read in two parts at once, cut at every statement.
+        for cut in 0..=statements.len() {
+            let (first, later) = statements.split_at(cut);
+            let (mut a, mut b) = (Linter::default(), Linter::default());
+            first.iter().for_each(|s| a.observe(s));
+            later.iter().for_each(|s| b.observe(s));
+            a.append(b);
+            assert_eq!(a.finish(), whole, "{script} cut at {cut}");
         }
         whole
     }
