@@ -52,35 +52,30 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     let mut checks = Checks::new(ctx, !keep);
     let mut statements = Vec::new();
     // The script (keys and all) is held a window at a time, in a buffer
-    // wiped when dropped. A large file whose statements are kept anyway
-    // is parsed in two halves at once (`parse::split`).
-    let parsed: Box<dyn Iterator<Item = Result<Statement, ScriptError>>> = match opened {
-        Some(f) if keep => Box::new(parse::split::SplitStatements::new(
-            f,
-            &options,
-            &names,
-            parse::split::SPLIT_MIN,
-        )),
-        Some(f) => Box::new(parse::Statements::new(
-            parse::input::ScriptReader::new(f),
-            &options,
-            &names,
-        )),
-        None => Box::new(parse::Statements::new(
-            parse::input::ScriptReader::new(io::stdin().lock()),
-            &options,
-            &names,
-        )),
-    };
-    let read = if keep {
-        parsed.into_iter().try_for_each(|statement| {
-            let statement = statement?;
-            checks.observe(&statement);
-            statements.push(statement);
-            Ok(())
-        })
-    } else {
-        check_beside(parsed, &mut checks)
+    // wiped when dropped. A large file is read in two halves at once
+    // (`parse::split`), each checked where it is read.
+    let read = match opened {
+        Some(f) => {
+            let mut split = parse::split::SplitStatements::new(
+                f,
+                &options,
+                &names,
+                parse::split::SPLIT_MIN,
+                checks.fresh(),
+                keep,
+            );
+            let read = take_in(split.by_ref(), &mut checks, keep.then_some(&mut statements));
+            if let Some(half) = split.second_half() {
+                checks.append(half.observer);
+                statements.extend(half.statements);
+            }
+            read
+        }
+        None => {
+            let feed = parse::input::ScriptReader::new(io::stdin().lock());
+            let parsed = parse::Statements::new(feed, &options, &names);
+            take_in(parsed, &mut checks, keep.then_some(&mut statements))
+        }
     };
     match read {
         Ok(()) => {}
@@ -140,66 +135,21 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
     execute(ctx, socket, reporter, &statements)
 }
 
-/// Statements handed from the parser to [`check_beside`]'s thread at a
-/// time: a channel operation per statement would cost more than the
-/// thread saves, and 256 statements are some 100 KiB.
-const CHECK_BATCH: usize = 256;
-
-/// Reads the statements of a script that is not kept (`-n`) while a second
-/// thread checks them: the checks and the lints cost a tenth of reading a
-/// large script. The order of the statements is kept, and at most a few
-/// batches are held at a time. The checker hands each batch back to be
-/// dropped (keys wiped) here: memory freed by the thread that did not
-/// allocate it bypasses the allocator's per-thread caches, and locking
-/// its arena on every free cost more than the checks.
-fn check_beside(
+/// Checks each statement read, keeping it in `kept` if given, up to the
+/// first error.
+fn take_in(
     parsed: impl Iterator<Item = Result<Statement, ScriptError>>,
     checks: &mut Checks,
+    mut kept: Option<&mut Vec<Statement>>,
 ) -> Result<(), ScriptError> {
-    std::thread::scope(|scope| {
-        let (batches, to_check) = std::sync::mpsc::sync_channel::<Vec<Statement>>(4);
-        let (checked, to_drop) = std::sync::mpsc::channel::<Vec<Statement>>();
-        let checker = scope.spawn(move || {
-            for batch in to_check {
-                for statement in &batch {
-                    checks.observe(statement);
-                }
-                // Gone only if this thread's caller stopped for good.
-                let _ = checked.send(batch);
-            }
-        });
-        let mut batch = Vec::with_capacity(CHECK_BATCH);
-        let mut read = Ok(());
-        for statement in parsed {
-            match statement {
-                Ok(statement) => batch.push(statement),
-                Err(e) => {
-                    read = Err(e);
-                    break;
-                }
-            }
-            if batch.len() == CHECK_BATCH {
-                // The batches back from the checker: at most the ones in
-                // flight, so memory stays bounded.
-                to_drop.try_iter().for_each(drop);
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
-                if batches.send(full).is_err() {
-                    break;
-                }
-            }
+    for statement in parsed {
+        let statement = statement?;
+        checks.observe(&statement);
+        if let Some(kept) = kept.as_deref_mut() {
+            kept.push(statement);
         }
-        if !batch.is_empty() {
-            let _ = batches.send(batch);
-        }
-        drop(batches);
-        // The checker ends once it has handed back the last batch; it
-        // never fails but by a bug, which is not to be hidden.
-        to_drop.iter().for_each(drop);
-        if let Err(panic) = checker.join() {
-            std::panic::resume_unwind(panic);
-        }
-        read
-    })
+    }
+    Ok(())
 }
 
 /// What `-f` checks of a script, taken in a statement at a time: whether
@@ -235,6 +185,35 @@ impl Checks {
         }
     }
 
+    /// The same checks, with nothing seen yet: for a part of the script
+    /// read on another thread.
+    fn fresh(&self) -> Checks {
+        Checks {
+            holds_keys: false,
+            lint: self.lint,
+            linter: self.linter.as_ref().map(|_| Linter::default()),
+            needs_xfrm: None,
+            lines: self.lines.as_ref().map(|_| Zeroizing::default()),
+            keys: self.keys,
+            permissions: self.permissions,
+        }
+    }
+
+    /// Takes in what `later` saw of the statements after the ones these
+    /// checks saw.
+    fn append(&mut self, later: Checks) {
+        self.holds_keys |= later.holds_keys;
+        if let (Some(linter), Some(later)) = (&mut self.linter, later.linter) {
+            linter.append(later);
+        }
+        if self.needs_xfrm.is_none() {
+            self.needs_xfrm = later.needs_xfrm;
+        }
+        if let (Some(lines), Some(later)) = (&mut self.lines, &later.lines) {
+            lines.push_str(later);
+        }
+    }
+
     fn observe(&mut self, statement: &Statement) {
         let one = std::slice::from_ref(statement);
         if self.permissions && !self.holds_keys {
@@ -250,6 +229,12 @@ impl Checks {
             let printed = Zeroizing::new(crate::ir::print::statement_lines(one, self.keys));
             lines.push_str(&printed);
         }
+    }
+}
+
+impl parse::split::Observer for Checks {
+    fn observe(&mut self, statement: &Statement) {
+        Checks::observe(self, statement);
     }
 }
 

@@ -320,7 +320,7 @@ pub fn read_script_file(path: &std::path::Path) -> Result<Zeroizing<String>, Inp
 /// Appends `bytes` to `text` as a lossy read does (invalid sequences
 /// become U+FFFD); an incomplete sequence at the end is left for the next
 /// read (returned as its length) unless `last`.
-fn push_lossy(text: &mut String, bytes: &[u8], last: bool) -> usize {
+fn push_lossy(text: &mut String, bytes: &[u8], last: bool, replaced: &mut bool) -> usize {
     let mut rest = bytes;
     loop {
         match std::str::from_utf8(rest) {
@@ -334,10 +334,12 @@ fn push_lossy(text: &mut String, bytes: &[u8], last: bool) -> usize {
                 match e.error_len() {
                     Some(n) => {
                         text.push(char::REPLACEMENT_CHARACTER);
+                        *replaced = true;
                         rest = after.get(n..).unwrap_or_default();
                     }
                     None if last => {
                         text.push(char::REPLACEMENT_CHARACTER);
+                        *replaced = true;
                         return 0;
                     }
                     None => return after.len(),
@@ -420,6 +422,9 @@ pub struct ScriptReader<R> {
     /// Bytes read so far.
     total: usize,
     max_script: usize,
+    /// Whether a byte sequence that is not UTF-8 was replaced (the text's
+    /// offsets are then no longer the input's).
+    replaced: bool,
     done: bool,
 }
 
@@ -444,6 +449,7 @@ impl<R: Read> ScriptReader<R> {
             guard: Guard::default(),
             total: 0,
             max_script: MAX_SCRIPT,
+            replaced: false,
             done: false,
         }
     }
@@ -458,6 +464,12 @@ impl<R: Read> ScriptReader<R> {
             max_script: MAX_SCRIPT.saturating_sub(base),
             ..Self::new(reader)
         }
+    }
+
+    /// Whether the text read so far differs from the input's bytes:
+    /// sequences that are not UTF-8 were replaced.
+    pub fn replaced_any(&self) -> bool {
+        self.replaced
     }
 
     /// Room for `more` bytes after the window, in a wiped buffer.
@@ -551,7 +563,7 @@ impl<R: Read> Feed for ScriptReader<R> {
         let bytes = self.carry + n;
         self.reserve(bytes + 3);
         let pending = self.chunk.get(..bytes).unwrap_or_default();
-        let carry = push_lossy(&mut self.text, pending, last);
+        let carry = push_lossy(&mut self.text, pending, last, &mut self.replaced);
         self.chunk.copy_within(bytes - carry..bytes, 0);
         self.carry = carry;
         if last {

@@ -419,6 +419,11 @@ impl<'o, F: input::Feed> Statements<'o, F> {
         }
     }
 
+    /// What the text is read from.
+    pub(crate) fn feed(&self) -> &F {
+        &self.feed
+    }
+
     /// Whether the statements ended (the end, an error, or `exit`).
     pub(crate) fn finished(&self) -> bool {
         self.done

@@ -6,23 +6,27 @@
 //! lexer's line counter skips the newlines of quoted strings), so the
 //! second half is a guess checked afterwards. The guess is the first `;`
 //! that ends a line after the middle of the file. The thread counts the
-//! newlines before it (the lexer's line, if no quoted string spans lines),
-//! checks that those bytes are UTF-8 (so that the script's text offsets
-//! are its file offsets), then parses from there with the lexer in its
-//! first state. The reader of the first half is the ordinary one; when
-//! its next statement starts exactly at the guess, with the lexer in the
-//! state and on the line the thread assumed, the thread parsed the very
-//! statements a single reader would have parsed from there: a statement's
-//! parse depends on nothing else. Then its statements follow. Anything
-//! else (the first half passes the guess, stops before it at an error or
-//! `exit`, the thread meets an error or a byte that is not UTF-8) and the
-//! thread's work is thrown away and its statements wiped: the first
-//! reader goes on alone, with the messages and lines it always gives.
+//! newlines before it (the lexer's line, if no quoted string spans
+//! lines), then parses from there with the lexer in its first state,
+//! handing each statement to the caller's checks (an [`Observer`] of its
+//! own) and keeping it if asked.
+//!
+//! The reader of the first half is the ordinary one. When its next
+//! statement starts exactly at the guess, with the lexer in the state and
+//! on the line the thread assumed, and no byte before it had to be
+//! replaced (so that the text's offsets are the file's), the thread read
+//! the very statements a single reader would have read from there: a
+//! statement's parse depends on nothing else. The first reader then stops
+//! and the caller takes the thread's half in ([`Linter::append`] joins
+//! the lints). Anything else (the first reader passes the guess, or stops
+//! before it at an error or `exit`; the thread meets an error) and the
+//! thread's work is thrown away, its statements wiped: the first reader
+//! goes on alone, with the messages and lines it always gives.
 //!
 //! Only for files large enough that a second thread pays (see
-//! [`SPLIT_MIN`]) and for callers that keep the statements anyway (an
-//! apply holds the parsed script before it sends it): the thread's half
-//! is held until the first one is done.
+//! [`SPLIT_MIN`]).
+//!
+//! [`Linter::append`]: crate::lint::Linter::append
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -43,57 +47,84 @@ use crate::ir::Statement;
 /// first half cost more than they can save.
 pub const SPLIT_MIN: u64 = 1 << 20;
 
+/// How much of the first half the thread reads at a time to count its
+/// newlines.
+const COUNT_CHUNK: usize = 1 << 20;
+
 /// How far past the middle the guess is looked for.
 const SEARCH: usize = 64 * 1024;
 
+/// What the second thread does with each statement it reads, in place of
+/// the caller: the caller's own checks, on a copy of its own (they are
+/// joined afterwards, in order, by the caller).
+pub trait Observer: Send + 'static {
+    /// Takes in one statement.
+    fn observe(&mut self, statement: &Statement);
+}
+
 /// A file's script statements, read as [`Statements`] reads them, its
-/// second half parsed on a second thread when that is sure to give the
+/// second half read on a second thread when that is sure to give the
 /// same statements (see the module documentation).
 ///
-/// It yields exactly what [`Statements`] over the whole file yields: the
-/// same statements in the same order, the same error where one is.
-pub struct SplitStatements<'o> {
+/// It yields what [`Statements`] over the whole file yields, the same
+/// statements in the same order and the same error where one is, except
+/// that where the second half is used it ends where that half begins:
+/// [`SplitStatements::second_half`] then holds the rest.
+pub struct SplitStatements<'o, O> {
     first: Statements<'o, ScriptReader<File>>,
-    second: Option<SecondHalf>,
-    /// The second half's statements, once the first half met them.
-    rest: Option<std::vec::IntoIter<Statement>>,
+    second: Option<SecondHalf<O>>,
+    /// The second half, once the first reader met it.
+    met: Option<Half<O>>,
 }
 
-/// The thread parsing from the guessed statement start.
-struct SecondHalf {
+/// The thread reading from the guessed statement start.
+struct SecondHalf<O> {
     start: usize,
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Option<Half>>,
+    thread: JoinHandle<Option<Half<O>>>,
 }
 
-/// What the thread parsed: the lexer it assumed at the start, and every
-/// statement from there to the end (or to an `exit`).
-struct Half {
+/// What the second thread read, from its start to the end (or to an
+/// `exit`).
+pub struct Half<O> {
+    /// The lexer it assumed at its start.
     at: Checkpoint,
-    statements: Vec<Statement>,
+    /// What observed every statement of it, in order.
+    pub observer: O,
+    /// Its statements, if they were to be kept (else each was dropped,
+    /// its keys wiped, once observed).
+    pub statements: Vec<Statement>,
 }
 
-impl<'o> SplitStatements<'o> {
+impl<'o, O: Observer> SplitStatements<'o, O> {
     /// The statements of `file`, read from its current offset (its
-    /// start); a second thread takes the second half when the file is at
-    /// least `min_len` bytes long.
-    pub fn new(file: File, options: &'o Options, names: &'o SystemNames, min_len: u64) -> Self {
-        let second = second_half(&file, options, names, min_len);
+    /// start); a second thread takes the second half, with `observer`
+    /// observing it, when the file is at least `min_len` bytes long. With
+    /// `keep` the second half's statements are kept for the caller.
+    pub fn new(
+        file: File,
+        options: &'o Options,
+        names: &'o SystemNames,
+        min_len: u64,
+        observer: O,
+        keep: bool,
+    ) -> Self {
+        let second = start_second_half(&file, options, names, min_len, observer, keep);
         SplitStatements {
             first: Statements::new(ScriptReader::new(file), options, names),
             second,
-            rest: None,
+            met: None,
         }
     }
 
-    /// Whether the second thread's statements were used (for tests).
-    #[cfg(test)]
-    fn joined(&self) -> bool {
-        self.rest.is_some()
+    /// Once the statements ended: the second half, if the first reader
+    /// met it (else the first reader read everything itself).
+    pub fn second_half(&mut self) -> Option<Half<O>> {
+        self.met.take()
     }
 
-    /// At the guessed start: the thread's statements if it assumed what
-    /// the first reader has, else nothing (and the thread is let go).
+    /// At the guessed start: the thread's half if it assumed what the
+    /// first reader has, else nothing (and the thread is let go).
     fn meet(&mut self) {
         if self.first.finished() {
             // After an `exit` right before the guess nothing more is read.
@@ -109,28 +140,26 @@ impl<'o> SplitStatements<'o> {
         let Some(second) = self.second.take() else {
             return;
         };
-        if start > second.start {
+        // A replaced byte before the guess moved the text's offsets away
+        // from the file's, which the thread started from.
+        if start > second.start || self.first.feed().replaced_any() {
             second.abandon();
             return;
         }
-        if let Some(half) = second.join()
-            && half.at == lexer
-        {
-            self.rest = Some(half.statements.into_iter());
-        }
+        self.met = second.join().filter(|half| half.at == lexer);
     }
 }
 
-impl Iterator for SplitStatements<'_> {
+impl<O: Observer> Iterator for SplitStatements<'_, O> {
     type Item = Result<Statement, ScriptError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(rest) = &mut self.rest {
-            return rest.next().map(Ok);
+        if self.met.is_some() {
+            return None;
         }
         self.meet();
-        if let Some(rest) = &mut self.rest {
-            return rest.next().map(Ok);
+        if self.met.is_some() {
+            return None;
         }
         let next = self.first.next();
         if !matches!(next, Some(Ok(_))) {
@@ -144,7 +173,7 @@ impl Iterator for SplitStatements<'_> {
     }
 }
 
-impl Drop for SplitStatements<'_> {
+impl<O> Drop for SplitStatements<'_, O> {
     fn drop(&mut self) {
         if let Some(second) = self.second.take() {
             second.abandon();
@@ -152,12 +181,12 @@ impl Drop for SplitStatements<'_> {
     }
 }
 
-impl SecondHalf {
-    fn join(self) -> Option<Half> {
+impl<O> SecondHalf<O> {
+    fn join(self) -> Option<Half<O>> {
         self.thread.join().ok().flatten()
     }
 
-    /// Stops the thread and waits for it: what it parsed (keys included)
+    /// Stops the thread and waits for it: what it read (keys included)
     /// is wiped before this returns.
     fn abandon(self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -168,12 +197,14 @@ impl SecondHalf {
 /// Starts the thread on the second half of `file`, if it is large enough
 /// and a statement visibly ends on a line of its own soon after the
 /// middle.
-fn second_half(
+fn start_second_half<O: Observer>(
     file: &File,
     options: &Options,
     names: &SystemNames,
     min_len: u64,
-) -> Option<SecondHalf> {
+    observer: O,
+    keep: bool,
+) -> Option<SecondHalf<O>> {
     let len = file.metadata().ok()?.len();
     if !file.metadata().ok()?.is_file() || len < min_len.max(2) {
         return None;
@@ -185,7 +216,15 @@ fn second_half(
     let stopped = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
         .name("second-half".into())
-        .spawn(move || parse_from(file, start, &options, &names, &stopped))
+        .spawn(move || {
+            let reading = Reading {
+                options: &options,
+                names: &names,
+                stop: &stopped,
+                keep,
+            };
+            reading.from(file, start, observer)
+        })
         .ok()?;
     Some(SecondHalf {
         start,
@@ -218,69 +257,71 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// The thread: the lexer's line at `start` if the text before it is UTF-8
-/// with no quoted string across lines, then the statements from there.
-/// `None` when anything is not as assumed, or when told to stop.
-fn parse_from(
-    file: File,
-    start: usize,
-    options: &Options,
-    names: &SystemNames,
-    stop: &AtomicBool,
-) -> Option<Half> {
-    let newlines = newlines_before(&file, start)?;
-    if stop.load(Ordering::Relaxed) {
-        return None;
-    }
-    let at = Checkpoint {
-        line: u32::try_from(newlines).ok()?.checked_add(1)?,
-        state: State::Initial,
-    };
-    let reader = ScriptReader::starting_at(
-        Positioned {
-            file,
-            offset: start as u64,
-        },
-        start,
-    );
-    let mut statements = Vec::new();
-    for statement in Statements::resume(reader, options, names, at) {
-        if stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        statements.push(statement.ok()?);
-    }
-    Some(Half { at, statements })
+/// How the second thread reads.
+struct Reading<'a> {
+    options: &'a Options,
+    names: &'a SystemNames,
+    /// Set when its work is no longer wanted.
+    stop: &'a AtomicBool,
+    keep: bool,
 }
 
-/// The newlines in the file's first `end` bytes, or `None` if those bytes
-/// are not UTF-8 (a reader would replace some, moving the text offsets
-/// away from the file offsets).
+impl Reading<'_> {
+    /// The thread: the lexer's line at `start` if the text before it is
+    /// UTF-8 with no quoted string across lines, then the statements from
+    /// there. `None` when anything is not as assumed, or when told to
+    /// stop.
+    fn from<O: Observer>(&self, file: File, start: usize, mut observer: O) -> Option<Half<O>> {
+        let newlines = newlines_before(&file, start)?;
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let at = Checkpoint {
+            line: u32::try_from(newlines).ok()?.checked_add(1)?,
+            state: State::Initial,
+        };
+        let reader = ScriptReader::starting_at(
+            Positioned {
+                file,
+                offset: start as u64,
+            },
+            start,
+        );
+        let mut statements = Vec::new();
+        for statement in Statements::resume(reader, self.options, self.names, at) {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let statement = statement.ok()?;
+            observer.observe(&statement);
+            if self.keep {
+                statements.push(statement);
+            }
+        }
+        Some(Half {
+            at,
+            observer,
+            statements,
+        })
+    }
+}
+
+/// The newlines in the file's first `end` bytes (the first reader checks
+/// that they are UTF-8: see [`SplitStatements::meet`]).
 fn newlines_before(file: &File, end: usize) -> Option<usize> {
-    let mut chunk = Zeroizing::new(vec![0; super::input::CHUNK]);
-    let (mut offset, mut newlines, mut carry) = (0usize, 0usize, 0usize);
+    let mut chunk = Zeroizing::new(vec![0; COUNT_CHUNK]);
+    let (mut offset, mut newlines) = (0usize, 0usize);
     while offset < end {
-        let want = (end - offset).min(chunk.len() - carry);
-        let buf = chunk.get_mut(carry..carry + want)?;
+        let want = (end - offset).min(chunk.len());
+        let buf = chunk.get_mut(..want)?;
         let n = read_at_most(file, buf, offset as u64).ok()?;
         if n == 0 {
             return None;
         }
         offset += n;
-        let filled = carry + n;
-        let bytes = chunk.get(..filled)?;
-        newlines += bytes.iter().filter(|&&b| b == b'\n').count();
-        // A character cut by the chunk's end is checked with the next
-        // one. Its bytes are counted twice, but they are no newlines: every
-        // byte of a multi-byte character has its high bit set.
-        carry = match std::str::from_utf8(bytes) {
-            Ok(_) => 0,
-            Err(e) if e.error_len().is_none() => bytes.len() - e.valid_up_to(),
-            Err(_) => return None,
-        };
-        chunk.copy_within(filled - carry..filled, 0);
+        newlines += buf.get(..n)?.iter().filter(|&&b| b == b'\n').count();
     }
-    (carry == 0).then_some(newlines)
+    Some(newlines)
 }
 
 /// A file read from an offset of its own (`pread`), leaving the offset
@@ -345,8 +386,20 @@ mod tests {
         }
     }
 
+    /// Records the statements it observes, by their offsets.
+    #[derive(Default)]
+    struct Offsets(Vec<usize>);
+
+    impl Observer for Offsets {
+        fn observe(&mut self, statement: &Statement) {
+            self.0.push(statement.location.offset);
+        }
+    }
+
     /// The script read by one reader, and read in two halves (with
-    /// whether the second half's statements were used).
+    /// whether the second half was used). Both ways of handing the second
+    /// half over are checked: its statements kept, and observed on the
+    /// thread (the observer must have seen exactly the kept ones).
     fn both(text: &[u8]) -> (Outcome, Outcome, bool) {
         let script = Script::new(text);
         let (options, names) = (Options::default(), SystemNames::default());
@@ -356,14 +409,43 @@ mod tests {
             &names,
         );
         let sequential = outcome(one);
-        let mut split = SplitStatements::new(File::open(&script.0).unwrap(), &options, &names, 0);
-        let mut items = Vec::new();
-        let mut joined = false;
-        while let Some(item) = split.next() {
-            joined |= split.joined();
-            items.push(item);
+        let mut results = Vec::new();
+        for keep in [true, false] {
+            let file = File::open(&script.0).unwrap();
+            let mut split =
+                SplitStatements::new(file, &options, &names, 0, Offsets::default(), keep);
+            let mut items: Vec<_> = split.by_ref().collect();
+            let joined = match split.second_half() {
+                Some(half) if keep => {
+                    let offsets: Vec<usize> =
+                        half.statements.iter().map(|s| s.location.offset).collect();
+                    assert_eq!(half.observer.0, offsets);
+                    items.extend(half.statements.into_iter().map(Ok));
+                    true
+                }
+                Some(half) => {
+                    assert!(half.statements.is_empty());
+                    // What the thread observed is what a single reader
+                    // gives from there on.
+                    let rest: Vec<usize> = sequential
+                        .get(items.len()..)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|r| r.as_ref().map(|s| s.location.offset).unwrap())
+                        .collect();
+                    assert_eq!(half.observer.0, rest);
+                    true
+                }
+                None => false,
+            };
+            results.push((keep, outcome(items.into_iter()), joined));
         }
-        (sequential, outcome(items.into_iter()), joined)
+        let [(true, kept, joined), (false, _, observed)] = <[_; 2]>::try_from(results).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(joined, observed);
+        (sequential, kept, joined)
     }
 
     fn policies(from: u32, to: u32) -> String {
@@ -481,30 +563,41 @@ mod tests {
     }
 
     #[test]
-    fn small_files_and_files_without_a_guess_are_read_alone() {
-        for text in [
-            policies(0, 1),
-            "spdflush;".to_string(),
-            "# nothing\n".repeat(100),
-        ] {
+    fn files_without_a_guess_are_read_alone() {
+        for text in ["spdflush;".to_string(), "# nothing\n".repeat(100)] {
             let (sequential, split, joined) = both(text.as_bytes());
             assert!(!joined);
             assert_eq!(split, sequential);
         }
+        // The guess is the end: the second half is empty.
+        let (sequential, split, _) = both(policies(0, 1).as_bytes());
+        assert_eq!(split, sequential);
     }
 
     #[test]
-    fn the_newlines_before_a_cut_character_are_counted_once() {
-        // "é" is two bytes; put one across every chunk boundary.
+    fn small_files_are_read_alone() {
+        let script = Script::new(policies(0, 100).as_bytes());
+        let (options, names) = (Options::default(), SystemNames::default());
+        let file = File::open(&script.0).unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut split =
+            SplitStatements::new(file, &options, &names, len + 1, Offsets::default(), true);
+        assert_eq!(split.by_ref().count(), 100);
+        assert!(split.second_half().is_none());
+    }
+
+    #[test]
+    fn newlines_are_counted_across_reads() {
         let mut text = Vec::new();
-        while text.len() < 3 * super::super::input::CHUNK {
+        while text.len() < 3 * COUNT_CHUNK {
             text.extend_from_slice("é\n".as_bytes());
         }
         let script = Script::new(&text);
         let f = File::open(&script.0).unwrap();
         let lines = text.iter().filter(|&&b| b == b'\n').count();
         assert_eq!(newlines_before(&f, text.len()), Some(lines));
-        // Cut inside the last character: not UTF-8 up to there.
-        assert_eq!(newlines_before(&f, text.len() - 2), None);
+        assert_eq!(newlines_before(&f, 3), Some(1));
+        // Past the end of the file: no count.
+        assert_eq!(newlines_before(&f, text.len() + 1), None);
     }
 }
