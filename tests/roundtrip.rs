@@ -313,6 +313,7 @@ fn security_association(cmd: SaCmd) -> impl Strategy<Value = Operation> {
                         original: oa,
                     }),
                 };
+                let sa = Box::new(sa);
                 match cmd {
                     SaCmd::Add => Operation::Add(sa),
                     SaCmd::Get => Operation::Get(sa),

@@ -119,7 +119,10 @@ fn sas(script: &Script) -> Vec<Entry<'_, SecurityAssociation>> {
     script
         .operations()
         .filter_map(|(op, location)| match op {
-            Operation::Add(sa) => Some(Entry { item: sa, location }),
+            Operation::Add(sa) => Some(Entry {
+                item: sa.as_ref(),
+                location,
+            }),
             _ => None,
         })
         .collect()

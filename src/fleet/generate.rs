@@ -133,7 +133,7 @@ pub fn generate(
         for (host, peer) in [(pair.a, name_b), (pair.b, name_a)] {
             let ops = &mut per_host[host];
             comments[host].push((ops.len(), format!("# with {peer}")));
-            ops.extend(sas.iter().cloned().map(Operation::Add));
+            ops.extend(sas.iter().map(|sa| Operation::Add(Box::new(sa.clone()))));
         }
         let (on_a, on_b) = pair_policies(pair);
         per_host[pair.a].extend(on_a.into_iter().map(Operation::SpdAdd));

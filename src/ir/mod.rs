@@ -207,13 +207,13 @@ pub enum Operation {
     /// `spddump;`
     SpdDump,
     /// `add`: install a security association.
-    Add(SecurityAssociation),
+    Add(Box<SecurityAssociation>),
     /// `get`: print one security association.
-    Get(SecurityAssociation),
+    Get(Box<SecurityAssociation>),
     /// `delete`: remove one security association.
-    Delete(SecurityAssociation),
+    Delete(Box<SecurityAssociation>),
     /// `getspi`: reserve an SPI (a larval SA).
-    GetSpi(SecurityAssociation),
+    GetSpi(Box<SecurityAssociation>),
     /// `deleteall`: remove every SA of a type between two sets of addresses.
     DeleteAll(DeleteAll),
     /// `spdadd`: install a policy.

@@ -783,7 +783,7 @@ mod tests {
     fn masked_keys_keep_their_length() {
         let mut s = sa();
         s.transforms.auth = Some((AuthAlgorithm::HmacMd5, Some(Key::new(vec![7; 16]))));
-        let text = display(&Operation::Add(s), Keys::Mask).to_string();
+        let text = display(&Operation::Add(Box::new(s)), Keys::Mask).to_string();
         assert_eq!(
             text,
             format!(
@@ -902,24 +902,24 @@ mod tests {
             dport: NAT_T_PORT,
             original: None,
         });
-        assert!(!printable(&Operation::Add(s.clone()), &sup));
+        assert!(!printable(&Operation::Add(Box::new(s.clone())), &sup));
         s.satype = SaType::Esp;
-        assert!(printable(&Operation::Add(s.clone()), &sup));
+        assert!(printable(&Operation::Add(Box::new(s.clone())), &sup));
         s.nat = Some(NatTraversal {
             sport: 1,
             dport: NAT_T_PORT,
             original: None,
         });
-        assert!(!printable(&Operation::Add(s.clone()), &sup));
+        assert!(!printable(&Operation::Add(Box::new(s.clone())), &sup));
         let mut s = sa();
         s.flags |= 0x1000;
-        assert!(!printable(&Operation::Add(s), &sup));
+        assert!(!printable(&Operation::Add(Box::new(s)), &sup));
         let mut s = sa();
         s.transforms.encrypt = Some((EncryptAlgorithm::AesCbc, Key::new(vec![1; 3])));
-        assert!(!printable(&Operation::Add(s.clone()), &sup));
-        assert!(!printable(&Operation::Get(sa()), &sup));
+        assert!(!printable(&Operation::Add(Box::new(s.clone())), &sup));
+        assert!(!printable(&Operation::Get(Box::new(sa())), &sup));
         s.src = "[::1]:0".parse().unwrap();
-        assert!(check(&Operation::Add(s), &sup).is_err());
+        assert!(check(&Operation::Add(Box::new(s)), &sup).is_err());
         let d = Operation::DeleteAll(DeleteAll {
             satype: SaType::Esp,
             src: vec![],
@@ -929,9 +929,9 @@ mod tests {
         // The window sent must follow from the one written.
         let mut s = sa();
         s.replay = 44;
-        assert!(!printable(&Operation::Add(s.clone()), &sup));
+        assert!(!printable(&Operation::Add(Box::new(s.clone())), &sup));
         s.replay_requested = 300;
-        assert!(printable(&Operation::Add(s), &sup));
+        assert!(printable(&Operation::Add(Box::new(s)), &sup));
     }
 
     #[test]

@@ -36,7 +36,7 @@ fn only_sa(s: &str) -> SecurityAssociation {
     match v.first().and_then(|st| st.operations.first()) {
         Some(
             Operation::Add(sa) | Operation::Get(sa) | Operation::Delete(sa) | Operation::GetSpi(sa),
-        ) => sa.clone(),
+        ) => sa.as_ref().clone(),
         other => panic!("not an SA: {other:?}"),
     }
 }
@@ -990,7 +990,7 @@ fn rsetkey_sa(s: &str) -> SecurityAssociation {
         .first()
         .map(|st| &st.operations[0])
     {
-        Some(Operation::Add(sa)) => sa.clone(),
+        Some(Operation::Add(sa)) => sa.as_ref().clone(),
         other => panic!("not an add: {other:?}"),
     }
 }

@@ -481,6 +481,7 @@ impl Grammar<'_> {
                     original: p.nat_oa,
                 }),
             };
+            let sa = Box::new(sa);
             ops.push(match cmd {
                 SaCmd::Add => Operation::Add(sa),
                 SaCmd::Get => Operation::Get(sa),
