@@ -161,29 +161,32 @@ fn limits_follow_the_socket_buffers() {
     );
 }
 
+/// The acknowledgement the kernel queues for request `seq`: `error` 0
+/// for an ACK, a negative errno for a refusal (capped: no request echoed).
+fn ack(seq: u32, error: i32) -> NlMessage {
+    let mut payload = Vec::new();
+    NlError {
+        error,
+        request: NlHeader {
+            seq,
+            ..NlHeader::default()
+        },
+        message: None,
+    }
+    .emit(&mut payload);
+    NlMessage {
+        header: NlHeader {
+            msg_type: NLMSG_ERROR,
+            flags: NLM_F_CAPPED,
+            seq,
+            ..NlHeader::default()
+        },
+        payload: payload.into(),
+    }
+}
+
 #[test]
 fn answers_are_matched_by_sequence_number() {
-    let ack = |seq: u32, error: i32| {
-        let mut payload = Vec::new();
-        NlError {
-            error,
-            request: NlHeader {
-                seq,
-                ..NlHeader::default()
-            },
-            message: None,
-        }
-        .emit(&mut payload);
-        NlMessage {
-            header: NlHeader {
-                msg_type: NLMSG_ERROR,
-                flags: NLM_F_CAPPED,
-                seq,
-                ..NlHeader::default()
-            },
-            payload: payload.into(),
-        }
-    };
     // sequence numbers that wrap inside the window
     let first = u32::MAX - 1;
     let mut w = WindowAnswers::new(first, 4);
@@ -329,26 +332,6 @@ fn refusals_are_told_by_their_index_in_the_batch() {
 
 #[test]
 fn window_answers_keep_what_came_in_request_order() {
-    let ack = |seq: u32, error: i32| {
-        let mut payload = Vec::new();
-        NlError {
-            error,
-            request: NlHeader {
-                seq,
-                ..NlHeader::default()
-            },
-            message: None,
-        }
-        .emit(&mut payload);
-        NlMessage {
-            header: NlHeader {
-                msg_type: NLMSG_ERROR,
-                seq,
-                ..NlHeader::default()
-            },
-            payload: payload.into(),
-        }
-    };
     let mut w = WindowAnswers::new(10, 5);
     // out of order, a repeat that replaces, one of another window
     for (seq, error) in [(13, -1), (11, -2), (11, -3), (9, -4)] {
