@@ -129,33 +129,10 @@ pub fn run_file(ctx: &Context, file: &OsString) -> i32 {
         interactive: false,
         quiet: false,
     };
-    let status = if ctx.flags.atomic {
-        super::atomic::execute(ctx, socket, reporter, &statements)
-    } else {
-        execute(ctx, socket, reporter, &statements)
-    };
-    leave_at_exit(statements);
-    status
-}
-
-/// Lets the process's exit take back the memory of a parsed script that
-/// holds no SA, rather than freeing it statement by statement: the exit
-/// returns it whole, and freeing tens of thousands of statements (half
-/// of them allocated on the second reader's thread) costs milliseconds
-/// for nothing. A script with an SA is dropped, so that its keys are
-/// wiped.
-fn leave_at_exit(statements: Vec<Statement>) {
-    let holds_sa = statements.iter().flat_map(|s| &s.operations).any(|op| {
-        matches!(
-            op,
-            Operation::Add(_) | Operation::Get(_) | Operation::Delete(_) | Operation::GetSpi(_)
-        )
-    });
-    if holds_sa {
-        drop(statements);
-    } else {
-        std::mem::forget(statements);
+    if ctx.flags.atomic {
+        return super::atomic::execute(ctx, socket, reporter, &statements);
     }
+    execute(ctx, socket, reporter, &statements)
 }
 
 /// Checks each statement read, keeping it in `kept` if given, up to the
