@@ -97,8 +97,8 @@ pub struct Half<O> {
 }
 
 impl<'o, O: Observer> SplitStatements<'o, O> {
-    /// The statements of `file`, read from its current offset (its
-    /// start); a second thread takes the second half, with `observer`
+    /// The statements of `file`, just opened (both readers take its
+    /// offsets from its start); a second thread takes the second half, with `observer`
     /// observing it, when the file is at least `min_len` bytes long. With
     /// `keep` the second half's statements are kept for the caller.
     pub fn new(
@@ -205,10 +205,11 @@ fn start_second_half<O: Observer>(
     observer: O,
     keep: bool,
 ) -> Option<SecondHalf<O>> {
-    let len = file.metadata().ok()?.len();
-    if !file.metadata().ok()?.is_file() || len < min_len.max(2) {
+    let metadata = file.metadata().ok()?;
+    if !metadata.is_file() || metadata.len() < min_len.max(2) {
         return None;
     }
+    let len = metadata.len();
     // A little past the middle: the thread counts the newlines before
     // its start (some fifteen times faster than parsing) before it parses,
     // so the halves end together when the first one is a little longer.
@@ -270,10 +271,10 @@ struct Reading<'a> {
 }
 
 impl Reading<'_> {
-    /// The thread: the lexer's line at `start` if the text before it is
-    /// UTF-8 with no quoted string across lines, then the statements from
-    /// there. `None` when anything is not as assumed, or when told to
-    /// stop.
+    /// The thread: the lexer's line at `start` (the newlines before it:
+    /// right unless a quoted string spans lines, which the meeting
+    /// catches), then the statements from there, each observed and kept
+    /// if asked. `None` at an error, or when told to stop.
     fn from<O: Observer>(&self, file: File, start: usize, mut observer: O) -> Option<Half<O>> {
         let newlines = newlines_before(&file, start)?;
         if self.stop.load(Ordering::Relaxed) {
