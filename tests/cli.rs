@@ -381,3 +381,62 @@ fn an_error_near_the_end_of_a_long_script_is_all_that_is_printed() {
     assert_eq!(stdout.lines().count(), 5001, "{stdout}");
     assert!(stderr.contains("lint:"), "{stderr}");
 }
+
+/// A script file of more than a MiB is read in two halves at once; what
+/// `-n -f` says of it must be what it says of the same script on stdin,
+/// which is read by one reader. The second half holds the only keys
+/// (the permissions warning must come from its checks), the SAs that
+/// satisfy some policies of the first half, and the AH partner of an
+/// ESP SA of the first half, so the lints cross the halves.
+#[test]
+fn a_large_file_read_in_two_halves_is_checked_as_one_reader_checks_it() {
+    let mut text = String::new();
+    text.push_str("add 10.9.0.1 10.9.0.2 esp 0x900 -E null;\n");
+    for i in 0..24_000u32 {
+        let (a, b) = (i >> 8, i & 0xff);
+        let policy = if i % 7 == 0 {
+            "ipsec esp/transport//require"
+        } else {
+            "none"
+        };
+        text.push_str(&format!(
+            "spdadd 10.0.{a}.{b} 10.1.{a}.{b} any -P out {policy};\n"
+        ));
+    }
+    for i in (0..24_000u32).step_by(14) {
+        let (a, b) = (i >> 8, i & 0xff);
+        text.push_str(&format!(
+            "add 10.0.{a}.{b} 10.1.{a}.{b} esp {} -E aes-cbc 0x{:032x} -A hmac-sha256 0x{:064x};\n",
+            0x1000 + i,
+            i,
+            i
+        ));
+    }
+    text.push_str("add 10.9.0.1 10.9.0.2 ah 0x901 -A hmac-sha1 \"01234567890123456789\";\n");
+    assert!(text.len() > (1 << 20) + (1 << 18), "{}", text.len());
+    let path = script("two-halves.conf", &text);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let name = path.to_string_lossy().into_owned();
+    for flags in [&["-n", "-f"][..], &["-n", "-v", "-f"][..]] {
+        let (code, out, err) = run(rsetkey().args(flags).arg(&path));
+        let mut one = rsetkey();
+        one.args(flags)
+            .arg("-")
+            .stdin(std::fs::File::open(&path).unwrap());
+        let (one_code, one_out, one_err) = run(&mut one);
+        assert_eq!((code, &out), (one_code, &one_out), "{flags:?}");
+        // The same lints, named by file; the file's permissions are
+        // checked too (stdin has none).
+        let (warning, lints) = err.split_once('\n').unwrap();
+        assert!(
+            warning.contains("holds keys and is accessible"),
+            "{warning}"
+        );
+        assert_eq!(
+            lints,
+            one_err.replace("-,", &format!("{name},")),
+            "{flags:?}"
+        );
+        assert!(lints.matches(": lint: ").count() > 500, "{lints}");
+    }
+}
