@@ -323,7 +323,9 @@ fn newlines_before(file: &File, end: usize) -> Option<usize> {
             return None;
         }
         offset += n;
-        newlines += buf.get(..n)?.iter().filter(|&&b| b == b'\n').count();
+        // memchr's count is vectorised (a byte-at-a-time filter took
+        // several times as long).
+        newlines += memchr::memchr_iter(b'\n', buf.get(..n)?).count();
     }
     Some(newlines)
 }
