@@ -25,6 +25,9 @@ use crate::ir::{
 
 mod sa;
 mod spd;
+pub(crate) mod usual;
+
+pub(crate) use usual::Usual;
 
 /// The token stream as nom input: the whole slice plus a position, so
 /// errors can name the token index they happened at.

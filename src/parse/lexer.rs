@@ -330,6 +330,24 @@ fn is(b: u8, class: u8) -> bool {
     CLASSES[usize::from(b)] & class != 0
 }
 
+/// The length of the STRING run (rule 17) at the start of `bytes`, 0 if
+/// its first byte cannot start one.
+pub(crate) fn word_len(bytes: &[u8]) -> usize {
+    match bytes.split_first() {
+        Some((&first, after)) if is(first, WORD_FIRST) => 1 + run(after, WORD),
+        _ => 0,
+    }
+}
+
+/// The length of the policy text (rule 3) at the start of `bytes`, 0 if
+/// its first byte cannot start one.
+pub(crate) fn policy_text_len(bytes: &[u8]) -> usize {
+    match bytes.split_first() {
+        Some((&first, after)) if is(first, POLICY_FIRST) => 1 + long_run(after, POLICY),
+        _ => 0,
+    }
+}
+
 /// Length of the run of `class` bytes at the start of `bytes`.
 fn run(bytes: &[u8], class: u8) -> usize {
     bytes

@@ -521,6 +521,9 @@ impl<F: input::Feed> Iterator for Statements<'_, F> {
         if self.done {
             return None;
         }
+        if let Some(usual) = self.usual() {
+            return Some(Ok(self.taken(usual.statement, usual.end, usual.after)));
+        }
         let checkpoint = loop {
             if self.start < self.feed.text().len() || self.feed.at_end() {
                 let (complete, checkpoint) = self.lex_statement();
@@ -542,25 +545,44 @@ impl<F: input::Feed> Iterator for Statements<'_, F> {
                 self.done = true;
                 Some(Err(self.fail(f)))
             }
-            Outcome::Statement(mut stmt) => {
+            Outcome::Statement(stmt) => {
                 let end = self.tokens.last().map_or(self.start, |t| t.end);
-                let text = self.feed.text().get(self.start..end).unwrap_or_default();
-                if text.contains('\n') {
-                    self.anchor = self.start;
-                }
-                self.start = end;
-                self.lex = checkpoint;
-                stmt.location.offset += self.feed.base();
-                if stmt
-                    .operations
-                    .iter()
-                    .any(|o| matches!(o, crate::ir::Operation::Exit))
-                {
-                    self.done = true;
-                }
-                Some(Ok(stmt))
+                Some(Ok(self.taken(stmt, end, checkpoint)))
             }
         }
+    }
+}
+
+impl<F: input::Feed> Statements<'_, F> {
+    /// The next statement if it is a usual policy statement, read without
+    /// tokens (see [`grammar::usual`]); `None` leaves it to the lexer.
+    fn usual(&self) -> Option<grammar::Usual> {
+        let grammar = Grammar {
+            options: self.options,
+            names: self.names,
+            source: self.feed.text(),
+        };
+        grammar.usual_statement(self.start, self.lex)
+    }
+
+    /// Moves past `stmt`, whose text ends at `end` in the window, with the
+    /// lexer `after` it.
+    fn taken(&mut self, mut stmt: Statement, end: usize, after: lexer::Checkpoint) -> Statement {
+        let text = self.feed.text().as_bytes().get(self.start..end);
+        if memchr::memchr(b'\n', text.unwrap_or_default()).is_some() {
+            self.anchor = self.start;
+        }
+        self.start = end;
+        self.lex = after;
+        stmt.location.offset += self.feed.base();
+        if stmt
+            .operations
+            .iter()
+            .any(|o| matches!(o, crate::ir::Operation::Exit))
+        {
+            self.done = true;
+        }
+        stmt
     }
 }
 

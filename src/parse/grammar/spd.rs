@@ -147,50 +147,13 @@ impl Grammar<'_> {
                 ),
             );
         }
-        // Exact for the usual single pair (see `sa_statement`).
-        let twins = self.options.rfc_mode && policy.direction == Direction::In;
-        let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
-        // The last request takes the policy; only more pairs need copies.
-        let mut parts = Some((policy, context));
-        for (s, d, last) in same_family_pairs(&srcs, &dsts) {
-            let Some((policy, context)) = (if last { parts.take() } else { parts.clone() }) else {
-                continue;
-            };
-            let full = if s.is_ipv4() { 32 } else { 128 };
-            let req = PolicyRequest {
-                src: SelectorAddress {
-                    addr: s,
-                    prefixlen: sprefix.unwrap_or(full),
-                },
-                dst: SelectorAddress {
-                    addr: d,
-                    prefixlen: dprefix.unwrap_or(full),
-                },
-                upper: upper as u8,
-                policy,
-                context,
-            };
-            let twin = twins.then(|| {
-                let mut fwd = req.clone();
-                fwd.policy.direction = Direction::Fwd;
-                if let Some(first) = fwd.policy.requests.first_mut()
-                    && first.level == Level::Unique
-                {
-                    first.level = Level::Require;
-                    first.reqid = 0;
-                }
-                fwd
-            });
-            let wrap = |r: PolicyRequest| match cmd {
-                SpdCmd::Add => Operation::SpdAdd(r),
-                SpdCmd::Update => Operation::SpdUpdate(r),
-                SpdCmd::Delete => Operation::SpdDelete(r),
-            };
-            ops.push(wrap(req));
-            if let Some(fwd) = twin {
-                ops.push(wrap(fwd));
-            }
-        }
+        let selector = Selector {
+            srcs: &srcs,
+            dsts: &dsts,
+            prefixes: (sprefix, dprefix),
+            upper: upper as u8,
+        };
+        let ops = policy_operations(self.options, cmd, selector, policy, context);
         if ops.is_empty() {
             return cut_tok(
                 eot_at,
@@ -247,4 +210,78 @@ enum PortSpecError {
     Invalid,
     /// A number too big for its field: (what, maximum).
     Range(&'static str, u32),
+}
+
+/// A policy statement's selector as read: the addresses its source and
+/// destination resolved to, their prefix lengths if written, and the
+/// upper-layer protocol.
+pub(super) struct Selector<'a> {
+    pub srcs: &'a Addresses,
+    pub dsts: &'a Addresses,
+    pub prefixes: (Option<u8>, Option<u8>),
+    pub upper: u8,
+}
+
+/// The operations of a policy statement (setkey's action at its `;`): one
+/// request per pair of same-family addresses, each followed by its `fwd`
+/// twin for an `in` policy under `--rfc`. None when no pair is of one
+/// family (the caller's error).
+pub(super) fn policy_operations(
+    options: &Options,
+    cmd: SpdCmd,
+    selector: Selector<'_>,
+    policy: ir::Policy,
+    context: Option<SecurityContext>,
+) -> Operations {
+    let Selector {
+        srcs,
+        dsts,
+        prefixes: (sprefix, dprefix),
+        upper,
+    } = selector;
+    // Exact for the usual single pair (see `sa_statement`).
+    let twins = options.rfc_mode && policy.direction == Direction::In;
+    let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
+    // The last request takes the policy; only more pairs need copies.
+    let mut parts = Some((policy, context));
+    for (s, d, last) in same_family_pairs(srcs, dsts) {
+        let Some((policy, context)) = (if last { parts.take() } else { parts.clone() }) else {
+            continue;
+        };
+        let full = if s.is_ipv4() { 32 } else { 128 };
+        let req = PolicyRequest {
+            src: SelectorAddress {
+                addr: s,
+                prefixlen: sprefix.unwrap_or(full),
+            },
+            dst: SelectorAddress {
+                addr: d,
+                prefixlen: dprefix.unwrap_or(full),
+            },
+            upper,
+            policy,
+            context,
+        };
+        let twin = twins.then(|| {
+            let mut fwd = req.clone();
+            fwd.policy.direction = Direction::Fwd;
+            if let Some(first) = fwd.policy.requests.first_mut()
+                && first.level == Level::Unique
+            {
+                first.level = Level::Require;
+                first.reqid = 0;
+            }
+            fwd
+        });
+        let wrap = |r: PolicyRequest| match cmd {
+            SpdCmd::Add => Operation::SpdAdd(r),
+            SpdCmd::Update => Operation::SpdUpdate(r),
+            SpdCmd::Delete => Operation::SpdDelete(r),
+        };
+        ops.push(wrap(req));
+        if let Some(fwd) = twin {
+            ops.push(wrap(fwd));
+        }
+    }
+    ops
 }

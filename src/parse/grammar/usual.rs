@@ -1,0 +1,424 @@
+//! The policy statement large scripts are made of, read straight from its
+//! bytes: `spdadd SRC[/N] DST[/N] UPPER -P POLICY;` with numeric
+//! addresses, on one line.
+//!
+//! A script of tens of thousands of policies spends most of its parse
+//! building tokens and walking them with the grammar; this reads such a
+//! statement in one pass and lowers it with the grammar's own steps (the
+//! same name service, policy reader and operations). It takes a statement
+//! only where the lexer would cut exactly the tokens it reads and the
+//! grammar would accept them: anything else (ports, `-4`, a protocol
+//! name, a comment, a line break inside, an error) gives `None`, and the
+//! lexer and the grammar read the statement as always. It is a shortcut,
+//! never a second opinion: a unit test compares the two on many texts.
+
+use super::spd::{Selector, policy_operations};
+use super::{Grammar, SpdCmd};
+use crate::ir::{self, Statement, UPPER_ANY};
+use crate::parse::lexer::{self, Checkpoint, State};
+use crate::parse::policy::parse_policy_at;
+use crate::parse::resolve::Family;
+
+/// A statement read by [`Grammar::usual_statement`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Usual {
+    pub statement: Statement,
+    /// Where the text after its `;` starts.
+    pub end: usize,
+    /// The lexer after the `;`.
+    pub after: Checkpoint,
+}
+
+impl Grammar<'_> {
+    /// The statement at byte `start` of the source, with the lexer at
+    /// `at`, if it is a usual policy statement (see the module
+    /// documentation) that ends in the source.
+    pub(crate) fn usual_statement(&self, start: usize, at: Checkpoint) -> Option<Usual> {
+        if at.state != State::Initial {
+            return None;
+        }
+        let mut r = Bytes {
+            text: self.source,
+            bytes: self.source.as_bytes(),
+            at: start,
+        };
+        // Blanks and line ends may come before the statement (counted as
+        // the lexer counts them); a comment is left to the lexer.
+        let mut line = at.line;
+        loop {
+            match r.bytes.get(r.at)? {
+                b' ' | b'\t' => {}
+                b'\n' => line = line.saturating_add(1),
+                _ => break,
+            }
+            r.at += 1;
+        }
+        let first = r.at;
+        let cmd = match r.word()? {
+            b"spdadd" => SpdCmd::Add,
+            b"spdupdate" => SpdCmd::Update,
+            b"spddelete" => SpdCmd::Delete,
+            _ => return None,
+        };
+        r.blanks()?;
+        let (src, sprefix) = r.selector_address()?;
+        r.blanks()?;
+        let (dst, dprefix) = r.selector_address()?;
+        r.blanks()?;
+        let upper = match r.word()? {
+            b"any" => UPPER_ANY,
+            digits => u8::try_from(number(digits)?).ok()?,
+        };
+        r.blanks()?;
+        if r.bytes.get(r.at..r.at + 2)? != b"-P" {
+            return None;
+        }
+        r.at += 2;
+        // The policy text runs from the blank after `-P` (a blank starts
+        // it, so no other rule can) to the `;`, on this line.
+        if !matches!(r.bytes.get(r.at)?, b' ' | b'\t') {
+            return None;
+        }
+        let text_start = r.at;
+        r.at += lexer::policy_text_len(r.bytes.get(r.at..)?);
+        let text = self.source.get(text_start..r.at)?;
+        if *r.bytes.get(r.at)? != b';' || memchr::memchr(b'\n', text.as_bytes()).is_some() {
+            return None;
+        }
+        r.at += 1;
+        let policy = parse_policy_at(text, self.names).ok()?;
+        // No port is the service "0" (any), as the grammar resolves it.
+        let srcs = self
+            .names
+            .resolve(src, Some("0"), Family::Any, false)
+            .ok()?;
+        let dsts = self
+            .names
+            .resolve(dst, Some("0"), Family::Any, false)
+            .ok()?;
+        if srcs.len() != 1 || dsts.len() != 1 {
+            return None;
+        }
+        let selector = Selector {
+            srcs: &srcs,
+            dsts: &dsts,
+            prefixes: (sprefix, dprefix),
+            upper,
+        };
+        let operations = policy_operations(self.options, cmd, selector, policy, None);
+        if operations.is_empty() {
+            return None;
+        }
+        Some(Usual {
+            statement: Statement {
+                location: ir::Location {
+                    line,
+                    offset: first,
+                    len: r.at - first,
+                },
+                warnings: Vec::new(),
+                operations,
+            },
+            end: r.at,
+            after: Checkpoint {
+                line,
+                state: State::Initial,
+            },
+        })
+    }
+}
+
+/// A position in the statement's text.
+struct Bytes<'s> {
+    text: &'s str,
+    bytes: &'s [u8],
+    at: usize,
+}
+
+impl<'s> Bytes<'s> {
+    /// The STRING run here, as the lexer cuts it; `None` if none starts.
+    fn word(&mut self) -> Option<&'s [u8]> {
+        let start = self.at;
+        self.at += lexer::word_len(self.bytes.get(start..)?);
+        self.bytes.get(start..self.at).filter(|w| !w.is_empty())
+    }
+
+    /// One blank or more (a word must end at one).
+    fn blanks(&mut self) -> Option<()> {
+        let start = self.at;
+        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+        (self.at > start).then_some(())
+    }
+
+    /// A numeric address (a dotted quad, or an IPv6 address of hex
+    /// digits and colons), then `/N` if written. Only such words are
+    /// strings to the lexer whatever their letters (no keyword or number
+    /// has a `.` or a `:`), and resolving them asks no name service.
+    fn selector_address(&mut self) -> Option<(&'s str, Option<u8>)> {
+        let start = self.at;
+        let word = self.word()?;
+        let (mut dots, mut colons, mut letters) = (false, false, false);
+        for &b in word {
+            match b {
+                b'0'..=b'9' => {}
+                b'.' => dots = true,
+                b':' => colons = true,
+                b'a'..=b'f' | b'A'..=b'F' => letters = true,
+                _ => return None,
+            }
+        }
+        if !(colons || dots && !letters) {
+            return None;
+        }
+        let address = self.text.get(start..self.at)?;
+        if self.bytes.get(self.at) != Some(&b'/') {
+            return Some((address, None));
+        }
+        self.at += 1;
+        // A blank must follow (checked by the caller): `24,` is a string.
+        let prefix = u8::try_from(number(self.word()?)?).ok()?;
+        Some((address, Some(prefix)))
+    }
+}
+
+/// The value of `digits` if it is a whole word the lexer takes for a
+/// decimal number (its run ends at a blank: no `,` makes it a string),
+/// as the grammar reads it (its `dec_value`: `None` past 64 bits).
+fn number(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::parse::Options;
+    use crate::parse::grammar::Toks;
+    use crate::parse::lexer::{Lexer, TokKind};
+    use crate::parse::resolve::{FileNames, NameService};
+
+    /// What the lexer and the grammar make of the statement at the start
+    /// of `text`: the statement, where its text ends and the lexer after
+    /// it (`None` for anything but a statement).
+    fn by_the_grammar(text: &str, options: &Options, names: &dyn NameService) -> Option<Usual> {
+        let mut tokens = Vec::new();
+        let mut lexer = Lexer::resume(text, 0, Checkpoint::default());
+        lexer.statement(&mut tokens);
+        let after = lexer.checkpoint();
+        if tokens.last()?.kind != TokKind::Eot {
+            return None;
+        }
+        let grammar = Grammar {
+            options,
+            names,
+            source: text,
+        };
+        let (_, statement) = grammar.statement(Toks::new(&tokens)).ok()?;
+        Some(Usual {
+            statement: statement?,
+            end: tokens.last()?.end,
+            after,
+        })
+    }
+
+    fn usual(text: &str, options: &Options, names: &dyn NameService) -> Option<Usual> {
+        let grammar = Grammar {
+            options,
+            names,
+            source: text,
+        };
+        grammar.usual_statement(0, Checkpoint::default())
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Pick(u64);
+
+    impl Pick {
+        fn next(&mut self) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 as usize
+        }
+
+        /// One of the forms the shortcut takes nine times in ten, else
+        /// one of the others.
+        fn one<'a, const A: usize, const B: usize>(
+            &mut self,
+            (taken, others): &([&'a str; A], [&'a str; B]),
+        ) -> &'a str {
+            let from: &[&str] = if self.next().is_multiple_of(10) {
+                others
+            } else {
+                taken
+            };
+            from[self.next() % from.len()]
+        }
+    }
+
+    #[test]
+    fn the_shortcut_reads_what_the_grammar_reads_or_nothing() {
+        let names = FileNames::default();
+        // Each part: the forms the shortcut takes, then others.
+        let lead = (["", "\n", "\n\n  ", " \t"], ["#c\n", ";"]);
+        let cmd = (
+            ["spdadd", "spdupdate", "spddelete"],
+            [
+                "spdadd -4",
+                "spdadd tagged \"t\"",
+                "add",
+                "spdaddx",
+                "spd add",
+            ],
+        );
+        let addr = (
+            [
+                "10.0.0.1",
+                "10.0.0.0/24",
+                "10.0.0.0/0",
+                "10.0.0.0/33",
+                "10.0.0.0/255",
+                "10.0.0.0/024",
+                "010.0.0.1",
+                "::1",
+                "fe80::1/64",
+                "2001:db8::1/128",
+                "::ffff:1.2.3.4",
+            ],
+            [
+                "10.0.0.0/256",
+                "10.0.0.0/",
+                "1.2.3",
+                "1.2.3.4.5",
+                "256.1.1.1",
+                "ab::cd::1",
+                "10.0.0.1[80]",
+                "10.0.0.1/8[any]",
+                "10.0.0.1,2",
+                "10.0.0.0/24,5",
+                "any",
+                "12",
+                "1.2.3.4%lo",
+            ],
+        );
+        let gap = ([" ", "\t", "  "], [" \n ", "", "#\n"]);
+        let upper = (
+            ["any", "6", "255", "0", "058"],
+            ["256", "tcp", "icmp", "1,2", "0x6", "any,"],
+        );
+        let policy = (
+            [
+                "out ipsec esp/transport//require",
+                "in ipsec esp/transport//require",
+                "in ipsec esp/transport//unique",
+                "out ipsec ah/transport//require esp/transport//require",
+                "out discard",
+                "fwd none",
+                "out",
+                "out bypass ",
+                "in prio 5 ipsec esp/transport//require",
+                "out ipsec esp/tunnel/1.2.3.4-5.6.7.8/require",
+                "out ipsec esp/transport//unique:5",
+            ],
+            [
+                "out ipsec esp/transport/1.2.3.4-5.6.7.8/require",
+                "out ipsec esp/tunnel//require",
+                "out\n ipsec esp/transport//require",
+                "bogus",
+                "",
+                "-P out",
+            ],
+        );
+        let after_p = ([" ", "\t", "  "], ["", "\n"]);
+        let end = ([";", " ;", ";\n"], ["#x\n;", "", ",;"]);
+        let mut pick = Pick(0x9e37_79b9_7f4a_7c15);
+        let (mut taken, mut checked) = (0, 0);
+        for rfc_mode in [false, true] {
+            let options = Options {
+                rfc_mode,
+                ..Options::default()
+            };
+            for _ in 0..50_000 {
+                let text = format!(
+                    "{}{}{}{}{}{}{}{}{}-P{}{}{}",
+                    pick.one(&lead),
+                    pick.one(&cmd),
+                    pick.one(&gap),
+                    pick.one(&addr),
+                    pick.one(&gap),
+                    pick.one(&addr),
+                    pick.one(&gap),
+                    pick.one(&upper),
+                    pick.one(&gap),
+                    pick.one(&after_p),
+                    pick.one(&policy),
+                    pick.one(&end),
+                ) + "\nspdflush;";
+                let fast = usual(&text, &options, &names);
+                checked += 1;
+                if let Some(fast) = fast {
+                    taken += 1;
+                    assert_eq!(
+                        Some(&fast),
+                        by_the_grammar(&text, &options, &names).as_ref(),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+        // The usual shapes are taken: the comparison above is not empty.
+        assert!(taken > checked / 10, "{taken} of {checked}");
+    }
+
+    #[test]
+    fn numbers_are_read_as_the_grammar_reads_them() {
+        for text in [
+            "0",
+            "255",
+            "00024",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            assert_eq!(
+                number(text.as_bytes()),
+                super::super::dec_value(text),
+                "{text}"
+            );
+        }
+        assert_eq!(number(b"1a"), None);
+    }
+
+    #[test]
+    fn a_script_of_usual_policies_is_taken_whole() {
+        let names = FileNames::default();
+        let options = Options::default();
+        for text in [
+            "spdadd 10.0.0.1 11.0.0.1 any -P out ipsec esp/transport//require;",
+            "\n\nspdadd 10.0.0.0/24 11.0.0.0/16 6 -P in ipsec ah/transport//require esp/transport//use ;",
+            "spdupdate fe80::1/64 ::1 any -P out discard;",
+            "  spddelete 10.0.0.1 11.0.0.1 255 -P\tfwd none;",
+        ] {
+            let fast = usual(text, &options, &names).expect(text);
+            assert_eq!(Some(fast), by_the_grammar(text, &options, &names), "{text}");
+        }
+    }
+
+    #[test]
+    fn line_ends_before_the_statement_move_its_line() {
+        let names = FileNames::default();
+        let options = Options::default();
+        let text = "\n\n\nspdadd 10.0.0.1 11.0.0.1 any -P out discard;\n";
+        let fast = usual(text, &options, &names).unwrap();
+        assert_eq!(fast.statement.location.line, 4);
+        assert_eq!(fast.statement.location.offset, 3);
+        assert_eq!(fast.end, text.len() - 1);
+    }
+}
