@@ -339,6 +339,16 @@ pub(crate) fn word_len(bytes: &[u8]) -> usize {
     }
 }
 
+/// Whether `b` continues a STRING run (rule 17).
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    is(b, WORD)
+}
+
+/// The length of the run of hex digits at the start of `bytes`.
+pub(crate) fn hex_len(bytes: &[u8]) -> usize {
+    hex_run(bytes)
+}
+
 /// The length of the policy text (rule 3) at the start of `bytes`, 0 if
 /// its first byte cannot start one.
 pub(crate) fn policy_text_len(bytes: &[u8]) -> usize {
@@ -424,7 +434,7 @@ fn same_word(w: &str, word: &[u8]) -> bool {
 /// An encryption name: a token only right after `-E` (the state is left
 /// when a name matches); the names are the encryption rows of
 /// [`algorithms`], aliases such as `rijndael-cbc` included.
-fn enc_name(word: &[u8]) -> Option<TokKind> {
+pub(crate) fn enc_name(word: &[u8]) -> Option<TokKind> {
     let (row, spelling) = algorithms::by_name(Kind::Encryption, word)?;
     match row.setkey {
         Setkey::Encrypt(a) => Some(TokKind::EncAlg(a, spelling.form)),
@@ -435,7 +445,7 @@ fn enc_name(word: &[u8]) -> Option<TokKind> {
 /// An authentication name: a token only right after `-A` (the state is
 /// left when a name matches); the names are the authentication rows of
 /// [`algorithms`]. A name that takes no key (`null`) says so.
-fn auth_name(word: &[u8]) -> Option<TokKind> {
+pub(crate) fn auth_name(word: &[u8]) -> Option<TokKind> {
     let (row, spelling) = algorithms::by_name(Kind::Authentication, word)?;
     match row.setkey {
         Setkey::Auth(a) => Some(TokKind::AuthAlg(a, spelling.form == Form::NoKey)),

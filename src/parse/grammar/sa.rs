@@ -448,47 +448,7 @@ impl Grammar<'_> {
         if matches!(cmd, SaCmd::Get | SaCmd::Delete) && p.mode != IpsecMode::Any {
             warnings.push(format!("WARNING: mode is obsolete at `{}'", self.text(eot)));
         }
-        // Exact for the usual single pair: a script holds thousands of
-        // these, and Vec's first growth would reserve four operations.
-        let mut ops = Vec::with_capacity(srcs.len() * dsts.len());
-        for (s, d, last) in same_family_pairs(&srcs, &dsts) {
-            // The last SA takes the keys; only more pairs need copies.
-            let (transforms, context) = if last {
-                (std::mem::take(&mut p.transforms), p.context.take())
-            } else {
-                (p.transforms.clone(), p.context.clone())
-            };
-            let sa = SecurityAssociation {
-                satype: p.satype,
-                src: s,
-                dst: d,
-                spi: p.spi,
-                mode: p.mode,
-                reqid: p.reqid,
-                // sadb_sa_replay is 8 bits: setkey's value wraps
-                replay: p.replay as u8,
-                replay_requested: p.replay,
-                wide_replay: (p.replay > u64::from(u8::MAX))
-                    .then(|| u32::try_from(p.replay).unwrap_or(MAX_REPLAY_WINDOW)),
-                flags: p.flags,
-                transforms,
-                hard: p.hard,
-                soft: p.soft,
-                context,
-                nat: p.nat.then(|| NatTraversal {
-                    sport: nz_port(s.port()),
-                    dport: nz_port(d.port()),
-                    original: p.nat_oa,
-                }),
-            };
-            let sa = Box::new(sa);
-            ops.push(match cmd {
-                SaCmd::Add => Operation::Add(sa),
-                SaCmd::Get => Operation::Get(sa),
-                SaCmd::Delete => Operation::Delete(sa),
-                SaCmd::GetSpi => Operation::GetSpi(sa),
-            });
-        }
+        let ops = sa_operations(cmd, &mut p, &srcs, &dsts);
         if ops.is_empty() {
             return cut_tok(
                 eot_at,
@@ -535,13 +495,66 @@ impl Grammar<'_> {
     }
 }
 
+/// The operations of an SA statement (setkey's action at its `;`): one SA
+/// per pair of same-family addresses, the last taking `p`'s keys. None
+/// when no pair is of one family (the caller's error).
+pub(super) fn sa_operations(
+    cmd: SaCmd,
+    p: &mut SaParams,
+    srcs: &Addresses,
+    dsts: &Addresses,
+) -> Operations {
+    // Exact for the usual single pair: a script holds thousands of
+    // these, and Vec's first growth would reserve four operations.
+    let mut ops = Vec::with_capacity(srcs.len() * dsts.len());
+    for (s, d, last) in same_family_pairs(srcs, dsts) {
+        // The last SA takes the keys; only more pairs need copies.
+        let (transforms, context) = if last {
+            (std::mem::take(&mut p.transforms), p.context.take())
+        } else {
+            (p.transforms.clone(), p.context.clone())
+        };
+        let sa = SecurityAssociation {
+            satype: p.satype,
+            src: s,
+            dst: d,
+            spi: p.spi,
+            mode: p.mode,
+            reqid: p.reqid,
+            // sadb_sa_replay is 8 bits: setkey's value wraps
+            replay: p.replay as u8,
+            replay_requested: p.replay,
+            wide_replay: (p.replay > u64::from(u8::MAX))
+                .then(|| u32::try_from(p.replay).unwrap_or(MAX_REPLAY_WINDOW)),
+            flags: p.flags,
+            transforms,
+            hard: p.hard,
+            soft: p.soft,
+            context,
+            nat: p.nat.then(|| NatTraversal {
+                sport: nz_port(s.port()),
+                dport: nz_port(d.port()),
+                original: p.nat_oa,
+            }),
+        };
+        let sa = Box::new(sa);
+        ops.push(match cmd {
+            SaCmd::Add => Operation::Add(sa),
+            SaCmd::Get => Operation::Get(sa),
+            SaCmd::Delete => Operation::Delete(sa),
+            SaCmd::GetSpi => Operation::GetSpi(sa),
+        });
+    }
+    ops
+}
+
 /// Key bytes of a key token: raw bytes of a quoted string, or hex digits
 /// (an odd count gets a leading zero nibble).
 ///
 /// The output buffer is allocated at its final size (no reallocation
 /// leaves a stray copy behind), the digits are decoded straight into it,
 /// and it goes into a zeroizing [`Key`].
-fn key_bytes(source: &str, t: &Token) -> Key {
+pub(super) fn key_bytes(source: &str, t: &Token) -> Key {
     match t.kind {
         TokKind::Quoted => Key::new(
             source

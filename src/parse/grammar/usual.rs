@@ -1,21 +1,27 @@
-//! The policy statement large scripts are made of, read straight from its
-//! bytes: `spdadd SRC[/N] DST[/N] UPPER -P POLICY;` with numeric
-//! addresses, on one line.
+//! The statements large scripts are made of, read straight from their
+//! bytes, on one line and with numeric addresses:
+//! `spdadd SRC[/N] DST[/N] UPPER -P POLICY;` (and `spdupdate`,
+//! `spddelete`), and `add SRC DST esp|ah SPI -E ALG 0xKEY -A ALG 0xKEY;`
+//! (either algorithm alone too).
 //!
-//! A script of tens of thousands of policies spends most of its parse
+//! A script of tens of thousands of statements spends most of its parse
 //! building tokens and walking them with the grammar; this reads such a
 //! statement in one pass and lowers it with the grammar's own steps (the
-//! same name service, policy reader and operations). It takes a statement
-//! only where the lexer would cut exactly the tokens it reads and the
-//! grammar would accept them: anything else (ports, `-4`, a protocol
-//! name, a comment, a line break inside, an error) gives `None`, and the
-//! lexer and the grammar read the statement as always. It is a shortcut,
-//! never a second opinion: a unit test compares the two on many texts.
+//! same name service, policy reader, algorithm table, key checks and
+//! operations). It takes a statement only where the lexer would cut
+//! exactly the tokens it reads and the grammar would accept them: anything
+//! else (ports, `-4`, a protocol name, extensions, a quoted key, a
+//! comment, a line break inside, an error) gives `None`, and the lexer and
+//! the grammar read the statement as always, with their messages. It is a
+//! shortcut, never a second opinion: a unit test compares the two on many
+//! texts.
 
+use super::sa::{key_bytes, sa_operations};
 use super::spd::{Selector, policy_operations};
-use super::{Grammar, SpdCmd};
-use crate::ir::{self, Statement, UPPER_ANY};
-use crate::parse::lexer::{self, Checkpoint, State};
+use super::{Grammar, SaCmd, SaParams, SpdCmd, set_old};
+use crate::algorithms::Form;
+use crate::ir::{self, Key, Operations, SaType, Statement, UPPER_ANY};
+use crate::parse::lexer::{self, Checkpoint, State, TokKind, Token};
 use crate::parse::policy::parse_policy_at;
 use crate::parse::resolve::Family;
 
@@ -58,6 +64,11 @@ impl Grammar<'_> {
             b"spdadd" => SpdCmd::Add,
             b"spdupdate" => SpdCmd::Update,
             b"spddelete" => SpdCmd::Delete,
+            b"add" => {
+                r.blanks()?;
+                let operations = self.usual_add(&mut r)?;
+                return Some(Usual::at(first, &r, line, operations));
+            }
             _ => return None,
         };
         r.blanks()?;
@@ -106,10 +117,107 @@ impl Grammar<'_> {
             upper,
         };
         let operations = policy_operations(self.options, cmd, selector, policy, None);
-        if operations.is_empty() {
+        (!operations.is_empty()).then(|| Usual::at(first, &r, line, operations))
+    }
+
+    /// The rest of an `add` after its blanks, up to and including its `;`:
+    /// numeric addresses, `esp` or `ah`, the SPI, then `-E` with a keyed
+    /// cipher, `-A` with a keyed integrity algorithm, or both, keys in hex.
+    fn usual_add(&self, r: &mut Bytes<'_>) -> Option<Operations> {
+        let src = r.sa_address()?;
+        r.blanks()?;
+        let dst = r.sa_address()?;
+        r.blanks()?;
+        let satype = match r.word()? {
+            b"esp" => SaType::Esp,
+            b"ah" => SaType::Ah,
+            _ => return None,
+        };
+        let mut p = SaParams {
+            satype,
+            ..SaParams::default()
+        };
+        set_old(&mut p, false);
+        r.blanks()?;
+        p.spi = u32::try_from(r.spi()?).ok()?;
+        r.blanks()?;
+        let mut flag = r.flag()?;
+        if flag == b'E' {
+            let TokKind::EncAlg(alg, Form::Keyed) = lexer::enc_name(r.word()?)? else {
+                return None;
+            };
+            let row = alg.row();
+            if row.aead.is_some() || row.rsetkey_only() && !self.options.extensions {
+                return None;
+            }
+            r.blanks()?;
+            let key = self.usual_key(r, self.options.supported.encrypt_bits(alg))?;
+            p.transforms.encrypt = Some((alg, key));
+            r.blanks_or_none();
+            if r.semicolon() {
+                return self.usual_sa_operations(p, src, dst);
+            }
+            flag = r.flag()?;
+        }
+        if flag != b'A' {
             return None;
         }
-        Some(Usual {
+        let TokKind::AuthAlg(alg, false) = lexer::auth_name(r.word()?)? else {
+            return None;
+        };
+        r.blanks()?;
+        let key = self.usual_key(r, self.options.supported.auth_bits(alg))?;
+        p.transforms.auth = Some((alg, Some(key)));
+        r.blanks_or_none();
+        if !r.semicolon() {
+            return None;
+        }
+        self.usual_sa_operations(p, src, dst)
+    }
+
+    /// A hex key (the lexer's hex number: `0x`, digits, and no word
+    /// character after them) of a length the kernel takes for `range`.
+    fn usual_key(&self, r: &mut Bytes<'_>, range: Option<(u16, u16)>) -> Option<Key> {
+        let start = r.at;
+        let digits = r.bytes.get(start + 2..)?;
+        if !matches!(r.bytes.get(start..start + 2)?, b"0x" | b"0X") {
+            return None;
+        }
+        let len = lexer::hex_len(digits);
+        if len == 0 || digits.get(len).is_some_and(|&b| lexer::is_word_byte(b)) {
+            return None;
+        }
+        r.at = start + 2 + len;
+        let token = Token {
+            kind: TokKind::Hex,
+            start,
+            end: r.at,
+            line: 0,
+            text_start: start,
+            text_end: r.at,
+        };
+        let key = key_bytes(self.source, &token);
+        let bits = key.bits();
+        range
+            .is_some_and(|(min, max)| (usize::from(min)..=usize::from(max)).contains(&bits))
+            .then_some(key)
+    }
+
+    /// The SA of an `add` read by [`Grammar::usual_add`], its addresses
+    /// resolved as the grammar resolves them (no port).
+    fn usual_sa_operations(&self, mut p: SaParams, src: &str, dst: &str) -> Option<Operations> {
+        let srcs = self.names.resolve(src, None, Family::Any, false).ok()?;
+        let dsts = self.names.resolve(dst, None, Family::Any, false).ok()?;
+        let operations = sa_operations(SaCmd::Add, &mut p, &srcs, &dsts);
+        (!operations.is_empty()).then_some(operations)
+    }
+}
+
+impl Usual {
+    /// The statement from `first` to `r`'s position, right after its `;`,
+    /// on `line`.
+    fn at(first: usize, r: &Bytes<'_>, line: u32, operations: Operations) -> Usual {
+        Usual {
             statement: Statement {
                 location: ir::Location {
                     line,
@@ -124,7 +232,7 @@ impl Grammar<'_> {
                 line,
                 state: State::Initial,
             },
-        })
+        }
     }
 }
 
@@ -180,6 +288,57 @@ impl<'s> Bytes<'s> {
         // A blank must follow (checked by the caller): `24,` is a string.
         let prefix = u8::try_from(number(self.word()?)?).ok()?;
         Some((address, Some(prefix)))
+    }
+
+    /// A numeric address without a prefix (an SA's).
+    fn sa_address(&mut self) -> Option<&'s str> {
+        match self.selector_address()? {
+            (address, None) => Some(address),
+            _ => None,
+        }
+    }
+
+    /// An SPI: a decimal number, or `0x` and hex digits, as the grammar
+    /// reads either (`None` past 64 bits).
+    fn spi(&mut self) -> Option<u64> {
+        let word = self.word()?;
+        match word {
+            [b'0', b'x' | b'X', digits @ ..] if !digits.is_empty() => {
+                digits.iter().try_fold(0u64, |n, &d| {
+                    let v = lexer::hex_digit(d)?;
+                    n.checked_mul(16)?.checked_add(u64::from(v))
+                })
+            }
+            digits => number(digits),
+        }
+    }
+
+    /// `-E` or `-A` and one blank or more: the flag's letter.
+    fn flag(&mut self) -> Option<u8> {
+        let (b'-', letter @ (b'E' | b'A')) =
+            (*self.bytes.get(self.at)?, *self.bytes.get(self.at + 1)?)
+        else {
+            return None;
+        };
+        self.at += 2;
+        self.blanks()?;
+        Some(letter)
+    }
+
+    /// Blanks, if any.
+    fn blanks_or_none(&mut self) {
+        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    /// The `;` that ends the statement, taken if it is here.
+    fn semicolon(&mut self) -> bool {
+        let here = self.bytes.get(self.at) == Some(&b';');
+        if here {
+            self.at += 1;
+        }
+        here
     }
 }
 
@@ -376,6 +535,186 @@ mod tests {
         }
         // The usual shapes are taken: the comparison above is not empty.
         assert!(taken > checked / 10, "{taken} of {checked}");
+    }
+
+    /// `0x` and hex digits for a key of `bits` bits.
+    fn hex_key(bits: usize, seed: usize) -> String {
+        let digits: String = (0..bits / 4)
+            .map(|i| char::from(b"0123456789abcdefABCDEF"[(i * 7 + seed) % 22]))
+            .collect();
+        format!("0x{digits}")
+    }
+
+    #[test]
+    fn the_shortcut_reads_adds_as_the_grammar_reads_them_or_nothing() {
+        let names = FileNames::default();
+        let lead = (["", "\n", " \t"], ["#c\n", "; "]);
+        let cmd = (["add"], ["add -4", "get", "delete", "addx", "getspi"]);
+        let addr = (
+            [
+                "10.0.0.1",
+                "192.168.1.20",
+                "10.1.2.3",
+                "172.16.0.9",
+                "010.0.0.1",
+                "::1",
+            ],
+            [
+                "10.0.0.0/24",
+                "10.0.0.1[500]",
+                "1.2.3",
+                "any",
+                "10.0.0.1,2",
+                "ab::cd::1",
+            ],
+        );
+        let gap = ([" ", "\t", "  "], ["", " \n ", "#\n"]);
+        let proto = (
+            ["esp", "ah"],
+            ["esp-old", "ah-old", "esp-udp", "ipcomp", "tcp", "", "esp1"],
+        );
+        let spi = (
+            ["256", "0x100", "0X1ff", "4294967295", "00256", "0xFFFFFFFF"],
+            [
+                "4294967296",
+                "0x",
+                "0x1g",
+                "18446744073709551616",
+                "0x10000000000000000",
+                "1,2",
+            ],
+        );
+        let ext = (
+            ["", "", ""],
+            ["-m transport ", "-u 5 ", "-r 4 ", "-f random-pad "],
+        );
+        let enc = (
+            [
+                "aes-cbc 128",
+                "aes-cbc 256",
+                "3des-cbc 192",
+                "des-cbc 64",
+                "rijndael-cbc 192",
+                "blowfish-cbc 128",
+                "twofish-cbc 256",
+                "aes-ctr 160",
+                "camellia-cbc 128",
+                "cast128-cbc 128",
+            ],
+            [
+                "aes-cbc 100",
+                "aes-cbc 0",
+                "null 0",
+                "simple 0",
+                "des-deriv 64",
+                "des-32iv 64",
+                "aes-gcm-16 160",
+                "chacha20-poly1305 288",
+                "bogus 128",
+                "AES-CBC 128",
+            ],
+        );
+        let auth = (
+            [
+                "hmac-sha256 256",
+                "hmac-sha1 160",
+                "hmac-md5 128",
+                "hmac-sha512 512",
+                "hmac-sha384 384",
+                "aes-xcbc-mac 128",
+                "hmac-ripemd160 160",
+                "keyed-md5 128",
+            ],
+            [
+                "hmac-sha256 100",
+                "null 0",
+                "tcp-md5 128",
+                "bogus 160",
+                "hmac-sha256 0",
+            ],
+        );
+        let key_form = (["", "", ""], ["0X", "odd", "quoted", "comma"]);
+        let algs = (["E", "A", "EA"], ["AE", "", "EE"]);
+        let end = ([";", " ;", ";\n"], ["#x\n;", "", ",;", " -A"]);
+        let mut pick = Pick(0x2545_f491_4f6c_dd1d);
+        let key = |pick: &mut Pick, spec: &str| -> String {
+            let (name, bits) = spec.split_once(' ').unwrap();
+            let bits: usize = bits.parse().unwrap();
+            let k = match pick.one(&key_form) {
+                "0X" => hex_key(bits, pick.next()).replacen("0x", "0X", 1),
+                "odd" => hex_key(bits + 4, pick.next()),
+                "quoted" => "\"0123456789abcdef\"".to_string(),
+                "comma" => hex_key(bits, pick.next()) + ",",
+                _ => hex_key(bits, pick.next()),
+            };
+            if bits == 0 {
+                name.to_string()
+            } else {
+                format!("{name} {k}")
+            }
+        };
+        let mut restricted = crate::ir::SupportedAlgorithms::linux_default();
+        restricted
+            .encrypt
+            .retain(|e| e.0 != crate::ir::EncryptAlgorithm::AesCbc);
+        restricted
+            .auth
+            .retain(|a| a.0 != crate::ir::AuthAlgorithm::HmacSha1);
+        let (mut taken, mut checked) = (0, 0);
+        for options in [
+            Options::default(),
+            Options {
+                extensions: true,
+                ..Options::default()
+            },
+            Options {
+                supported: restricted,
+                ..Options::default()
+            },
+        ] {
+            for _ in 0..50_000 {
+                let mut text = [
+                    pick.one(&lead),
+                    pick.one(&cmd),
+                    pick.one(&gap),
+                    pick.one(&addr),
+                    pick.one(&gap),
+                    pick.one(&addr),
+                    pick.one(&gap),
+                    pick.one(&proto),
+                    pick.one(&gap),
+                    pick.one(&spi),
+                    pick.one(&gap),
+                    pick.one(&ext),
+                ]
+                .concat();
+                for flag in pick.one(&algs).chars() {
+                    let spec = if flag == 'E' {
+                        pick.one(&enc)
+                    } else {
+                        pick.one(&auth)
+                    };
+                    text += &format!(
+                        "-{flag}{}{}{}",
+                        pick.one(&gap),
+                        key(&mut pick, spec),
+                        pick.one(&gap)
+                    );
+                }
+                text += pick.one(&end);
+                text += "\nspdflush;";
+                checked += 1;
+                if let Some(fast) = usual(&text, &options, &names) {
+                    taken += 1;
+                    assert_eq!(
+                        Some(&fast),
+                        by_the_grammar(&text, &options, &names).as_ref(),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+        assert!(taken > checked / 40, "{taken} of {checked}");
     }
 
     #[test]
