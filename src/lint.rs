@@ -129,20 +129,32 @@ pub fn lint(statements: &[Statement]) -> Vec<Lint> {
 /// it.
 #[derive(Debug, Default)]
 pub struct Linter {
-    /// Every SA added so far, in script order.
+    /// The SAs of the linters joined in front of this one
+    /// ([`Linter::append`]), in script order and none empty: kept apart
+    /// rather than merged, since merging costs a hash insert per SA while
+    /// after a join most scripts look up few SAs or none.
+    earlier: Vec<SaIndex>,
+    /// The SAs after those, up to now: where [`Linter::observe`] adds.
+    sas: SaIndex,
+    /// Findings in statement order, some still to be decided.
+    pending: Vec<Pending>,
+    /// Whether every SA of the script was added before the statements
+    /// were observed ([`lint`]): nothing is held back then.
+    all_sas_known: bool,
+}
+
+/// What the lints need of a run of consecutive SAs of the script.
+#[derive(Debug, Default)]
+struct SaIndex {
+    /// The SAs, in script order.
     sas: Vec<SaFacts>,
-    /// The first SA of a type to a destination; the others follow
+    /// The newest SA of a type to a destination; the older ones follow
     /// through [`SaFacts::next`].
     by_destination: FastMap<(SaType, IpAddr), u32>,
     /// Every reqid of an SA.
     reqids: FastSet<u32>,
     /// Source and destination of every AH SA that authenticates.
     ah_pairs: FastSet<(IpAddr, IpAddr)>,
-    /// Findings in statement order, some still to be decided.
-    pending: Vec<Pending>,
-    /// Whether every SA of the script was added before the statements
-    /// were observed ([`lint`]): nothing is held back then.
-    all_sas_known: bool,
 }
 
 /// What the lints need of one SA.
@@ -151,8 +163,8 @@ struct SaFacts {
     src: IpAddr,
     dst: IpAddr,
     reqid: u32,
-    /// The next SA of the same type to the same destination
-    /// ([`u32::MAX`] for none).
+    /// The SA before it (in its [`SaIndex`]) of the same type to the same
+    /// destination ([`u32::MAX`] for none).
     next: u32,
     satype: SaType,
     mode: IpsecMode,
@@ -261,28 +273,21 @@ impl Linter {
     /// own SAs alone, and more SAs only satisfy more requests, so a policy
     /// it let go is one this linter would have let go too, and the ones it
     /// holds are decided at the end against them all.
-    pub fn append(&mut self, later: Linter) {
-        let offset = u32::try_from(self.sas.len()).unwrap_or(u32::MAX);
-        // `later`'s chains end where this linter's begin: the newest SA
-        // to a destination comes first, as if observed by one linter.
-        for mut sa in later.sas {
-            sa.next = match sa.next {
-                u32::MAX => self
-                    .by_destination
-                    .get(&(sa.satype, sa.dst))
-                    .copied()
-                    .unwrap_or(u32::MAX),
-                next => next.saturating_add(offset),
-            };
-            self.sas.push(sa);
+    ///
+    /// Nothing is copied but the held findings: `later`'s SAs stay in
+    /// their own index (merging cost a hash insert per SA, on one thread
+    /// after both halves are read), and every question about the SAs asks
+    /// each index in turn: a hash lookup per index instead of one, for
+    /// the policies held to the end or observed after the join (two for
+    /// the two halves of a script).
+    pub fn append(&mut self, mut later: Linter) {
+        let ours = std::mem::take(&mut self.sas);
+        if !ours.sas.is_empty() {
+            self.earlier.push(ours);
         }
-        for (key, first) in later.by_destination {
-            self.by_destination
-                .insert(key, first.saturating_add(offset));
-        }
-        self.reqids.extend(later.reqids);
-        self.ah_pairs.extend(later.ah_pairs);
-        self.pending.extend(later.pending);
+        self.earlier.append(&mut later.earlier);
+        self.sas = later.sas;
+        self.pending.append(&mut later.pending);
     }
 
     /// Every lint of the script, in statement order, each once.
@@ -293,7 +298,7 @@ impl Linter {
             match p {
                 Pending::Lint(l) => out.push(l),
                 Pending::EspNoAuth { line, src, dst } => {
-                    if !self.ah_pairs.contains(&(src, dst)) {
+                    if !self.indexes().any(|i| i.ah_pairs.contains(&(src, dst))) {
                         out.push(esp_without_authentication(line));
                     }
                 }
@@ -306,6 +311,78 @@ impl Linter {
     }
 
     fn add_sa(&mut self, sa: &SecurityAssociation) {
+        self.sas.add(sa);
+    }
+
+    /// A policy is decided at once when the SAs so far satisfy it: more
+    /// SAs can only satisfy more requests (and once there is an SA, no
+    /// finding depends on whether there are SAs).
+    fn policy(&mut self, line: u32, policy: &PolicyRequest) {
+        if policy.policy.action != PolicyAction::Ipsec {
+            return;
+        }
+        let policy = PolicyFacts::of(policy);
+        if self.all_sas_known {
+            let mut now = Vec::new();
+            policy_lints(line, &policy, self, &mut now);
+            self.pending.extend(now.into_iter().map(Pending::Lint));
+            return;
+        }
+        if self.has_sas() {
+            let mut now = Vec::new();
+            policy_lints(line, &policy, self, &mut now);
+            if now.is_empty() {
+                return;
+            }
+        }
+        self.pending.push(Pending::Policy { line, policy });
+    }
+
+    /// The indexes of the SAs so far, in script order.
+    fn indexes(&self) -> impl Iterator<Item = &SaIndex> {
+        self.earlier.iter().chain(std::iter::once(&self.sas))
+    }
+
+    fn has_sas(&self) -> bool {
+        // No earlier index is empty.
+        !self.sas.sas.is_empty() || !self.earlier.is_empty()
+    }
+
+    fn has_reqid(&self, reqid: u32) -> bool {
+        self.indexes().any(|i| i.reqids.contains(&reqid))
+    }
+
+    /// Every SA so far, in script order.
+    fn all_sas(&self) -> impl Iterator<Item = &SaFacts> {
+        self.indexes().flat_map(|i| i.sas.iter())
+    }
+
+    /// Whether an SA of a type whose destination is exactly `dst` passes
+    /// `test`: the question [`policy_lints`] asks for every policy, asked
+    /// of one index after the other (through [`Linter::to`]'s chained
+    /// iterator it made linting a policy a sixth slower).
+    fn any_to(&self, satype: SaType, dst: IpAddr, mut test: impl FnMut(&SaFacts) -> bool) -> bool {
+        self.sas.to(satype, dst).any(&mut test)
+            || self
+                .earlier
+                .iter()
+                .any(|i| i.to(satype, dst).any(&mut test))
+    }
+
+    /// The SAs of a type whose destination is exactly `dst`, newest
+    /// first.
+    fn to(&self, satype: SaType, dst: IpAddr) -> impl Iterator<Item = &SaFacts> {
+        let earlier = self
+            .earlier
+            .iter()
+            .rev()
+            .flat_map(move |i| i.to(satype, dst));
+        self.sas.to(satype, dst).chain(earlier)
+    }
+}
+
+impl SaIndex {
+    fn add(&mut self, sa: &SecurityAssociation) {
         let index = u32::try_from(self.sas.len()).unwrap_or(u32::MAX);
         let mut facts = SaFacts {
             src: sa.src.ip(),
@@ -333,31 +410,8 @@ impl Linter {
         }
     }
 
-    /// A policy is decided at once when the SAs so far satisfy it: more
-    /// SAs can only satisfy more requests (and once there is an SA, no
-    /// finding depends on whether there are SAs).
-    fn policy(&mut self, line: u32, policy: &PolicyRequest) {
-        if policy.policy.action != PolicyAction::Ipsec {
-            return;
-        }
-        let policy = PolicyFacts::of(policy);
-        if self.all_sas_known {
-            let mut now = Vec::new();
-            policy_lints(line, &policy, self, &mut now);
-            self.pending.extend(now.into_iter().map(Pending::Lint));
-            return;
-        }
-        if !self.sas.is_empty() {
-            let mut now = Vec::new();
-            policy_lints(line, &policy, self, &mut now);
-            if now.is_empty() {
-                return;
-            }
-        }
-        self.pending.push(Pending::Policy { line, policy });
-    }
-
-    /// The SAs of a type whose destination is exactly `dst`.
+    /// The SAs of a type whose destination is exactly `dst`, newest
+    /// first.
     fn to(&self, satype: SaType, dst: IpAddr) -> impl Iterator<Item = &SaFacts> {
         let mut at = self.by_destination.get(&(satype, dst)).copied();
         std::iter::from_fn(move || {
@@ -697,7 +751,7 @@ fn mismatch(
 /// Lints about one policy's requests (of an `ipsec` policy: the others
 /// have none).
 fn policy_lints(line: u32, policy: &PolicyFacts, index: &Linter, out: &mut Vec<Lint>) {
-    let sas = index.sas.as_slice();
+    let any_sa = index.has_sas();
     // The addresses of the packet a request applies to, once a tunnel
     // request earlier in the bundle has encapsulated it (Linux resolves
     // templates in order, each after a tunnel one between its end points).
@@ -710,8 +764,8 @@ fn policy_lints(line: u32, policy: &PolicyFacts, index: &Linter, out: &mut Vec<L
         // unique:N without a matching -u N, whatever the direction.
         if r.level == Level::Unique
             && (1..=MANUAL_REQID_MAX).contains(&r.reqid)
-            && !sas.is_empty()
-            && !index.reqids.contains(&r.reqid)
+            && any_sa
+            && !index.has_reqid(r.reqid)
         {
             out.push(Lint::new(
                 line,
@@ -727,7 +781,7 @@ fn policy_lints(line: u32, policy: &PolicyFacts, index: &Linter, out: &mut Vec<L
             ));
             continue;
         }
-        if policy.direction != Direction::Out || r.level == Level::Use || sas.is_empty() {
+        if policy.direction != Direction::Out || r.level == Level::Use || !any_sa {
             continue;
         }
         if r.mode == IpsecMode::Tunnel && r.endpoints.is_none() {
@@ -770,9 +824,9 @@ fn policy_lints(line: u32, policy: &PolicyFacts, index: &Linter, out: &mut Vec<L
             _ => (u32::from(policy.dst.1) >= full_prefix(policy.dst.0)).then_some(policy.dst.0),
         };
         if let Some(dst) = exact_destination
-            && index
-                .to(satype_of(r.protocol), dst)
-                .any(|sa| mismatch(sa, policy, r, outer_here, reqid).is_none())
+            && index.any_to(satype_of(r.protocol), dst, |sa| {
+                mismatch(sa, policy, r, outer_here, reqid).is_none()
+            })
         {
             continue;
         }
@@ -789,8 +843,8 @@ fn policy_lints(line: u32, policy: &PolicyFacts, index: &Linter, out: &mut Vec<L
                 to_dst.reverse();
                 to_dst
             }
-            None => sas
-                .iter()
+            None => index
+                .all_sas()
                 .filter(|sa| sa.satype == satype_of(r.protocol))
                 .map(|sa| mismatch(sa, policy, r, outer_here, reqid))
                 .collect(),
@@ -898,6 +952,32 @@ mod tests {
             a.append(b);
             assert_eq!(a.finish(), whole, "{script} cut at {cut}");
         }
+        // Three parts, cut at every pair of statements: joined in either
+        // grouping, and observing on after a join.
+        for cut in 0..=statements.len() {
+            for second in cut..=statements.len() {
+                let parts = [
+                    &statements[..cut],
+                    &statements[cut..second],
+                    &statements[second..],
+                ];
+                let [mut a, mut b, mut c] = parts.map(|part| {
+                    let mut linter = Linter::default();
+                    part.iter().for_each(|s| linter.observe(s));
+                    linter
+                });
+                b.append(c);
+                a.append(b);
+                assert_eq!(a.finish(), whole, "{script} cut at {cut}, {second}");
+                [a, b, c] = parts.map(|_| Linter::default());
+                parts[0].iter().for_each(|s| a.observe(s));
+                parts[1].iter().for_each(|s| b.observe(s));
+                a.append(b);
+                parts[2].iter().for_each(|s| a.observe(s));
+                a.append(c);
+                assert_eq!(a.finish(), whole, "{script} observed on after {second}");
+            }
+        }
         whole
     }
 
@@ -972,6 +1052,51 @@ mod tests {
         }
         assert!(found.iter().any(|(line, text, _)| *line == 4
             && text.starts_with("esp/transport request at level unique: Linux gives it")));
+    }
+
+    /// Each half of a script read in two holds findings that only the
+    /// other half's SAs settle: policies before their SAs, and ESP without
+    /// authentication whose AH partner is in the other half.
+    #[test]
+    fn findings_settled_by_the_other_part() {
+        let k32 = "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let ah = |src: &str, dst: &str| format!("add {src} {dst} ah 0x300 -A hmac-sha256 {k32};\n");
+        let esp_alone = |src: &str, dst: &str| {
+            format!("add {src} {dst} esp 0x400 -E aes-cbc 0x00112233445566778899aabbccddeeff;\n")
+        };
+        let first = format!(
+            "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require;\n\
+             add 10.0.0.3 10.0.0.4 esp 0x101 {AES};\n{}{}",
+            ah("10.0.0.5", "10.0.0.6"),
+            esp_alone("10.0.0.7", "10.0.0.8"),
+        );
+        let later = format!(
+            "add 10.0.0.1 10.0.0.2 esp 0x100 {AES};\n\
+             spdadd 10.0.0.3 10.0.0.4 any -P out ipsec esp/transport//require;\n{}{}",
+            ah("10.0.0.7", "10.0.0.8"),
+            esp_alone("10.0.0.5", "10.0.0.6"),
+        );
+        let parse = |script: &str| {
+            parse_script_with(script, &Options::default(), &FileNames::default()).expect("parses")
+        };
+        let observed = |statements: &[Statement]| {
+            let mut linter = Linter::default();
+            statements.iter().for_each(|s| linter.observe(s));
+            linter
+        };
+        // Apart, each part finds its policy unserved and its ESP SA
+        // unauthenticated.
+        for part in [&first, &later] {
+            let alone = observed(&parse(part)).finish();
+            assert_eq!(alone.len(), 2, "{alone:#?}");
+        }
+        let whole = format!("{first}{later}");
+        assert_eq!(lints(&whole), vec![], "every cut, in two and three parts");
+        let statements = parse(&whole);
+        let (a, b) = statements.split_at(4);
+        let mut joined = observed(a);
+        joined.append(observed(b));
+        assert_eq!(joined.finish(), vec![]);
     }
 
     /// The table's advice reads word for word as the lints always said it.
