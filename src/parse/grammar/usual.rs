@@ -265,19 +265,23 @@ impl<'s> Bytes<'s> {
     /// strings to the lexer whatever their letters (no keyword or number
     /// has a `.` or a `:`), and resolving them asks no name service.
     fn selector_address(&mut self) -> Option<(&'s str, Option<u8>)> {
+        // One pass over the word: the lexer's STRING run, which must hold
+        // only these bytes.
         let start = self.at;
-        let word = self.word()?;
         let (mut dots, mut colons, mut letters) = (false, false, false);
-        for &b in word {
+        while let Some(&b) = self.bytes.get(self.at) {
             match b {
                 b'0'..=b'9' => {}
                 b'.' => dots = true,
                 b':' => colons = true,
                 b'a'..=b'f' | b'A'..=b'F' => letters = true,
-                _ => return None,
+                _ if lexer::is_word_byte(b) => return None,
+                _ => break,
             }
+            self.at += 1;
         }
-        if !(colons || dots && !letters) {
+        // A `.` cannot start a STRING run.
+        if !(colons || dots && !letters) || self.bytes.get(start) == Some(&b'.') {
             return None;
         }
         let address = self.text.get(start..self.at)?;
@@ -466,6 +470,10 @@ mod tests {
                 "any",
                 "12",
                 "1.2.3.4%lo",
+                ".1.2.3.4",
+                ".",
+                ":",
+                "1.2.3.4_",
             ],
         );
         let gap = ([" ", "\t", "  "], [" \n ", "", "#\n"]);
