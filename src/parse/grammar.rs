@@ -27,7 +27,7 @@ mod sa;
 mod spd;
 pub(crate) mod usual;
 
-pub(crate) use usual::Usual;
+pub(crate) use usual::{PolicyMemo, Usual};
 
 /// The token stream as nom input: the whole slice plus a position, so
 /// errors can name the token index they happened at.

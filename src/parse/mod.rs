@@ -379,6 +379,8 @@ pub struct Statements<'o, F> {
     lex: lexer::Checkpoint,
     /// The tokens of one statement, up to its `;`.
     tokens: Vec<Token>,
+    /// The policy texts of the usual statements read last.
+    policies: grammar::PolicyMemo,
     done: bool,
 }
 
@@ -400,6 +402,7 @@ impl<'o, F: input::Feed> Statements<'o, F> {
             anchor: 0,
             lex: lexer::Checkpoint::default(),
             tokens: Vec::with_capacity(64),
+            policies: grammar::PolicyMemo::default(),
             done: false,
         }
     }
@@ -556,13 +559,13 @@ impl<F: input::Feed> Iterator for Statements<'_, F> {
 impl<F: input::Feed> Statements<'_, F> {
     /// The next statement if it is a usual policy statement, read without
     /// tokens (see [`grammar::usual`]); `None` leaves it to the lexer.
-    fn usual(&self) -> Option<grammar::Usual> {
+    fn usual(&mut self) -> Option<grammar::Usual> {
         let grammar = Grammar {
             options: self.options,
             names: self.names,
             source: self.feed.text(),
         };
-        grammar.usual_statement(self.start, self.lex)
+        grammar.usual_statement(self.start, self.lex, &mut self.policies)
     }
 
     /// Moves past `stmt`, whose text ends at `end` in the window, with the

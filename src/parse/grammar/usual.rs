@@ -20,10 +20,10 @@ use super::sa::{key_bytes, sa_operations};
 use super::spd::{Selector, policy_operations};
 use super::{Grammar, SaCmd, SaParams, SpdCmd, set_old};
 use crate::algorithms::Form;
-use crate::ir::{self, Key, Operations, SaType, Statement, UPPER_ANY};
+use crate::ir::{self, Key, Operations, Policy, SaType, Statement, UPPER_ANY};
 use crate::parse::lexer::{self, Checkpoint, State, TokKind, Token};
 use crate::parse::policy::parse_policy_at;
-use crate::parse::resolve::Family;
+use crate::parse::resolve::{Family, NameService};
 
 /// A statement read by [`Grammar::usual_statement`].
 #[derive(Debug, PartialEq, Eq)]
@@ -35,11 +35,46 @@ pub(crate) struct Usual {
     pub after: Checkpoint,
 }
 
+/// The policy texts read last and what they read as: a script's policies
+/// repeat a handful of texts (`out ipsec esp/transport//require` and its
+/// `in` twin) statement after statement, and a text is compared in a
+/// fraction of the time it takes to read it.
+#[derive(Default)]
+pub(crate) struct PolicyMemo {
+    entries: [Option<(Box<str>, Policy)>; POLICY_MEMO],
+    /// The entry the next new text replaces.
+    next: usize,
+}
+
+/// How many texts [`PolicyMemo`] remembers.
+const POLICY_MEMO: usize = 4;
+
+impl PolicyMemo {
+    /// The policy `text` reads as ([`parse_policy_at`]); `None` for a text
+    /// it refuses.
+    fn parse(&mut self, text: &str, names: &dyn NameService) -> Option<Policy> {
+        if let Some((_, policy)) = self.entries.iter().flatten().find(|(t, _)| **t == *text) {
+            return Some(policy.clone());
+        }
+        let policy = parse_policy_at(text, names).ok()?;
+        if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = Some((text.into(), policy.clone()));
+        }
+        self.next = (self.next + 1) % POLICY_MEMO;
+        Some(policy)
+    }
+}
+
 impl Grammar<'_> {
     /// The statement at byte `start` of the source, with the lexer at
     /// `at`, if it is a usual policy statement (see the module
     /// documentation) that ends in the source.
-    pub(crate) fn usual_statement(&self, start: usize, at: Checkpoint) -> Option<Usual> {
+    pub(crate) fn usual_statement(
+        &self,
+        start: usize,
+        at: Checkpoint,
+        policies: &mut PolicyMemo,
+    ) -> Option<Usual> {
         if at.state != State::Initial {
             return None;
         }
@@ -97,7 +132,7 @@ impl Grammar<'_> {
             return None;
         }
         r.at += 1;
-        let policy = parse_policy_at(text, self.names).ok()?;
+        let policy = policies.parse(text, self.names)?;
         // No port is the service "0" (any), as the grammar resolves it.
         let srcs = self
             .names
@@ -366,7 +401,7 @@ mod tests {
     use crate::parse::Options;
     use crate::parse::grammar::Toks;
     use crate::parse::lexer::{Lexer, TokKind};
-    use crate::parse::resolve::{FileNames, NameService};
+    use crate::parse::resolve::FileNames;
 
     /// What the lexer and the grammar make of the statement at the start
     /// of `text`: the statement, where its text ends and the lexer after
@@ -393,12 +428,22 @@ mod tests {
     }
 
     fn usual(text: &str, options: &Options, names: &dyn NameService) -> Option<Usual> {
+        usual_remembering(text, options, names, &mut PolicyMemo::default())
+    }
+
+    /// [`usual`] with the policy texts of earlier statements remembered.
+    fn usual_remembering(
+        text: &str,
+        options: &Options,
+        names: &dyn NameService,
+        memo: &mut PolicyMemo,
+    ) -> Option<Usual> {
         let grammar = Grammar {
             options,
             names,
             source: text,
         };
-        grammar.usual_statement(0, Checkpoint::default())
+        grammar.usual_statement(0, Checkpoint::default(), memo)
     }
 
     /// A small deterministic generator (xorshift).
@@ -508,6 +553,9 @@ mod tests {
         let end = ([";", " ;", ";\n"], ["#x\n;", "", ",;"]);
         let mut pick = Pick(0x9e37_79b9_7f4a_7c15);
         let (mut taken, mut checked) = (0, 0);
+        // Remembered from statement to statement, as a reader does: texts
+        // recur, some read, some remembered.
+        let mut memo = PolicyMemo::default();
         for rfc_mode in [false, true] {
             let options = Options {
                 rfc_mode,
@@ -529,7 +577,7 @@ mod tests {
                     pick.one(&policy),
                     pick.one(&end),
                 ) + "\nspdflush;";
-                let fast = usual(&text, &options, &names);
+                let fast = usual_remembering(&text, &options, &names, &mut memo);
                 checked += 1;
                 if let Some(fast) = fast {
                     taken += 1;
