@@ -239,17 +239,10 @@ pub(super) fn policy_operations(
         prefixes: (sprefix, dprefix),
         upper,
     } = selector;
-    // Exact for the usual single pair (see `sa_statement`).
     let twins = options.rfc_mode && policy.direction == Direction::In;
-    let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
-    // The last request takes the policy; only more pairs need copies.
-    let mut parts = Some((policy, context));
-    for (s, d, last) in same_family_pairs(srcs, dsts) {
-        let Some((policy, context)) = (if last { parts.take() } else { parts.clone() }) else {
-            continue;
-        };
+    let request = |s: SocketAddr, d: SocketAddr, policy, context| {
         let full = if s.is_ipv4() { 32 } else { 128 };
-        let req = PolicyRequest {
+        PolicyRequest {
             src: SelectorAddress {
                 addr: s,
                 prefixlen: sprefix.unwrap_or(full),
@@ -261,7 +254,30 @@ pub(super) fn policy_operations(
             upper,
             policy,
             context,
+        }
+    };
+    let wrap = |r: PolicyRequest| match cmd {
+        SpdCmd::Add => Operation::SpdAdd(r),
+        SpdCmd::Update => Operation::SpdUpdate(r),
+        SpdCmd::Delete => Operation::SpdDelete(r),
+    };
+    // The usual single pair, its policy moved in, without the pairing.
+    if let ([s], [d]) = (srcs.as_slice(), dsts.as_slice())
+        && !twins
+    {
+        if s.is_ipv4() != d.is_ipv4() {
+            return Vec::new();
+        }
+        return vec![wrap(request(*s, *d, policy, context))];
+    }
+    let mut ops = Vec::with_capacity(srcs.len() * dsts.len() * if twins { 2 } else { 1 });
+    // The last request takes the policy; only more pairs need copies.
+    let mut parts = Some((policy, context));
+    for (s, d, last) in same_family_pairs(srcs, dsts) {
+        let Some((policy, context)) = (if last { parts.take() } else { parts.clone() }) else {
+            continue;
         };
+        let req = request(s, d, policy, context);
         let twin = twins.then(|| {
             let mut fwd = req.clone();
             fwd.policy.direction = Direction::Fwd;
@@ -273,11 +289,6 @@ pub(super) fn policy_operations(
             }
             fwd
         });
-        let wrap = |r: PolicyRequest| match cmd {
-            SpdCmd::Add => Operation::SpdAdd(r),
-            SpdCmd::Update => Operation::SpdUpdate(r),
-            SpdCmd::Delete => Operation::SpdDelete(r),
-        };
         ops.push(wrap(req));
         if let Some(fwd) = twin {
             ops.push(wrap(fwd));
