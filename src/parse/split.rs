@@ -48,8 +48,9 @@ use crate::ir::Statement;
 pub const SPLIT_MIN: u64 = 1 << 20;
 
 /// How much of the first half the thread reads at a time to count its
-/// newlines.
-const COUNT_CHUNK: usize = 1 << 20;
+/// newlines: small enough that its buffer costs a few page faults (each
+/// first touch of a page is one), large enough for few reads.
+const COUNT_CHUNK: usize = 64 * 1024;
 
 /// How far past the middle the guess is looked for.
 const SEARCH: usize = 64 * 1024;
