@@ -301,22 +301,24 @@ impl<'s> Bytes<'s> {
     /// has a `.` or a `:`), and resolving them asks no name service.
     fn selector_address(&mut self) -> Option<(&'s str, Option<u8>)> {
         // One pass over the word: the lexer's STRING run, which must hold
-        // only these bytes.
+        // only these bytes (classes looked up, one branch per byte).
         let start = self.at;
-        let (mut dots, mut colons, mut letters) = (false, false, false);
+        let mut seen = 0;
         while let Some(&b) = self.bytes.get(self.at) {
-            match b {
-                b'0'..=b'9' => {}
-                b'.' => dots = true,
-                b':' => colons = true,
-                b'a'..=b'f' | b'A'..=b'F' => letters = true,
-                _ if lexer::is_word_byte(b) => return None,
-                _ => break,
+            let class = ADDRESS_BYTES[usize::from(b)];
+            if class & END != 0 {
+                break;
             }
+            seen |= class;
             self.at += 1;
         }
+        let numeric = match seen & !DIGIT {
+            _ if seen & OTHER != 0 => false,
+            DOT => true,
+            s => s & COLON != 0,
+        };
         // A `.` cannot start a STRING run.
-        if !(colons || dots && !letters) || self.bytes.get(start) == Some(&b'.') {
+        if !numeric || self.bytes.get(start) == Some(&b'.') {
             return None;
         }
         let address = self.text.get(start..self.at)?;
@@ -380,6 +382,36 @@ impl<'s> Bytes<'s> {
         here
     }
 }
+
+/// What [`Bytes::selector_address`] sees in a byte, one bit each: a
+/// numeric address is digits and dots, or hex digits, colons and dots.
+const DIGIT: u8 = 1 << 0;
+const DOT: u8 = 1 << 1;
+const COLON: u8 = 1 << 2;
+const HEX_LETTER: u8 = 1 << 3;
+/// Any other byte of a STRING run: not a numeric address.
+const OTHER: u8 = 1 << 4;
+/// A byte that ends the STRING run.
+const END: u8 = 1 << 5;
+
+/// The class of every byte for [`Bytes::selector_address`].
+static ADDRESS_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'0'..=b'9' => DIGIT,
+            b'.' => DOT,
+            b':' => COLON,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER,
+            _ if c.is_ascii_alphanumeric() || c == b'%' || c == b'-' => OTHER,
+            _ => END,
+        };
+        b += 1;
+    }
+    t
+};
 
 /// The value of `digits` if it is a whole word the lexer takes for a
 /// decimal number (its run ends at a blank: no `,` makes it a string),
@@ -771,6 +803,15 @@ mod tests {
             }
         }
         assert!(taken > checked / 40, "{taken} of {checked}");
+    }
+
+    /// A STRING run ends where the address reader's does.
+    #[test]
+    fn address_bytes_end_where_the_lexer_ends_a_word() {
+        for b in 0..=255u8 {
+            let ends = ADDRESS_BYTES[usize::from(b)] & END != 0;
+            assert_eq!(ends, !lexer::is_word_byte(b), "{b:#04x}");
+        }
     }
 
     #[test]
