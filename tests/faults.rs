@@ -316,7 +316,10 @@ fn big_script(n: usize) -> String {
 
 /// Sizes of the big rows.
 struct Sizes {
-    /// Statements of the signal row's scripts, tried in order.
+    /// Statements of the signal row's scripts, tried in order until an
+    /// apply is still running when the signal lands (the row polls the
+    /// SAD with `ip` a few times a second: the apply must outlast a poll,
+    /// and a faster rsetkey needs a larger script for that).
     signal: Vec<usize>,
     /// Entries per table of the dump row.
     dump: usize,
@@ -325,12 +328,12 @@ struct Sizes {
 fn sizes() -> Sizes {
     if env_flag("RSETKEY_FAULTS_FULL") {
         Sizes {
-            signal: vec![10_000, 20_000, 40_000],
+            signal: vec![10_000, 20_000, 40_000, 80_000, 160_000],
             dump: 30_000,
         }
     } else {
         Sizes {
-            signal: vec![5_000, 10_000, 20_000],
+            signal: vec![5_000, 10_000, 20_000, 40_000, 80_000],
             dump: 10_000,
         }
     }
