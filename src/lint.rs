@@ -228,7 +228,7 @@ impl PolicyFacts {
                     mode: r.mode,
                     level: r.level,
                     reqid: r.reqid,
-                    endpoints: r.endpoints.map(|(s, d)| (s.ip(), d.ip())),
+                    endpoints: r.endpoints.as_deref().map(|&(s, d)| (s.ip(), d.ip())),
                 })
                 .collect(),
         }

@@ -363,7 +363,7 @@ fn request(ipsec: bool) -> impl Strategy<Value = IpsecRequest> {
                 mode,
                 level,
                 reqid,
-                endpoints,
+                endpoints: endpoints.map(Box::new),
             }
         })
 }

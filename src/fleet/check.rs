@@ -160,7 +160,11 @@ pub fn local_addresses(script: &Script) -> BTreeSet<IpAddr> {
         let out = p.policy.direction == Direction::Out;
         local.extend(single_host(if out { &p.src } else { &p.dst }));
         for r in &p.policy.requests {
-            local.extend(r.endpoints.map(|(s, d)| if out { s.ip() } else { d.ip() }));
+            local.extend(
+                r.endpoints
+                    .as_deref()
+                    .map(|&(s, d)| if out { s.ip() } else { d.ip() }),
+            );
         }
     }
     local
@@ -190,7 +194,8 @@ fn policy_towards(p: &PolicyRequest, peer: &BTreeSet<IpAddr>) -> bool {
     peer.iter().any(|a| super::covers(far, *a))
         || p.policy.requests.iter().any(|r| {
             r.endpoints
-                .is_some_and(|(s, d)| peer.contains(&if out { d.ip() } else { s.ip() }))
+                .as_deref()
+                .is_some_and(|&(s, d)| peer.contains(&if out { d.ip() } else { s.ip() }))
         })
 }
 
@@ -509,6 +514,7 @@ fn request_text(r: &IpsecRequest) -> String {
     };
     let ends = r
         .endpoints
+        .as_deref()
         .map(|(s, d)| format!("{}-{}", s.ip(), d.ip()))
         .unwrap_or_default();
     let level = match r.level {
@@ -703,7 +709,7 @@ fn check_requires(
         let mut ends = single_host(&p.src).zip(single_host(&p.dst));
         for r in &p.policy.requests {
             if r.mode == IpsecMode::Tunnel {
-                ends = r.endpoints.map(|(s, d)| (s.ip(), d.ip()));
+                ends = r.endpoints.as_deref().map(|&(s, d)| (s.ip(), d.ip()));
             }
             if !matches!(r.level, Level::Require | Level::Unique) {
                 continue;

@@ -286,7 +286,7 @@ fn policy(
                 level: Level::Require,
                 reqid: 0,
                 endpoints: (mode == IpsecMode::Tunnel)
-                    .then(|| (SocketAddr::new(from, 0), SocketAddr::new(to, 0))),
+                    .then(|| Box::new((SocketAddr::new(from, 0), SocketAddr::new(to, 0)))),
             }
         })
         .collect();

@@ -38,7 +38,7 @@ fn mirrored(direction: Direction) -> Direction {
 pub fn concerns(p: &PolicyRequest, local: IpAddr) -> bool {
     let tunnel_end = |out: bool| {
         p.policy.requests.iter().any(|r| {
-            r.endpoints.is_some_and(|(s, d)| {
+            r.endpoints.as_deref().is_some_and(|&(s, d)| {
                 if out {
                     s.ip() == local
                 } else {

@@ -454,7 +454,7 @@ pub enum Level {
 }
 
 /// One `proto/mode/src-dst/level` element of an `ipsec` policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpsecRequest {
     /// `esp`, `ah`, `ipcomp`.
     pub protocol: IpsecProtocol,
@@ -465,7 +465,7 @@ pub struct IpsecRequest {
     /// The N of `unique:N`, else 0.
     pub reqid: u32,
     /// The end points (`src-dst`), when written.
-    pub endpoints: Option<(SocketAddr, SocketAddr)>,
+    pub endpoints: Option<Box<(SocketAddr, SocketAddr)>>,
 }
 
 /// A policy: direction, priority, action and requests (the `-P` text).

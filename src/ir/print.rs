@@ -322,7 +322,7 @@ fn check_policy_request(p: &PolicyRequest) -> Result<(), Unprintable> {
             r.reqid == 0 || r.level == Level::Unique,
             "a request reqid exists only as unique:N",
         )?;
-        match &r.endpoints {
+        match r.endpoints.as_deref() {
             Some((s, d)) => {
                 require(
                     flowinfo(s) == 0 && flowinfo(d) == 0,
@@ -654,7 +654,7 @@ fn write_request<W: Write + ?Sized>(w: &mut W, r: &IpsecRequest) -> fmt::Result 
         IpsecMode::Tunnel => "tunnel/",
         IpsecMode::Any => "any/",
     })?;
-    if let Some((s, d)) = &r.endpoints {
+    if let Some((s, d)) = r.endpoints.as_deref() {
         if s.port() == 0 && d.port() == 0 {
             write!(w, "{}-{}", Host(s), Host(d))?;
         } else {

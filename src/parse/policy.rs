@@ -460,7 +460,7 @@ impl PolicyParser<'_> {
                 mode,
                 level: lv.0,
                 reqid: lv.1,
-                endpoints,
+                endpoints: endpoints.map(Box::new),
             },
         ))
     }
@@ -794,8 +794,8 @@ mod tests {
     fn tunnel_endpoints_with_ports() {
         let pol = p(" out ipsec esp/tunnel/10.0.0.1[500]-10.0.0.2[4500]/require").unwrap();
         assert_eq!(
-            pol.requests[0].endpoints,
-            Some((
+            pol.requests[0].endpoints.as_deref(),
+            Some(&(
                 "10.0.0.1:500".parse().unwrap(),
                 "10.0.0.2:4500".parse().unwrap()
             ))

@@ -368,7 +368,7 @@ pub fn request_extension(r: &IpsecRequest) -> IpsecRequestExt {
             Level::Unique => ipsec::LEVEL_UNIQUE,
         },
         reqid: r.reqid,
-        endpoints: r.endpoints,
+        endpoints: r.endpoints.as_deref().copied(),
     }
 }
 

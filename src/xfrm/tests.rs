@@ -817,12 +817,12 @@ pub(crate) fn policy_requests() -> Vec<crate::ir::PolicyRequest> {
         addr: std::net::SocketAddr::new(a.parse().unwrap(), 7),
         prefixlen,
     };
-    let request = |protocol, mode, level, reqid, endpoints| IpsecRequest {
+    let request = |protocol, mode, level, reqid, endpoints: Option<_>| IpsecRequest {
         protocol,
         mode,
         level,
         reqid,
-        endpoints,
+        endpoints: endpoints.map(Box::new),
     };
     let tunnel = Some((
         "10.1.1.1:0".parse().unwrap(),
