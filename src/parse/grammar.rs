@@ -254,17 +254,29 @@ fn commit<T>(r: Res<'_, T>) -> Res<'_, T> {
 
 /// A decimal token's value; `None` beyond 64 bits (no field is wider).
 fn dec_value(text: &str) -> Option<u64> {
-    text.bytes().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?
-            .checked_add(u64::from(d.wrapping_sub(b'0')))
+    decimal(text.as_bytes())
+}
+
+/// The value of decimal digits; `None` beyond 64 bits or for a byte that
+/// is no digit.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
+        let d = d.is_ascii_digit().then(|| d - b'0')?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
     })
 }
 
 /// A hex token's value; `None` beyond 64 bits.
 fn hex_value(text: &str) -> Option<u64> {
-    text.get(2..).unwrap_or("").chars().try_fold(0u64, |n, c| {
+    hexadecimal(text.as_bytes().get(2..)?)
+}
+
+/// The value of hex digits (after the `0x`); `None` beyond 64 bits or for
+/// a byte that is no hex digit.
+fn hexadecimal(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &d| {
         n.checked_mul(16)?
-            .checked_add(u64::from(c.to_digit(16).unwrap_or(0)))
+            .checked_add(u64::from(super::lexer::hex_digit(d)?))
     })
 }
 

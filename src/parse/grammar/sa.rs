@@ -563,31 +563,33 @@ pub(super) fn key_bytes(source: &str, t: &Token) -> Key {
                 .unwrap_or(&[])
                 .to_vec(),
         ),
-        _ => {
-            let hex = t.text(source).as_bytes().get(2..).unwrap_or(&[]);
-            // The lexer let only hex digits into a Hex token.
-            let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
-            // Built at its final capacity (never reallocated, so no copy
-            // of the key is left behind) and written once, without the
-            // zeroing a `vec![0; len]` would cost.
-            let mut out = Vec::with_capacity(hex.len().div_ceil(2));
-            // An odd digit count: the first digit is a byte of its own.
-            let (odd, pairs) = hex.split_at(hex.len() % 2);
-            out.extend(odd.iter().map(|&c| nibble(c)));
-            // Eight digits into four bytes at a time, then the pairs left.
-            let (blocks, left) = pairs.as_chunks::<8>();
-            for &block in blocks {
-                out.extend_from_slice(&super::super::lexer::hex_block(block));
-            }
-            out.extend(
-                left.as_chunks::<2>()
-                    .0
-                    .iter()
-                    .map(|&[high, low]| nibble(high) << 4 | nibble(low)),
-            );
-            Key::new(out)
-        }
+        _ => hex_key(t.text(source).as_bytes().get(2..).unwrap_or(&[])),
     }
+}
+
+/// The key written as the hex digits `hex` (after the `0x`; the lexer
+/// lets only hex digits into a hex number).
+pub(super) fn hex_key(hex: &[u8]) -> Key {
+    let nibble = |c: u8| super::super::lexer::hex_digit(c).unwrap_or(0);
+    // Built at its final capacity (never reallocated, so no copy of the
+    // key is left behind) and written once, without the zeroing a
+    // `vec![0; len]` would cost.
+    let mut out = Vec::with_capacity(hex.len().div_ceil(2));
+    // An odd digit count: the first digit is a byte of its own.
+    let (odd, pairs) = hex.split_at(hex.len() % 2);
+    out.extend(odd.iter().map(|&c| nibble(c)));
+    // Eight digits into four bytes at a time, then the pairs left.
+    let (blocks, left) = pairs.as_chunks::<8>();
+    for &block in blocks {
+        out.extend_from_slice(&super::super::lexer::hex_block(block));
+    }
+    out.extend(
+        left.as_chunks::<2>()
+            .0
+            .iter()
+            .map(|&[high, low]| nibble(high) << 4 | nibble(low)),
+    );
+    Key::new(out)
 }
 
 #[cfg(test)]

@@ -16,12 +16,12 @@
 //! shortcut, never a second opinion: a unit test compares the two on many
 //! texts.
 
-use super::sa::{key_bytes, sa_operations};
+use super::sa::{hex_key, sa_operations};
 use super::spd::{Selector, policy_operations};
-use super::{Grammar, SaCmd, SaParams, SpdCmd, set_old};
+use super::{Grammar, SaCmd, SaParams, SpdCmd, decimal, hexadecimal, set_old};
 use crate::algorithms::Form;
 use crate::ir::{self, Key, Operations, Policy, SaType, Statement, UPPER_ANY};
-use crate::parse::lexer::{self, Checkpoint, State, TokKind, Token};
+use crate::parse::lexer::{self, Checkpoint, State, TokKind};
 use crate::parse::policy::parse_policy_at;
 use crate::parse::resolve::{Family, NameService};
 
@@ -67,7 +67,7 @@ impl PolicyMemo {
 
 impl Grammar<'_> {
     /// The statement at byte `start` of the source, with the lexer at
-    /// `at`, if it is a usual policy statement (see the module
+    /// `at`, if it is a usual `spdadd` or `add` (see the module
     /// documentation) that ends in the source.
     pub(crate) fn usual_statement(
         &self,
@@ -80,14 +80,13 @@ impl Grammar<'_> {
         }
         let mut r = Bytes {
             text: self.source,
-            bytes: self.source.as_bytes(),
             at: start,
         };
         // Blanks and line ends may come before the statement (counted as
         // the lexer counts them); a comment is left to the lexer.
         let mut line = at.line;
         loop {
-            match r.bytes.get(r.at)? {
+            match r.bytes().get(r.at)? {
                 b' ' | b'\t' => {}
                 b'\n' => line = line.saturating_add(1),
                 _ => break,
@@ -95,43 +94,66 @@ impl Grammar<'_> {
             r.at += 1;
         }
         let first = r.at;
-        let cmd = match r.word()? {
-            b"spdadd" => SpdCmd::Add,
-            b"spdupdate" => SpdCmd::Update,
-            b"spddelete" => SpdCmd::Delete,
-            b"add" => {
-                r.blanks()?;
-                let operations = self.usual_add(&mut r)?;
-                return Some(Usual::at(first, &r, line, operations));
-            }
+        let command = r.word()?;
+        r.blanks()?;
+        let operations = match command {
+            b"spdadd" => self.usual_policy(&mut r, SpdCmd::Add, policies)?,
+            b"spdupdate" => self.usual_policy(&mut r, SpdCmd::Update, policies)?,
+            b"spddelete" => self.usual_policy(&mut r, SpdCmd::Delete, policies)?,
+            b"add" => self.usual_add(&mut r)?,
             _ => return None,
         };
-        r.blanks()?;
+        Some(Usual {
+            statement: Statement {
+                location: ir::Location {
+                    line,
+                    offset: first,
+                    len: r.at - first,
+                },
+                warnings: Vec::new(),
+                operations,
+            },
+            end: r.at,
+            after: Checkpoint {
+                line,
+                state: State::Initial,
+            },
+        })
+    }
+
+    /// The rest of a policy statement after its blanks, up to and
+    /// including its `;`: numeric addresses with their prefixes, `any` or
+    /// a number for the upper layer, and the policy text on this line.
+    fn usual_policy(
+        &self,
+        r: &mut Bytes<'_>,
+        cmd: SpdCmd,
+        policies: &mut PolicyMemo,
+    ) -> Option<Operations> {
         let (src, sprefix) = r.selector_address()?;
         r.blanks()?;
         let (dst, dprefix) = r.selector_address()?;
         r.blanks()?;
         let upper = match r.word()? {
             b"any" => UPPER_ANY,
-            digits => u8::try_from(number(digits)?).ok()?,
+            digits => u8::try_from(decimal(digits)?).ok()?,
         };
         r.blanks()?;
-        if r.bytes.get(r.at..r.at + 2)? != b"-P" {
+        if r.bytes().get(r.at..r.at + 2)? != b"-P" {
             return None;
         }
         r.at += 2;
         // The policy text runs from the blank after `-P` (a blank starts
         // it, so no other rule can) to the `;`, on this line.
-        if !matches!(r.bytes.get(r.at)?, b' ' | b'\t') {
+        if !matches!(r.bytes().get(r.at)?, b' ' | b'\t') {
             return None;
         }
         let text_start = r.at;
-        r.at += lexer::policy_text_len(r.bytes.get(r.at..)?);
-        let text = self.source.get(text_start..r.at)?;
-        if *r.bytes.get(r.at)? != b';' || memchr::memchr(b'\n', text.as_bytes()).is_some() {
+        r.at += lexer::policy_text_len(r.bytes().get(r.at..)?);
+        let text = r.text.get(text_start..r.at)?;
+        if memchr::memchr(b'\n', text.as_bytes()).is_some() || !r.semicolon() {
             return None;
         }
-        r.at += 1;
         let policy = policies.parse(text, self.names)?;
         // No port is the service "0" (any), as the grammar resolves it.
         let srcs = self
@@ -152,7 +174,7 @@ impl Grammar<'_> {
             upper,
         };
         let operations = policy_operations(self.options, cmd, selector, policy, None);
-        (!operations.is_empty()).then(|| Usual::at(first, &r, line, operations))
+        (!operations.is_empty()).then_some(operations)
     }
 
     /// The rest of an `add` after its blanks, up to and including its `;`:
@@ -188,7 +210,7 @@ impl Grammar<'_> {
             r.blanks()?;
             let key = self.usual_key(r, self.options.supported.encrypt_bits(alg))?;
             p.transforms.encrypt = Some((alg, key));
-            r.blanks_or_none();
+            r.skip_blanks();
             if r.semicolon() {
                 return self.usual_sa_operations(p, src, dst);
             }
@@ -203,7 +225,7 @@ impl Grammar<'_> {
         r.blanks()?;
         let key = self.usual_key(r, self.options.supported.auth_bits(alg))?;
         p.transforms.auth = Some((alg, Some(key)));
-        r.blanks_or_none();
+        r.skip_blanks();
         if !r.semicolon() {
             return None;
         }
@@ -213,25 +235,16 @@ impl Grammar<'_> {
     /// A hex key (the lexer's hex number: `0x`, digits, and no word
     /// character after them) of a length the kernel takes for `range`.
     fn usual_key(&self, r: &mut Bytes<'_>, range: Option<(u16, u16)>) -> Option<Key> {
-        let start = r.at;
-        let digits = r.bytes.get(start + 2..)?;
-        if !matches!(r.bytes.get(start..start + 2)?, b"0x" | b"0X") {
-            return None;
-        }
+        let digits = match r.bytes().get(r.at..)? {
+            [b'0', b'x' | b'X', digits @ ..] => digits,
+            _ => return None,
+        };
         let len = lexer::hex_len(digits);
         if len == 0 || digits.get(len).is_some_and(|&b| lexer::is_word_byte(b)) {
             return None;
         }
-        r.at = start + 2 + len;
-        let token = Token {
-            kind: TokKind::Hex,
-            start,
-            end: r.at,
-            line: 0,
-            text_start: start,
-            text_end: r.at,
-        };
-        let key = key_bytes(self.source, &token);
+        let key = hex_key(digits.get(..len)?);
+        r.at += 2 + len;
         let bits = key.bits();
         range
             .is_some_and(|(min, max)| (usize::from(min)..=usize::from(max)).contains(&bits))
@@ -248,51 +261,36 @@ impl Grammar<'_> {
     }
 }
 
-impl Usual {
-    /// The statement from `first` to `r`'s position, right after its `;`,
-    /// on `line`.
-    fn at(first: usize, r: &Bytes<'_>, line: u32, operations: Operations) -> Usual {
-        Usual {
-            statement: Statement {
-                location: ir::Location {
-                    line,
-                    offset: first,
-                    len: r.at - first,
-                },
-                warnings: Vec::new(),
-                operations,
-            },
-            end: r.at,
-            after: Checkpoint {
-                line,
-                state: State::Initial,
-            },
-        }
-    }
-}
-
 /// A position in the statement's text.
 struct Bytes<'s> {
     text: &'s str,
-    bytes: &'s [u8],
     at: usize,
 }
 
 impl<'s> Bytes<'s> {
+    fn bytes(&self) -> &'s [u8] {
+        self.text.as_bytes()
+    }
+
     /// The STRING run here, as the lexer cuts it; `None` if none starts.
     fn word(&mut self) -> Option<&'s [u8]> {
         let start = self.at;
-        self.at += lexer::word_len(self.bytes.get(start..)?);
-        self.bytes.get(start..self.at).filter(|w| !w.is_empty())
+        self.at += lexer::word_len(self.bytes().get(start..)?);
+        self.bytes().get(start..self.at).filter(|w| !w.is_empty())
     }
 
     /// One blank or more (a word must end at one).
     fn blanks(&mut self) -> Option<()> {
         let start = self.at;
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t')) {
+        self.skip_blanks();
+        (self.at > start).then_some(())
+    }
+
+    /// Blanks, if any.
+    fn skip_blanks(&mut self) {
+        while matches!(self.bytes().get(self.at), Some(b' ' | b'\t')) {
             self.at += 1;
         }
-        (self.at > start).then_some(())
     }
 
     /// A numeric address (a dotted quad, or an IPv6 address of hex
@@ -304,7 +302,7 @@ impl<'s> Bytes<'s> {
         // only these bytes (classes looked up, one branch per byte).
         let start = self.at;
         let mut seen = 0;
-        while let Some(&b) = self.bytes.get(self.at) {
+        while let Some(&b) = self.bytes().get(self.at) {
             let class = ADDRESS_BYTES[usize::from(b)];
             if class & END != 0 {
                 break;
@@ -318,16 +316,16 @@ impl<'s> Bytes<'s> {
             s => s & COLON != 0,
         };
         // A `.` cannot start a STRING run.
-        if !numeric || self.bytes.get(start) == Some(&b'.') {
+        if !numeric || self.bytes().get(start) == Some(&b'.') {
             return None;
         }
         let address = self.text.get(start..self.at)?;
-        if self.bytes.get(self.at) != Some(&b'/') {
+        if self.bytes().get(self.at) != Some(&b'/') {
             return Some((address, None));
         }
         self.at += 1;
         // A blank must follow (checked by the caller): `24,` is a string.
-        let prefix = u8::try_from(number(self.word()?)?).ok()?;
+        let prefix = u8::try_from(decimal(self.word()?)?).ok()?;
         Some((address, Some(prefix)))
     }
 
@@ -340,24 +338,19 @@ impl<'s> Bytes<'s> {
     }
 
     /// An SPI: a decimal number, or `0x` and hex digits, as the grammar
-    /// reads either (`None` past 64 bits).
+    /// reads either (`None` past 64 bits). The whole word: its run ends at
+    /// a blank, so no `,` makes it a string.
     fn spi(&mut self) -> Option<u64> {
-        let word = self.word()?;
-        match word {
-            [b'0', b'x' | b'X', digits @ ..] if !digits.is_empty() => {
-                digits.iter().try_fold(0u64, |n, &d| {
-                    let v = lexer::hex_digit(d)?;
-                    n.checked_mul(16)?.checked_add(u64::from(v))
-                })
-            }
-            digits => number(digits),
+        match self.word()? {
+            [b'0', b'x' | b'X', digits @ ..] if !digits.is_empty() => hexadecimal(digits),
+            digits => decimal(digits),
         }
     }
 
     /// `-E` or `-A` and one blank or more: the flag's letter.
     fn flag(&mut self) -> Option<u8> {
         let (b'-', letter @ (b'E' | b'A')) =
-            (*self.bytes.get(self.at)?, *self.bytes.get(self.at + 1)?)
+            (*self.bytes().get(self.at)?, *self.bytes().get(self.at + 1)?)
         else {
             return None;
         };
@@ -366,16 +359,9 @@ impl<'s> Bytes<'s> {
         Some(letter)
     }
 
-    /// Blanks, if any.
-    fn blanks_or_none(&mut self) {
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t')) {
-            self.at += 1;
-        }
-    }
-
     /// The `;` that ends the statement, taken if it is here.
     fn semicolon(&mut self) -> bool {
-        let here = self.bytes.get(self.at) == Some(&b';');
+        let here = self.bytes().get(self.at) == Some(&b';');
         if here {
             self.at += 1;
         }
@@ -412,18 +398,6 @@ static ADDRESS_BYTES: [u8; 256] = {
     }
     t
 };
-
-/// The value of `digits` if it is a whole word the lexer takes for a
-/// decimal number (its run ends at a blank: no `,` makes it a string),
-/// as the grammar reads it (its `dec_value`: `None` past 64 bits).
-fn number(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |n, &d| {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -818,22 +792,17 @@ mod tests {
         }
     }
 
+    /// The numbers of both readers: digits only, `None` past 64 bits.
     #[test]
-    fn numbers_are_read_as_the_grammar_reads_them() {
-        for text in [
-            "0",
-            "255",
-            "00024",
-            "18446744073709551615",
-            "18446744073709551616",
-        ] {
-            assert_eq!(
-                number(text.as_bytes()),
-                super::super::dec_value(text),
-                "{text}"
-            );
-        }
-        assert_eq!(number(b"1a"), None);
+    fn numbers_are_digits_within_64_bits() {
+        assert_eq!(decimal(b"00024"), Some(24));
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(decimal(b"18446744073709551616"), None);
+        assert_eq!(decimal(b"1a"), None);
+        assert_eq!(hexadecimal(b"00fF"), Some(255));
+        assert_eq!(hexadecimal(b"ffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(hexadecimal(b"10000000000000000"), None);
+        assert_eq!(hexadecimal(b"1g"), None);
     }
 
     #[test]
